@@ -1,0 +1,85 @@
+"""Tether: durable workflows for Python, on SQLite or PostgreSQL.
+
+    from tether import DBOS, SetWorkflowID
+
+The API mirrors DBOS's Python SDK, so its examples run with only the import changed.
+"""
+
+from tether.api.context import SetWorkflowID
+from tether.api.dbos import DBOS
+from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.config import DBOSConfig
+from tether.errors import (
+    AwaitedWorkflowCancelledError,
+    ConfigError,
+    ConflictingWorkflowError,
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSConflictingWorkflowError,
+    DBOSException,
+    DBOSMaxStepRetriesExceeded,
+    DBOSNonExistentWorkflowError,
+    DBOSQueueDeduplicatedError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+    MaxRecoveryAttemptsExceeded,
+    MaxStepRetriesExceeded,
+    NonExistentWorkflowError,
+    NotInWorkflowError,
+    NotLaunchedError,
+    QueueDeduplicatedError,
+    SerializationError,
+    StorageError,
+    StreamClosedError,
+    TetherError,
+    UnregisteredWorkflowError,
+    WorkflowCancelledError,
+    WorkflowNotFoundError,
+)
+from tether.types import (
+    StepInfo,
+    StepOptions,
+    StreamRead,
+    WorkflowSerializationFormat,
+    WorkflowStatus,
+    WorkflowStatusString,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DBOS",
+    "AwaitedWorkflowCancelledError",
+    "ConfigError",
+    "ConflictingWorkflowError",
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSConfig",
+    "DBOSConflictingWorkflowError",
+    "DBOSException",
+    "DBOSMaxStepRetriesExceeded",
+    "DBOSNonExistentWorkflowError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSWorkflowCancelledError",
+    "DBOSWorkflowConflictIDError",
+    "MaxRecoveryAttemptsExceeded",
+    "MaxStepRetriesExceeded",
+    "NonExistentWorkflowError",
+    "NotInWorkflowError",
+    "NotLaunchedError",
+    "QueueDeduplicatedError",
+    "SerializationError",
+    "SetWorkflowID",
+    "StepInfo",
+    "StepOptions",
+    "StorageError",
+    "StreamClosedError",
+    "StreamRead",
+    "TetherError",
+    "UnregisteredWorkflowError",
+    "WorkflowCancelledError",
+    "WorkflowHandle",
+    "WorkflowHandleAsync",
+    "WorkflowNotFoundError",
+    "WorkflowSerializationFormat",
+    "WorkflowStatus",
+    "WorkflowStatusString",
+]

@@ -1,0 +1,451 @@
+"""``DBOS``: the public facade. Every method is a thin shell over one engine coroutine; the ``*_async`` form
+awaits it, the sync form runs it through the bridge."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from typing import Any, ParamSpec, TypeVar, cast
+
+from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.status import to_status
+from tether.config import DBOSConfig, settings_from_config
+from tether.engine import events, messages, streams
+from tether.engine.bridge import run_sync
+from tether.engine.clock import Clock
+from tether.engine.context import current_step, current_workflow
+from tether.engine.recovery import recover_pending_workflows
+from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
+from tether.engine.runtime import Runtime
+from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
+from tether.engine.workflows import (
+    Start,
+    execute_async,
+    execute_sync,
+    get_outcome,
+    launch_in_background,
+    prepare_start,
+    wait_for_workflow,
+)
+from tether.errors import NotLaunchedError, WorkflowNotFoundError
+from tether.types import StepOptions, StreamRead, WorkflowSerializationFormat, WorkflowStatus
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+
+_WORKFLOW_ATTR = "__tether_workflow__"
+
+
+class _ClassProperty:
+    def __init__(self, fget: Callable[[Any], Any]) -> None:
+        self.fget = fget
+
+    def __get__(self, obj: Any, owner: Any) -> Any:
+        return self.fget(owner)
+
+
+def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any, ...]]:
+    """The registration behind a workflow function or bound method, and the bound ``self`` if any."""
+    bound: tuple[Any, ...] = ()
+    target = func
+    if inspect.ismethod(func):
+        bound = (func.__self__,)
+        target = func.__func__
+    reg = getattr(target, _WORKFLOW_ATTR, None)
+    if reg is None:
+        raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a @DBOS.workflow() function")
+    return reg, bound
+
+
+class DBOS:
+    """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
+
+    All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
+    """
+
+    _instance: DBOS | None = None
+    _runtime: Runtime | None = None
+    logger = logging.getLogger("tether")
+
+    def __new__(cls, *, config: DBOSConfig, clock: Clock | None = None) -> DBOS:
+        """Create the application (one per process).
+
+        Raises:
+            ConfigError: the config is invalid.
+        """
+        settings = settings_from_config(config)
+        if cls._runtime is not None:
+            cls.destroy()
+        inst = super().__new__(cls)
+        inst._settings = settings  # type: ignore[attr-defined]
+        inst._clock = clock  # type: ignore[attr-defined]
+        cls._instance = inst
+        return inst
+
+    def __init__(self, *, config: DBOSConfig, clock: Clock | None = None) -> None:
+        pass
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    @classmethod
+    def launch(cls) -> None:
+        """Open the database (running migrations) and recover this executor's pending workflows.
+
+        Raises:
+            NotLaunchedError: ``DBOS(config=...)`` was not called first.
+            StorageError: the database cannot be reached or migrated.
+        """
+        inst = cls._instance
+        if inst is None:
+            raise NotLaunchedError("Create the application with DBOS(config=...) before DBOS.launch()")
+        if cls._runtime is not None:
+            return
+        settings = inst._settings  # type: ignore[attr-defined]
+        rt = Runtime(settings, inst._clock)  # type: ignore[attr-defined]
+        if not settings.application_version:
+            rt.application_version = code_version()
+        cls._runtime = rt
+        recover_pending_workflows(rt)
+
+    @classmethod
+    def destroy(cls, *, destroy_registry: bool = False) -> None:
+        """Stop background work and close the database. Workflows still running are recovered next launch."""
+        rt, cls._runtime = cls._runtime, None
+        cls._instance = None
+        if rt is not None:
+            rt.close()
+
+    @classmethod
+    def _rt(cls) -> Runtime:
+        rt = cls._runtime
+        if rt is None:
+            raise NotLaunchedError("DBOS is not launched: call DBOS(config=...) and DBOS.launch() first")
+        return rt
+
+    @_ClassProperty
+    def application_version(cls) -> str:
+        return cls._rt().application_version
+
+    @_ClassProperty
+    def executor_id(cls) -> str:
+        return cls._rt().settings.executor_id
+
+    # -- decorators ------------------------------------------------------------------------------------
+    @staticmethod
+    def workflow(*, name: str | None = None, max_recovery_attempts: int | None = None,
+                 serialization_type: WorkflowSerializationFormat | None = None
+                 ) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Make a function (sync or async, plain or method) a durable workflow."""
+        fmt = WorkflowSerializationFormat(serialization_type or WorkflowSerializationFormat.DEFAULT)
+
+        def decorate(func: Callable[P, R]) -> Callable[P, R]:
+            reg = register_workflow(func, name, max_recovery_attempts, fmt)
+            if reg.is_async:
+                @functools.wraps(func)
+                async def run_async(*args: Any, **kwargs: Any) -> Any:
+                    rt = DBOS._rt()
+                    start = await prepare_start(rt, reg, args, kwargs)
+                    if not start.created:
+                        return await get_outcome(rt, start.workflow_id)
+                    return await execute_async(rt, start)
+
+                setattr(run_async, _WORKFLOW_ATTR, reg)
+                return cast(Callable[P, R], run_async)
+
+            @functools.wraps(func)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                rt = DBOS._rt()
+                start = run_sync(prepare_start(rt, reg, args, kwargs))
+                if not start.created:
+                    return run_sync(get_outcome(rt, start.workflow_id))
+                return execute_sync(rt, start)
+
+            setattr(run, _WORKFLOW_ATTR, reg)
+            return cast(Callable[P, R], run)
+
+        return decorate
+
+    @staticmethod
+    def step(*, name: str | None = None, retries_allowed: bool = False, interval_seconds: float = 1.0,
+             max_attempts: int = 3, backoff_rate: float = 2.0) -> Callable[[Callable[P, R]], Callable[P, R]]:
+        """Make a function a step: inside a workflow its outcome is checkpointed, retried on failure when
+        ``retries_allowed``; outside a workflow it runs as a plain function."""
+
+        def decorate(func: Callable[P, R]) -> Callable[P, R]:
+            policy = StepPolicy(name or func.__qualname__, retries_allowed, interval_seconds, max_attempts,
+                                backoff_rate)
+            if inspect.iscoroutinefunction(func):
+                @functools.wraps(func)
+                async def run_async(*args: Any, **kwargs: Any) -> Any:
+                    return await run_step_async(policy, func, args, kwargs)
+
+                return cast(Callable[P, R], run_async)
+
+            @functools.wraps(func)
+            def run(*args: Any, **kwargs: Any) -> Any:
+                return run_step_sync(policy, func, args, kwargs)
+
+            return cast(Callable[P, R], run)
+
+        return decorate
+
+    @staticmethod
+    def dbos_class(name: str | None = None) -> Callable[[type[T]], type[T]]:
+        """Accepted for compatibility; Tether needs no class registration."""
+        return lambda cls: cls
+
+    @staticmethod
+    def _policy(options: StepOptions | None, func: Callable[..., Any]) -> StepPolicy:
+        o = options or {}
+        return StepPolicy(str(o.get("name") or getattr(func, "__qualname__", "step")),
+                          o.get("retries_allowed", False), o.get("interval_seconds", 1.0),
+                          o.get("max_attempts", 3), o.get("backoff_rate", 2.0))
+
+    @classmethod
+    def run_step(cls, dbos_step_options: StepOptions | None, func: Callable[P, R], *args: P.args,
+                 **kwargs: P.kwargs) -> R:
+        """Run ``func`` as a checkpointed step of the current workflow (plainly outside one)."""
+        return run_step_sync(cls._policy(dbos_step_options, func), func, args, kwargs)
+
+    @classmethod
+    async def run_step_async(cls, dbos_step_options: StepOptions | None,
+                             func: Callable[P, Coroutine[Any, Any, R]] | Callable[P, R],
+                             *args: P.args, **kwargs: P.kwargs) -> R:
+        """Async form of :meth:`run_step`; ``func`` may be sync or async."""
+        return await run_step_async(cls._policy(dbos_step_options, func), func, args, kwargs)
+
+    # -- starting and following workflows ----------------------------------------------------------------
+    @classmethod
+    def start_workflow(cls, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> WorkflowHandle[R]:
+        """Start a workflow in the background; returns once it is durably recorded.
+
+        Raises:
+            SerializationError: the arguments cannot be stored.
+            ConflictingWorkflowError: the assigned ID belongs to another workflow function.
+        """
+        rt = cls._rt()
+        reg, bound = _registered(func)
+        start = run_sync(prepare_start(rt, reg, bound + args, kwargs))
+        _run_started(rt, start)
+        return WorkflowHandle(rt, start.workflow_id)
+
+    @classmethod
+    async def start_workflow_async(cls, func: Callable[P, Coroutine[Any, Any, R]] | Callable[P, R],
+                                   *args: P.args, **kwargs: P.kwargs) -> WorkflowHandleAsync[R]:
+        """Start a workflow from async code; an async workflow runs on the caller's event loop."""
+        rt = cls._rt()
+        reg, bound = _registered(func)
+        start = await prepare_start(rt, reg, bound + args, kwargs)
+        _run_started(rt, start)
+        return WorkflowHandleAsync(rt, start.workflow_id)
+
+    @classmethod
+    def get_result(cls, workflow_id: str) -> Any:
+        """Wait for a workflow to end and return its result (or raise its error)."""
+        return run_sync(get_outcome(cls._rt(), workflow_id))
+
+    @classmethod
+    async def get_result_async(cls, workflow_id: str) -> Any:
+        return await get_outcome(cls._rt(), workflow_id)
+
+    @classmethod
+    def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
+        """The status of a workflow, or None if no workflow has that ID."""
+        return run_sync(cls.get_workflow_status_async(workflow_id))
+
+    @classmethod
+    async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
+        rt = cls._rt()
+        row = await rt.io(rt.store.get_workflow, workflow_id)
+        return to_status(row) if row is not None else None
+
+    @classmethod
+    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
+        """A handle on a workflow by ID. With ``existing_workflow=False``, wait for it to be created.
+
+        Raises:
+            WorkflowNotFoundError: it does not exist (and ``existing_workflow`` is True).
+        """
+        run_sync(cls._find(workflow_id, existing_workflow))
+        return WorkflowHandle(cls._rt(), workflow_id)
+
+    @classmethod
+    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
+                                      ) -> WorkflowHandleAsync[Any]:
+        await cls._find(workflow_id, existing_workflow)
+        return WorkflowHandleAsync(cls._rt(), workflow_id)
+
+    @classmethod
+    async def _find(cls, workflow_id: str, existing_workflow: bool) -> None:
+        rt = cls._rt()
+        if existing_workflow:
+            row = await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+            if row is None:
+                raise WorkflowNotFoundError(workflow_id)
+        else:
+            await wait_for_workflow(rt, workflow_id)
+
+    @_ClassProperty
+    def workflow_id(cls) -> str | None:
+        """The ID of the workflow this code runs in (also inside its steps), or None."""
+        ctx = current_workflow()
+        return ctx.workflow_id if ctx is not None else None
+
+    @_ClassProperty
+    def step_id(cls) -> int | None:
+        """The operation number of the current step, or None outside a step."""
+        step = current_step()
+        return step.function_id if step is not None else None
+
+    @_ClassProperty
+    def step_status(cls) -> Any:
+        step = current_step()
+        return None if step is None else {"step_id": step.function_id, "current_attempt": step.attempt}
+
+    # -- time ------------------------------------------------------------------------------------------
+    @classmethod
+    def sleep(cls, seconds: float) -> None:
+        """Durable sleep: the wake-up time is recorded, so a recovered workflow sleeps only what remains."""
+        cls._rt()
+        run_sync(durable_sleep(seconds))
+
+    @classmethod
+    async def sleep_async(cls, seconds: float) -> None:
+        cls._rt()
+        await durable_sleep(seconds)
+
+    # -- messages --------------------------------------------------------------------------------------
+    @classmethod
+    def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
+             idempotency_key: str | None = None,
+             serialization_type: WorkflowSerializationFormat | None = WorkflowSerializationFormat.DEFAULT
+             ) -> None:
+        """Send ``message`` to a workflow's queue for ``topic``; see :func:`tether.engine.messages.send`.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``destination_id``.
+            SerializationError: the message cannot be serialized.
+        """
+        run_sync(messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
+                               serialization_type=serialization_type))
+
+    @classmethod
+    async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
+                         idempotency_key: str | None = None,
+                         serialization_type: WorkflowSerializationFormat | None =
+                         WorkflowSerializationFormat.DEFAULT) -> None:
+        await messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
+                            serialization_type=serialization_type)
+
+    @classmethod
+    def recv(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
+        """Receive the next message on ``topic`` (None on timeout). Workflows only.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow.
+        """
+        return run_sync(messages.recv(cls._rt(), topic, timeout_seconds))
+
+    @classmethod
+    async def recv_async(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
+        return await messages.recv(cls._rt(), topic, timeout_seconds)
+
+    # -- events ----------------------------------------------------------------------------------------
+    @classmethod
+    def set_event(cls, key: str, value: Any, *,
+                  serialization_type: WorkflowSerializationFormat | None = None) -> None:
+        """Publish the latest value of ``key`` for the calling workflow.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow.
+            SerializationError: the value cannot be serialized.
+        """
+        run_sync(events.set_event(cls._rt(), key, value, serialization_type))
+
+    @classmethod
+    async def set_event_async(cls, key: str, value: Any, *,
+                              serialization_type: WorkflowSerializationFormat | None = None) -> None:
+        await events.set_event(cls._rt(), key, value, serialization_type)
+
+    @classmethod
+    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then)."""
+        return run_sync(events.get_event(cls._rt(), workflow_id, key, timeout_seconds))
+
+    @classmethod
+    async def get_event_async(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+        return await events.get_event(cls._rt(), workflow_id, key, timeout_seconds)
+
+    @classmethod
+    def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
+        """The latest value of every event of a workflow."""
+        return run_sync(events.get_all_events(cls._rt(), workflow_id))
+
+    @classmethod
+    async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
+        return await events.get_all_events(cls._rt(), workflow_id)
+
+    # -- streams ---------------------------------------------------------------------------------------
+    @classmethod
+    def write_stream(cls, key: str, value: Any, *,
+                     serialization_type: WorkflowSerializationFormat | None = None) -> None:
+        """Append ``value`` to the calling workflow's stream ``key``.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow or step.
+            StreamClosedError: the stream was closed.
+        """
+        run_sync(streams.write_stream(cls._rt(), key, value, serialization_type=serialization_type))
+
+    @classmethod
+    async def write_stream_async(cls, key: str, value: Any, *,
+                                 serialization_type: WorkflowSerializationFormat | None = None) -> None:
+        await streams.write_stream(cls._rt(), key, value, serialization_type=serialization_type)
+
+    @classmethod
+    def close_stream(cls, key: str) -> None:
+        """Close the calling workflow's stream ``key`` (streams also close when the workflow ends)."""
+        run_sync(streams.write_stream(cls._rt(), key, None, close=True))
+
+    @classmethod
+    async def close_stream_async(cls, key: str) -> None:
+        await streams.write_stream(cls._rt(), key, None, close=True)
+
+    @classmethod
+    def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0) -> Generator[Any, Any, None]:
+        """Yield every value of a stream in order, from ``offset``, until it is closed or the workflow ends."""
+        reader = streams.StreamReader(cls._rt(), workflow_id, key, offset)
+        while True:
+            batch = run_sync(reader.next_batch())
+            if batch is None:
+                return
+            yield from batch
+
+    @classmethod
+    async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0
+                                ) -> AsyncGenerator[Any, None]:
+        reader = streams.StreamReader(cls._rt(), workflow_id, key, offset)
+        while True:
+            batch = await reader.next_batch()
+            if batch is None:
+                return
+            for value in batch:
+                yield value
+
+    @classmethod
+    def read_stream_nowait(cls, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
+        """The values written so far from ``offset`` and whether the stream is closed, without waiting."""
+        return run_sync(cls.read_stream_nowait_async(workflow_id, key, offset))
+
+    @classmethod
+    async def read_stream_nowait_async(cls, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
+        return await streams.StreamReader(cls._rt(), workflow_id, key, offset).poll()
+
+
+def _run_started(rt: Runtime, start: Start) -> None:
+    if start.created:
+        launch_in_background(rt, start)
+
+

@@ -1,0 +1,72 @@
+"""Handles on workflows: their ID, status and (awaited) result."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from tether.api.status import to_status
+from tether.engine.bridge import run_sync
+from tether.engine.runtime import Runtime
+from tether.engine.workflows import get_outcome
+from tether.types import WorkflowStatus
+
+R = TypeVar("R")
+
+
+class WorkflowHandleAsync(Generic[R]):
+    """A handle for async code. ``get_result`` waits (without holding a thread) for the workflow to end."""
+
+    def __init__(self, rt: Runtime, workflow_id: str) -> None:
+        self._rt = rt
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    async def get_result(self, *, timeout_seconds: float | None = None) -> R:
+        """The workflow's return value, or its exception re-raised.
+
+        Raises:
+            AwaitedWorkflowCancelledError: the workflow was cancelled.
+            WorkflowNotFoundError: the workflow does not exist.
+            TimeoutError: ``timeout_seconds`` passed first.
+        """
+        return await get_outcome(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
+
+    async def get_status(self) -> WorkflowStatus:
+        """The workflow's current status.
+
+        Raises:
+            WorkflowNotFoundError: the workflow does not exist.
+        """
+        from tether.errors import WorkflowNotFoundError
+
+        row = await self._rt.io(self._rt.store.get_workflow, self.workflow_id)
+        if row is None:
+            raise WorkflowNotFoundError(self.workflow_id)
+        return to_status(row)
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandleAsync({self.workflow_id!r})"
+
+
+class WorkflowHandle(Generic[R]):
+    """A handle for synchronous code; the same operations as :class:`WorkflowHandleAsync`, blocking."""
+
+    def __init__(self, rt: Runtime, workflow_id: str) -> None:
+        self._async: WorkflowHandleAsync[R] = WorkflowHandleAsync(rt, workflow_id)
+        self.workflow_id = workflow_id
+
+    def get_workflow_id(self) -> str:
+        return self.workflow_id
+
+    def get_result(self, *, timeout_seconds: float | None = None) -> R:
+        """See :meth:`WorkflowHandleAsync.get_result`."""
+        return run_sync(self._async.get_result(timeout_seconds=timeout_seconds))
+
+    def get_status(self) -> WorkflowStatus:
+        """See :meth:`WorkflowHandleAsync.get_status`."""
+        return run_sync(self._async.get_status())
+
+    def __repr__(self) -> str:
+        return f"WorkflowHandle({self.workflow_id!r})"

@@ -1,0 +1,39 @@
+"""Turning stored rows into the public ``WorkflowStatus`` and ``StepInfo``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.engine.workflows import decode_inputs
+from tether.serialization import deserialize, deserialize_error
+from tether.storage.base import OperationRow, WorkflowRow
+from tether.types import StepInfo, WorkflowStatus
+
+
+def to_status(row: WorkflowRow) -> WorkflowStatus:
+    inputs: Any = None
+    if row.inputs is not None:
+        args, kwargs = decode_inputs(row.inputs)
+        inputs = {"args": args, "kwargs": kwargs}
+    return WorkflowStatus(
+        workflow_id=row.workflow_uuid, status=row.status, name=row.name, class_name=row.class_name,
+        config_name=row.config_name, authenticated_user=row.authenticated_user, input=inputs,
+        output=deserialize(row.output) if row.output is not None else None,
+        error=deserialize_error(row.error) if row.error is not None else None,
+        created_at=row.created_at, updated_at=row.updated_at, queue_name=row.queue_name,
+        executor_id=row.executor_id, app_version=row.application_version,
+        recovery_attempts=row.recovery_attempts, parent_workflow_id=row.parent_workflow_id,
+        forked_from=row.forked_from, deduplication_id=row.deduplication_id, priority=row.priority,
+        delay_until_epoch_ms=row.delay_until_epoch_ms, app_id=row.application_id,
+        workflow_timeout_ms=row.workflow_timeout_ms, workflow_deadline_epoch_ms=row.workflow_deadline_epoch_ms,
+    )
+
+
+def to_step_info(op: OperationRow) -> StepInfo:
+    return StepInfo(
+        function_id=op.function_id, function_name=op.function_name,
+        output=deserialize(op.output) if op.output is not None else None,
+        error=deserialize_error(op.error) if op.error is not None else None,
+        child_workflow_id=op.child_workflow_id, started_at_epoch_ms=op.started_at,
+        completed_at_epoch_ms=op.completed_at,
+    )

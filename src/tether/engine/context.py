@@ -1,0 +1,118 @@
+"""Where am I? The workflow (and step) the current thread or task is running, kept in context variables."""
+
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tether.errors import NotInWorkflowError, WorkflowCancelledError
+from tether.storage.base import OperationRow
+from tether.types import WorkflowSerializationFormat
+
+if TYPE_CHECKING:
+    from tether.engine.runtime import Runtime
+
+
+@dataclass
+class WorkflowContext:
+    """State of one running workflow execution. Mutable and shared by every task and bridge of it."""
+
+    runtime: Runtime
+    workflow_id: str
+    name: str
+    serialization: WorkflowSerializationFormat
+    recorded: dict[int, OperationRow] = field(default_factory=dict)
+    last_function_id: int = 0
+    authenticated_user: str | None = None
+
+    def next_function_id(self) -> int:
+        """Take the number of the next operation; this is also where cancellation takes effect."""
+        if self.workflow_id in self.runtime.cancelled:
+            raise WorkflowCancelledError(self.workflow_id)
+        self.last_function_id += 1
+        return self.last_function_id
+
+
+@dataclass(frozen=True)
+class StepContext:
+    workflow: WorkflowContext
+    function_id: int
+    attempt: int
+
+
+_workflow: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextVar(
+    "tether_workflow", default=None)
+_step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("tether_step", default=None)
+_assigned_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("tether_assigned_id", default=None)
+
+
+def current_workflow() -> WorkflowContext | None:
+    return _workflow.get()
+
+
+def current_step() -> StepContext | None:
+    return _step.get()
+
+
+def workflow_for_operation(what: str) -> WorkflowContext | None:
+    """The workflow an operation should checkpoint into: None outside workflows and inside steps."""
+    if _step.get() is not None:
+        return None
+    return _workflow.get()
+
+
+def require_workflow(what: str, *, allow_step: bool = False) -> WorkflowContext:
+    """The current workflow, or NotInWorkflowError naming the call.
+
+    Raises:
+        NotInWorkflowError: not inside a workflow (or inside a step when ``allow_step`` is False).
+    """
+    ctx = _workflow.get()
+    if ctx is None:
+        raise NotInWorkflowError(f"{what} can only be called from inside a workflow")
+    if not allow_step and _step.get() is not None:
+        raise NotInWorkflowError(f"{what} cannot be called from inside a step")
+    return ctx
+
+
+def take_assigned_id() -> str | None:
+    """The ID a ``SetWorkflowID`` block assigned to the next start (or send), consumed by the first use."""
+    wfid = _assigned_id.get()
+    if wfid is not None:
+        _assigned_id.set(None)
+    return wfid
+
+
+def peek_assigned_id() -> str | None:
+    return _assigned_id.get()
+
+
+def set_assigned_id(wfid: str | None) -> contextvars.Token[str | None]:
+    return _assigned_id.set(wfid)
+
+
+def reset_assigned_id(token: contextvars.Token[str | None]) -> None:
+    _assigned_id.reset(token)
+
+
+def enter_workflow(ctx: WorkflowContext | None) -> tuple[contextvars.Token[WorkflowContext | None],
+                                                            contextvars.Token[StepContext | None],
+                                                            contextvars.Token[str | None]]:
+    return _workflow.set(ctx), _step.set(None), _assigned_id.set(None)
+
+
+def leave_workflow(tokens: tuple[contextvars.Token[WorkflowContext | None],
+                                 contextvars.Token[StepContext | None],
+                                 contextvars.Token[str | None]]) -> None:
+    _workflow.reset(tokens[0])
+    _step.reset(tokens[1])
+    _assigned_id.reset(tokens[2])
+
+
+def enter_step(step: StepContext) -> contextvars.Token[StepContext | None]:
+    return _step.set(step)
+
+
+def leave_step(token: contextvars.Token[StepContext | None]) -> None:
+    _step.reset(token)

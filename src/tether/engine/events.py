@@ -1,0 +1,89 @@
+"""Events: the latest value per (workflow, key), with readers that wait for it to be published."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from tether.engine.context import require_workflow, workflow_for_operation
+from tether.engine.runtime import Runtime
+from tether.serialization import deserialize, serialize
+from tether.storage.base import OperationRow
+from tether.types import WorkflowSerializationFormat
+
+
+def event_key(key: str) -> str:
+    """Keys are strings; a ``str`` Enum member stands for its value (so ``Event.PROGRESS`` and ``"progress"``
+    name the same event on every backend).
+
+    Raises:
+        TypeError: the key is not a string.
+    """
+    if isinstance(key, Enum):
+        key = key.value
+    if not isinstance(key, str):
+        raise TypeError(f"event key must be a str, not {type(key).__name__}")
+    return str(key)
+
+
+async def set_event(rt: Runtime, key: str, value: Any,
+                    serialization_type: WorkflowSerializationFormat | None = None) -> None:
+    """Publish (or replace) the calling workflow's value for ``key``; checkpointed when called from the
+    workflow itself, a plain upsert from one of its steps.
+
+    Raises:
+        NotInWorkflowError: not called from a workflow or step.
+        SerializationError: the value cannot be serialized (nothing is written).
+    """
+    ctx = require_workflow("DBOS.set_event", allow_step=True)
+    k = event_key(key)
+    payload = serialize(value, serialization_type or ctx.serialization)
+    op = None
+    if workflow_for_operation("set_event") is not None:
+        fid = ctx.next_function_id()
+        rec = ctx.recorded.get(fid)
+        if rec is not None and rec.completed_at is not None:
+            return
+        now = rt.clock.now_ms()
+        op = OperationRow(function_id=fid, function_name="DBOS.setEvent", started_at=now, completed_at=now)
+    await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op)
+    rt.notify("event", ctx.workflow_id, k)
+
+
+async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
+    """The latest value of ``key`` on ``workflow_id``, waiting up to the timeout for it to appear (None then).
+    Inside a workflow the value read is checkpointed, so recovery sees the same value."""
+    k = event_key(key)
+    ctx = workflow_for_operation("get_event")
+    fid = None
+    rec = None
+    started = rt.clock.now_ms()
+    if ctx is not None:
+        fid = ctx.next_function_id()
+        rec = ctx.recorded.get(fid)
+        if rec is not None and rec.completed_at is not None:
+            return deserialize(rec.output)
+    deadline = (rec.wait_deadline if rec is not None and rec.wait_deadline is not None
+                else started + int(max(0.0, timeout_seconds) * 1000))
+
+    async def look() -> bytes | None:
+        return await rt.io(rt.store.get_event, workflow_id, k)
+
+    got = await look()
+    if got is None and timeout_seconds > 0:
+        if ctx is not None and fid is not None and rec is None:
+            await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+                function_id=fid, function_name="DBOS.getEvent", started_at=started, wait_deadline=deadline))
+        got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
+    if ctx is not None and fid is not None:
+        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+            function_id=fid, function_name="DBOS.getEvent", output=got if got is not None else serialize(None),
+            started_at=started, completed_at=rt.clock.now_ms(), wait_deadline=deadline))
+        if prior is not None:
+            return deserialize(prior.output)
+    return deserialize(got)
+
+
+async def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:
+    raw = await rt.io(rt.store.get_all_events, workflow_id)
+    return {k: deserialize(v) for k, v in raw.items()}

@@ -1,0 +1,95 @@
+"""Messages: per-(workflow, topic) FIFO queues with exactly-once delivery into workflows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.engine.context import current_step, require_workflow, take_assigned_id, workflow_for_operation
+from tether.engine.runtime import Runtime
+from tether.errors import WorkflowCancelledError
+from tether.serialization import deserialize, serialize
+from tether.storage.base import NULL_TOPIC, OperationRow
+from tether.types import WorkflowSerializationFormat
+
+
+def topic_key(topic: str | None) -> str:
+    if topic is None:
+        return NULL_TOPIC
+    if not isinstance(topic, str):
+        raise TypeError(f"topic must be a str or None, not {type(topic).__name__}")
+    return getattr(topic, "value", topic)  # a str Enum member stands for its value
+
+
+async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None, *,
+               idempotency_key: str | None = None,
+               serialization_type: WorkflowSerializationFormat | None = None) -> None:
+    """Queue ``message`` for ``destination_id``.
+
+    From a workflow the send is a checkpointed operation (recovery does not send again). From plain code an
+    idempotency key (or the ID of an enclosing ``SetWorkflowID``) makes repeated sends deliver once.
+
+    Raises:
+        NonExistentWorkflowError: no workflow has ``destination_id``.
+        SerializationError: the message cannot be serialized (nothing is written).
+    """
+    if not isinstance(destination_id, str) or not destination_id:
+        raise ValueError("destination_id must be a non-empty string")
+    key = topic_key(topic)
+    payload = serialize(message, serialization_type)
+    ctx = workflow_for_operation("send")
+    sender = None
+    if ctx is not None:
+        fid = ctx.next_function_id()
+        rec = ctx.recorded.get(fid)
+        if rec is not None and rec.completed_at is not None:
+            return
+        now = rt.clock.now_ms()
+        sender = (ctx.workflow_id, OperationRow(function_id=fid, function_name="DBOS.send", started_at=now,
+                                                completed_at=now))
+    elif idempotency_key is None and current_step() is None:
+        idempotency_key = take_assigned_id()
+    sent = await rt.io(rt.store.send_message, destination_id, key, payload, rt.clock.now_ms(),
+                       idempotency_key=idempotency_key, sender=sender)
+    if sent:
+        rt.notify("msg", destination_id, key)
+
+
+async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
+    """Take the next message on ``topic`` for the calling workflow, waiting up to the timeout (None then).
+
+    Consuming and checkpointing happen in one transaction; the deadline is recorded so that a recovered
+    workflow waits only for what remained of it.
+
+    Raises:
+        NotInWorkflowError: not called from a workflow.
+    """
+    ctx = require_workflow("DBOS.recv")
+    key = topic_key(topic)
+    fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return deserialize(rec.output)
+    started = rt.clock.now_ms()
+    deadline = (rec.wait_deadline if rec is not None and rec.wait_deadline is not None
+                else started + int(max(0.0, timeout_seconds) * 1000))
+    wfid = ctx.workflow_id
+
+    async def take() -> bytes | None:
+        if wfid in rt.cancelled:
+            raise WorkflowCancelledError(wfid)
+        op = OperationRow(function_id=fid, function_name="DBOS.recv", started_at=started,
+                          completed_at=rt.clock.now_ms(), wait_deadline=deadline)
+        return await rt.io(rt.store.consume_message, wfid, key, op)
+
+    got = await take()
+    if got is None:
+        if rec is None:
+            await rt.io(rt.store.record_operation, wfid, OperationRow(
+                function_id=fid, function_name="DBOS.recv", started_at=started, wait_deadline=deadline))
+        got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
+    if got is None:
+        prior = await rt.io(rt.store.record_operation, wfid, OperationRow(
+            function_id=fid, function_name="DBOS.recv", output=serialize(None), started_at=started,
+            completed_at=rt.clock.now_ms(), wait_deadline=deadline))
+        return deserialize(prior.output) if prior is not None else None
+    return deserialize(got)

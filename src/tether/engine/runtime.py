@@ -1,0 +1,139 @@
+"""The runtime: one object per launched application that owns the store, the wake-up hub, the listener,
+the I/O pool, the background event loop and the set of workflows running in this process."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from tether.config import Settings
+from tether.engine.bridge import inline_io
+from tether.engine.clock import Clock
+from tether.engine.waiters import Key, WakeupHub
+from tether.errors import NotLaunchedError
+from tether.storage import Listener, Store, open_store
+
+T = TypeVar("T")
+logger = logging.getLogger("tether")
+
+# How long a waiter sleeps before re-checking the database even without a wake-up. Wake-ups are pushed
+# (in-process, LISTEN/NOTIFY, the SQLite wake-up log); this only bounds the damage of a lost one.
+FALLBACK_RECHECK_SECONDS = 30.0
+
+
+class Runtime:
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.hub = WakeupHub()
+        self.cancelled: set[str] = set()
+        self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.store: Store = open_store(settings.database, pool_size=settings.db_pool_size,
+                                       poll_interval=settings.sqlite_poll_interval_sec)
+        self._io_pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=settings.db_pool_size, thread_name_prefix="tether-io")
+        self._thread_slots = threading.BoundedSemaphore(settings.max_executor_threads)
+        self._listener: Listener = self.store.listener()
+        self._listener.start(self._on_wakeup, self.hub.notify_all)
+        self.loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(target=self._run_loop, name="tether-loop", daemon=True)
+        self._loop_thread.start()
+        self.application_version = settings.application_version
+        self.destroyed = False
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a blocking storage call: inline on a bridge loop, on the I/O pool from a shared loop."""
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        if inline_io():
+            return fn(*args, **kwargs)
+        if kwargs:
+            fn = functools.partial(fn, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+
+    def _on_wakeup(self, kind: str, workflow_id: str, key: str) -> None:
+        if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
+            self.cancelled.add(workflow_id)
+        self.hub.notify(kind, workflow_id, key)
+
+    def notify(self, kind: str, workflow_id: str, key: str) -> None:
+        """Wake this process's waiters after a write it made itself (no need to wait for the listener)."""
+        self._on_wakeup(kind, workflow_id, key)
+
+    async def wait_until(self, keys: list[Key], check: Callable[[], Awaitable[T | None]],
+                         deadline_ms: int | None, on_wake: Callable[[], None] | None = None
+                         ) -> T | None:
+        """Re-run ``check`` whenever a key is notified, until it returns non-None or the deadline passes."""
+        while True:
+            waiter = self.hub.register(keys)
+            try:
+                got = await check()
+                if got is not None:
+                    return got
+                if on_wake is not None:
+                    on_wake()
+                timeout = FALLBACK_RECHECK_SECONDS
+                if deadline_ms is not None:
+                    remaining = (deadline_ms - self.clock.now_ms()) / 1000
+                    if remaining <= 0:
+                        return None
+                    timeout = min(timeout, remaining)
+                await self.hub.wait(waiter, timeout)
+            finally:
+                self.hub.unregister(waiter)
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run a coroutine as a task on the current loop, keeping a reference until it finishes."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def submit_to_loop(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run a coroutine on the runtime's own background loop (for async work started from sync code)."""
+        async def wrapped() -> T:
+            task = self.spawn(coro)
+            return await task
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
+
+    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
+        """Run a synchronous workflow on its own daemon thread (bounded by ``max_executor_threads``)."""
+        self._thread_slots.acquire()
+
+        def run() -> None:
+            try:
+                target()
+            finally:
+                self._thread_slots.release()
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self.destroyed = True
+        self._listener.stop()
+
+        async def cancel_all() -> None:
+            for task in list(self._tasks):
+                task.cancel()
+
+        try:
+            asyncio.run_coroutine_threadsafe(cancel_all(), self.loop).result(timeout=5)
+        except Exception:  # the loop may already be gone
+            pass
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._loop_thread.join(timeout=5)
+        self._io_pool.shutdown(wait=False, cancel_futures=True)
+        self.store.close()

@@ -1,0 +1,88 @@
+"""Streams: ordered, append-only values per (workflow, key); closed explicitly or when the workflow ends.
+
+Writes from the workflow are checkpointed (exactly once); writes from a step are not (a retried step writes
+again: at least once). Readers wait for new values by wake-up, never by sleeping on a timer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tether.engine.context import current_step, require_workflow
+from tether.engine.events import event_key
+from tether.engine.runtime import Runtime
+from tether.serialization import deserialize, serialize
+from tether.storage.base import OperationRow
+from tether.types import ACTIVE_STATUSES, StreamRead, WorkflowSerializationFormat
+
+
+async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool = False,
+                       serialization_type: WorkflowSerializationFormat | None = None) -> None:
+    """Append a value (or, with ``close``, the end marker) to the calling workflow's stream ``key``.
+
+    Raises:
+        NotInWorkflowError: not called from a workflow or one of its steps.
+        StreamClosedError: the stream is already closed.
+        SerializationError: the value cannot be serialized (nothing is written).
+    """
+    what = "DBOS.close_stream" if close else "DBOS.write_stream"
+    ctx = require_workflow(what, allow_step=True)
+    k = event_key(key)
+    payload = None if close else serialize(value, serialization_type or ctx.serialization)
+    op = None
+    if current_step() is None:
+        fid = ctx.next_function_id()
+        rec = ctx.recorded.get(fid)
+        if rec is not None and rec.completed_at is not None:
+            return
+        now = rt.clock.now_ms()
+        op = OperationRow(function_id=fid, function_name="DBOS.closeStream" if close else "DBOS.writeStream",
+                          started_at=now, completed_at=now)
+    await rt.io(rt.store.write_stream, ctx.workflow_id, k, payload, rt.clock.now_ms(), op)
+    rt.notify("stream", ctx.workflow_id, k)
+
+
+class StreamReader:
+    """Follows one stream from an offset. ``next_batch`` waits for values; ``poll`` never waits."""
+
+    def __init__(self, rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> None:
+        if offset < 0:
+            raise ValueError("offset must be >= 0")
+        self.rt = rt
+        self.workflow_id = workflow_id
+        self.key = event_key(key)
+        self.offset = offset
+        self.closed = False
+
+    async def poll(self) -> StreamRead:
+        chunk = await self.rt.io(self.rt.store.read_stream, self.workflow_id, self.key, self.offset)
+        values: list[Any] = []
+        for seq, raw in chunk.entries:
+            if raw is None:
+                self.closed = True
+                break
+            values.append(deserialize(raw))
+            self.offset = seq + 1
+        if not values and not self.closed and (chunk.workflow_status is None
+                                               or chunk.workflow_status not in ACTIVE_STATUSES):
+            # Status was read before the rows: an ended workflow has no writes still to come.
+            self.closed = True
+        return StreamRead(values=values, closed=self.closed, next_offset=self.offset)
+
+    async def next_batch(self) -> list[Any] | None:
+        """The next values (waiting for at least one), or None once the stream is closed."""
+        if self.closed:
+            return None
+
+        async def look() -> StreamRead | None:
+            got = await self.poll()
+            return got if got.values or got.closed else None
+
+        while True:
+            got = await self.rt.wait_until([("stream", self.workflow_id, self.key), ("wf", self.workflow_id, "")],
+                                           look, None)
+            if got is None:
+                continue
+            if got.values:
+                return got.values
+            return None

@@ -1,0 +1,98 @@
+"""The one wake-up path: waiters keyed by (kind, workflow_id, key), woken by in-process writes and by the
+backend's listener for other processes' writes.
+
+A waiter belongs to the event loop that created it and is resolved thread-safely, so a wake-up costs nothing
+but a callback on that loop: 10,000 parked async waiters hold no thread, and a notification for one key touches
+only the waiters of that key. Kinds: ``msg`` (key = topic), ``event`` (key), ``stream`` (key), ``wf`` (status
+changes; the key is ignored).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable
+
+Key = tuple[str, str, str]
+
+
+class Waiter:
+    __slots__ = ("future", "keys", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, keys: tuple[Key, ...]) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[None] = loop.create_future()
+        self.keys = keys
+
+    def wake(self) -> None:
+        if not self.future.done():
+            self.loop.call_soon_threadsafe(_resolve, self.future)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+class WakeupHub:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # (kind, workflow_id) -> key -> waiters; the two levels let a wildcard wake every key of a workflow.
+        self._waiters: dict[tuple[str, str], dict[str, set[Waiter]]] = {}
+
+    def register(self, keys: Iterable[Key]) -> Waiter:
+        """Register interest before checking the database, so no wake-up falls between check and wait."""
+        norm = tuple((k, w, "" if k == "wf" else key) for k, w, key in keys)
+        waiter = Waiter(asyncio.get_running_loop(), norm)
+        with self._lock:
+            for kind, wfid, key in norm:
+                self._waiters.setdefault((kind, wfid), {}).setdefault(key, set()).add(waiter)
+        return waiter
+
+    def unregister(self, waiter: Waiter) -> None:
+        with self._lock:
+            for kind, wfid, key in waiter.keys:
+                by_key = self._waiters.get((kind, wfid))
+                if by_key is None:
+                    continue
+                group = by_key.get(key)
+                if group is not None:
+                    group.discard(waiter)
+                    if not group:
+                        del by_key[key]
+                if not by_key:
+                    del self._waiters[(kind, wfid)]
+
+    def notify(self, kind: str, workflow_id: str, key: str) -> None:
+        """Wake the waiters of one key (``*`` wakes every key of that kind and workflow)."""
+        with self._lock:
+            by_key = self._waiters.get((kind, workflow_id))
+            if not by_key:
+                return
+            if kind == "wf":
+                key = ""
+            if key == "*":
+                targets = [w for group in by_key.values() for w in group]
+            else:
+                targets = list(by_key.get(key, ()))
+        for waiter in targets:
+            waiter.wake()
+
+    def notify_all(self) -> None:
+        """Wake everyone to re-check (after a listener reconnect, when notifications may have been lost)."""
+        with self._lock:
+            targets = [w for by_key in self._waiters.values() for group in by_key.values() for w in group]
+        for waiter in targets:
+            waiter.wake()
+
+    def count(self) -> int:
+        with self._lock:
+            return sum(len(g) for by_key in self._waiters.values() for g in by_key.values())
+
+    @staticmethod
+    async def wait(waiter: Waiter, timeout: float | None) -> bool:
+        """Wait until woken (True) or until ``timeout`` seconds pass (False)."""
+        if timeout is not None and timeout <= 0:
+            return waiter.future.done()
+        done, _ = await asyncio.wait((waiter.future,), timeout=timeout)
+        return bool(done)

@@ -1,0 +1,263 @@
+"""Starting, running and finishing workflows; waiting for their outcome.
+
+A start is durable before anything runs: the workflow's row (inputs, status PENDING or ENQUEUED) is inserted
+first, and an ID that already exists is never run again by a start (only recovery resumes a PENDING one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from tether.engine.context import (
+    WorkflowContext,
+    current_step,
+    current_workflow,
+    enter_workflow,
+    leave_workflow,
+    take_assigned_id,
+)
+from tether.engine.registry import RegisteredWorkflow
+from tether.engine.runtime import Runtime
+from tether.errors import (
+    AwaitedWorkflowCancelledError,
+    ConflictingWorkflowError,
+    MaxRecoveryAttemptsExceeded,
+    WorkflowCancelledError,
+    WorkflowNotFoundError,
+)
+from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
+from tether.storage.base import OperationRow, WorkflowRow
+from tether.types import TERMINAL_STATUSES, WorkflowSerializationFormat, WorkflowStatusString
+
+
+@dataclass
+class StartOptions:
+    """How a workflow is started: its ID, queue, delay and so on (all optional)."""
+
+    workflow_id: str | None = None
+    queue_name: str | None = None
+    deduplication_id: str | None = None
+    priority: int = 0
+    delay_until_epoch_ms: int | None = None
+    timeout_ms: int | None = None
+    authenticated_user: str | None = None
+    app_version: str | None = None
+
+
+@dataclass
+class Start:
+    """The outcome of a durable start: the ID, and whether this call created (and so must run) it."""
+
+    workflow_id: str
+    created: bool
+    reg: RegisteredWorkflow
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    recorded: dict[int, OperationRow] | None = None
+
+
+def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
+    if fmt is WorkflowSerializationFormat.PORTABLE:
+        return serialize({"args": list(args), "kwargs": kwargs}, fmt)
+    return serialize({"args": args, "kwargs": kwargs}, fmt)
+
+
+def decode_inputs(data: bytes | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    value = deserialize(data) if data is not None else None
+    if not isinstance(value, dict):
+        return (), {}
+    return tuple(value.get("args", ())), dict(value.get("kwargs", {}))
+
+
+async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
+                        opts: StartOptions | None = None) -> Start:
+    """Record a workflow start durably (or find the one already recorded under its ID).
+
+    Raises:
+        SerializationError: the arguments cannot be stored; nothing is written.
+        ConflictingWorkflowError: the ID belongs to a workflow of another name.
+    """
+    opts = opts or StartOptions()
+    parent = current_workflow() if current_step() is None else None
+    function_id = None
+    assigned = opts.workflow_id or take_assigned_id()
+    if parent is not None:
+        function_id = parent.next_function_id()
+        recorded = parent.recorded.get(function_id)
+        if recorded is not None and recorded.child_workflow_id:
+            return Start(recorded.child_workflow_id, False, reg, args, kwargs)
+    wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else str(uuid.uuid4()))
+    inputs = encode_inputs(args, kwargs, reg.serialization)
+    now = rt.clock.now_ms()
+    if opts.delay_until_epoch_ms is not None:
+        status = WorkflowStatusString.DELAYED.value
+    elif opts.queue_name is not None:
+        status = WorkflowStatusString.ENQUEUED.value
+    else:
+        status = WorkflowStatusString.PENDING.value
+    row = WorkflowRow(
+        workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs,
+        executor_id=rt.settings.executor_id, application_version=opts.app_version or rt.application_version,
+        created_at=now, updated_at=now, queue_name=opts.queue_name, deduplication_id=opts.deduplication_id,
+        priority=opts.priority, delay_until_epoch_ms=opts.delay_until_epoch_ms,
+        workflow_timeout_ms=opts.timeout_ms,
+        authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),
+        parent_workflow_id=parent.workflow_id if parent is not None else None,
+        serialization=reg.serialization.value,
+        started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
+    )
+    created, existing = await rt.io(rt.store.insert_workflow, row)
+    if not created and existing.name != reg.name:
+        raise ConflictingWorkflowError(wfid, f"it runs {existing.name!r}, not {reg.name!r}")
+    if parent is not None and function_id is not None:
+        await rt.io(rt.store.record_operation, parent.workflow_id, OperationRow(
+            function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
+            started_at=now, completed_at=now))
+    if created:
+        rt.notify("wf", wfid, status)
+    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {})
+
+
+def _context(rt: Runtime, start: Start) -> WorkflowContext:
+    return WorkflowContext(runtime=rt, workflow_id=start.workflow_id, name=start.reg.name,
+                           serialization=start.reg.serialization, recorded=start.recorded or {})
+
+
+async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:
+    """Record the outcome of an execution and wake whoever waits for it. Returns the result or raises."""
+    wfid = start.workflow_id
+    rt.active.pop(wfid, None)
+    if isinstance(error, WorkflowCancelledError):
+        rt.cancelled.discard(wfid)
+        raise error
+    if error is None:
+        try:
+            output = serialize(result, start.reg.serialization)
+        except Exception as exc:
+            error = exc
+    if error is not None:
+        status, output_b, error_b = (WorkflowStatusString.ERROR.value, None,
+                                     serialize_error(error, start.reg.serialization))
+    else:
+        status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
+    await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms())
+    rt.cancelled.discard(wfid)
+    rt.notify("wf", wfid, status)
+    if error is not None:
+        raise error
+    return result
+
+
+def execute_sync(rt: Runtime, start: Start) -> Any:
+    """Run a synchronous workflow function in the calling thread."""
+    from tether.engine.bridge import run_sync
+
+    ctx = _context(rt, start)
+    tokens = enter_workflow(ctx)
+    rt.active[start.workflow_id] = True
+    try:
+        result = start.reg.func(*start.args, **start.kwargs)
+    except Exception as exc:
+        return run_sync(finish(rt, start, None, exc))
+    finally:
+        leave_workflow(tokens)
+    return run_sync(finish(rt, start, result, None))
+
+
+async def execute_async(rt: Runtime, start: Start) -> Any:
+    """Run an async workflow function in the current task."""
+    ctx = _context(rt, start)
+    tokens = enter_workflow(ctx)
+    rt.active[start.workflow_id] = True
+    try:
+        result = await start.reg.func(*start.args, **start.kwargs)
+    except asyncio.CancelledError:
+        rt.active.pop(start.workflow_id, None)
+        raise
+    except Exception as exc:
+        return await finish(rt, start, None, exc)
+    finally:
+        leave_workflow(tokens)
+    return await finish(rt, start, result, None)
+
+
+def launch_in_background(rt: Runtime, start: Start) -> None:
+    """Run a started workflow without waiting for it: async ones as tasks (on the caller's loop if there is
+    one, else the runtime's), sync ones on a thread of their own."""
+    if start.reg.is_async:
+        try:
+            asyncio.get_running_loop()
+            rt.spawn(_quiet(execute_async(rt, start)))
+        except RuntimeError:
+            rt.submit_to_loop(_quiet(execute_async(rt, start)))
+        return
+
+    def run() -> None:
+        try:
+            execute_sync(rt, start)
+        except BaseException:  # the outcome is recorded; a background start has nobody to raise to
+            pass
+
+    rt.start_thread(run, f"tether-wf-{start.workflow_id[:24]}")
+
+
+async def _quiet(coro: Any) -> None:
+    try:
+        await coro
+    except BaseException:  # recorded in the database; see launch_in_background
+        pass
+
+
+async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
+    """Wait for a workflow to end and return its result (or raise its error).
+
+    Raises:
+        WorkflowNotFoundError: no workflow has this ID.
+        AwaitedWorkflowCancelledError: the workflow was cancelled.
+        MaxRecoveryAttemptsExceeded: it crashed more often than allowed.
+        TimeoutError: ``timeout_s`` passed first.
+    """
+    deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
+    missing = False
+
+    async def check() -> WorkflowRow | None:
+        nonlocal missing
+        row = await rt.io(rt.store.get_workflow, workflow_id)
+        if row is None:
+            missing = True
+            return None
+        return row if row.status in TERMINAL_STATUSES else None
+
+    row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
+    if row is None:
+        if missing:
+            raise WorkflowNotFoundError(workflow_id)
+        raise TimeoutError(f"Workflow {workflow_id!r} did not finish in time")
+    return outcome_of(row)
+
+
+def outcome_of(row: WorkflowRow) -> Any:
+    if row.status == WorkflowStatusString.SUCCESS.value:
+        return deserialize(row.output)
+    if row.status == WorkflowStatusString.CANCELLED.value:
+        raise AwaitedWorkflowCancelledError(row.workflow_uuid)
+    if row.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value:
+        raise MaxRecoveryAttemptsExceeded(row.workflow_uuid, row.recovery_attempts - 1)
+    err = deserialize_error(row.error)
+    raise err if err is not None else RuntimeError(f"Workflow {row.workflow_uuid!r} failed")
+
+
+async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> WorkflowRow:
+    """Wait until a workflow with this ID exists (for ``retrieve_workflow(existing_workflow=False)``)."""
+    deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
+
+    async def check() -> WorkflowRow | None:
+        return await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+
+    row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
+    if row is None:
+        raise WorkflowNotFoundError(workflow_id)
+    return row

@@ -1,0 +1,221 @@
+"""The storage interface every backend implements, and the records it speaks.
+
+Values arrive here already serialized (``bytes``); the store never pickles or unpickles anything. Each method
+is one short transaction. Driver exceptions are translated into :class:`tether.errors.StorageError` (or a more
+specific Tether error) inside the backend, so nothing above this layer sees ``sqlite3`` or ``psycopg``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Topic under which messages sent without a topic are queued (NULL would defeat the index).
+NULL_TOPIC = "__tether_null_topic__"
+
+
+@dataclass
+class WorkflowRow:
+    workflow_uuid: str
+    status: str
+    name: str
+    class_name: str | None = None
+    config_name: str | None = None
+    authenticated_user: str | None = None
+    inputs: bytes | None = None
+    output: bytes | None = None
+    error: bytes | None = None
+    executor_id: str | None = None
+    application_version: str | None = None
+    application_id: str | None = None
+    created_at: int = 0
+    updated_at: int = 0
+    recovery_attempts: int = 0
+    queue_name: str | None = None
+    deduplication_id: str | None = None
+    priority: int = 0
+    delay_until_epoch_ms: int | None = None
+    started_at_epoch_ms: int | None = None
+    workflow_timeout_ms: int | None = None
+    workflow_deadline_epoch_ms: int | None = None
+    parent_workflow_id: str | None = None
+    forked_from: str | None = None
+    serialization: str | None = None
+
+
+WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)
+
+
+@dataclass
+class OperationRow:
+    """One checkpointed operation of a workflow. ``completed_at`` is None while the operation still waits
+    (a recv or get_event whose deadline is recorded but which has not returned yet)."""
+
+    function_id: int
+    function_name: str
+    output: bytes | None = None
+    error: bytes | None = None
+    child_workflow_id: str | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    wait_deadline: int | None = None
+
+
+@dataclass
+class StreamChunk:
+    """Rows of a stream from some offset, and the owning workflow's status when they were read."""
+
+    entries: list[tuple[int, bytes | None]] = field(default_factory=list)  # (seq, value); None = close
+    workflow_status: str | None = None
+
+
+@dataclass
+class WorkflowFilter:
+    """Filters of ``list_workflows``; every field is optional. Lists mean "any of"."""
+
+    workflow_ids: Sequence[str] | None = None
+    status: Sequence[str] | None = None
+    start_time_ms: int | None = None
+    end_time_ms: int | None = None
+    name: Sequence[str] | None = None
+    app_version: Sequence[str] | None = None
+    forked_from: Sequence[str] | None = None
+    parent_workflow_id: Sequence[str] | None = None
+    user: Sequence[str] | None = None
+    queue_name: Sequence[str] | None = None
+    workflow_id_prefix: Sequence[str] | None = None
+    executor_id: Sequence[str] | None = None
+    queues_only: bool = False
+    has_parent: bool | None = None
+    was_forked_from: bool | None = None
+    limit: int | None = None
+    offset: int | None = None
+    sort_desc: bool = False
+    load_input: bool = True
+    load_output: bool = True
+
+
+WakeupCallback = Callable[[str, str, str], None]
+"""Called by a listener with (kind, workflow_id, key) for each committed write another process made."""
+
+
+class Listener(abc.ABC):
+    """Delivers wake-ups for writes made by other connections (other processes)."""
+
+    @abc.abstractmethod
+    def start(self, callback: WakeupCallback, on_reconnect: Callable[[], None]) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None: ...
+
+
+class Store(abc.ABC):
+    """The system database. Every method is one short transaction and may raise ``StorageError``."""
+
+    backend: str
+
+    @abc.abstractmethod
+    def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def listener(self) -> Listener:
+        """A new listener for wake-ups from other processes."""
+
+    # -- workflows -------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def insert_workflow(self, row: WorkflowRow) -> tuple[bool, WorkflowRow]:
+        """Insert a new workflow. Returns (True, row) if created, or (False, existing row) if the ID exists.
+
+        Raises:
+            QueueDeduplicatedError: the row's deduplication ID is already active on its queue.
+        """
+
+    @abc.abstractmethod
+    def get_workflow(self, workflow_id: str, *, load_input: bool = True, load_output: bool = True
+                     ) -> WorkflowRow | None: ...
+
+    @abc.abstractmethod
+    def complete_workflow(self, workflow_id: str, status: str, output: bytes | None,
+                          error: bytes | None, now_ms: int) -> bool:
+        """Record a PENDING workflow's end. Returns False if it was no longer PENDING (e.g. cancelled)."""
+
+    @abc.abstractmethod
+    def pending_workflow_ids(self, executor_id: str, app_version: str | None) -> list[str]:
+        """PENDING workflows of this executor (and application version, when given)."""
+
+    @abc.abstractmethod
+    def begin_recovery(self, workflow_id: str, max_attempts: int | None, now_ms: int
+                       ) -> WorkflowRow | None:
+        """Count one more recovery attempt of a PENDING workflow and return it. When the attempts exceed
+        ``max_attempts`` the workflow becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED instead (returned as such).
+        Returns None if the workflow is no longer PENDING."""
+
+    @abc.abstractmethod
+    def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]: ...
+
+    @abc.abstractmethod
+    def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
+                   only_from: Sequence[str] | None = None, queue_name: Any = ...,
+                   reset_recovery: bool = False, executor_id: str | None = None) -> list[str]:
+        """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` if
+        given replaces the queue. Returns the IDs changed."""
+
+    # -- operations (checkpoints) ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:
+        """Record an operation's outcome (or, with ``completed_at`` None, its wait deadline).
+
+        Returns None when this call recorded it, or the row already recorded by an earlier run (whose
+        result then wins, keeping replay deterministic). A waiting row is completed by a later call.
+        """
+
+    @abc.abstractmethod
+    def load_operations(self, workflow_id: str, *, limit: int | None = None,
+                        offset: int | None = None) -> list[OperationRow]: ...
+
+    @abc.abstractmethod
+    def copy_operations(self, source_id: str, target_id: str, before_function_id: int) -> None:
+        """Copy the checkpoints of ``source_id`` below ``before_function_id`` to ``target_id`` (fork)."""
+
+    # -- messages --------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def send_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, *,
+                     idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> bool:
+        """Queue a message. With ``sender`` (workflow_id, op) the send is recorded as that operation in the
+        same transaction. Returns False when it had already been sent (idempotency key or op recorded).
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``destination_id``.
+        """
+
+    @abc.abstractmethod
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+        """Take the oldest message on (workflow, topic) and record it as ``op``'s output, atomically.
+        Returns None when the queue is empty (nothing is written then)."""
+
+    # -- events ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
+                  op: OperationRow | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def get_event(self, workflow_id: str, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def get_all_events(self, workflow_id: str) -> dict[str, bytes]: ...
+
+    # -- streams ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
+                     op: OperationRow | None = None) -> None:
+        """Append ``value`` (None closes the stream). With ``op`` recorded in the same transaction.
+
+        Raises:
+            StreamClosedError: the stream was already closed.
+        """
+
+    @abc.abstractmethod
+    def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk: ...

@@ -1,0 +1,68 @@
+"""Cross-process wake-ups on PostgreSQL: one LISTEN connection per process, reconnecting when it drops.
+
+Writers call ``pg_notify`` from triggers inside their own transaction, so a wake-up is never delivered before
+the data it announces is committed. After a reconnect every waiter is woken once to re-check, since
+notifications sent while disconnected are lost.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from tether.storage.base import Listener, WakeupCallback
+
+
+class PostgresListener(Listener):
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[Any] | None = None
+        self._ready = threading.Event()
+
+    def start(self, callback: WakeupCallback, on_reconnect: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=self._run, args=(callback, on_reconnect),
+                                        name="tether-pg-listener", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=10)
+
+    def _run(self, callback: WakeupCallback, on_reconnect: Callable[[], None]) -> None:
+        backoff = 0.1
+        first = True
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+                    self._conn = conn
+                    conn.execute("LISTEN tether")
+                    self._ready.set()
+                    if not first:
+                        on_reconnect()
+                    first = False
+                    backoff = 0.1
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            _dispatch(note.payload, callback)
+            except psycopg.Error:
+                if self._stop.wait(backoff):
+                    break
+                backoff = min(backoff * 2, 5.0)
+        self._ready.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def _dispatch(payload: str, callback: WakeupCallback) -> None:
+    try:
+        parts = json.loads(payload)
+    except ValueError:
+        return
+    if isinstance(parts, list) and len(parts) >= 2:
+        callback(str(parts[0]), str(parts[1]), str(parts[2]) if len(parts) > 2 else "*")

@@ -1,0 +1,111 @@
+-- SQLite statements of the Tether store, by name. Parameters are :named.
+
+-- name: insert_workflow
+INSERT INTO workflow_status (
+    workflow_uuid, status, name, class_name, config_name, authenticated_user, inputs, output, error,
+    executor_id, application_version, application_id, created_at, updated_at, recovery_attempts,
+    queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
+    workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization)
+VALUES (
+    :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
+    :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
+    :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
+    :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization)
+ON CONFLICT (workflow_uuid) DO NOTHING
+
+-- name: complete_workflow
+UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now
+WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
+
+-- name: pending_workflow_ids
+SELECT workflow_uuid FROM workflow_status
+WHERE status = 'PENDING' AND executor_id = :executor_id
+  AND (:app_version IS NULL OR application_version = :app_version)
+ORDER BY created_at
+
+-- name: bump_recovery
+UPDATE workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = :now
+WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
+RETURNING recovery_attempts
+
+-- name: mark_recovery_exceeded
+UPDATE workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', updated_at = :now
+WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
+
+-- name: insert_operation
+INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, error, child_workflow_id,
+                               started_at, completed_at, wait_deadline)
+VALUES (:workflow_uuid, :function_id, :function_name, :output, :error, :child_workflow_id,
+        :started_at, :completed_at, :wait_deadline)
+ON CONFLICT (workflow_uuid, function_id) DO UPDATE SET
+    output = excluded.output, error = excluded.error, child_workflow_id = excluded.child_workflow_id,
+    completed_at = excluded.completed_at,
+    wait_deadline = coalesce(operation_outputs.wait_deadline, excluded.wait_deadline)
+WHERE operation_outputs.completed_at IS NULL AND excluded.completed_at IS NOT NULL
+
+-- name: get_operation
+SELECT function_id, function_name, output, error, child_workflow_id, started_at, completed_at, wait_deadline
+FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id = :function_id
+
+-- name: load_operations
+SELECT function_id, function_name, output, error, child_workflow_id, started_at, completed_at, wait_deadline
+FROM operation_outputs WHERE workflow_uuid = :workflow_uuid ORDER BY function_id
+LIMIT :limit OFFSET :offset
+
+-- name: copy_operations
+INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, error, child_workflow_id,
+                               started_at, completed_at, wait_deadline)
+SELECT :target_id, function_id, function_name, output, error, child_workflow_id, started_at, completed_at,
+       wait_deadline
+FROM operation_outputs WHERE workflow_uuid = :source_id AND function_id < :before_function_id
+
+-- name: workflow_exists
+SELECT 1 FROM workflow_status WHERE workflow_uuid = :workflow_uuid
+
+-- name: claim_message_key
+INSERT INTO message_keys (destination_uuid, idempotency_key) VALUES (:destination_uuid, :idempotency_key)
+ON CONFLICT DO NOTHING
+
+-- name: insert_message
+INSERT INTO messages (destination_uuid, topic, message, idempotency_key, created_at)
+VALUES (:destination_uuid, :topic, :message, :idempotency_key, :now)
+
+-- name: oldest_message
+SELECT message_id, message FROM messages
+WHERE destination_uuid = :workflow_uuid AND topic = :topic ORDER BY message_id LIMIT 1
+
+-- name: delete_message
+DELETE FROM messages WHERE message_id = :message_id
+
+-- name: upsert_event
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at) VALUES (:workflow_uuid, :key, :value, :now)
+ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+
+-- name: get_event
+SELECT value FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key = :key
+
+-- name: get_all_events
+SELECT key, value FROM workflow_events WHERE workflow_uuid = :workflow_uuid ORDER BY key
+
+-- name: stream_tail
+SELECT seq, value IS NULL FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key
+ORDER BY seq DESC LIMIT 1
+
+-- name: insert_stream
+INSERT INTO streams (workflow_uuid, key, seq, value, created_at) VALUES (:workflow_uuid, :key, :seq, :value, :now)
+
+-- name: read_stream
+SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= :from_seq
+ORDER BY seq LIMIT :limit
+
+-- name: workflow_status_only
+SELECT status FROM workflow_status WHERE workflow_uuid = :workflow_uuid
+
+-- name: wakeups_after
+SELECT id, kind, wfid, key FROM wakeups WHERE id > :after ORDER BY id LIMIT 5000
+
+-- name: wakeups_max
+SELECT coalesce(max(id), 0) FROM wakeups
+
+-- name: wakeups_trim
+DELETE FROM wakeups WHERE at < :before

@@ -1,0 +1,351 @@
+"""The store logic both SQL backends share; each backend supplies connections and its own named SQL."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from tether.errors import NonExistentWorkflowError, QueueDeduplicatedError, StorageError, StreamClosedError
+from tether.storage.base import (
+    WORKFLOW_COLUMNS,
+    OperationRow,
+    Store,
+    StreamChunk,
+    WorkflowFilter,
+    WorkflowRow,
+)
+
+_LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
+
+
+class UniqueViolation(StorageError):
+    """A unique constraint failed; backends raise it so the shared logic can tell which one."""
+
+
+class Cursor(Protocol):
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Session(Protocol):
+    def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor: ...
+
+    def run_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor: ...
+
+
+def _op_params(workflow_id: str, op: OperationRow) -> dict[str, Any]:
+    return {
+        "workflow_uuid": workflow_id,
+        "function_id": op.function_id,
+        "function_name": op.function_name,
+        "output": op.output,
+        "error": op.error,
+        "child_workflow_id": op.child_workflow_id,
+        "started_at": op.started_at,
+        "completed_at": op.completed_at,
+        "wait_deadline": op.wait_deadline,
+    }
+
+
+def _op_row(r: Sequence[Any]) -> OperationRow:
+    return OperationRow(
+        function_id=r[0], function_name=r[1],
+        output=bytes(r[2]) if r[2] is not None else None,
+        error=bytes(r[3]) if r[3] is not None else None,
+        child_workflow_id=r[4], started_at=r[5], completed_at=r[6], wait_deadline=r[7],
+    )
+
+
+class SqlStore(Store):
+    """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
+    autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
+
+    queries: dict[str, str]
+    placeholder: str = "?"
+
+    @abc.abstractmethod
+    def _tx(self) -> AbstractContextManager[Session]: ...
+
+    @abc.abstractmethod
+    def _auto(self) -> AbstractContextManager[Session]: ...
+
+    # -- workflows -------------------------------------------------------------------------------------
+    def insert_workflow(self, row: WorkflowRow) -> tuple[bool, WorkflowRow]:
+        params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+        try:
+            with self._auto() as s:
+                created = s.run("insert_workflow", params).rowcount == 1
+        except UniqueViolation as exc:
+            raise QueueDeduplicatedError(
+                row.workflow_uuid, row.queue_name or "", row.deduplication_id or ""
+            ) from exc
+        if created:
+            return True, row
+        existing = self.get_workflow(row.workflow_uuid, load_input=False, load_output=False)
+        if existing is None:  # deleted between the two statements; treat as a fresh conflict-free insert
+            return self.insert_workflow(row)
+        return False, existing
+
+    def get_workflow(self, workflow_id: str, *, load_input: bool = True, load_output: bool = True
+                     ) -> WorkflowRow | None:
+        rows = self.list_workflows(WorkflowFilter(workflow_ids=[workflow_id], load_input=load_input,
+                                                  load_output=load_output))
+        return rows[0] if rows else None
+
+    def complete_workflow(self, workflow_id: str, status: str, output: bytes | None,
+                          error: bytes | None, now_ms: int) -> bool:
+        with self._auto() as s:
+            cur = s.run("complete_workflow", {"workflow_uuid": workflow_id, "status": status,
+                                              "output": output, "error": error, "now": now_ms})
+            return cur.rowcount == 1
+
+    def pending_workflow_ids(self, executor_id: str, app_version: str | None) -> list[str]:
+        with self._auto() as s:
+            rows = s.run("pending_workflow_ids", {"executor_id": executor_id, "app_version": app_version})
+            return [r[0] for r in rows.fetchall()]
+
+    def begin_recovery(self, workflow_id: str, max_attempts: int | None, now_ms: int
+                       ) -> WorkflowRow | None:
+        with self._tx() as s:
+            got = s.run("bump_recovery", {"workflow_uuid": workflow_id, "now": now_ms}).fetchone()
+            if got is None:
+                return None
+            if max_attempts is not None and got[0] > max_attempts:
+                s.run("mark_recovery_exceeded", {"workflow_uuid": workflow_id, "now": now_ms})
+        return self.get_workflow(workflow_id)
+
+    def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]:
+        sql, params = self._build_list(flt)
+        cols = [c for c in WORKFLOW_COLUMNS
+                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
+        with self._auto() as s:
+            rows = s.run_sql(sql, params).fetchall()
+        out = []
+        for r in rows:
+            values = dict(zip(cols, r, strict=True))
+            for blob in ("inputs", "output", "error"):
+                if values.get(blob) is not None:
+                    values[blob] = bytes(values[blob])
+            out.append(WorkflowRow(**values))
+        return out
+
+    def _build_list(self, flt: WorkflowFilter) -> tuple[str, list[Any]]:
+        """Dynamic SQL for list_workflows; every condition is on an indexed or cheap column."""
+        ph = self.placeholder
+        cols = [c for c in WORKFLOW_COLUMNS
+                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
+        where: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: Sequence[str] | None) -> None:
+            if values is None:
+                return
+            values = list(values)
+            if not values:
+                where.append("1 = 0")
+                return
+            where.append(f"{column} IN ({', '.join([ph] * len(values))})")
+            params.extend(values)
+
+        any_of("workflow_uuid", flt.workflow_ids)
+        any_of("status", flt.status)
+        any_of("name", flt.name)
+        any_of("application_version", flt.app_version)
+        any_of("forked_from", flt.forked_from)
+        any_of("parent_workflow_id", flt.parent_workflow_id)
+        any_of("authenticated_user", flt.user)
+        any_of("queue_name", flt.queue_name)
+        any_of("executor_id", flt.executor_id)
+        if flt.start_time_ms is not None:
+            where.append(f"created_at >= {ph}")
+            params.append(flt.start_time_ms)
+        if flt.end_time_ms is not None:
+            where.append(f"created_at <= {ph}")
+            params.append(flt.end_time_ms)
+        if flt.workflow_id_prefix is not None:
+            prefixes = list(flt.workflow_id_prefix)
+            conds = []
+            for p in prefixes:
+                # A range on the primary key instead of LIKE, so the index serves it on both backends.
+                conds.append(f"(workflow_uuid >= {ph} AND workflow_uuid < {ph})")
+                params.extend([p, p + "\U0010ffff"])
+            where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
+        if flt.queues_only:
+            where.append("queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')")
+        if flt.has_parent is not None:
+            where.append("parent_workflow_id IS " + ("NOT NULL" if flt.has_parent else "NULL"))
+        if flt.was_forked_from is not None:
+            exists = "EXISTS (SELECT 1 FROM workflow_status f WHERE f.forked_from = workflow_status.workflow_uuid)"
+            where.append(exists if flt.was_forked_from else f"NOT {exists}")
+        sql = f"SELECT {', '.join(cols)} FROM workflow_status"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at " + ("DESC" if flt.sort_desc else "ASC") + ", workflow_uuid"
+        if flt.limit is not None:
+            sql += f" LIMIT {int(flt.limit)}"
+        if flt.offset is not None:
+            if flt.limit is None:
+                sql += " LIMIT " + self._no_limit
+            sql += f" OFFSET {int(flt.offset)}"
+        return sql, params
+
+    _no_limit = "ALL"
+
+    def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
+                   only_from: Sequence[str] | None = None, queue_name: Any = ...,
+                   reset_recovery: bool = False, executor_id: str | None = None) -> list[str]:
+        if not workflow_ids:
+            return []
+        ph = self.placeholder
+        sets = [f"status = {ph}", f"updated_at = {ph}"]
+        params: list[Any] = [status, now_ms]
+        if queue_name is not ...:
+            sets.append(f"queue_name = {ph}")
+            params.append(queue_name)
+        if reset_recovery:
+            sets.append("recovery_attempts = 0")
+        if executor_id is not None:
+            sets.append(f"executor_id = {ph}")
+            params.append(executor_id)
+        sql = (f"UPDATE workflow_status SET {', '.join(sets)} "
+               f"WHERE workflow_uuid IN ({', '.join([ph] * len(workflow_ids))})")
+        params.extend(workflow_ids)
+        if only_from is not None:
+            sql += f" AND status IN ({', '.join([ph] * len(only_from))})"
+            params.extend(only_from)
+        sql += " RETURNING workflow_uuid"
+        with self._tx() as s:
+            return [r[0] for r in s.run_sql(sql, params).fetchall()]
+
+    # -- operations ------------------------------------------------------------------------------------
+    def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:
+        with self._auto() as s:
+            if s.run("insert_operation", _op_params(workflow_id, op)).rowcount == 1:
+                return None
+            got = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
+            row = got.fetchone()
+        return _op_row(row) if row is not None else None
+
+    def load_operations(self, workflow_id: str, *, limit: int | None = None,
+                        offset: int | None = None) -> list[OperationRow]:
+        with self._auto() as s:
+            rows = s.run("load_operations", {"workflow_uuid": workflow_id, "limit": self._limit(limit),
+                                             "offset": offset or 0}).fetchall()
+        return [_op_row(r) for r in rows]
+
+    def _limit(self, limit: int | None) -> int | None:
+        return limit
+
+    def copy_operations(self, source_id: str, target_id: str, before_function_id: int) -> None:
+        with self._auto() as s:
+            s.run("copy_operations", {"source_id": source_id, "target_id": target_id,
+                                      "before_function_id": before_function_id})
+
+    # -- messages --------------------------------------------------------------------------------------
+    def send_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, *,
+                     idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> bool:
+        with self._tx() as s:
+            if s.run("workflow_exists", {"workflow_uuid": destination_id}).fetchone() is None:
+                raise NonExistentWorkflowError(destination_id)
+            if sender is not None:
+                wfid, op = sender
+                if s.run("insert_operation", _op_params(wfid, op)).rowcount != 1:
+                    return False
+            if idempotency_key is not None:
+                claimed = s.run("claim_message_key", {"destination_uuid": destination_id,
+                                                      "idempotency_key": idempotency_key})
+                if claimed.rowcount != 1:
+                    return False
+            s.run("insert_message", {"destination_uuid": destination_id, "topic": topic, "message": message,
+                                     "idempotency_key": idempotency_key, "now": now_ms})
+            return True
+
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+        try:
+            return self._consume(workflow_id, topic, op)
+        except _AlreadyRecorded:
+            with self._auto() as s:
+                row = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
+                got = row.fetchone()
+            return bytes(got[2]) if got is not None and got[2] is not None else None
+
+    def _consume(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+        with self._tx() as s:
+            row = s.run("oldest_message", {"workflow_uuid": workflow_id, "topic": topic}).fetchone()
+            if row is None:
+                return None
+            message = bytes(row[1])
+            s.run("delete_message", {"message_id": row[0]})
+            op.output = message
+            if s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+                # Recorded by an earlier run: raise so the transaction rolls back and the message stays.
+                raise _AlreadyRecorded()
+            return message
+
+    # -- events ----------------------------------------------------------------------------------------
+    def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
+                  op: OperationRow | None = None) -> None:
+        with self._tx() as s:
+            if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+                return
+            s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms})
+
+    def get_event(self, workflow_id: str, key: str) -> bytes | None:
+        with self._auto() as s:
+            row = s.run("get_event", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def get_all_events(self, workflow_id: str) -> dict[str, bytes]:
+        with self._auto() as s:
+            rows = s.run("get_all_events", {"workflow_uuid": workflow_id}).fetchall()
+        return {r[0]: bytes(r[1]) for r in rows}
+
+    # -- streams ---------------------------------------------------------------------------------------
+    def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
+                     op: OperationRow | None = None) -> None:
+        for _ in range(20):  # concurrent appenders may pick the same seq; the loser tries the next one
+            try:
+                self._append_stream(workflow_id, key, value, now_ms, op)
+                return
+            except UniqueViolation:
+                continue
+        raise StorageError(f"Could not append to stream {key!r} of {workflow_id!r}: too much contention")
+
+    def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
+                       op: OperationRow | None) -> None:
+        with self._tx() as s:
+            if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+                return
+            tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+            if tail is not None and tail[1]:
+                if value is None:
+                    return  # closing twice is harmless
+                raise StreamClosedError(workflow_id, key)
+            if s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
+                raise NonExistentWorkflowError(workflow_id)
+            seq = 0 if tail is None else tail[0] + 1
+            s.run("insert_stream", {"workflow_uuid": workflow_id, "key": key, "seq": seq, "value": value,
+                                    "now": now_ms})
+
+    def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk:
+        with self._auto() as s:
+            # Status first: if it is terminal here, every write the workflow made is already visible below.
+            st = s.run("workflow_status_only", {"workflow_uuid": workflow_id}).fetchone()
+            rows = s.run("read_stream", {"workflow_uuid": workflow_id, "key": key, "from_seq": from_seq,
+                                         "limit": limit}).fetchall()
+        return StreamChunk(
+            entries=[(r[0], bytes(r[1]) if r[1] is not None else None) for r in rows],
+            workflow_status=st[0] if st is not None else None,
+        )
+
+
+class _AlreadyRecorded(Exception):
+    """Internal: roll back a consume whose operation an earlier run already recorded."""
+

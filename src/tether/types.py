@@ -1,0 +1,129 @@
+"""Value types shared by every layer: statuses, status snapshots, step records, options.
+
+Kept in a leaf module so that storage, engine and API can all speak them without importing each other.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+
+class WorkflowStatusString(str, enum.Enum):
+    """Lifecycle of a workflow. ENQUEUED/DELAYED -> PENDING -> one of the terminal states."""
+
+    PENDING = "PENDING"
+    SUCCESS = "SUCCESS"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+    ENQUEUED = "ENQUEUED"
+    DELAYED = "DELAYED"
+    MAX_RECOVERY_ATTEMPTS_EXCEEDED = "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_STATUSES = frozenset(
+    {
+        WorkflowStatusString.SUCCESS.value,
+        WorkflowStatusString.ERROR.value,
+        WorkflowStatusString.CANCELLED.value,
+        WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value,
+    }
+)
+ACTIVE_STATUSES = frozenset(
+    {
+        WorkflowStatusString.PENDING.value,
+        WorkflowStatusString.ENQUEUED.value,
+        WorkflowStatusString.DELAYED.value,
+    }
+)
+
+
+class WorkflowSerializationFormat(str, enum.Enum):
+    """How values are stored: ``DEFAULT`` (pickle, any Python value) or ``PORTABLE`` (JSON)."""
+
+    DEFAULT = "pickle"
+    PORTABLE = "json"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class WorkflowStatus:
+    """A snapshot of one workflow, as returned by ``get_workflow_status`` and ``list_workflows``."""
+
+    workflow_id: str
+    status: str
+    name: str
+    class_name: str | None = None
+    config_name: str | None = None
+    authenticated_user: str | None = None
+    input: Any = None
+    output: Any = None
+    error: BaseException | None = None
+    created_at: int | None = None
+    updated_at: int | None = None
+    queue_name: str | None = None
+    executor_id: str | None = None
+    app_version: str | None = None
+    recovery_attempts: int = 0
+    parent_workflow_id: str | None = None
+    forked_from: str | None = None
+    deduplication_id: str | None = None
+    priority: int = 0
+    delay_until_epoch_ms: int | None = None
+    app_id: str | None = None
+    workflow_timeout_ms: int | None = None
+    workflow_deadline_epoch_ms: int | None = None
+
+    @property
+    def args(self) -> tuple[Any, ...]:
+        inp = self.input
+        if isinstance(inp, dict) and "args" in inp:
+            return tuple(inp["args"])
+        return ()
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        inp = self.input
+        if isinstance(inp, dict) and "kwargs" in inp:
+            return dict(inp["kwargs"])
+        return {}
+
+
+class StepInfo(TypedDict):
+    """One recorded operation of a workflow, as returned by ``list_workflow_steps``."""
+
+    function_id: int
+    function_name: str
+    output: Any | None
+    error: BaseException | None
+    child_workflow_id: str | None
+    started_at_epoch_ms: int | None
+    completed_at_epoch_ms: int | None
+
+
+class StepOptions(TypedDict, total=False):
+    """Options for ``DBOS.run_step`` (the same knobs as ``@DBOS.step``)."""
+
+    name: str | None
+    retries_allowed: bool
+    interval_seconds: float
+    max_attempts: int
+    backoff_rate: float
+
+
+@dataclass(frozen=True)
+class StreamRead:
+    """A non-blocking read of a stream: the values from ``offset`` on, and whether the stream is closed.
+
+    ``next_offset`` is where a follow-up read should start (``offset + len(values)``).
+    """
+
+    values: list[Any] = field(default_factory=list)
+    closed: bool = False
+    next_offset: int = 0
