@@ -10,7 +10,7 @@ IMPLS = ("tether", "dbos")
 
 def fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
+        return "-"
     magnitude = abs(value)
     if magnitude >= 100:
         return f"{value:,.0f}"
@@ -34,7 +34,7 @@ def _index(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str
 def _ratio(row: dict[str, dict[str, Any]]) -> str:
     ours, peer = row.get("tether"), row.get("dbos")
     if not ours or not peer or not peer["value"]:
-        return "–"
+        return "-"
     ratio = ours["value"] / peer["value"]
     better = peer.get("better", "")
     if better == "higher":
@@ -89,7 +89,7 @@ def render(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         any_metric = next(iter(row.values()))
         unit = any_metric["unit"]
         arrow = {"higher": "↑", "lower": "↓"}.get(any_metric.get("better", ""), "")
-        cells = [fmt(row[i]["value"]) if i in row else "–" for i in IMPLS]
+        cells = [fmt(row[i]["value"]) if i in row else "-" for i in IMPLS]
         lines.append(f"| {scenario} | {metric} ({unit}) | {backend} | {cells[0]} | {cells[1]} | "
                      f"{_ratio(row)} | {arrow} |")
     lines += _ceiling_section(records, rows)

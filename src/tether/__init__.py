@@ -5,6 +5,7 @@
 The API mirrors DBOS's Python SDK, so its examples run with only the import changed.
 """
 
+from tether.api.client import DBOSClient
 from tether.api.context import SetWorkflowID
 from tether.api.dbos import DBOS
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
@@ -52,6 +53,7 @@ __all__ = [
     "ConfigError",
     "ConflictingWorkflowError",
     "DBOSAwaitedWorkflowCancelledError",
+    "DBOSClient",
     "DBOSConfig",
     "DBOSConflictingWorkflowError",
     "DBOSException",

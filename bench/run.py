@@ -1,0 +1,194 @@
+"""Run the benchmark suite against tether and/or dbos, on PostgreSQL and/or SQLite.
+
+    python bench/run.py [--quick] [--impl both|tether|dbos] [--backend both|postgres|sqlite]
+                        [--scenarios wf_seq,stream,...] [--python-tether PY] [--python-dbos PY]
+                        [--out bench/results]
+
+Every (implementation, backend, scenario variant) runs in its own subprocess (``python -m bench.worker``)
+on a fresh database, because DBOS is a process-wide singleton. Writes ``<out>/latest.json``,
+``<out>/latest.md`` and one log per subprocess under ``<out>/logs/``. Results of runs not repeated
+this time (same mode) are carried over from the previous ``latest.json`` unless ``--no-merge``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import report  # noqa: E402  (needs ROOT on sys.path when run as a script)
+
+Variant = dict[str, Any]
+
+# Scenario sizes per mode. A variant may restrict itself to some backends with "backends".
+# "full" is sized so that both implementations on both backends fit in about 10 minutes on 2 cores.
+PLAN: dict[str, dict[str, list[Variant]]] = {
+    "wf_seq": {
+        "quick": [{"n": 40, "reps": 3, "warmup": 10}],
+        "full": [{"n": 200, "reps": 5}],
+    },
+    "wf_concurrent": {
+        "quick": [{"inflight": [32, 256], "per_slot": 1, "min_total": 64, "reps": 1}],
+        "full": [{"inflight": [32, 256], "per_slot": 1, "min_total": 128, "reps": 3}],
+    },
+    "send_recv_latency": {
+        "quick": [{"n": 20, "budget_s": 8, "min_n": 5}],
+        "full": [{"n": 100, "budget_s": 20, "min_n": 20}],
+    },
+    "event_latency": {
+        "quick": [{"n": 20, "budget_s": 8, "min_n": 5}],
+        "full": [{"n": 100, "budget_s": 20, "min_n": 20}],
+    },
+    "stream": {
+        "quick": [{"n": 200, "reps": 2}],
+        "full": [{"n": 1000, "reps": 3}],
+    },
+    "many_waiting": {
+        "quick": [{"waiters": 200}],
+        "full": [{"waiters": 1000}, {"waiters": 10000, "backends": ["postgres"]}],
+    },
+    "recovery": {
+        "quick": [{"n": 50, "lead_s": 6}],
+        "full": [{"n": 200, "lead_s": 8}],
+    },
+    "pg_limit": {
+        "quick": [{"duration_s": 1, "reps": 2, "backends": ["postgres"], "impl": "none"}],
+        "full": [{"duration_s": 3, "reps": 3, "backends": ["postgres"], "impl": "none"}],
+    },
+}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not a measurement")
+    p.add_argument("--impl", choices=["both", "tether", "dbos"], default="both")
+    p.add_argument("--backend", choices=["both", "postgres", "sqlite"], default="both")
+    p.add_argument("--scenarios", default=",".join(PLAN), help="comma-separated subset of: " + ", ".join(PLAN))
+    p.add_argument("--python-tether", default=sys.executable, help="interpreter for tether runs")
+    p.add_argument("--python-dbos", default=sys.executable, help="interpreter for dbos runs")
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    p.add_argument("--timeout", type=float, default=400.0, help="seconds before one subprocess is killed")
+    p.add_argument("--no-merge", action="store_true", help="do not carry over results from latest.json")
+    return p.parse_args(argv)
+
+
+def run_key(rec: dict[str, Any]) -> str:
+    return json.dumps([rec["impl"], rec["backend"], rec["scenario"], rec["params"]], sort_keys=True)
+
+
+def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, Variant]]:
+    """(scenario, backend, impl, params) in run order: both implementations of a case back to back."""
+    mode = "quick" if args.quick else "full"
+    impls = ["tether", "dbos"] if args.impl == "both" else [args.impl]
+    backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
+    wanted = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = set(wanted) - set(PLAN)
+    if unknown:
+        raise SystemExit(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    out = []
+    for scenario in wanted:
+        for variant in PLAN[scenario][mode]:
+            params = {k: v for k, v in variant.items() if k not in ("backends", "impl")}
+            for backend in backends:
+                if backend not in variant.get("backends", backends):
+                    continue
+                for impl in [variant["impl"]] if "impl" in variant else impls:
+                    out.append((scenario, backend, impl, params))
+    return out
+
+
+def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, params: Variant,
+            log_path: Path) -> dict[str, Any]:
+    # pg_limit ("none") only needs psycopg, which both interpreters have.
+    python = args.python_tether if impl == "tether" or (impl == "none" and args.impl == "tether") \
+        else args.python_dbos
+    paths = [str(ROOT)] + ([str(ROOT / "src")] if impl == "tether" else [])
+    env = {**os.environ, "BENCH_IMPL": impl,
+           "PYTHONPATH": os.pathsep.join(paths + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    with tempfile.TemporaryDirectory() as tmp:
+        result_path = Path(tmp, "result.json")
+        cmd = [python, "-m", "bench.worker", "--scenario", scenario, "--backend", backend,
+               "--params", json.dumps(params), "--result", str(result_path)]
+        with open(log_path, "w") as log:
+            try:
+                subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               timeout=args.timeout, check=False)
+            except subprocess.TimeoutExpired:
+                pass
+        if result_path.exists():
+            record: dict[str, Any] = json.loads(result_path.read_text())
+        else:
+            tail = log_path.read_text()[-2000:]
+            record = {"scenario": scenario, "impl": impl, "backend": backend, "params": params,
+                      "error": f"no result (timeout {args.timeout}s or crash); log tail:\n{tail}"}
+    record["log"] = str(log_path.relative_to(ROOT) if log_path.is_relative_to(ROOT) else log_path)
+    return record
+
+
+def versions(records: list[dict[str, Any]]) -> dict[str, str]:
+    found = {r["impl"]: r["version"] for r in records if r.get("version")}
+    found["python"] = platform.python_version()
+    for r in records:
+        for m in r.get("metrics", []):
+            if "server_version" in m.get("detail", {}):
+                found["postgres"] = m["detail"]["server_version"].split()[0]
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    out: Path = args.out.resolve()
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    todo = jobs(args)
+
+    started = time.perf_counter()
+    records: list[dict[str, Any]] = []
+    for i, (scenario, backend, impl, params) in enumerate(todo, 1):
+        label = f"{impl}-{backend}-{scenario}"
+        if len(PLAN[scenario][mode]) > 1:
+            label += "-" + "-".join(f"{k}{v}" for k, v in params.items())
+        print(f"[{i}/{len(todo)}] {label} ...", end=" ", flush=True)
+        t = time.perf_counter()
+        record = run_one(args, scenario, backend, impl, params, out / "logs" / f"{label}.log")
+        record["mode"] = mode
+        records.append(record)
+        status = "FAILED: " + record["error"].splitlines()[0] if record.get("error") else "ok"
+        print(f"{time.perf_counter() - t:.1f}s {status}", flush=True)
+
+    latest = out / "latest.json"
+    if not args.no_merge and latest.exists():
+        previous = json.loads(latest.read_text())
+        done = {run_key(r) for r in records}
+        if previous.get("meta", {}).get("mode") == mode:
+            for r in previous.get("results", []):
+                if run_key(r) not in done and not r.get("error"):
+                    records.append({**r, "from_previous_run": True})
+
+    meta = {
+        "mode": mode,
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(time.perf_counter() - started, 1),
+        "argv": sys.argv[1:] if argv is None else argv,
+        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+        "versions": versions(records),
+    }
+    latest.write_text(json.dumps({"meta": meta, "results": records}, indent=2, default=str) + "\n")
+    (out / "latest.md").write_text(report.render(meta, records))
+    print(f"wrote {latest} and {out / 'latest.md'} in {meta['wall_s']}s")
+    return 1 if any(r.get("error") for r in records if not r.get("from_previous_run")) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
