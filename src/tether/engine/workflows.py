@@ -221,20 +221,15 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
         TimeoutError: ``timeout_s`` passed first.
     """
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
-    missing = False
 
     async def check() -> WorkflowRow | None:
-        nonlocal missing
         row = await rt.io(rt.store.get_workflow, workflow_id)
         if row is None:
-            missing = True
-            return None
+            raise WorkflowNotFoundError(workflow_id)
         return row if row.status in TERMINAL_STATUSES else None
 
     row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
     if row is None:
-        if missing:
-            raise WorkflowNotFoundError(workflow_id)
         raise TimeoutError(f"Workflow {workflow_id!r} did not finish in time")
     return outcome_of(row)
 
