@@ -1,0 +1,34 @@
+"""What the gateway needs from Tether: the async half of the public API that ``DBOS`` and ``DBOSClient`` share.
+
+The gateway is handed either the launched ``DBOS`` class (mounted inside an application) or a ``DBOSClient``
+(``tether serve``, next to applications in other processes); both satisfy :class:`WorkflowAPI`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any, Protocol
+
+from tether.types import StreamRead, WorkflowSerializationFormat, WorkflowStatus
+
+
+class ResultHandle(Protocol):
+    async def get_result(self, *, timeout_seconds: float | None = None) -> Any: ...
+
+
+class WorkflowAPI(Protocol):
+    async def send_async(self, destination_id: str, message: Any, topic: str | None = None, *,
+                         idempotency_key: str | None = None,
+                         serialization_type: WorkflowSerializationFormat | None = ...) -> None: ...
+
+    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any: ...
+
+    async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]: ...
+
+    async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead: ...
+
+    def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0) -> AsyncGenerator[Any, None]: ...
+
+    async def get_workflow_status_async(self, workflow_id: str) -> WorkflowStatus | None: ...
+
+    async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True) -> Any: ...

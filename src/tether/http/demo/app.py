@@ -1,0 +1,170 @@
+"""The demo server of seed 003, on Tether: start workflows, read their events and streams, send them messages.
+
+Routes (as in the seed, plus SSE and a page)::
+
+    POST /start-workflow-events/{id}/{n}      an events workflow of n steps
+    GET  /workflow-events/{id}/{key}          one event (progress, status, result), waiting up to ?timeout=5
+    GET  /workflow-events/{id}/all            every event
+    POST /start-workflow-messaging/{id}/{n}   a workflow that waits for {"approved": true}
+    POST /send-message/{id}                   send it a JSON message
+    POST /start-workflow-streaming/{id}/{n}   a streaming workflow
+    GET  /workflow-stream/{id}                the stream so far (?offset=); SSE with Accept: text/event-stream
+    GET  /stream-page/{id}                    a page following the stream with EventSource
+    GET  /health                              process memory
+    /api/...                                  the full gateway (see tether.http.gateway) on the same DBOS
+"""
+
+from __future__ import annotations
+
+import resource
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Header, Path, Query, Request
+from starlette.responses import HTMLResponse, Response
+
+from tether import DBOS, SetWorkflowID, WorkflowHandleAsync
+from tether.http.encoding import TetherJSONResponse, to_json, to_json_or_marker
+from tether.http.errors import ApiError, install_error_handlers
+from tether.http.gateway import create_gateway, sse_answer
+from tether.http.sse import StreamFanout, resume_offset
+from tether.types import WorkflowSerializationFormat
+
+from .page import stream_page
+from .workflows import (
+    EVENTS_BASE,
+    MESSAGING_BASE,
+    NOTIFICATION_TOPIC,
+    STREAM_KEY,
+    STREAMING_BASE,
+    WorkflowEvent,
+    workflow_with_events,
+    workflow_with_messaging,
+    workflow_with_streaming,
+)
+
+DEFAULT_DATABASE_URL = "sqlite:///tether-demo.sqlite"
+WorkflowId = Path(min_length=1, max_length=512)
+Steps = Path(ge=0, le=1000, description="Number of steps")
+
+
+def memory_mb() -> float:
+    """This process's resident memory in MB (``VmRSS``; the peak from ``getrusage`` where /proc is absent)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 2)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 2)
+
+
+def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_dbos: bool = True,
+                    token: str | None = None, fib_base: int | None = None,
+                    approval_timeout: float = 60.0) -> FastAPI:
+    """The demo application.
+
+    With ``manage_dbos`` (the default) the app launches DBOS on ``database_url`` at startup and destroys it at
+    shutdown; without, it uses the DBOS already launched in this process. ``fib_base`` replaces the seed's
+    Fibonacci base numbers (smaller is faster); ``token`` protects the mounted gateway under ``/api``.
+
+    Raises:
+        ConfigError: ``database_url`` is not a supported database URL (at startup).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not manage_dbos:
+            yield
+            return
+        DBOS(config={"name": "tether-demo", "system_database_url": database_url})
+        DBOS.launch()
+        try:
+            yield
+        finally:
+            DBOS.destroy()
+
+    fanout = StreamFanout()
+    app = FastAPI(title="Tether demo: workflow events, messaging and streaming", lifespan=lifespan)
+    install_error_handlers(app)
+    app.mount("/api", create_gateway(DBOS, token=token, fanout=fanout))
+
+    def base(default: int) -> int:
+        return default if fib_base is None else fib_base
+
+    @app.get("/health")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "memory_mb": memory_mb()}
+
+    @app.post("/start-workflow-events/{workflow_id}/{n_steps}")
+    async def start_events(workflow_id: str = WorkflowId, n_steps: int = Steps) -> dict[str, Any]:
+        with SetWorkflowID(workflow_id):
+            handle: WorkflowHandleAsync[list[dict[str, int]]] = await DBOS.start_workflow_async(
+                workflow_with_events, n_steps, base(EVENTS_BASE))
+        endpoints = {e.value: f"/workflow-events/{workflow_id}/{e.value}" for e in WorkflowEvent}
+        return {"workflow_id": handle.workflow_id, "message": "Workflow started with events",
+                "query_endpoints": {**endpoints, "all_events": f"/workflow-events/{workflow_id}/all"}}
+
+    @app.get("/workflow-events/{workflow_id}/all")
+    async def all_events(workflow_id: str = WorkflowId) -> dict[str, Any]:
+        await DBOS.retrieve_workflow_async(workflow_id)
+        events = await DBOS.get_all_events_async(workflow_id)
+        return {"workflow_id": workflow_id, "events": {k: to_json_or_marker(v) for k, v in events.items()}}
+
+    @app.get("/workflow-events/{workflow_id}/{event_key}")
+    async def one_event(event_key: WorkflowEvent, workflow_id: str = WorkflowId,
+                        timeout: float = Query(5.0, ge=0, le=600)) -> dict[str, Any]:
+        await DBOS.retrieve_workflow_async(workflow_id)
+        value = await DBOS.get_event_async(workflow_id, event_key, timeout_seconds=timeout)
+        if value is None:
+            raise ApiError(404, "event_not_found",
+                           f"Event {event_key.value!r} not found or timeout ({timeout}s) reached")
+        return {"workflow_id": workflow_id, "event_key": event_key.value, "value": to_json(value)}
+
+    @app.post("/start-workflow-messaging/{workflow_id}/{n_steps}")
+    async def start_messaging(workflow_id: str = WorkflowId, n_steps: int = Steps) -> dict[str, Any]:
+        with SetWorkflowID(workflow_id):
+            handle: WorkflowHandleAsync[dict[str, Any]] = await DBOS.start_workflow_async(
+                workflow_with_messaging, n_steps, base(MESSAGING_BASE), approval_timeout)
+        return {"workflow_id": handle.workflow_id,
+                "message": "Workflow started and will wait for approval notification",
+                "send_approval": f"/send-message/{workflow_id}",
+                "note": 'POST a JSON body such as {"approved": true}. Messages are queued until received.'}
+
+    @app.post("/send-message/{workflow_id}")
+    async def send_message(message: dict[str, Any], workflow_id: str = WorkflowId,
+                           idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> dict[str, Any]:
+        await DBOS.send_async(workflow_id, message, NOTIFICATION_TOPIC, idempotency_key=idempotency_key,
+                              serialization_type=WorkflowSerializationFormat.PORTABLE)
+        return {"workflow_id": workflow_id, "message": "Notification sent to workflow", "payload": message}
+
+    @app.post("/start-workflow-streaming/{workflow_id}/{n_steps}")
+    async def start_streaming(workflow_id: str = WorkflowId, n_steps: int = Steps) -> dict[str, Any]:
+        with SetWorkflowID(workflow_id):
+            handle: WorkflowHandleAsync[list[dict[str, int]]] = await DBOS.start_workflow_async(
+                workflow_with_streaming, n_steps, base(STREAMING_BASE))
+        return {"workflow_id": handle.workflow_id, "message": "Workflow started with streaming",
+                "read_stream": f"/workflow-stream/{workflow_id}",
+                "live_page": f"/stream-page/{workflow_id}"}
+
+    @app.get("/workflow-stream/{workflow_id}", responses={200: {"content": {"text/event-stream": {}}}})
+    async def read_stream(request: Request, workflow_id: str = WorkflowId, offset: int = Query(0, ge=0),
+                          last_event_id: str | None = Header(None, alias="Last-Event-ID")) -> Response:
+        await DBOS.retrieve_workflow_async(workflow_id)
+        start = resume_offset(offset, last_event_id)
+        live = await sse_answer(request, fanout, DBOS, workflow_id, STREAM_KEY, start, last_event_id)
+        if live is not None:
+            return live
+        snap = await DBOS.read_stream_nowait_async(workflow_id, STREAM_KEY, start)
+        values = [to_json_or_marker(v) for v in snap.values]
+        return TetherJSONResponse({"workflow_id": workflow_id, "stream_values": values, "total_messages": len(values),
+                      "closed": snap.closed, "next_offset": snap.next_offset})
+
+    @app.get("/stream-page/{workflow_id}", response_class=HTMLResponse)
+    async def page(workflow_id: str = WorkflowId) -> HTMLResponse:
+        await DBOS.retrieve_workflow_async(workflow_id)
+        return HTMLResponse(stream_page(workflow_id, f"/workflow-stream/{workflow_id}"))
+
+    return app

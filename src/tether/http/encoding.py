@@ -1,0 +1,102 @@
+"""Turning Tether values into JSON for HTTP.
+
+Only JSON crosses HTTP. Values that workflows stored in the default (pickle) format reach the gateway already
+decoded by the public API; here they are re-encoded as JSON. A value JSON cannot represent (a set, a custom
+class, NaN) never becomes a 500: a single value is answered with 406 (see :class:`NotJSONError`), and inside a
+larger document (all events, a status) it is replaced in place by an error marker::
+
+    {"$tether_error": "not_json", "type": "set", "detail": "..."}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.responses import JSONResponse
+
+from tether.types import StepInfo, WorkflowStatus
+
+ERROR_MARKER = "$tether_error"
+
+
+class NotJSONError(ValueError):
+    """A stored value has no JSON form. ``type_name`` is the Python type that could not be encoded."""
+
+    def __init__(self, type_name: str, detail: str) -> None:
+        super().__init__(f"A value of type {type_name} cannot be represented as JSON: {detail}")
+        self.type_name = type_name
+        self.detail = detail
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of ``value``.
+
+    Raises:
+        NotJSONError: the value (or something inside it) has no JSON form.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise NotJSONError(type(value).__name__, str(exc)) from exc
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as plain JSON data (dicts, lists, str, numbers, bool, None).
+
+    Raises:
+        NotJSONError: the value has no JSON form.
+    """
+    return json.loads(dumps(value))
+
+
+def marker(exc: NotJSONError) -> dict[str, Any]:
+    """The in-place error value standing for a value that has no JSON form."""
+    return {ERROR_MARKER: "not_json", "type": exc.type_name, "detail": exc.detail}
+
+
+def to_json_or_marker(value: Any) -> Any:
+    """Like :func:`to_json`, but a value without JSON form becomes an error marker instead of raising."""
+    try:
+        return to_json(value)
+    except NotJSONError as exc:
+        return marker(exc)
+
+
+def error_json(error: BaseException | None) -> dict[str, str] | None:
+    """A recorded workflow or step error as ``{"type": ..., "message": ...}``."""
+    if error is None:
+        return None
+    type_name = getattr(error, "type_name", None) or type(error).__name__
+    message = getattr(error, "message", None) or str(error)
+    return {"type": str(type_name), "message": str(message)}
+
+
+def status_json(status: WorkflowStatus) -> dict[str, Any]:
+    """A :class:`WorkflowStatus` as JSON data; inputs and output that have no JSON form become markers."""
+    out: dict[str, Any] = {}
+    for field in dataclasses.fields(status):
+        value = getattr(status, field.name)
+        if field.name == "error":
+            out[field.name] = error_json(value)
+        elif field.name in ("input", "output"):
+            out[field.name] = to_json_or_marker(value)
+        else:
+            out[field.name] = value
+    return out
+
+
+def step_json(step: StepInfo) -> dict[str, Any]:
+    """A :class:`StepInfo` as JSON data."""
+    out: dict[str, Any] = dict(step)
+    out["output"] = to_json_or_marker(step["output"])
+    out["error"] = error_json(step["error"])
+    return out
+
+
+class TetherJSONResponse(JSONResponse):
+    """JSON responses written with :func:`dumps`; content must already be plain JSON data."""
+
+    def render(self, content: Any) -> bytes:
+        return dumps(content).encode()

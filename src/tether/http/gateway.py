@@ -1,0 +1,136 @@
+"""The HTTP gateway: JSON over HTTP (and SSE for streams) for everything a client can do with workflows.
+
+    from tether import DBOSClient
+    from tether.http import create_gateway
+
+    app.mount("/tether", create_gateway(DBOSClient(url), token="s3cret"))
+
+Only JSON crosses HTTP: messages sent through the gateway are stored in the portable (JSON) format, and client
+input is never unpickled. Values that workflows stored as pickles are decoded and re-encoded as JSON (406 when
+a value has no JSON form). The schema is at ``/openapi.json``; errors are documented in :mod:`tether.http.errors`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response, StreamingResponse
+
+from tether.errors import WorkflowNotFoundError
+from tether.http.api import WorkflowAPI
+from tether.http.auth import require_token
+from tether.http.encoding import TetherJSONResponse, status_json, to_json, to_json_or_marker
+from tether.http.errors import install_error_handlers
+from tether.http.sse import StreamFanout, resume_offset
+from tether.types import WorkflowSerializationFormat
+
+MAX_WAIT_SECONDS = 600.0
+WorkflowId = Path(min_length=1, max_length=512, description="The workflow's ID")
+
+
+class SendMessage(BaseModel):
+    """A message for a workflow. ``message`` is any JSON value."""
+
+    message: Any = Field(description="Any JSON value; stored in the portable (JSON) format")
+    topic: str | None = Field(default=None, description="The topic queue; null for the default queue")
+    idempotency_key: str | None = Field(default=None, description="Repeated sends with one key deliver once")
+
+
+async def sse_answer(request: Request, fanout: StreamFanout, api: WorkflowAPI, workflow_id: str, key: str,
+                     start: int, last_event_id: str | None) -> Response | None:
+    """The stream as live SSE from ``start`` when the client accepts ``text/event-stream``, else None.
+
+    A reconnect (``Last-Event-ID`` sent) to a stream with nothing left is answered 204, which tells a
+    browser's EventSource to stop reconnecting.
+    """
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return None
+    if last_event_id is not None:
+        snap = await api.read_stream_nowait_async(workflow_id, key, start)
+        if snap.closed and not snap.values:
+            return Response(status_code=204)
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(fanout.events(api, workflow_id, key, start), media_type="text/event-stream",
+                             headers=headers)
+
+
+def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: StreamFanout | None = None,
+                   title: str = "Tether gateway") -> FastAPI:
+    """An ASGI app serving ``api`` (the launched ``DBOS`` class or a ``DBOSClient``); mount it anywhere.
+
+    ``token`` turns on bearer authentication for every route but ``/health``.
+    """
+    fanout = fanout or StreamFanout()
+    app = FastAPI(title=title, version="1", default_response_class=TetherJSONResponse)
+    install_error_handlers(app)
+    app.state.fanout = fanout
+    router = APIRouter(dependencies=[Depends(require_token(token))])
+
+    @app.get("/health", summary="Liveness check (never needs a token)")
+    async def health() -> dict[str, Any]:
+        return {"status": "ok", "streams_followed": fanout.followed()}
+
+    @router.get("/workflows/{workflow_id}", summary="A workflow's status")
+    async def get_status(workflow_id: str = WorkflowId) -> Response:
+        status = await api.get_workflow_status_async(workflow_id)
+        if status is None:
+            raise WorkflowNotFoundError(workflow_id)
+        return TetherJSONResponse(status_json(status))
+
+    @router.get("/workflows/{workflow_id}/result", summary="Wait for a workflow to end, then its status")
+    async def get_result(workflow_id: str = WorkflowId,
+                         timeout: float = Query(30.0, ge=0, le=MAX_WAIT_SECONDS)) -> Response:
+        handle = await api.retrieve_workflow_async(workflow_id)
+        try:
+            await handle.get_result(timeout_seconds=timeout)
+        except (TimeoutError, WorkflowNotFoundError):
+            raise
+        except Exception:  # the workflow's own error (or cancellation): reported in the status below
+            pass
+        return await get_status(workflow_id)
+
+    @router.post("/workflows/{workflow_id}/messages", status_code=202, summary="Send a message to a workflow")
+    async def send(body: SendMessage, workflow_id: str = WorkflowId,
+                   idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> dict[str, Any]:
+        key = body.idempotency_key or idempotency_key
+        await api.send_async(workflow_id, body.message, body.topic, idempotency_key=key,
+                             serialization_type=WorkflowSerializationFormat.PORTABLE)
+        return {"workflow_id": workflow_id, "topic": body.topic, "idempotency_key": key, "sent": True}
+
+    @router.get("/workflows/{workflow_id}/events", summary="The latest value of every event")
+    async def all_events(workflow_id: str = WorkflowId) -> dict[str, Any]:
+        await api.retrieve_workflow_async(workflow_id)
+        events = await api.get_all_events_async(workflow_id)
+        return {"workflow_id": workflow_id, "events": {k: to_json_or_marker(v) for k, v in events.items()}}
+
+    @router.get("/workflows/{workflow_id}/events/{key}",
+                summary="An event's value, waiting up to `timeout` seconds for it to be published")
+    async def get_event(key: str, workflow_id: str = WorkflowId,
+                        timeout: float = Query(5.0, ge=0, le=MAX_WAIT_SECONDS)) -> dict[str, Any]:
+        await api.retrieve_workflow_async(workflow_id)
+        value = await api.get_event_async(workflow_id, key, timeout_seconds=timeout)
+        found = value is not None or key in await api.get_all_events_async(workflow_id)
+        return {"workflow_id": workflow_id, "key": key, "found": found, "value": to_json(value)}
+
+    @router.get("/workflows/{workflow_id}/streams/{key}",
+                summary="A stream: a JSON snapshot, or live Server-Sent Events with `Accept: text/event-stream`",
+                responses={200: {"content": {"text/event-stream": {}}}})
+    async def read_stream(request: Request, key: str, workflow_id: str = WorkflowId,
+                          offset: int = Query(0, ge=0, description="First offset to read"),
+                          last_event_id: str | None = Header(None, alias="Last-Event-ID"),
+                          access_token: str | None = Query(None, description="Token, for EventSource")
+                          ) -> Response:
+        await api.retrieve_workflow_async(workflow_id)
+        start = resume_offset(offset, last_event_id)
+        live = await sse_answer(request, fanout, api, workflow_id, key, start, last_event_id)
+        if live is not None:
+            return live
+        snap = await api.read_stream_nowait_async(workflow_id, key, start)
+        return TetherJSONResponse({"workflow_id": workflow_id, "key": key, "offset": start,
+                                   "values": [to_json_or_marker(v) for v in snap.values],
+                                   "closed": snap.closed, "next_offset": snap.next_offset})
+
+    app.include_router(router)
+    return app
