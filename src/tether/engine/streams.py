@@ -42,6 +42,9 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
     rt.notify("stream", ctx.workflow_id, k)
 
 
+_BATCH = 1000  # rows per read
+
+
 class StreamReader:
     """Follows one stream from an offset. ``next_batch`` waits for values; ``poll`` never waits."""
 
@@ -55,7 +58,7 @@ class StreamReader:
         self.closed = False
 
     async def poll(self) -> StreamRead:
-        chunk = await self.rt.io(self.rt.store.read_stream, self.workflow_id, self.key, self.offset)
+        chunk = await self.rt.io(self.rt.store.read_stream, self.workflow_id, self.key, self.offset, _BATCH)
         values: list[Any] = []
         for seq, raw in chunk.entries:
             if raw is None:
@@ -63,9 +66,9 @@ class StreamReader:
                 break
             values.append(deserialize(raw))
             self.offset = seq + 1
-        if not values and not self.closed and (chunk.workflow_status is None
-                                               or chunk.workflow_status not in ACTIVE_STATUSES):
-            # Status was read before the rows: an ended workflow has no writes still to come.
+        if not self.closed and len(chunk.entries) < _BATCH and (
+                chunk.workflow_status is None or chunk.workflow_status not in ACTIVE_STATUSES):
+            # Status was read before the rows, and every row was read: an ended workflow has no writes to come.
             self.closed = True
         return StreamRead(values=values, closed=self.closed, next_offset=self.offset)
 
