@@ -1,0 +1,102 @@
+"""A process the crash tests run and SIGKILL: ``python worker.py SCENARIO PHASE DB_URL EXECUTOR_ID WORKDIR``.
+
+Phase ``start`` launches DBOS and starts the scenario's workflow under a fixed ID, then waits (the test kills
+it at a marker). Phase ``recover`` launches DBOS on the same database and executor (which resumes the
+workflow) and prints its result as JSON. Side effects are appended to files in WORKDIR, outside the
+database, so the test can count what ran.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tether import DBOS, SetWorkflowID
+
+scenario, phase, db_url, executor_id, workdir = sys.argv[1:6]
+WORK = Path(workdir)
+PAUSE = phase == "start"
+
+
+def note(name: str, text: str) -> None:
+    with open(WORK / name, "a") as f:
+        f.write(text + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def pause_here(marker: str) -> None:
+    """On the first run, say where we are and wait to be killed."""
+    if PAUSE:
+        note("markers", marker)
+        time.sleep(120)
+
+
+@DBOS.step()
+def counted(name: str, value: int) -> int:
+    note("steps", name)
+    return value
+
+
+@DBOS.workflow()
+def multi_step() -> int:
+    a = counted("one", 1)
+    b = counted("two", 2)
+    pause_here("after-two")
+    c = counted("three", 3)
+    d = counted("four", 4)
+    return a + b + c + d
+
+
+@DBOS.workflow()
+def sleeper(seconds: float) -> float:
+    counted("before", 0)
+    note("markers", f"sleep-start {time.time()}")
+    DBOS.sleep(seconds)
+    counted("after", 0)
+    return time.time()
+
+
+@DBOS.workflow()
+def receiver() -> dict[str, object]:
+    for i in range(3):
+        DBOS.write_stream("out", i)
+    first = DBOS.recv("t", timeout_seconds=30)
+    pause_here("after-recv")
+    counted("after-recv", 0)
+    for i in range(3, 5):
+        DBOS.write_stream("out", i)
+    second = DBOS.recv("t", timeout_seconds=30)
+    DBOS.close_stream("out")
+    return {"first": first, "second": second}
+
+
+WORKFLOWS = {"steps": (multi_step, ()), "sleep": (sleeper, (3.0,)), "recv": (receiver, ())}
+
+
+def main() -> None:
+    DBOS(config={"name": "crash", "system_database_url": db_url, "executor_id": executor_id,
+                 "application_version": "crash-v1", "sqlite_poll_interval_sec": 0.02})
+    started = time.time()
+    DBOS.launch()
+    wfid = f"crash-{scenario}-{executor_id}"
+    func, args = WORKFLOWS[scenario]
+    if phase == "start":
+        with SetWorkflowID(wfid):
+            DBOS.start_workflow(func, *args)
+        note("markers", "started")
+        time.sleep(120)
+    else:
+        result = DBOS.retrieve_workflow(wfid).get_result()
+        extra = {}
+        if scenario == "recv":
+            extra["stream"] = list(DBOS.read_stream(wfid, "out"))
+        print(json.dumps({"result": result, "launched_at": started, "finished_at": time.time(), **extra}))
+    DBOS.destroy()
+
+
+if __name__ == "__main__":
+    main()
