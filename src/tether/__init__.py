@@ -6,9 +6,11 @@ The API mirrors DBOS's Python SDK, so its examples run with only the import chan
 """
 
 from tether.api.client import DBOSClient
+from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetWorkflowID
 from tether.api.dbos import DBOS
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.queue import Queue, QueueRateLimit, SetEnqueueOptions
 from tether.config import DBOSConfig
 from tether.errors import (
     AwaitedWorkflowCancelledError,
@@ -62,13 +64,17 @@ __all__ = [
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowConflictIDError",
+    "EnqueueOptions",
     "MaxRecoveryAttemptsExceeded",
     "MaxStepRetriesExceeded",
     "NonExistentWorkflowError",
     "NotInWorkflowError",
     "NotLaunchedError",
+    "Queue",
     "QueueDeduplicatedError",
+    "QueueRateLimit",
     "SerializationError",
+    "SetEnqueueOptions",
     "SetWorkflowID",
     "StepInfo",
     "StepOptions",

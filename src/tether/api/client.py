@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
+from tether.api.client_management import ClientManagement
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.status import to_status
 from tether.config import settings_from_config
@@ -17,7 +18,7 @@ from tether.errors import WorkflowNotFoundError
 from tether.types import StreamRead, WorkflowSerializationFormat, WorkflowStatus
 
 
-class DBOSClient:
+class DBOSClient(ClientManagement):
     """A connection to a Tether system database.
 
     Raises:

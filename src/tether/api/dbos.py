@@ -10,12 +10,15 @@ from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, ParamSpec, TypeVar, cast
 
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.management import ManagementAPI
+from tether.api.queue import start_options
 from tether.api.status import to_status
 from tether.config import DBOSConfig, settings_from_config
 from tether.engine import events, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
 from tether.engine.context import current_step, current_workflow
+from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime
@@ -60,7 +63,7 @@ def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any
     return reg, bound
 
 
-class DBOS:
+class DBOS(ManagementAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -108,6 +111,7 @@ class DBOS:
             rt.application_version = code_version()
         cls._runtime = rt
         recover_pending_workflows(rt)
+        start_queue_runner(rt)
 
     @classmethod
     def destroy(cls, *, destroy_registry: bool = False) -> None:
@@ -227,7 +231,7 @@ class DBOS:
         """
         rt = cls._rt()
         reg, bound = _registered(func)
-        start = run_sync(prepare_start(rt, reg, bound + args, kwargs))
+        start = run_sync(prepare_start(rt, reg, bound + args, kwargs, start_options(now_ms=rt.clock.now_ms())))
         _run_started(rt, start)
         return WorkflowHandle(rt, start.workflow_id)
 
@@ -237,7 +241,7 @@ class DBOS:
         """Start a workflow from async code; an async workflow runs on the caller's event loop."""
         rt = cls._rt()
         reg, bound = _registered(func)
-        start = await prepare_start(rt, reg, bound + args, kwargs)
+        start = await prepare_start(rt, reg, bound + args, kwargs, start_options(now_ms=rt.clock.now_ms()))
         _run_started(rt, start)
         return WorkflowHandleAsync(rt, start.workflow_id)
 

@@ -24,6 +24,8 @@ logger = logging.getLogger("tether")
 # How long a waiter sleeps before re-checking the database even without a wake-up. Wake-ups are pushed
 # (in-process, LISTEN/NOTIFY, the SQLite wake-up log); this only bounds the damage of a lost one.
 FALLBACK_RECHECK_SECONDS = 30.0
+# Wake-up kind for "any workflow changed to status <key>" (registered with workflow id "*").
+ANY_STATUS_KIND = "wf-any"
 
 
 class Runtime:
@@ -66,6 +68,8 @@ class Runtime:
         if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
             self.cancelled.add(workflow_id)
         self.hub.notify(kind, workflow_id, key)
+        if kind == "wf":  # queue runners and wait_first listen to status changes of any workflow, by status
+            self.hub.notify(ANY_STATUS_KIND, "*", key)
 
     def notify(self, kind: str, workflow_id: str, key: str) -> None:
         """Wake this process's waiters after a write it made itself (no need to wait for the listener)."""

@@ -97,6 +97,37 @@ class WorkflowFilter:
     load_output: bool = True
 
 
+@dataclass(frozen=True)
+class QueuePolicy:
+    """What a queue admits. ``admit`` is the pure admission rule; the store feeds it counts it read inside the
+    claiming transaction (under a per-queue lock on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+
+    name: str
+    concurrency: int | None = None          # PENDING at once on this queue, over every process
+    worker_concurrency: int | None = None   # PENDING at once on this queue in one executor
+    limit: int | None = None                # starts allowed per ``period_ms`` (rate limiter), globally
+    period_ms: int | None = None
+    priority_enabled: bool = False
+    max_batch: int = 100
+
+    @property
+    def global_limits(self) -> bool:
+        """Whether admission depends on other processes' claims (so claims must be serialized)."""
+        return self.concurrency is not None or self.limit is not None
+
+    def admit(self, running: int, running_here: int, started_in_period: int) -> int:
+        """How many ENQUEUED workflows may start now, given the PENDING count on the queue, the PENDING
+        count of this executor on it, and the number started within the rate limiter's period."""
+        n = self.max_batch
+        if self.concurrency is not None:
+            n = min(n, self.concurrency - running)
+        if self.worker_concurrency is not None:
+            n = min(n, self.worker_concurrency - running_here)
+        if self.limit is not None:
+            n = min(n, self.limit - started_in_period)
+        return max(0, n)
+
+
 WakeupCallback = Callable[[str, str, str], None]
 """Called by a listener with (kind, workflow_id, key) for each committed write another process made."""
 
@@ -158,9 +189,43 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
-                   reset_recovery: bool = False, executor_id: str | None = None) -> list[str]:
-        """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` if
-        given replaces the queue. Returns the IDs changed."""
+                   reset_recovery: bool = False, executor_id: str | None = None,
+                   started_at: Any = ..., app_version: str | None = None) -> list[str]:
+        """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` and
+        ``started_at`` if given replace those columns, ``app_version`` fills an empty version. Returns the
+        IDs changed.
+
+        Raises:
+            QueueDeduplicatedError: the change would make two active workflows share a deduplication ID.
+        """
+
+    @abc.abstractmethod
+    def explain_list_workflows(self, flt: WorkflowFilter) -> str:
+        """The database's query plan for ``list_workflows(flt)`` (a diagnostic)."""
+
+    # -- queues and delays -------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int
+                     ) -> list[WorkflowRow]:
+        """Move as many ENQUEUED workflows of a queue to PENDING (owned by ``executor_id``) as the policy
+        admits, highest priority and oldest first, and return them with their inputs. Only workflows of
+        ``app_version`` (or of no version) are taken. Safe to call from many processes at once."""
+
+    @abc.abstractmethod
+    def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:
+        """DELAYED workflows whose delay has passed (without inputs or outputs)."""
+
+    @abc.abstractmethod
+    def next_delay_ms(self) -> int | None:
+        """The earliest ``delay_until_epoch_ms`` of any DELAYED workflow."""
+
+    @abc.abstractmethod
+    def set_delay(self, workflow_id: str, delay_until_ms: int, now_ms: int) -> bool:
+        """Move a DELAYED workflow's start time; False if it is not DELAYED."""
+
+    @abc.abstractmethod
+    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int) -> None:
+        """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it, atomically."""
 
     # -- operations (checkpoints) ------------------------------------------------------------------------
     @abc.abstractmethod

@@ -11,6 +11,7 @@ from tether.errors import NonExistentWorkflowError, QueueDeduplicatedError, Stor
 from tether.storage.base import (
     WORKFLOW_COLUMNS,
     OperationRow,
+    QueuePolicy,
     Store,
     StreamChunk,
     WorkflowFilter,
@@ -173,7 +174,8 @@ class SqlStore(Store):
             conds = []
             for p in prefixes:
                 # A range on the primary key instead of LIKE, so the index serves it on both backends.
-                conds.append(f"(workflow_uuid >= {ph} AND workflow_uuid < {ph})")
+                col = self._prefix_column
+                conds.append(f"({col} >= {ph} AND {col} < {ph})")
                 params.extend([p, p + "\U0010ffff"])
             where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
         if flt.queues_only:
@@ -196,10 +198,20 @@ class SqlStore(Store):
         return sql, params
 
     _no_limit = "ALL"
+    # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
+    _prefix_column = "workflow_uuid"
+    _explain = "EXPLAIN"
+
+    def explain_list_workflows(self, flt: WorkflowFilter) -> str:
+        sql, params = self._build_list(flt)
+        with self._auto() as s:
+            rows = s.run_sql(f"{self._explain} {sql}", params).fetchall()
+        return "\n".join(str(r[-1]) for r in rows)
 
     def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
-                   reset_recovery: bool = False, executor_id: str | None = None) -> list[str]:
+                   reset_recovery: bool = False, executor_id: str | None = None,
+                   started_at: Any = ..., app_version: str | None = None) -> list[str]:
         if not workflow_ids:
             return []
         ph = self.placeholder
@@ -208,11 +220,18 @@ class SqlStore(Store):
         if queue_name is not ...:
             sets.append(f"queue_name = {ph}")
             params.append(queue_name)
+        if started_at is not ...:
+            sets.append(f"started_at_epoch_ms = {ph}")
+            params.append(started_at)
         if reset_recovery:
             sets.append("recovery_attempts = 0")
         if executor_id is not None:
             sets.append(f"executor_id = {ph}")
             params.append(executor_id)
+        if app_version:
+            sets.append(f"application_version = CASE WHEN application_version IS NULL OR application_version = "
+                        f"'' THEN {ph} ELSE application_version END")
+            params.append(app_version)
         sql = (f"UPDATE workflow_status SET {', '.join(sets)} "
                f"WHERE workflow_uuid IN ({', '.join([ph] * len(workflow_ids))})")
         params.extend(workflow_ids)
@@ -220,8 +239,61 @@ class SqlStore(Store):
             sql += f" AND status IN ({', '.join([ph] * len(only_from))})"
             params.extend(only_from)
         sql += " RETURNING workflow_uuid"
+        try:
+            with self._tx() as s:
+                return [r[0] for r in s.run_sql(sql, params).fetchall()]
+        except UniqueViolation as exc:
+            raise QueueDeduplicatedError(workflow_ids[0], str(queue_name), "(in use)") from exc
+
+    # -- queues and delays -------------------------------------------------------------------------------
+    def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int
+                     ) -> list[WorkflowRow]:
+        q = {"queue_name": policy.name, "executor_id": executor_id}
         with self._tx() as s:
-            return [r[0] for r in s.run_sql(sql, params).fetchall()]
+            if policy.global_limits:
+                s.run("queue_lock", q)  # one claimer per queue at a time, so the counts below stay true
+            running, here = s.run("queue_running", q).fetchone()
+            started = 0
+            if policy.limit is not None and policy.period_ms is not None:
+                started = s.run("queue_started_since", {"queue_name": policy.name,
+                                                        "since": now_ms - policy.period_ms}).fetchone()[0]
+            n = policy.admit(int(running), int(here), int(started))
+            if n <= 0:
+                return []
+            which = "queue_candidates_priority" if policy.priority_enabled else "queue_candidates_fifo"
+            ids = [r[0] for r in s.run(which, {"queue_name": policy.name, "app_version": app_version,
+                                               "limit": n}).fetchall()]
+            claimed = [wfid for wfid in ids
+                       if s.run("queue_claim", {"workflow_uuid": wfid, "executor_id": executor_id,
+                                                "now": now_ms, "app_version": app_version}).rowcount == 1]
+        if not claimed:
+            return []
+        rows = self.list_workflows(WorkflowFilter(workflow_ids=claimed))
+        # Another process may have cancelled one between the claim and this read: skip those.
+        return [r for r in rows if r.status == "PENDING" and r.executor_id == executor_id]
+
+    def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:
+        with self._auto() as s:
+            ids = [r[0] for r in s.run("due_delayed", {"now": now_ms, "limit": limit}).fetchall()]
+        if not ids:
+            return []
+        return self.list_workflows(WorkflowFilter(workflow_ids=ids, load_input=False, load_output=False))
+
+    def next_delay_ms(self) -> int | None:
+        with self._auto() as s:
+            row = s.run("next_delay").fetchone()
+        return int(row[0]) if row is not None and row[0] is not None else None
+
+    def set_delay(self, workflow_id: str, delay_until_ms: int, now_ms: int) -> bool:
+        with self._auto() as s:
+            return s.run("set_delay", {"workflow_uuid": workflow_id, "delay_until": delay_until_ms,
+                                       "now": now_ms}).rowcount == 1
+
+    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int) -> None:
+        with self._tx() as s:
+            s.run("insert_workflow", {c: getattr(row, c) for c in WORKFLOW_COLUMNS})
+            s.run("copy_operations", {"source_id": source_id, "target_id": row.workflow_uuid,
+                                      "before_function_id": before_function_id})
 
     # -- operations ------------------------------------------------------------------------------------
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:

@@ -60,6 +60,7 @@ class PostgresStore(SqlStore):
     backend = "postgres"
     queries = _QUERIES
     placeholder = "?"  # rewritten to %s in run_sql
+    _prefix_column = 'workflow_uuid COLLATE "C"'
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url

@@ -109,3 +109,45 @@ SELECT coalesce(max(id), 0) FROM wakeups
 
 -- name: wakeups_trim
 DELETE FROM wakeups WHERE at < :before
+
+-- Queues and delays --------------------------------------------------------------------------------------
+
+-- name: queue_lock
+SELECT 1  -- BEGIN IMMEDIATE already serializes writers
+
+-- name: queue_running
+SELECT count(*), coalesce(sum(CASE WHEN executor_id = :executor_id THEN 1 ELSE 0 END), 0)
+FROM workflow_status WHERE queue_name = :queue_name AND status = 'PENDING'
+
+-- name: queue_started_since
+SELECT count(*) FROM workflow_status WHERE queue_name = :queue_name AND started_at_epoch_ms >= :since
+
+-- name: queue_candidates_fifo
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = :queue_name AND status = 'ENQUEUED'
+  AND (application_version IS NULL OR application_version = '' OR application_version = :app_version)
+ORDER BY created_at, workflow_uuid LIMIT :limit
+
+-- name: queue_candidates_priority
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = :queue_name AND status = 'ENQUEUED'
+  AND (application_version IS NULL OR application_version = '' OR application_version = :app_version)
+ORDER BY priority, created_at, workflow_uuid LIMIT :limit
+
+-- name: queue_claim
+UPDATE workflow_status
+SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
+    application_version = CASE WHEN application_version IS NULL OR application_version = ''
+                               THEN :app_version ELSE application_version END
+WHERE workflow_uuid = :workflow_uuid AND status = 'ENQUEUED'
+
+-- name: due_delayed
+SELECT workflow_uuid FROM workflow_status
+WHERE status = 'DELAYED' AND delay_until_epoch_ms <= :now ORDER BY delay_until_epoch_ms LIMIT :limit
+
+-- name: next_delay
+SELECT min(delay_until_epoch_ms) FROM workflow_status WHERE status = 'DELAYED'
+
+-- name: set_delay
+UPDATE workflow_status SET delay_until_epoch_ms = :delay_until, updated_at = :now
+WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED'

@@ -46,6 +46,7 @@ class SqliteStore(SqlStore):
     queries = _QUERIES
     placeholder = "?"
     _no_limit = "-1"
+    _explain = "EXPLAIN QUERY PLAN"
 
     def __init__(self, path: str, *, pool_size: int = 10, poll_interval: float = 0.05) -> None:
         self.path = path

@@ -1,0 +1,357 @@
+"""Workflow management on ``DBOS`` and ``DBOSClient``: list, inspect, cancel, resume, fork, delay; and, on
+``DBOS`` only, ``wait_first``, the durable ``asyncio_wait`` and patching.
+
+The management methods are written once for both: ``DBOS.list_workflows(...)`` works on the class (its
+launched runtime) and ``client.list_workflows(...)`` on a client instance (the client's runtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timezone
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
+
+from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.status import to_status, to_step_info
+from tether.engine import management, patching, waiting
+from tether.engine.bridge import run_sync
+from tether.engine.runtime import Runtime
+from tether.errors import NotLaunchedError
+from tether.storage.base import WorkflowFilter
+from tether.types import StepInfo, WorkflowStatus, WorkflowStatusString
+
+P = ParamSpec("P")
+R = TypeVar("R")
+StrOrList = str | list[str] | None
+
+
+class _either(Generic[P, R]):
+    """A method bound to the instance when called on one, else to the class (``DBOS.x()`` and
+    ``client.x()`` share one definition)."""
+
+    def __init__(self, func: Callable[Concatenate[Any, P], R]) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+
+    def __get__(self, obj: Any, owner: type[Any] | None = None) -> Callable[P, R]:
+        return cast(Callable[P, R], functools.partial(self.func, owner if obj is None else obj))
+
+
+def _runtime_of(target: Any) -> Runtime:
+    """The runtime behind ``DBOS`` (``_runtime``) or a ``DBOSClient`` (``_rt``).
+
+    Raises:
+        NotLaunchedError: DBOS is not launched (or the client was destroyed).
+    """
+    for attr in ("_runtime", "_rt"):
+        rt = getattr(target, attr, None)
+        if isinstance(rt, Runtime):
+            if rt.destroyed:
+                break
+            return rt
+    raise NotLaunchedError("DBOS is not launched: call DBOS(config=...) and DBOS.launch() first")
+
+
+def _as_list(value: StrOrList) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+def parse_time(value: str | None) -> int | None:
+    """An RFC 3339 timestamp as epoch milliseconds (naive times are taken as UTC).
+
+    Raises:
+        ValueError: the string is not an RFC 3339 timestamp.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    moment = datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+_STATUSES = {s.value for s in WorkflowStatusString}
+
+
+def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList = None,
+                    start_time: str | None = None, end_time: str | None = None, name: StrOrList = None,
+                    app_version: StrOrList = None, forked_from: StrOrList = None,
+                    parent_workflow_id: StrOrList = None, user: StrOrList = None, queue_name: StrOrList = None,
+                    limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
+                    workflow_id_prefix: StrOrList = None, load_input: bool = True, load_output: bool = True,
+                    executor_id: StrOrList = None, queues_only: bool = False, has_parent: bool | None = None,
+                    was_forked_from: bool | None = None) -> WorkflowFilter:
+    """The storage filter for ``list_workflows`` arguments.
+
+    Raises:
+        ValueError: an unknown status, a malformed timestamp, or a negative limit or offset.
+    """
+    statuses = _as_list(status)
+    for s in statuses or ():
+        if str(s) not in _STATUSES:
+            raise ValueError(f"Unknown workflow status {s!r}; expected one of {sorted(_STATUSES)}")
+    if (limit is not None and limit < 0) or (offset is not None and offset < 0):
+        raise ValueError("limit and offset must be non-negative")
+    return WorkflowFilter(
+        workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
+        status=[str(s) for s in statuses] if statuses is not None else None,
+        start_time_ms=parse_time(start_time), end_time_ms=parse_time(end_time), name=_as_list(name),
+        app_version=_as_list(app_version), forked_from=_as_list(forked_from),
+        parent_workflow_id=_as_list(parent_workflow_id), user=_as_list(user), queue_name=_as_list(queue_name),
+        workflow_id_prefix=_as_list(workflow_id_prefix), executor_id=_as_list(executor_id),
+        queues_only=queues_only, has_parent=has_parent, was_forked_from=was_forked_from,
+        limit=limit, offset=offset, sort_desc=sort_desc, load_input=load_input, load_output=load_output,
+    )
+
+
+class WorkflowManagement:
+    """Management methods shared by ``DBOS`` and ``DBOSClient``. Each has a ``*_async`` twin."""
+
+    @_either
+    async def list_workflows_async(self, /, **filters: Any) -> list[WorkflowStatus]:
+        """Coroutine form of :meth:`list_workflows`."""
+        rows = await management.list_workflows(_runtime_of(self), workflow_filter(**filters))
+        return [to_status(r) for r in rows]
+
+    @_either
+    def list_workflows(self, *, workflow_ids: list[str] | None = None, status: StrOrList = None,
+                       start_time: str | None = None, end_time: str | None = None, name: StrOrList = None,
+                       app_version: StrOrList = None, forked_from: StrOrList = None,
+                       parent_workflow_id: StrOrList = None, user: StrOrList = None,
+                       queue_name: StrOrList = None, limit: int | None = None, offset: int | None = None,
+                       sort_desc: bool = False, workflow_id_prefix: StrOrList = None, load_input: bool = True,
+                       load_output: bool = True, executor_id: StrOrList = None, queues_only: bool = False,
+                       has_parent: bool | None = None, was_forked_from: bool | None = None
+                       ) -> list[WorkflowStatus]:
+        """Workflows matching every given filter, by creation time (``sort_desc`` for newest first). Lists
+        mean "any of"; ``start_time``/``end_time`` are RFC 3339 bounds on the creation time;
+        ``load_input``/``load_output`` False skip reading those columns.
+
+        Raises:
+            ValueError: an unknown status or a malformed timestamp.
+            NotLaunchedError: DBOS is not launched.
+        """
+        return run_sync(self.list_workflows_async(
+            workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time, name=name,
+            app_version=app_version, forked_from=forked_from, parent_workflow_id=parent_workflow_id, user=user,
+            queue_name=queue_name, limit=limit, offset=offset, sort_desc=sort_desc,
+            workflow_id_prefix=workflow_id_prefix, load_input=load_input, load_output=load_output,
+            executor_id=executor_id, queues_only=queues_only, has_parent=has_parent,
+            was_forked_from=was_forked_from))
+
+    @_either
+    def list_queued_workflows(self, /, **filters: Any) -> list[WorkflowStatus]:
+        """Workflows waiting in or running from a queue (ENQUEUED or PENDING with a queue); the filters of
+        :meth:`list_workflows` except ``queues_only``.
+
+        Raises:
+            ValueError: an unknown status or a malformed timestamp.
+            NotLaunchedError: DBOS is not launched.
+        """
+        return run_sync(self.list_workflows_async(**filters, queues_only=True))
+
+    @_either
+    async def list_queued_workflows_async(self, /, **filters: Any) -> list[WorkflowStatus]:
+        """Coroutine form of :meth:`list_queued_workflows`."""
+        return await self.list_workflows_async(**filters, queues_only=True)
+
+    @_either
+    def list_workflow_steps(self, workflow_id: str, *, limit: int | None = None,
+                            offset: int | None = None) -> list[StepInfo]:
+        """The recorded steps (operations) of a workflow, by function_id.
+
+        Raises:
+            WorkflowNotFoundError: no workflow has this ID.
+        """
+        return run_sync(self.list_workflow_steps_async(workflow_id, limit=limit, offset=offset))
+
+    @_either
+    async def list_workflow_steps_async(self, workflow_id: str, *, limit: int | None = None,
+                                        offset: int | None = None) -> list[StepInfo]:
+        """Coroutine form of :meth:`list_workflow_steps`."""
+        ops = await management.list_steps(_runtime_of(self), workflow_id, limit, offset)
+        return [to_step_info(op) for op in ops]
+
+    @_either
+    def cancel_workflow(self, workflow_id: str) -> None:
+        """Cancel a workflow: CANCELLED at once, off its queue, stopped at the start of its next operation."""
+        run_sync(management.cancel_workflows(_runtime_of(self), [workflow_id]))
+
+    @_either
+    async def cancel_workflow_async(self, workflow_id: str) -> None:
+        """Coroutine form of :meth:`cancel_workflow`."""
+        await management.cancel_workflows(_runtime_of(self), [workflow_id])
+
+    @_either
+    def cancel_workflows(self, workflow_ids: list[str]) -> None:
+        """Cancel several workflows (see :meth:`cancel_workflow`)."""
+        run_sync(management.cancel_workflows(_runtime_of(self), workflow_ids))
+
+    @_either
+    async def cancel_workflows_async(self, workflow_ids: list[str]) -> None:
+        """Coroutine form of :meth:`cancel_workflows`."""
+        await management.cancel_workflows(_runtime_of(self), workflow_ids)
+
+    @_either
+    def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> WorkflowHandle[Any]:
+        """Continue a cancelled (or out of recovery attempts) workflow from its last completed step, now or
+        on ``queue_name``; also starts an enqueued or delayed workflow at once.
+
+        Raises:
+            WorkflowNotFoundError: no workflow has this ID.
+        """
+        return self.resume_workflows([workflow_id], queue_name=queue_name)[0]
+
+    @_either
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None
+                                    ) -> WorkflowHandleAsync[Any]:
+        """Coroutine form of :meth:`resume_workflow`."""
+        handles = await self.resume_workflows_async([workflow_id], queue_name=queue_name)
+        return handles[0]
+
+    @_either
+    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
+                         ) -> list[WorkflowHandle[Any]]:
+        """Resume several workflows (see :meth:`resume_workflow`); one handle per ID, in order.
+
+        Raises:
+            WorkflowNotFoundError: an ID names no workflow.
+        """
+        rt = _runtime_of(self)
+        ids = run_sync(management.resume_workflows(rt, workflow_ids, queue_name, run_here=_runs_here(self)))
+        return [WorkflowHandle(rt, wfid) for wfid in ids]
+
+    @_either
+    async def resume_workflows_async(self, workflow_ids: list[str], *, queue_name: str | None = None
+                                     ) -> list[WorkflowHandleAsync[Any]]:
+        """Coroutine form of :meth:`resume_workflows`."""
+        rt = _runtime_of(self)
+        ids = await management.resume_workflows(rt, workflow_ids, queue_name, run_here=_runs_here(self))
+        return [WorkflowHandleAsync(rt, wfid) for wfid in ids]
+
+    @_either
+    def fork_workflow(self, workflow_id: str, start_step: int, *, application_version: str | None = None
+                      ) -> WorkflowHandle[Any]:
+        """A new workflow with the same inputs that reuses the checkpoints before ``start_step`` and runs
+        the rest again; its ``forked_from`` is ``workflow_id``. A ``SetWorkflowID`` block names it.
+
+        Raises:
+            WorkflowNotFoundError: no workflow has ``workflow_id``.
+            ValueError: ``start_step`` is below 1.
+        """
+        rt = _runtime_of(self)
+        return WorkflowHandle(rt, run_sync(management.fork_workflow(
+            rt, workflow_id, start_step, application_version, run_here=_runs_here(self))))
+
+    @_either
+    async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
+                                  application_version: str | None = None) -> WorkflowHandleAsync[Any]:
+        """Coroutine form of :meth:`fork_workflow`."""
+        rt = _runtime_of(self)
+        return WorkflowHandleAsync(rt, await management.fork_workflow(
+            rt, workflow_id, start_step, application_version, run_here=_runs_here(self)))
+
+    @_either
+    def set_workflow_delay(self, workflow_id: str, *, delay_seconds: float | None = None,
+                           delay_until_epoch_ms: int | None = None) -> None:
+        """Move the start of a DELAYED workflow (exactly one of the two arguments); no effect on others.
+
+        Raises:
+            ValueError: neither or both given, or a negative value.
+            WorkflowNotFoundError: no workflow has this ID.
+        """
+        run_sync(management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
+                                               delay_until_epoch_ms=delay_until_epoch_ms))
+
+    @_either
+    async def set_workflow_delay_async(self, workflow_id: str, *, delay_seconds: float | None = None,
+                                       delay_until_epoch_ms: int | None = None) -> None:
+        """Coroutine form of :meth:`set_workflow_delay`."""
+        await management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
+                                            delay_until_epoch_ms=delay_until_epoch_ms)
+
+
+def _runs_here(target: Any) -> bool:
+    """Whether resumed and forked workflows may run in this process: in the application yes; a client runs
+    no workflows, so from there they go to the internal queue that every application process serves."""
+    return bool(getattr(target, "_runs_workflows", True))
+
+
+class ManagementAPI(WorkflowManagement):
+    """What ``DBOS`` adds to the shared management methods: waiting on several workflows or futures, and
+    patching."""
+
+    @classmethod
+    def wait_first(cls, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0
+                   ) -> WorkflowHandle[Any]:
+        """The first of ``handles`` whose workflow ends (recorded inside a workflow, so recovery agrees).
+
+        Raises:
+            ValueError: ``handles`` is empty.
+        """
+        return _pick(handles, run_sync(waiting.wait_first(_runtime_of(cls), [h.workflow_id for h in handles],
+                                                          polling_interval_sec)))
+
+    @classmethod
+    async def wait_first_async(cls, handles: list[WorkflowHandleAsync[Any]], *,
+                               polling_interval_sec: float = 1.0) -> WorkflowHandleAsync[Any]:
+        """Coroutine form of :meth:`wait_first`."""
+        return _pick(handles, await waiting.wait_first(_runtime_of(cls), [h.workflow_id for h in handles],
+                                                       polling_interval_sec))
+
+    @classmethod
+    async def asyncio_wait(cls, fs: Sequence[Awaitable[Any]], *, timeout: float | None = None,
+                           return_when: str = asyncio.ALL_COMPLETED
+                           ) -> tuple[set[asyncio.Future[Any]], set[asyncio.Future[Any]]]:
+        """``asyncio.wait`` whose done/pending split is checkpointed in a workflow (plain outside one).
+
+        Raises:
+            ValueError: ``fs`` is empty or ``return_when`` is invalid.
+        """
+        return await waiting.asyncio_wait(fs, timeout=timeout, return_when=return_when)
+
+    @classmethod
+    def patch(cls, patch_name: str) -> bool:
+        """True where the patched code should run, False where history recorded by older code continues.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow.
+        """
+        _runtime_of(cls)
+        return run_sync(patching.patch(patch_name))
+
+    @classmethod
+    async def patch_async(cls, patch_name: str) -> bool:
+        """Coroutine form of :meth:`patch`."""
+        _runtime_of(cls)
+        return await patching.patch(patch_name)
+
+    @classmethod
+    def deprecate_patch(cls, patch_name: str) -> bool:
+        """Step over the marker of a patch every running workflow now has. Always True.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow.
+        """
+        _runtime_of(cls)
+        return run_sync(patching.deprecate_patch(patch_name))
+
+    @classmethod
+    async def deprecate_patch_async(cls, patch_name: str) -> bool:
+        """Coroutine form of :meth:`deprecate_patch`."""
+        _runtime_of(cls)
+        return await patching.deprecate_patch(patch_name)
+
+
+H = TypeVar("H", WorkflowHandle[Any], WorkflowHandleAsync[Any])
+
+
+def _pick(handles: list[H], workflow_id: str) -> H:
+    return next(h for h in handles if h.workflow_id == workflow_id)

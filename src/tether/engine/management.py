@@ -1,0 +1,168 @@
+"""Managing workflows from outside them: list, inspect steps, cancel, resume, fork, move a delay.
+
+Cancellation is cooperative: the status becomes CANCELLED at once (so the workflow leaves its queue and counts
+against no limit), and the execution, wherever it runs, stops at the start of its next operation (the running
+step finishes; nothing after it runs). The process running it learns of it through the 'wf' wake-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Sequence
+
+from tether.engine.context import take_assigned_id
+from tether.engine.queues import INTERNAL_QUEUE, dispatch
+from tether.engine.registry import lookup_workflow
+from tether.engine.runtime import ANY_STATUS_KIND, Runtime
+from tether.errors import WorkflowNotFoundError
+from tether.storage.base import OperationRow, WorkflowFilter, WorkflowRow
+from tether.types import WorkflowStatusString
+
+_S = WorkflowStatusString
+CANCELLABLE = (_S.PENDING.value, _S.ENQUEUED.value, _S.DELAYED.value)
+RESUMABLE = (_S.CANCELLED.value, _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value, _S.ENQUEUED.value, _S.DELAYED.value)
+# How long resume waits for a cancelled execution in this process to reach its next operation and stop.
+_STOP_WAIT_SECONDS = 30.0
+
+
+async def list_workflows(rt: Runtime, flt: WorkflowFilter) -> list[WorkflowRow]:
+    return await rt.io(rt.store.list_workflows, flt)
+
+
+async def list_steps(rt: Runtime, workflow_id: str, limit: int | None = None,
+                     offset: int | None = None) -> list[OperationRow]:
+    """The recorded operations of a workflow, by function_id.
+
+    Raises:
+        WorkflowNotFoundError: no workflow has this ID.
+    """
+    ops = await rt.io(rt.store.load_operations, workflow_id, limit=limit, offset=offset)
+    if not ops and await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False) is None:
+        raise WorkflowNotFoundError(workflow_id)
+    return ops
+
+
+async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str]) -> list[str]:
+    """Cancel every listed workflow that has not ended; returns those that were cancelled. Unknown IDs and
+    ended workflows are left as they are."""
+    changed = await rt.io(rt.store.set_status, list(workflow_ids), _S.CANCELLED.value, rt.clock.now_ms(),
+                          only_from=list(CANCELLABLE))
+    for wfid in changed:
+        rt.notify("wf", wfid, _S.CANCELLED.value)  # preempts it here; other processes hear the trigger
+    return changed
+
+
+async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name: str | None = None, *,
+                           run_here: bool = True) -> list[str]:
+    """Continue CANCELLED or MAX_RECOVERY_ATTEMPTS_EXCEEDED workflows from their last checkpoint (and start
+    ENQUEUED or DELAYED ones now). With ``queue_name`` they are enqueued there instead. Without it they run
+    in this process when ``run_here`` and their function is registered, else any process takes them from the
+    internal queue. Workflows that already ended, or are PENDING (running, or awaiting recovery), are left
+    alone. Returns the IDs, in order.
+
+    Raises:
+        WorkflowNotFoundError: an ID names no workflow (the ones before it were resumed).
+        QueueDeduplicatedError: re-enqueueing would clash with an active workflow's deduplication ID.
+    """
+    for wfid in workflow_ids:
+        row = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
+        if row is None:
+            raise WorkflowNotFoundError(wfid)
+        if row.status not in RESUMABLE:
+            continue
+        now = rt.clock.now_ms()
+        local = queue_name is None and run_here and lookup_workflow(row.name) is not None
+        if not local:
+            changed = await rt.io(rt.store.set_status, [wfid], _S.ENQUEUED.value, now, only_from=list(RESUMABLE),
+                                  queue_name=queue_name or INTERNAL_QUEUE, reset_recovery=True, started_at=None)
+            if changed:
+                rt.notify("wf", wfid, _S.ENQUEUED.value)
+            continue
+        await _wait_stopped(rt, wfid)
+        changed = await rt.io(rt.store.set_status, [wfid], _S.PENDING.value, now, only_from=list(RESUMABLE),
+                              queue_name=None, reset_recovery=True, executor_id=rt.settings.executor_id,
+                              started_at=now)
+        if not changed:
+            continue
+        rt.cancelled.discard(wfid)
+        rt.notify("wf", wfid, _S.PENDING.value)
+        full = await rt.io(rt.store.get_workflow, wfid)
+        if full is not None:
+            await dispatch(rt, full)
+    return list(workflow_ids)
+
+
+async def _wait_stopped(rt: Runtime, wfid: str) -> None:
+    """A cancelled execution in this process may still be inside its current step; running the workflow
+    again before it stops would run two executions at once. Its end is in-memory state, so poll it briefly."""
+    deadline = rt.clock.now() + _STOP_WAIT_SECONDS
+    while wfid in rt.active and rt.clock.now() < deadline:
+        await asyncio.sleep(0.01)
+
+
+async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, application_version: str | None = None,
+                        *, run_here: bool = True, new_id: str | None = None) -> str:
+    """Start a new workflow with the same inputs as ``workflow_id`` that reuses its checkpoints of the
+    operations before ``start_step`` (1-based function IDs) and runs the rest again. The new workflow's
+    ``forked_from`` names the original. It runs in this process when it can (``run_here``, function
+    registered, same application version), else any process of that version takes it from the internal
+    queue. Returns the new ID (``new_id``, the ID a ``SetWorkflowID`` block assigned, or a fresh UUID).
+
+    Raises:
+        WorkflowNotFoundError: no workflow has ``workflow_id``.
+        ValueError: ``start_step`` is below 1.
+    """
+    if start_step < 1:
+        raise ValueError("start_step must be 1 or more")
+    src = await rt.io(rt.store.get_workflow, workflow_id, load_output=False)
+    if src is None:
+        raise WorkflowNotFoundError(workflow_id)
+    version = application_version or src.application_version
+    local = (run_here and lookup_workflow(src.name) is not None
+             and version in (None, "", rt.application_version))
+    now = rt.clock.now_ms()
+    row = WorkflowRow(
+        workflow_uuid=new_id or take_assigned_id() or str(uuid.uuid4()),
+        status=_S.PENDING.value if local else _S.ENQUEUED.value,
+        name=src.name, class_name=src.class_name, config_name=src.config_name,
+        authenticated_user=src.authenticated_user, inputs=src.inputs,
+        executor_id=rt.settings.executor_id, application_version=version, application_id=src.application_id,
+        created_at=now, updated_at=now, queue_name=None if local else INTERNAL_QUEUE,
+        started_at_epoch_ms=now if local else None, workflow_timeout_ms=src.workflow_timeout_ms,
+        forked_from=workflow_id, serialization=src.serialization,
+    )
+    await rt.io(rt.store.fork_workflow, row, workflow_id, start_step)
+    rt.notify("wf", row.workflow_uuid, row.status)
+    if local:
+        await dispatch(rt, row)
+    return row.workflow_uuid
+
+
+async def set_workflow_delay(rt: Runtime, workflow_id: str, *, delay_seconds: float | None = None,
+                             delay_until_epoch_ms: int | None = None) -> bool:
+    """Move the start of a DELAYED workflow; give exactly one of ``delay_seconds`` (from now) and
+    ``delay_until_epoch_ms``. Returns False (changing nothing) if the workflow is not DELAYED.
+
+    Raises:
+        ValueError: neither or both given, or a negative value.
+        WorkflowNotFoundError: no workflow has this ID.
+    """
+    if (delay_seconds is None) == (delay_until_epoch_ms is None):
+        raise ValueError("Give exactly one of delay_seconds and delay_until_epoch_ms")
+    now = rt.clock.now_ms()
+    if delay_seconds is not None:
+        if delay_seconds < 0:
+            raise ValueError("delay_seconds must be non-negative")
+        until = now + int(delay_seconds * 1000)
+    else:
+        assert delay_until_epoch_ms is not None
+        if delay_until_epoch_ms < 0:
+            raise ValueError("delay_until_epoch_ms must be non-negative")
+        until = int(delay_until_epoch_ms)
+    if await rt.io(rt.store.set_delay, workflow_id, until, now):
+        rt.hub.notify(ANY_STATUS_KIND, "*", _S.DELAYED.value)  # this process's runner re-plans at once
+        return True
+    if await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False) is None:
+        raise WorkflowNotFoundError(workflow_id)
+    return False

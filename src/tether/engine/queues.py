@@ -1,0 +1,136 @@
+"""Queues and delayed starts: the per-process runner that moves workflows from ENQUEUED (or due DELAYED) to
+PENDING and runs them.
+
+Admission is decided inside one claiming transaction per queue (:meth:`Store.claim_queued`): on PostgreSQL a
+per-queue advisory lock serializes the claimers of a queue with a global ``concurrency`` or rate ``limiter``,
+so the counts they read stay true across every process; ``FOR UPDATE SKIP LOCKED`` lets unlimited queues claim
+in parallel without taking a workflow twice. On SQLite ``BEGIN IMMEDIATE`` serializes all claims.
+
+The runner wakes on status changes of any workflow (an enqueue, a completion, a moved delay), through the one
+wake-up path, and otherwise re-checks every :data:`QUEUE_POLL_SECONDS` (a fallback for lost wake-ups; rate
+limited queues re-check at least four times per period, delayed workflows exactly when they are due).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from tether.engine.registry import lookup_workflow
+from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
+from tether.engine.workflows import Start, decode_inputs, launch_in_background
+from tether.storage.base import QueuePolicy, WorkflowRow
+from tether.types import TERMINAL_STATUSES, WorkflowStatusString
+
+QUEUE_POLL_SECONDS = 1.0
+"""Fallback interval at which a queue runner looks for work without having been woken."""
+
+INTERNAL_QUEUE = "_tether_internal"
+"""Served by every process: where resumed and forked workflows go when this process cannot run them."""
+
+_queues: dict[str, QueuePolicy] = {INTERNAL_QUEUE: QueuePolicy(INTERNAL_QUEUE)}
+
+
+def register_queue(policy: QueuePolicy) -> None:
+    """Make this process serve a queue (the last definition of a name wins)."""
+    _queues[policy.name] = policy
+
+
+def registered_queue(name: str) -> QueuePolicy | None:
+    return _queues.get(name)
+
+
+@dataclass
+class _Pass:
+    """What one pass of the runner found: when it should look again at the latest (epoch ms)."""
+
+    next_due_ms: int | None = None
+
+    def due(self, at_ms: int | None) -> None:
+        if at_ms is not None and (self.next_due_ms is None or at_ms < self.next_due_ms):
+            self.next_due_ms = at_ms
+
+
+_WAKE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.value,
+                                                  WorkflowStatusString.DELAYED.value, *TERMINAL_STATUSES)]
+
+
+async def run_queues(rt: Runtime) -> None:
+    """The runner loop; runs until cancelled (at ``Runtime.close``)."""
+    while True:
+        waiter = rt.hub.register(_WAKE_KEYS)
+        try:
+            found = _Pass()
+            try:
+                await run_once(rt, found)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup: log it and try again at the next wake-up or poll
+                logger.exception("Queue runner pass failed")
+            timeout = QUEUE_POLL_SECONDS
+            if found.next_due_ms is not None:
+                timeout = min(timeout, max(0.0, (found.next_due_ms - rt.clock.now_ms()) / 1000))
+            await rt.hub.wait(waiter, timeout)
+        finally:
+            rt.hub.unregister(waiter)
+
+
+def start_queue_runner(rt: Runtime) -> None:
+    """Start this process's queue runner on the runtime's background loop."""
+    rt.submit_to_loop(run_queues(rt))
+
+
+async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
+    """One pass: promote due delayed workflows, then claim and launch what each queue admits.
+    Returns how many workflows were launched."""
+    found = found or _Pass()
+    launched = await _promote_delayed(rt, found)
+    now = rt.clock.now_ms()
+    for policy in list(_queues.values()):
+        rows = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now)
+        for row in rows:
+            launched += await dispatch(rt, row)
+        if policy.limit is not None and policy.period_ms is not None:
+            found.due(now + max(1, policy.period_ms // 4))
+    return launched
+
+
+async def _promote_delayed(rt: Runtime, found: _Pass) -> int:
+    now = rt.clock.now_ms()
+    launched = 0
+    for row in await rt.io(rt.store.due_delayed, now):
+        if row.queue_name is not None:
+            changed = await rt.io(rt.store.set_status, [row.workflow_uuid], WorkflowStatusString.ENQUEUED.value,
+                                  now, only_from=[WorkflowStatusString.DELAYED.value])
+            if changed:
+                rt.notify("wf", row.workflow_uuid, WorkflowStatusString.ENQUEUED.value)
+            continue
+        if lookup_workflow(row.name) is None:
+            continue  # a process that has this function registered will start it
+        changed = await rt.io(rt.store.set_status, [row.workflow_uuid], WorkflowStatusString.PENDING.value, now,
+                              only_from=[WorkflowStatusString.DELAYED.value], executor_id=rt.settings.executor_id,
+                              started_at=now, app_version=rt.application_version)
+        if changed:
+            full = await rt.io(rt.store.get_workflow, row.workflow_uuid)
+            if full is not None:
+                rt.notify("wf", row.workflow_uuid, full.status)
+                launched += await dispatch(rt, full)
+    found.due(await rt.io(rt.store.next_delay_ms))
+    return launched
+
+
+async def dispatch(rt: Runtime, row: WorkflowRow) -> int:
+    """Run a workflow this process has just claimed (PENDING, owned here), from its checkpoints if any."""
+    reg = lookup_workflow(row.name)
+    if reg is None:
+        # Putting it back would let every runner claim it again at once; it stays PENDING here, and this
+        # executor's recovery runs it once a process with the function registered launches under its ID.
+        logger.error("Claimed workflow %s runs %r, which is not registered in this process",
+                     row.workflow_uuid, row.name)
+        return 0
+    if row.workflow_uuid in rt.active:
+        return 0
+    recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, row.workflow_uuid)}
+    args, kwargs = decode_inputs(row.inputs)
+    launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded))
+    return 1
