@@ -2,7 +2,9 @@
 
 Cancellation is cooperative: the status becomes CANCELLED at once (so the workflow leaves its queue and counts
 against no limit), and the execution, wherever it runs, stops at the start of its next operation (the running
-step finishes; nothing after it runs). The process running it learns of it through the 'wf' wake-up.
+step finishes; nothing after it runs). The process running it learns of it through the 'wf' wake-up: at
+once when cancelled in that process, within the listener's latency (LISTEN/NOTIFY, or the SQLite wake-up poll)
+when cancelled from another process or a client; a step that ends inside that window is followed by one more.
 """
 
 from __future__ import annotations

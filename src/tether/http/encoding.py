@@ -14,8 +14,6 @@ import dataclasses
 import json
 from typing import Any
 
-from starlette.responses import JSONResponse
-
 from tether.types import StepInfo, WorkflowStatus
 
 ERROR_MARKER = "$tether_error"
@@ -93,10 +91,3 @@ def step_json(step: StepInfo) -> dict[str, Any]:
     out["output"] = to_json_or_marker(step["output"])
     out["error"] = error_json(step["error"])
     return out
-
-
-class TetherJSONResponse(JSONResponse):
-    """JSON responses written with :func:`dumps`; content must already be plain JSON data."""
-
-    def render(self, content: Any) -> bytes:
-        return dumps(content).encode()

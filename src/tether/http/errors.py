@@ -31,7 +31,8 @@ from tether.errors import (
     StorageError,
     WorkflowNotFoundError,
 )
-from tether.http.encoding import NotJSONError, TetherJSONResponse, to_json_or_marker
+from tether.http.encoding import NotJSONError, to_json_or_marker
+from tether.http.responses import TetherJSONResponse
 
 logger = logging.getLogger("tether.http")
 

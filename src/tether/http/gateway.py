@@ -21,8 +21,9 @@ from starlette.responses import Response, StreamingResponse
 from tether.errors import WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import require_token
-from tether.http.encoding import TetherJSONResponse, status_json, to_json, to_json_or_marker
+from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
+from tether.http.responses import TetherJSONResponse
 from tether.http.sse import StreamFanout, resume_offset
 from tether.types import WorkflowSerializationFormat
 

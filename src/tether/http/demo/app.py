@@ -20,14 +20,16 @@ import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Path, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from tether import DBOS, SetWorkflowID, WorkflowHandleAsync
-from tether.http.encoding import TetherJSONResponse, to_json, to_json_or_marker
+from tether.http.encoding import to_json, to_json_or_marker
 from tether.http.errors import ApiError, install_error_handlers
 from tether.http.gateway import create_gateway, sse_answer
+from tether.http.responses import TetherJSONResponse
 from tether.http.sse import StreamFanout, resume_offset
 from tether.types import WorkflowSerializationFormat
 
@@ -163,8 +165,12 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
                       "closed": snap.closed, "next_offset": snap.next_offset})
 
     @app.get("/stream-page/{workflow_id}", response_class=HTMLResponse)
-    async def page(workflow_id: str = WorkflowId) -> HTMLResponse:
+    async def page(workflow_id: str = WorkflowId,
+                   key: str | None = Query(None, description="Another stream than the demo's, via /api")
+                   ) -> HTMLResponse:
         await DBOS.retrieve_workflow_async(workflow_id)
-        return HTMLResponse(stream_page(workflow_id, f"/workflow-stream/{workflow_id}"))
+        url = (f"/workflow-stream/{quote(workflow_id, safe='')}" if key is None
+               else f"/api/workflows/{quote(workflow_id, safe='')}/streams/{quote(key, safe='')}")
+        return HTMLResponse(stream_page(workflow_id, url))
 
     return app

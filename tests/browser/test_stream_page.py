@@ -1,0 +1,91 @@
+"""A real browser (headless Chromium) follows a workflow's stream with EventSource on a page of the demo.
+
+Chromium comes from Debian's ``chromium`` package: ``scripts/ensure_chromium.sh`` installs it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shutil
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tests.integration.test_http_gateway import CMD, start_driven
+from tether import DBOS
+from tether.http.demo import create_demo_app
+from tether.http.server import ServerThread
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+class SeesStreamReaders:
+    """ASGI wrapper that signals when a client opens an SSE stream (so the test knows the page connected)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.connected = threading.Event()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"accept", b"text/event-stream") in scope.get("headers", []):
+            self.connected.set()
+        await self.app(scope, receive, send)
+
+
+def dump_dom(url: str, profile: Path) -> subprocess.Popen[str]:
+    assert Path(CHROMIUM).exists(), "Chromium is missing: run scripts/ensure_chromium.sh"
+    return subprocess.Popen(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--virtual-time-budget=20000",
+         "--dump-dom", url],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+
+def rendered(dom: str) -> tuple[list[tuple[str, object]], str]:
+    items = re.findall(r'<li data-offset="(\d+)">(.*?)</li>', dom)
+    state = re.search(r'<span id="state">(.*?)</span>', dom)
+    assert state is not None, dom
+    return [(offset, json.loads(html.unescape(text))) for offset, text in items], html.unescape(state.group(1))
+
+
+def test_browser_eventsource_renders_values_as_they_are_written(dbos: type[DBOS], tmp_path: Path) -> None:
+    app = SeesStreamReaders(create_demo_app(manage_dbos=False))
+    w = start_driven()
+    DBOS.send(w, {"op": "write", "value": {"n": 0, "text": "<before the page>"}}, CMD)
+    with ServerThread(app) as server:
+        browser = dump_dom(f"{server.url}/stream-page/{w}?key=s", tmp_path / "profile")
+        try:
+            assert app.connected.wait(timeout=60), "the page never opened its EventSource"
+            for n in range(1, 4):  # written only once the page is listening: delivered live
+                DBOS.send(w, {"op": "write", "value": {"n": n, "text": f"live {n}"}}, CMD)
+            DBOS.send(w, {"op": "close"}, CMD)
+            dom, _ = browser.communicate(timeout=90)
+        finally:
+            browser.kill()
+    values, state = rendered(dom)
+    assert values == [("0", {"n": 0, "text": "<before the page>"})] + [
+        (str(n), {"n": n, "text": f"live {n}"}) for n in range(1, 4)]
+    assert state == 'closed {"next_offset":4}'
+
+
+def test_browser_follows_a_demo_streaming_workflow(dbos: type[DBOS], tmp_path: Path) -> None:
+    app = create_demo_app(manage_dbos=False, fib_base=5)
+    with ServerThread(app) as server:
+        w = f"browser-{uuid.uuid4().hex[:8]}"
+        assert httpx.post(f"{server.url}/start-workflow-streaming/{w}/3", timeout=30).status_code == 200
+        browser = dump_dom(f"{server.url}/stream-page/{w}", tmp_path / "profile")
+        try:
+            dom, _ = browser.communicate(timeout=90)
+        finally:
+            browser.kill()
+    values, state = rendered(dom)
+    assert [offset for offset, _ in values] == [str(i) for i in range(8)]
+    assert [v["type"] for _, v in values] == ["start"] + ["progress", "result"] * 3 + ["complete"]
+    assert state == 'closed {"next_offset":8}'

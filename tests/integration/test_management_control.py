@@ -1,0 +1,304 @@
+"""cancel / resume / fork on both backends. Side effects are counted in Python lists of this test process (outside
+the database), so each test shows exactly which steps ran again."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tether import (
+    DBOS,
+    AwaitedWorkflowCancelledError,
+    DBOSClient,
+    Queue,
+    SetWorkflowID,
+    WorkflowHandle,
+)
+from tether.engine.bridge import run_sync
+
+WAIT = 15
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def _three_steps(tag: str, ran: list[str], gate: threading.Event | None = None,
+                 entered: threading.Event | None = None) -> Callable[[], str]:
+    """A workflow of steps one, two, three; step two waits for ``gate`` (after setting ``entered``)."""
+
+    @DBOS.step(name=f"one-{tag}")
+    def one() -> str:
+        ran.append("one")
+        return "1"
+
+    @DBOS.step(name=f"two-{tag}")
+    def two() -> str:
+        ran.append("two")
+        if entered is not None:
+            entered.set()
+        if gate is not None:
+            assert gate.wait(WAIT)
+        return "2"
+
+    @DBOS.step(name=f"three-{tag}")
+    def three() -> str:
+        ran.append("three")
+        return "3"
+
+    @DBOS.workflow(name=f"three-steps-{tag}")
+    def wf() -> str:
+        return one() + two() + three()
+
+    return wf
+
+
+def _wait_for(wfid: str, pred: Callable[[Any], bool]) -> None:
+    """Wait, by wake-up, until the workflow's row satisfies ``pred``."""
+    rt = DBOS._runtime
+    assert rt is not None
+
+    async def check() -> bool | None:
+        row = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
+        return True if row is not None and pred(row) else None
+
+    assert run_sync(rt.wait_until([("wf", wfid, "")], check, rt.clock.now_ms() + WAIT * 1000))
+
+
+def _wait_heard_cancel(wfid: str) -> None:
+    """Wait until this process's runtime has heard (by wake-up) that ``wfid`` was cancelled elsewhere."""
+    rt = DBOS._runtime
+    assert rt is not None
+
+    async def check() -> bool | None:
+        return True if wfid in rt.cancelled else None
+
+    assert run_sync(rt.wait_until([("wf", wfid, "")], check, rt.clock.now_ms() + WAIT * 1000))
+
+
+def _wait_stopped(wfid: str) -> None:
+    """Wait until no execution of ``wfid`` runs in this process (cancellation takes effect at its next step)."""
+    rt = DBOS._runtime
+    assert rt is not None
+    run_sync(_stopped(rt, wfid))
+
+
+async def _stopped(rt: Any, wfid: str) -> None:
+    from tether.engine.management import _wait_stopped as wait
+
+    await wait(rt, wfid)
+    assert wfid not in rt.active
+
+
+def test_cancel_preempts_at_next_step_and_resume_continues(dbos: type[DBOS]) -> None:
+    tag, ran = _tag(), []
+    gate, entered = threading.Event(), threading.Event()
+    wf = _three_steps(tag, ran, gate, entered)
+    h: WorkflowHandle[str] = DBOS.start_workflow(wf)
+    assert entered.wait(WAIT)
+    DBOS.cancel_workflow(h.workflow_id)
+    assert h.get_status().status == "CANCELLED"
+    gate.set()  # step two finishes; step three must not run
+    with pytest.raises(AwaitedWorkflowCancelledError):
+        h.get_result(timeout_seconds=WAIT)
+    _wait_stopped(h.workflow_id)
+    assert ran == ["one", "two"]
+    assert [s["function_id"] for s in DBOS.list_workflow_steps(h.workflow_id)] == [1, 2]
+
+    resumed = DBOS.resume_workflow(h.workflow_id)
+    assert resumed.get_result(timeout_seconds=WAIT) == "123"
+    assert ran == ["one", "two", "three"]  # one and two replayed from checkpoints, three ran once
+    status = h.get_status()
+    assert status.status == "SUCCESS" and status.recovery_attempts <= 1
+    DBOS.cancel_workflow(h.workflow_id)  # an ended workflow stays as it is
+    assert h.get_status().status == "SUCCESS"
+
+
+def test_cancel_enqueued_leaves_queue_and_resume_on_queue(dbos: type[DBOS]) -> None:
+    tag = _tag()
+    q = Queue(f"cq-{tag}", concurrency=1)
+    gate = threading.Event()
+    ran: list[int] = []
+
+    @DBOS.workflow(name=f"cq-wf-{tag}")
+    def work(i: int) -> int:
+        if i == 0:
+            assert gate.wait(WAIT)
+        ran.append(i)
+        return i
+
+    blocker = q.enqueue(work, 0)
+    _wait_for(blocker.workflow_id, lambda r: r.status == "PENDING")
+    victim = q.enqueue(work, 1)
+    after = q.enqueue(work, 2)
+    DBOS.cancel_workflows([victim.workflow_id])
+    assert victim.get_status().status == "CANCELLED"
+    assert victim.workflow_id not in [r.workflow_id for r in DBOS.list_queued_workflows(queue_name=q.name)]
+    gate.set()
+    assert blocker.get_result(timeout_seconds=WAIT) == 0
+    assert after.get_result(timeout_seconds=WAIT) == 2
+    assert ran == [0, 2]  # the cancelled one never ran
+    handles = DBOS.resume_workflows([victim.workflow_id], queue_name=q.name)
+    assert handles[0].get_result(timeout_seconds=WAIT) == 1
+    assert ran == [0, 2, 1]
+    assert victim.get_status().queue_name == q.name
+
+
+def test_resume_starts_an_enqueued_workflow_at_once(dbos: type[DBOS], db_url: str) -> None:
+    tag = _tag()
+    ran: list[str] = []
+
+    @DBOS.workflow(name=f"now-{tag}")
+    def work(x: str) -> str:
+        ran.append(x)
+        return x
+
+    with DBOSClient(db_url) as client:
+        wfid = client.enqueue({"queue_name": f"nobody-serves-{tag}", "workflow_name": f"now-{tag}"}, "x").workflow_id
+    assert DBOS.retrieve_workflow(wfid).get_status().status == "ENQUEUED"
+    assert DBOS.resume_workflow(wfid).get_result(timeout_seconds=WAIT) == "x"
+    assert ran == ["x"]
+
+
+def test_resume_after_max_recovery_attempts(dbos: type[DBOS]) -> None:
+    tag, ran = _tag(), []
+    gate, entered = threading.Event(), threading.Event()
+    wf = _three_steps(tag, ran, gate, entered)
+    h: WorkflowHandle[str] = DBOS.start_workflow(wf)
+    assert entered.wait(WAIT)
+    DBOS.cancel_workflow(h.workflow_id)
+    gate.set()
+    _wait_stopped(h.workflow_id)
+    rt = DBOS._rt()
+    # What recovery leaves after too many crashes (simulated; the crash tests cover the real thing).
+    rt.store.set_status([h.workflow_id], "MAX_RECOVERY_ATTEMPTS_EXCEEDED", rt.clock.now_ms())
+
+    async def resume() -> str:
+        ha = await DBOS.resume_workflow_async(h.workflow_id)
+        return str(await ha.get_result(timeout_seconds=WAIT))
+
+    assert asyncio.run(resume()) == "123"
+    assert ran == ["one", "two", "three"]
+
+
+def test_resume_is_a_no_op_for_ended_workflows_and_fails_for_unknown(dbos: type[DBOS]) -> None:
+    tag, ran = _tag(), []
+    wf = _three_steps(tag, ran)
+    with SetWorkflowID(f"done-{tag}"):
+        assert wf() == "123"
+    assert DBOS.resume_workflow(f"done-{tag}").get_result(timeout_seconds=WAIT) == "123"
+    assert ran == ["one", "two", "three"]
+    with pytest.raises(LookupError):
+        DBOS.resume_workflow(f"missing-{tag}")
+
+
+def test_fork_reuses_checkpoints_before_start_step(dbos: type[DBOS]) -> None:
+    tag, ran = _tag(), []
+    wf = _three_steps(tag, ran)
+    with SetWorkflowID(f"orig-{tag}"):
+        assert wf() == "123"
+    assert ran == ["one", "two", "three"]
+
+    fork3 = DBOS.fork_workflow(f"orig-{tag}", 3)
+    assert fork3.get_result(timeout_seconds=WAIT) == "123"
+    assert ran == ["one", "two", "three", "three"]  # only step three ran again
+
+    with SetWorkflowID(f"fork2-{tag}"):
+        fork2 = DBOS.fork_workflow(f"orig-{tag}", 2, application_version=DBOS.application_version)
+    assert fork2.workflow_id == f"fork2-{tag}"
+    assert fork2.get_result(timeout_seconds=WAIT) == "123"
+    assert ran[4:] == ["two", "three"]
+
+    fork1 = DBOS.fork_workflow(f"orig-{tag}", 1)  # nothing reused
+    assert fork1.get_result(timeout_seconds=WAIT) == "123"
+    assert ran[6:] == ["one", "two", "three"]
+
+    forks = DBOS.list_workflows(forked_from=f"orig-{tag}")
+    assert {f.workflow_id for f in forks} == {fork1.workflow_id, fork2.workflow_id, fork3.workflow_id}
+    assert all(f.forked_from == f"orig-{tag}" and f.status == "SUCCESS" for f in forks)
+    assert [s["function_name"] for s in DBOS.list_workflow_steps(fork3.workflow_id)] == [
+        f"one-{tag}", f"two-{tag}", f"three-{tag}"]
+    with pytest.raises(LookupError):
+        DBOS.fork_workflow(f"missing-{tag}", 1)
+    with pytest.raises(ValueError):
+        DBOS.fork_workflow(f"orig-{tag}", 0)
+
+
+def test_fork_async_and_to_another_version_goes_through_the_internal_queue(dbos: type[DBOS]) -> None:
+    tag, ran = _tag(), []
+    wf = _three_steps(tag, ran)
+    with SetWorkflowID(f"orig-{tag}"):
+        wf()
+
+    async def fork() -> str:
+        h = await DBOS.fork_workflow_async(f"orig-{tag}", 3)
+        return str(await h.get_result(timeout_seconds=WAIT))
+
+    assert asyncio.run(fork()) == "123"
+    assert ran == ["one", "two", "three", "three"]
+    other = DBOS.fork_workflow(f"orig-{tag}", 2, application_version="some-future-version")
+    status = other.get_status()
+    # No process of that version runs here, so it waits on the internal queue.
+    assert (status.status, status.app_version) == ("ENQUEUED", "some-future-version")
+    DBOS.cancel_workflow(other.workflow_id)
+
+
+def test_client_cancels_resumes_and_forks(dbos: type[DBOS], db_url: str) -> None:
+    tag, ran = _tag(), []
+    gate, entered = threading.Event(), threading.Event()
+    wf = _three_steps(tag, ran, gate, entered)
+    h: WorkflowHandle[str] = DBOS.start_workflow(wf)
+    assert entered.wait(WAIT)
+    with DBOSClient(db_url) as client:
+        client.cancel_workflow(h.workflow_id)
+        _wait_heard_cancel(h.workflow_id)  # the app learns of it through its listener
+        gate.set()
+        _wait_stopped(h.workflow_id)
+        assert ran == ["one", "two"]
+        # A client runs no workflows: resumed and forked workflows go to the internal queue, served here.
+        assert client.resume_workflow(h.workflow_id).get_result(timeout_seconds=WAIT) == "123"
+        assert ran == ["one", "two", "three"]
+        forked = client.fork_workflow(h.workflow_id, 3)
+        assert forked.get_result(timeout_seconds=WAIT) == "123"
+        assert ran == ["one", "two", "three", "three"]
+
+        async def more() -> None:
+            await client.cancel_workflows_async([forked.workflow_id])  # ended: no effect
+            ha = await client.fork_workflow_async(h.workflow_id, 4)
+            await ha.get_result(timeout_seconds=WAIT)
+            assert (await client.resume_workflows_async([ha.workflow_id]))[0].workflow_id == ha.workflow_id
+
+        asyncio.run(more())
+        assert ran == ["one", "two", "three", "three"]  # a fork from step 4 replays all three
+
+
+def test_cancel_async_workflow_waiting_in_recv(dbos: type[DBOS]) -> None:
+    tag = _tag()
+    ran: list[str] = []
+
+    @DBOS.step(name=f"after-{tag}")
+    async def after() -> None:
+        ran.append("after")
+
+    @DBOS.workflow(name=f"recv-{tag}")
+    async def wf() -> str:
+        msg = await DBOS.recv_async("go", timeout_seconds=WAIT)
+        await after()
+        return str(msg)
+
+    async def main() -> None:
+        h = await DBOS.start_workflow_async(wf)
+        await DBOS.cancel_workflow_async(h.workflow_id)
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            await h.get_result(timeout_seconds=WAIT)
+        await DBOS.send_async(h.workflow_id, "hello", "go")
+        resumed = (await DBOS.resume_workflows_async([h.workflow_id]))[0]
+        assert await resumed.get_result(timeout_seconds=WAIT) == "hello"
+
+    asyncio.run(main())
+    assert ran == ["after"]

@@ -1,0 +1,237 @@
+"""list_workflows (every filter), list_queued_workflows and list_workflow_steps, from DBOS and from a client,
+on both backends. Every test names its workflows uniquely, since tests share one PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pytest
+
+from tether import DBOS, DBOSClient, Queue, SetWorkflowID, WorkflowStatus
+from tether.api.management import parse_time
+
+
+@dataclass
+class Dataset:
+    tag: str
+    ids: dict[str, str]  # role -> workflow ID
+    name_a: str
+    name_b: str
+    queue: str
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def data(dbos: type[DBOS], db_url: str) -> Dataset:
+    tag = uuid.uuid4().hex[:8]
+    name_a, name_b = f"list-a-{tag}", f"list-b-{tag}"
+    unserved = f"unserved-{tag}"  # no process serves it: what is enqueued there stays ENQUEUED
+
+    @DBOS.workflow(name=name_a)
+    def wf_a(x: int) -> int:
+        return x * 2
+
+    @DBOS.workflow(name=name_b)
+    def wf_b(x: int) -> int:
+        if x < 0:
+            raise ValueError("negative")
+        return wf_a(x)  # a child workflow
+
+    ids: dict[str, str] = {}
+    for role, fn, arg in (("a1", wf_a, 1), ("a2", wf_a, 2), ("b1", wf_b, 3), ("err", wf_b, -1)):
+        with SetWorkflowID(f"{tag}-{role}"):
+            try:
+                fn(arg)
+            except ValueError:
+                pass
+        ids[role] = f"{tag}-{role}"
+    ids["child"] = DBOS.list_workflows(parent_workflow_id=ids["b1"])[0].workflow_id
+    ids["fork"] = DBOS.fork_workflow(ids["a1"], 1).workflow_id
+    DBOS.retrieve_workflow(ids["fork"]).get_result(timeout_seconds=10)
+    with DBOSClient(db_url) as client:
+        h = client.enqueue({"queue_name": unserved, "workflow_name": name_a, "workflow_id": f"{tag}-q",
+                            "authenticated_user": "carol", "app_version": "v-other"}, 9)
+        ids["queued"] = h.workflow_id
+    return Dataset(tag, ids, name_a, name_b, unserved)
+
+
+def _ids(rows: list[WorkflowStatus]) -> list[str]:
+    return [r.workflow_id for r in rows]
+
+
+def test_filters(data: Dataset) -> None:
+    t, ids = data.tag, data.ids
+    everything = DBOS.list_workflows(workflow_id_prefix=t)
+    # The child's ID derives from its parent's; the fork got a fresh UUID, so the prefix leaves it out.
+    assert set(_ids(everything)) == {ids[k] for k in ("a1", "a2", "b1", "err", "child", "queued")}
+    created = [r.created_at or 0 for r in everything]
+    assert created == sorted(created)  # ascending by creation time by default
+
+    assert _ids(DBOS.list_workflows(workflow_ids=[ids["a2"], ids["b1"], "nope"])) == [ids["a2"], ids["b1"]]
+    assert _ids(DBOS.list_workflows(workflow_ids=[])) == []
+    assert set(_ids(DBOS.list_workflows(name=data.name_b))) == {ids["b1"], ids["err"]}
+    assert set(_ids(DBOS.list_workflows(name=[data.name_a], workflow_id_prefix=t))) == {
+        ids["a1"], ids["a2"], ids["child"], ids["queued"]}
+    assert _ids(DBOS.list_workflows(status="ERROR", workflow_id_prefix=t)) == [ids["err"]]
+    assert set(_ids(DBOS.list_workflows(status=["ERROR", "ENQUEUED"], workflow_id_prefix=t))) == {
+        ids["err"], ids["queued"]}
+    assert _ids(DBOS.list_workflows(app_version="v-other", workflow_id_prefix=t)) == [ids["queued"]]
+    assert ids["a1"] in _ids(DBOS.list_workflows(app_version=[DBOS.application_version], workflow_id_prefix=t))
+    assert _ids(DBOS.list_workflows(forked_from=ids["a1"])) == [ids["fork"]]
+    assert _ids(DBOS.list_workflows(parent_workflow_id=[ids["b1"]])) == [ids["child"]]
+    assert _ids(DBOS.list_workflows(user="carol", workflow_id_prefix=t)) == [ids["queued"]]
+    assert _ids(DBOS.list_workflows(queue_name=data.queue)) == [ids["queued"]]
+    assert _ids(DBOS.list_workflows(executor_id="client", workflow_id_prefix=t)) == [ids["queued"]]
+    assert ids["a1"] in _ids(DBOS.list_workflows(executor_id=[DBOS.executor_id], workflow_id_prefix=t))
+    assert _ids(DBOS.list_workflows(queues_only=True, workflow_id_prefix=t)) == [ids["queued"]]
+    assert _ids(DBOS.list_queued_workflows(workflow_id_prefix=t)) == [ids["queued"]]
+    assert _ids(DBOS.list_queued_workflows(queue_name=data.queue, status="PENDING")) == []
+    assert _ids(DBOS.list_workflows(has_parent=True, name=data.name_a)) == [ids["child"]]
+    assert ids["child"] not in _ids(DBOS.list_workflows(has_parent=False, name=data.name_a))
+    assert _ids(DBOS.list_workflows(was_forked_from=True, workflow_id_prefix=t)) == [ids["a1"]]
+    assert ids["a1"] not in _ids(DBOS.list_workflows(was_forked_from=False, workflow_id_prefix=t))
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=[f"{t}-a", f"{t}-e"])) == [ids["a1"], ids["a2"], ids["err"]]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix="zz-no-such-prefix")) == []
+
+
+def test_paging_sorting_and_time_window(data: Dataset) -> None:
+    t, ids = data.tag, data.ids
+    asc = DBOS.list_workflows(workflow_id_prefix=t)
+    desc = DBOS.list_workflows(workflow_id_prefix=t, sort_desc=True)
+    assert [r.created_at for r in desc] == sorted((r.created_at for r in asc), reverse=True)
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=t, limit=2)) == _ids(asc)[:2]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=t, limit=2, offset=1)) == _ids(asc)[1:3]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=t, offset=2)) == _ids(asc)[2:]
+    a2 = next(r for r in asc if r.workflow_id == ids["a2"])
+    assert a2.created_at is not None
+    after = DBOS.list_workflows(workflow_id_prefix=t, start_time=_iso(a2.created_at))
+    assert all((r.created_at or 0) >= a2.created_at for r in after) and ids["a2"] in _ids(after)
+    before = DBOS.list_workflows(workflow_id_prefix=t, end_time=_iso(a2.created_at))
+    assert all((r.created_at or 0) <= a2.created_at for r in before) and ids["a2"] in _ids(before)
+    window = DBOS.list_workflows(workflow_id_prefix=t, start_time=_iso(a2.created_at),
+                                 end_time=_iso(a2.created_at))
+    assert ids["a2"] in _ids(window)
+    assert DBOS.list_workflows(workflow_id_prefix=t, start_time="2999-01-01T00:00:00Z") == []
+    with pytest.raises(ValueError):
+        DBOS.list_workflows(start_time="yesterday")
+    with pytest.raises(ValueError):
+        DBOS.list_workflows(status="RUNNING")
+
+
+def test_load_input_and_output(data: Dataset) -> None:
+    ids = data.ids
+    full = DBOS.list_workflows(workflow_ids=[ids["a2"], ids["err"]])
+    assert full[0].input == {"args": (2,), "kwargs": {}} and full[0].output == 4
+    assert isinstance(full[1].error, ValueError)
+    bare = DBOS.list_workflows(workflow_ids=[ids["a2"], ids["err"]], load_input=False, load_output=False)
+    assert [(r.input, r.output, r.error) for r in bare] == [(None, None, None)] * 2
+    assert [r.status for r in bare] == ["SUCCESS", "ERROR"]
+    no_out = DBOS.list_workflows(workflow_ids=[ids["a2"]], load_output=False)[0]
+    assert (no_out.args, no_out.output) == ((2,), None)
+
+
+def test_list_workflow_steps(data: Dataset) -> None:
+    steps = DBOS.list_workflow_steps(data.ids["b1"])
+    assert len(steps) == 1
+    step = steps[0]
+    assert step["function_id"] == 1
+    assert step["function_name"] == data.name_a
+    assert step["child_workflow_id"] == data.ids["child"]
+    assert step["started_at_epoch_ms"] is not None and step["completed_at_epoch_ms"] is not None
+    assert DBOS.list_workflow_steps(data.ids["a1"]) == []
+    with pytest.raises(LookupError):
+        DBOS.list_workflow_steps("no-such-workflow")
+
+
+def test_steps_outputs_errors_and_paging(dbos: type[DBOS]) -> None:
+    tag = uuid.uuid4().hex[:8]
+
+    @DBOS.step(name=f"ok-{tag}")
+    def ok(i: int) -> int:
+        return i * i
+
+    @DBOS.step(name=f"bad-{tag}")
+    def bad() -> None:
+        raise KeyError("missing")
+
+    @DBOS.workflow(name=f"steps-{tag}")
+    def wf() -> None:
+        for i in range(4):
+            ok(i)
+        try:
+            bad()
+        except KeyError:
+            pass
+        DBOS.set_event("done", True)
+
+    with SetWorkflowID(f"steps-{tag}"):
+        wf()
+    steps = DBOS.list_workflow_steps(f"steps-{tag}")
+    assert [s["function_id"] for s in steps] == [1, 2, 3, 4, 5, 6]
+    assert [s["output"] for s in steps[:4]] == [0, 1, 4, 9]
+    assert isinstance(steps[4]["error"], KeyError) and steps[4]["output"] is None
+    assert steps[5]["function_name"] == "DBOS.setEvent"
+    page = DBOS.list_workflow_steps(f"steps-{tag}", limit=2, offset=2)
+    assert [s["function_id"] for s in page] == [3, 4]
+    assert [s["function_id"] for s in DBOS.list_workflow_steps(f"steps-{tag}", offset=4)] == [5, 6]
+
+
+def test_async_forms_and_client(data: Dataset, db_url: str) -> None:
+    t, ids = data.tag, data.ids
+
+    async def main() -> tuple[list[WorkflowStatus], list[WorkflowStatus], int]:
+        rows = await DBOS.list_workflows_async(workflow_id_prefix=t, status="SUCCESS", limit=2)
+        queued = await DBOS.list_queued_workflows_async(workflow_id_prefix=t)
+        steps = await DBOS.list_workflow_steps_async(ids["b1"])
+        return rows, queued, len(steps)
+
+    rows, queued, nsteps = asyncio.run(main())
+    assert len(rows) == 2 and {r.status for r in rows} == {"SUCCESS"}
+    assert _ids(queued) == [ids["queued"]] and nsteps == 1
+    with DBOSClient(db_url) as client:
+        assert _ids(client.list_workflows(workflow_id_prefix=t)) == _ids(DBOS.list_workflows(workflow_id_prefix=t))
+        assert _ids(client.list_queued_workflows(queue_name=data.queue)) == [ids["queued"]]
+        assert client.list_workflow_steps(ids["b1"])[0]["child_workflow_id"] == ids["child"]
+
+        async def client_async() -> int:
+            got = await client.list_workflows_async(workflow_ids=[ids["a1"]])
+            return len(got) + len(await client.list_workflow_steps_async(ids["b1"]))
+
+        assert asyncio.run(client_async()) == 2
+
+
+def test_parse_time() -> None:
+    assert parse_time(None) is None
+    assert parse_time("1970-01-01T00:00:01Z") == 1000
+    assert parse_time("1970-01-01T01:00:00+01:00") == 0
+    assert parse_time("1970-01-01T00:00:00.250") == 250
+    with pytest.raises(ValueError):
+        parse_time("not a time")
+
+
+def test_queue_listing_shows_running_and_waiting(dbos: type[DBOS]) -> None:
+    import threading
+
+    q = Queue(f"show-{uuid.uuid4().hex[:8]}", concurrency=1)
+    gate = threading.Event()
+
+    @DBOS.workflow(name=f"show-wf-{q.name}")
+    def work(i: int) -> int:
+        gate.wait(10)
+        return i
+
+    handles = [q.enqueue(work, i) for i in range(3)]
+    try:
+        rows = DBOS.list_queued_workflows(queue_name=q.name)
+        assert len(rows) == 3
+        assert sorted(r.status for r in rows) in (["ENQUEUED"] * 3, ["ENQUEUED", "ENQUEUED", "PENDING"])
+    finally:
+        gate.set()
+    assert [h.get_result(timeout_seconds=10) for h in handles] == [0, 1, 2]
+    assert DBOS.list_queued_workflows(queue_name=q.name) == []
