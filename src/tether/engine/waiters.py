@@ -39,18 +39,22 @@ class WakeupHub:
         self._lock = threading.Lock()
         # (kind, workflow_id) -> key -> waiters; the two levels let a wildcard wake every key of a workflow.
         self._waiters: dict[tuple[str, str], dict[str, set[Waiter]]] = {}
+        self._registered = 0
 
     def register(self, keys: Iterable[Key]) -> Waiter:
         """Register interest before checking the database, so no wake-up falls between check and wait."""
         norm = tuple((k, w, "" if k == "wf" else key) for k, w, key in keys)
         waiter = Waiter(asyncio.get_running_loop(), norm)
         with self._lock:
+            self._registered += 1
             for kind, wfid, key in norm:
                 self._waiters.setdefault((kind, wfid), {}).setdefault(key, set()).add(waiter)
         return waiter
 
     def unregister(self, waiter: Waiter) -> None:
+        """Forget a waiter; call exactly once per :meth:`register`."""
         with self._lock:
+            self._registered -= 1
             for kind, wfid, key in waiter.keys:
                 by_key = self._waiters.get((kind, wfid))
                 if by_key is None:
@@ -85,9 +89,13 @@ class WakeupHub:
         for waiter in targets:
             waiter.wake()
 
-    def count(self) -> int:
+    def count(self, kind: str | None = None) -> int:
+        """How many waiters are parked right now (only those waiting on ``kind``, if given)."""
         with self._lock:
-            return sum(len(g) for by_key in self._waiters.values() for g in by_key.values())
+            if kind is None:
+                return self._registered
+            return len({id(w) for (k, _), by_key in self._waiters.items() if k == kind
+                        for group in by_key.values() for w in group})
 
     @staticmethod
     async def wait(waiter: Waiter, timeout: float | None) -> bool:
