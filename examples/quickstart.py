@@ -32,7 +32,7 @@ def process_order(order_id: str, pause: float) -> str:
 
 
 def main() -> None:
-    db = os.environ.get("TETHER_DATABASE_URL", "sqlite:///quickstart.sqlite")
+    db = os.environ.get("TETHER_DATABASE_URL") or "sqlite:///quickstart.sqlite"
     DBOS(config={"name": "quickstart", "system_database_url": db})
     DBOS.launch()  # also resumes a workflow interrupted by an earlier run
     pause = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
