@@ -1,0 +1,70 @@
+"""Migrations: idempotent, and safe when several processes launch on a fresh database at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.conftest import PG_ADMIN_URL, _pg_url
+from tether.config import parse_database_url
+from tether.storage import open_store
+from tether.storage.sql import load_migrations
+
+
+@pytest.fixture
+def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same backend as ``db_url``."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        return
+    name = f"tether_fresh_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrations_are_idempotent(fresh_url: str) -> None:
+    db = parse_database_url(fresh_url)
+    first = open_store(db)
+    applied = first.applied_migrations()  # type: ignore[attr-defined]
+    first.close()
+    second = open_store(db)
+    assert second.applied_migrations() == applied  # type: ignore[attr-defined]
+    second.close()
+    package = "tether.storage.sqlite" if db.backend == "sqlite" else "tether.storage.postgres"
+    assert applied == [v for v, _, _ in load_migrations(package)]
+
+
+def test_concurrent_launches_on_a_fresh_database(fresh_url: str) -> None:
+    script = (
+        "import sys\n"
+        "from tether import DBOS\n"
+        "DBOS(config={'name': 'm', 'system_database_url': sys.argv[1], 'executor_id': sys.argv[2]})\n"
+        "DBOS.launch()\n"
+        "@DBOS.workflow()\n"
+        "def ok() -> int:\n"
+        "    return 1\n"
+        "assert ok() == 1\n"
+        "DBOS.destroy()\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", script, fresh_url, f"e{i}"], stderr=subprocess.PIPE,
+                              text=True) for i in range(4)]
+    for p in procs:
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+
+
+def test_both_backends_ship_the_same_migration_numbers() -> None:
+    sqlite = [v for v, _, _ in load_migrations("tether.storage.sqlite")]
+    postgres = [v for v, _, _ in load_migrations("tether.storage.postgres")]
+    assert sqlite == postgres == list(range(1, len(sqlite) + 1))

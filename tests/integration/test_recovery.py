@@ -1,0 +1,108 @@
+"""Recovery inside one test process: a DBOS that is destroyed while a workflow runs leaves it PENDING, and the
+next launch with the same executor resumes it; past max_recovery_attempts it is given up."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.conftest import make_config
+from tether import DBOS, MaxRecoveryAttemptsExceeded, SetWorkflowID
+
+release = threading.Event()
+step_runs: list[str] = []
+
+
+@DBOS.step()
+def record(name: str) -> str:
+    step_runs.append(name)
+    return name
+
+
+@DBOS.step()
+def blocks_until_released() -> str:
+    step_runs.append("blocking")
+    release.wait(30)
+    return "released"
+
+
+@DBOS.workflow(max_recovery_attempts=1)
+def fragile() -> str:
+    record("first")
+    blocks_until_released()
+    return "done"
+
+
+@DBOS.workflow()
+def resumable() -> list[str]:
+    a = record("a")
+    b = blocks_until_released()
+    return [a, b]
+
+
+def _relaunch(config: dict[str, Any]) -> None:
+    DBOS.destroy()
+    DBOS(config=config)
+    DBOS.launch()
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> Any:
+    release.clear()
+    step_runs.clear()
+    yield
+    release.set()
+    DBOS.destroy()
+
+
+def test_relaunch_resumes_pending_workflow_from_checkpoint(db_url: str) -> None:
+    config = make_config(db_url)
+    DBOS(config=config)
+    DBOS.launch()
+    wfid = f"resume-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(resumable)
+    while "blocking" not in step_runs:
+        threading.Event().wait(0.01)
+    _relaunch(config)  # the first execution is abandoned mid-step, as in a crash
+    release.set()
+    assert DBOS.retrieve_workflow(wfid).get_result() == ["a", "released"]
+    assert step_runs.count("a") == 1
+    status = DBOS.get_workflow_status(wfid)
+    assert status is not None and status.recovery_attempts == 1
+
+
+def test_too_many_recoveries_end_in_max_recovery_attempts_exceeded(db_url: str) -> None:
+    config = make_config(db_url)
+    DBOS(config=config)
+    DBOS.launch()
+    wfid = f"fragile-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(fragile)
+    for expected in (1, 2):
+        while step_runs.count("blocking") < expected:
+            threading.Event().wait(0.01)
+        _relaunch(config)
+    status = DBOS.get_workflow_status(wfid)
+    assert status is not None
+    assert status.status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    with pytest.raises(MaxRecoveryAttemptsExceeded):
+        DBOS.get_result(wfid)
+    assert step_runs.count("first") == 1
+
+
+def test_recovery_skips_other_application_versions(db_url: str) -> None:
+    config = make_config(db_url, application_version="v1")
+    DBOS(config=config)
+    DBOS.launch()
+    wfid = f"versioned-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(resumable)
+    while "blocking" not in step_runs:
+        threading.Event().wait(0.01)
+    _relaunch({**config, "application_version": "v2"})
+    status = DBOS.get_workflow_status(wfid)
+    assert status is not None and status.status == "PENDING" and status.recovery_attempts == 0
