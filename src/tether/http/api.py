@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from tether.types import StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.types import StepInfo, StreamRead, WorkflowSerializationFormat, WorkflowStatus
 
 
-class ResultHandle(Protocol):
+class Handle(Protocol):
+    workflow_id: str
+
     async def get_result(self, *, timeout_seconds: float | None = None) -> Any: ...
 
 
@@ -31,4 +33,16 @@ class WorkflowAPI(Protocol):
 
     async def get_workflow_status_async(self, workflow_id: str) -> WorkflowStatus | None: ...
 
-    async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True) -> Any: ...
+    async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True) -> Handle: ...
+
+    async def list_workflows_async(self, /, **filters: Any) -> list[WorkflowStatus]: ...
+
+    async def list_workflow_steps_async(self, workflow_id: str, *, limit: int | None = None,
+                                        offset: int | None = None) -> list[StepInfo]: ...
+
+    async def cancel_workflow_async(self, workflow_id: str) -> None: ...
+
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None) -> Handle: ...
+
+    async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
+                                  application_version: str | None = None) -> Handle: ...

@@ -23,6 +23,7 @@ from tether.http.api import WorkflowAPI
 from tether.http.auth import require_token
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
+from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
 from tether.http.sse import StreamFanout, resume_offset
 from tether.types import WorkflowSerializationFormat
@@ -133,5 +134,6 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
                                    "values": [to_json_or_marker(v) for v in snap.values],
                                    "closed": snap.closed, "next_offset": snap.next_offset})
 
+    add_management_routes(router, api)
     app.include_router(router)
     return app

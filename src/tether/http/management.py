@@ -1,0 +1,131 @@
+"""Gateway routes for managing workflows: list, steps, cancel, resume, fork, and queues (list, enqueue).
+
+Enqueueing by workflow name needs ``DBOSClient.enqueue_async`` (the gateway of ``tether serve``); a gateway
+mounted on the ``DBOS`` class itself has no enqueue route (the application enqueues with ``Queue.enqueue``).
+Arguments of enqueued workflows arrive as JSON and are stored in the portable format.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Path, Query
+from pydantic import BaseModel, Field
+
+from tether.api.context import SetWorkflowID
+from tether.errors import WorkflowNotFoundError
+from tether.http.api import WorkflowAPI
+from tether.http.encoding import status_json, step_json
+from tether.types import WorkflowSerializationFormat, WorkflowStatus
+
+WorkflowId = Path(min_length=1, max_length=512, description="The workflow's ID")
+QueueName = Path(min_length=1, max_length=256, description="The queue's name")
+
+
+class ResumeRequest(BaseModel):
+    queue_name: str | None = Field(default=None, description="Enqueue it here instead of running it at once")
+
+
+class ForkRequest(BaseModel):
+    start_step: int = Field(ge=1, description="Re-run from this step (1-based); earlier checkpoints are reused")
+    workflow_id: str | None = Field(default=None, min_length=1, description="The new workflow's ID")
+    application_version: str | None = None
+
+
+class EnqueueRequest(BaseModel):
+    workflow_name: str = Field(min_length=1, description="The name the workflow is registered under")
+    args: list[Any] = Field(default_factory=list, description="Positional arguments (JSON values)")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (JSON values)")
+    workflow_id: str | None = Field(default=None, min_length=1)
+    deduplication_id: str | None = None
+    priority: int | None = Field(default=None, ge=0)
+    delay_seconds: float | None = Field(default=None, ge=0)
+    app_version: str | None = None
+
+
+async def _status(api: WorkflowAPI, workflow_id: str) -> WorkflowStatus:
+    """A workflow's status without its inputs and output (nothing to decode).
+
+    Raises:
+        WorkflowNotFoundError: no workflow has this ID.
+    """
+    found = await api.list_workflows_async(workflow_ids=[workflow_id], load_input=False, load_output=False)
+    if not found:
+        raise WorkflowNotFoundError(workflow_id)
+    return found[0]
+
+
+def _brief(status: WorkflowStatus) -> dict[str, Any]:
+    return {"workflow_id": status.workflow_id, "status": status.status, "queue_name": status.queue_name,
+            "forked_from": status.forked_from}
+
+
+def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
+    """Add the management routes for ``api`` to ``router``."""
+
+    @router.get("/workflows", summary="List workflows, oldest first (sort_desc for newest first)")
+    async def list_workflows(status: list[str] | None = Query(None, description="Any of these statuses"),
+                             name: list[str] | None = Query(None), queue_name: list[str] | None = Query(None),
+                             workflow_id_prefix: str | None = None,
+                             start_time: str | None = Query(None, description="RFC 3339, created at or after"),
+                             end_time: str | None = Query(None, description="RFC 3339, created at or before"),
+                             limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0),
+                             sort_desc: bool = False, load_input: bool = True, load_output: bool = True
+                             ) -> dict[str, Any]:
+        found = await api.list_workflows_async(
+            status=status, name=name, queue_name=queue_name, workflow_id_prefix=workflow_id_prefix,
+            start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc,
+            load_input=load_input, load_output=load_output)
+        return {"workflows": [status_json(s) for s in found]}
+
+    @router.get("/workflows/{workflow_id}/steps", summary="A workflow's recorded steps")
+    async def steps(workflow_id: str = WorkflowId, limit: int | None = Query(None, ge=1),
+                    offset: int | None = Query(None, ge=0)) -> dict[str, Any]:
+        found = await api.list_workflow_steps_async(workflow_id, limit=limit, offset=offset)
+        return {"workflow_id": workflow_id, "steps": [step_json(s) for s in found]}
+
+    @router.post("/workflows/{workflow_id}/cancel", summary="Cancel a workflow (it stops at its next step)")
+    async def cancel(workflow_id: str = WorkflowId) -> dict[str, Any]:
+        await _status(api, workflow_id)
+        await api.cancel_workflow_async(workflow_id)
+        return _brief(await _status(api, workflow_id))
+
+    @router.post("/workflows/{workflow_id}/resume", summary="Resume a cancelled workflow from its last step")
+    async def resume(workflow_id: str = WorkflowId, body: ResumeRequest | None = Body(None)) -> dict[str, Any]:
+        await api.resume_workflow_async(workflow_id, queue_name=body.queue_name if body else None)
+        return _brief(await _status(api, workflow_id))
+
+    @router.post("/workflows/{workflow_id}/fork", status_code=201,
+                 summary="Start a copy of a workflow that re-runs it from a step")
+    async def fork(body: ForkRequest, workflow_id: str = WorkflowId) -> dict[str, Any]:
+        if body.workflow_id is not None:
+            with SetWorkflowID(body.workflow_id):
+                handle = await api.fork_workflow_async(workflow_id, body.start_step,
+                                                       application_version=body.application_version)
+        else:
+            handle = await api.fork_workflow_async(workflow_id, body.start_step,
+                                                   application_version=body.application_version)
+        return _brief(await _status(api, handle.workflow_id))
+
+    @router.get("/queues/{queue_name}/workflows", summary="Workflows waiting in or running from a queue")
+    async def queued(queue_name: str = QueueName, limit: int = Query(100, ge=1, le=10_000),
+                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+        found = await api.list_workflows_async(queue_name=queue_name, queues_only=True, limit=limit,
+                                               offset=offset, load_output=False)
+        return {"queue_name": queue_name, "workflows": [status_json(s) for s in found]}
+
+    enqueue_async = getattr(api, "enqueue_async", None)
+    if enqueue_async is None:
+        return
+
+    @router.post("/queues/{queue_name}/workflows", status_code=201,
+                 summary="Enqueue a workflow by its registered name; an application serving the queue runs it")
+    async def enqueue(body: EnqueueRequest, queue_name: str = QueueName) -> dict[str, Any]:
+        options: dict[str, Any] = {"queue_name": queue_name, "workflow_name": body.workflow_name,
+                                   "serialization_type": WorkflowSerializationFormat.PORTABLE}
+        for name in ("workflow_id", "deduplication_id", "priority", "delay_seconds", "app_version"):
+            value = getattr(body, name)
+            if value is not None:
+                options[name] = value
+        handle = await enqueue_async(options, *body.args, **body.kwargs)
+        return _brief(await _status(api, handle.workflow_id))
