@@ -57,7 +57,7 @@ _WAKE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.
 
 async def run_queues(rt: Runtime) -> None:
     """The runner loop; runs until cancelled (at ``Runtime.close``)."""
-    while True:
+    while not rt.destroyed:
         waiter = rt.hub.register(_WAKE_KEYS)
         try:
             found = _Pass()
@@ -66,6 +66,8 @@ async def run_queues(rt: Runtime) -> None:
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup: log it and try again at the next wake-up or poll
+                if rt.destroyed:
+                    return
                 logger.exception("Queue runner pass failed")
             timeout = QUEUE_POLL_SECONDS
             if found.next_due_ms is not None:

@@ -188,7 +188,8 @@ class SqlStore(Store):
         sql = f"SELECT {', '.join(cols)} FROM workflow_status"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at " + ("DESC" if flt.sort_desc else "ASC") + ", workflow_uuid"
+        order = "DESC" if flt.sort_desc else "ASC"  # the tie-break follows, so one index scan serves both
+        sql += f" ORDER BY created_at {order}, workflow_uuid {order}"
         if flt.limit is not None:
             sql += f" LIMIT {int(flt.limit)}"
         if flt.offset is not None:

@@ -20,3 +20,11 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER delay_notify AFTER UPDATE OF delay_until_epoch_ms ON workflow_status
     FOR EACH ROW WHEN (NEW.status = 'DELAYED' AND NEW.delay_until_epoch_ms IS DISTINCT FROM OLD.delay_until_epoch_ms)
     EXECUTE FUNCTION tether_delay_notify();
+-- Trigger functions resolve tether_notify through their own search_path, not the writing session's, so a
+-- write from a connection without "SET search_path TO tether" (a bulk load, psql) still notifies.
+ALTER FUNCTION tether_notify(TEXT, TEXT, TEXT) SET search_path = tether, pg_catalog;
+ALTER FUNCTION tether_messages_notify() SET search_path = tether, pg_catalog;
+ALTER FUNCTION tether_events_notify() SET search_path = tether, pg_catalog;
+ALTER FUNCTION tether_streams_notify() SET search_path = tether, pg_catalog;
+ALTER FUNCTION tether_status_notify() SET search_path = tether, pg_catalog;
+ALTER FUNCTION tether_delay_notify() SET search_path = tether, pg_catalog;
