@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,14 @@ def _wait_for_marker(workdir: Path, marker: str, proc: subprocess.Popen[str], ti
     raise AssertionError(f"marker {marker!r} not reached")
 
 
-def _crash_and_recover(scenario: str, marker: str, db_url: str, workdir: Path) -> dict[str, object]:
+def _crash_and_recover(scenario: str, marker: str, db_url: str, workdir: Path,
+                       then: Callable[[str, str], None] | None = None) -> dict[str, object]:
     executor = f"crash-{uuid.uuid4().hex[:10]}"
     first = _spawn(scenario, "start", db_url, executor, workdir)
     try:
         _wait_for_marker(workdir, marker, first)
+        if then is not None:
+            then(db_url, executor)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
@@ -64,9 +68,23 @@ def test_killed_between_steps_resumes_without_rerunning_them(db_url: str, tmp_pa
     assert _steps(tmp_path) == ["one", "two", "three", "four"]
 
 
+def _sleep_recorded(db_url: str, executor: str) -> None:
+    """Wait until the workflow's durable sleep is checkpointed (the marker is written just before it)."""
+    from tether import DBOSClient
+
+    with DBOSClient(db_url) as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            steps = client.list_workflow_steps(f"crash-sleep-{executor}")
+            if any(s["function_name"] == "DBOS.sleep" for s in steps):
+                return
+            time.sleep(0.02)
+    raise AssertionError("the durable sleep was never recorded")
+
+
 def test_killed_during_durable_sleep_sleeps_only_the_rest(db_url: str, tmp_path: Path) -> None:
     DBOS.destroy()
-    out = _crash_and_recover("sleep", "sleep-start", db_url, tmp_path)
+    out = _crash_and_recover("sleep", "sleep-start", db_url, tmp_path, then=_sleep_recorded)
     sleep_started = float(next(line.split()[1] for line in (tmp_path / "markers").read_text().splitlines()
                                if line.startswith("sleep-start")))
     finished = float(out["result"])  # type: ignore[arg-type]
