@@ -37,7 +37,7 @@ expect "$out" '"output":{"status":"completed"' "it ran its steps after the appro
 echo ""
 
 WF_REJECT="$(unique_id reject)"
-echo "❌ Step 4: start ${WF_REJECT} and reject it"
+echo "🚫 Step 4: start ${WF_REJECT} and reject it"
 req POST "/start-workflow-messaging/${WF_REJECT}/${STEPS}" >/dev/null
 out="$(req POST "/send-message/${WF_REJECT}" '{"approved": false, "reason": "Rejected by test"}')"
 echo "$out"
