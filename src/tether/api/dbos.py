@@ -7,7 +7,7 @@ import functools
 import inspect
 import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
@@ -236,8 +236,18 @@ class DBOS(ManagementAPI):
         return WorkflowHandle(rt, start.workflow_id)
 
     @classmethod
-    async def start_workflow_async(cls, func: Callable[P, Coroutine[Any, Any, R]] | Callable[P, R],
-                                   *args: P.args, **kwargs: P.kwargs) -> WorkflowHandleAsync[R]:
+    @overload
+    async def start_workflow_async(cls, func: Callable[P, Coroutine[Any, Any, R]],
+                                   *args: P.args, **kwargs: P.kwargs) -> WorkflowHandleAsync[R]: ...
+
+    @classmethod
+    @overload
+    async def start_workflow_async(cls, func: Callable[P, R],
+                                   *args: P.args, **kwargs: P.kwargs) -> WorkflowHandleAsync[R]: ...
+
+    @classmethod
+    async def start_workflow_async(cls, func: Callable[P, Any],
+                                   *args: P.args, **kwargs: P.kwargs) -> WorkflowHandleAsync[Any]:
         """Start a workflow from async code; an async workflow runs on the caller's event loop."""
         rt = cls._rt()
         reg, bound = _registered(func)
