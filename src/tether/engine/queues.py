@@ -8,7 +8,9 @@ in parallel without taking a workflow twice. On SQLite ``BEGIN IMMEDIATE`` seria
 
 The runner wakes on status changes of any workflow (an enqueue, a completion, a moved delay), through the one
 wake-up path, and otherwise re-checks every :data:`QUEUE_POLL_SECONDS` (a fallback for lost wake-ups; rate
-limited queues re-check at least four times per period, delayed workflows exactly when they are due).
+limited queues re-check at least four times per period, delayed workflows exactly when they are due). A pass
+first reads, without locks, which queues hold ENQUEUED work, and opens a claiming transaction only for those;
+passes start at most every :data:`MIN_PASS_SECONDS`, so a burst of completions costs one pass.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
 QUEUE_POLL_SECONDS = 1.0
 """Fallback interval at which a queue runner looks for work without having been woken."""
+
+MIN_PASS_SECONDS = 0.005
+"""Shortest time between two passes of a runner (wake-ups arriving meanwhile are served by the next pass)."""
 
 INTERNAL_QUEUE = "_tether_internal"
 """Served by every process: where resumed and forked workflows go when this process cannot run them."""
@@ -57,7 +62,9 @@ _WAKE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.
 
 async def run_queues(rt: Runtime) -> None:
     """The runner loop; runs until cancelled (at ``Runtime.close``)."""
+    loop = asyncio.get_running_loop()
     while not rt.destroyed:
+        pass_started = loop.time()
         waiter = rt.hub.register(_WAKE_KEYS)
         try:
             found = _Pass()
@@ -75,6 +82,8 @@ async def run_queues(rt: Runtime) -> None:
             await rt.hub.wait(waiter, timeout)
         finally:
             rt.hub.unregister(waiter)
+        # Many status changes in a burst make one pass, not one each: passes start at most this often.
+        await asyncio.sleep(max(0.0, MIN_PASS_SECONDS - (loop.time() - pass_started)))
 
 
 def start_queue_runner(rt: Runtime) -> None:
@@ -83,12 +92,21 @@ def start_queue_runner(rt: Runtime) -> None:
 
 
 async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
-    """One pass: promote due delayed workflows, then claim and launch what each queue admits.
+    """One pass: promote due delayed workflows, then claim and launch what each queue with work admits.
     Returns how many workflows were launched."""
     found = found or _Pass()
-    launched = await _promote_delayed(rt, found)
+    launched = 0
+    next_due = await rt.io(rt.store.next_delay_ms)
+    if next_due is not None and next_due <= rt.clock.now_ms():
+        launched += await _promote_delayed(rt)
+        next_due = await rt.io(rt.store.next_delay_ms)
+    found.due(next_due)
+    policies = list(_queues.values())
+    busy = await rt.io(rt.store.queues_with_work, [p.name for p in policies])
     now = rt.clock.now_ms()
-    for policy in list(_queues.values()):
+    for policy in policies:
+        if policy.name not in busy:
+            continue
         rows = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now)
         for row in rows:
             launched += await dispatch(rt, row)
@@ -97,7 +115,7 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
     return launched
 
 
-async def _promote_delayed(rt: Runtime, found: _Pass) -> int:
+async def _promote_delayed(rt: Runtime) -> int:
     now = rt.clock.now_ms()
     launched = 0
     for row in await rt.io(rt.store.due_delayed, now):
@@ -117,7 +135,6 @@ async def _promote_delayed(rt: Runtime, found: _Pass) -> int:
             if full is not None:
                 rt.notify("wf", row.workflow_uuid, full.status)
                 launched += await dispatch(rt, full)
-    found.due(await rt.io(rt.store.next_delay_ms))
     return launched
 
 

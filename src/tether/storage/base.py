@@ -212,6 +212,11 @@ class Store(abc.ABC):
         ``app_version`` (or of no version) are taken. Safe to call from many processes at once."""
 
     @abc.abstractmethod
+    def queues_with_work(self, queue_names: Sequence[str]) -> set[str]:
+        """Which of these queues hold at least one ENQUEUED workflow (a lock-free read, so that the runner
+        only opens a claiming transaction where there is something to claim)."""
+
+    @abc.abstractmethod
     def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:
         """DELAYED workflows whose delay has passed (without inputs or outputs)."""
 

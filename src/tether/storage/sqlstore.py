@@ -273,6 +273,17 @@ class SqlStore(Store):
         # Another process may have cancelled one between the claim and this read: skip those.
         return [r for r in rows if r.status == "PENDING" and r.executor_id == executor_id]
 
+    def queues_with_work(self, queue_names: Sequence[str]) -> set[str]:
+        names = list(queue_names)
+        if not names:
+            return set()
+        # One round trip; each EXISTS is a single seek on the queue index.
+        one = (f"SELECT CAST({self.placeholder} AS TEXT) WHERE EXISTS (SELECT 1 FROM workflow_status "
+               f"WHERE queue_name = {self.placeholder} AND status = 'ENQUEUED')")
+        params = [p for name in names for p in (name, name)]
+        with self._auto() as s:
+            return {r[0] for r in s.run_sql(" UNION ALL ".join([one] * len(names)), params).fetchall()}
+
     def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:
         with self._auto() as s:
             ids = [r[0] for r in s.run("due_delayed", {"now": now_ms, "limit": limit}).fetchall()]
