@@ -43,6 +43,14 @@ def _run_on_helper(coro: Coroutine[Any, Any, T]) -> T:
     return _thread_loop().run_until_complete(coro)
 
 
+def close_thread_loop() -> None:
+    """Close this thread's bridge loop; called when a thread the engine started is about to end."""
+    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
+    if loop is not None and not loop.is_running():
+        loop.close()
+    _local.loop = None
+
+
 def inline_io() -> bool:
     """True when the running loop is a thread-private bridge loop, where blocking calls are fine."""
     loop = getattr(_local, "loop", None)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from tether.config import Settings
-from tether.engine.bridge import inline_io
+from tether.engine.bridge import close_thread_loop, inline_io
 from tether.engine.clock import Clock
 from tether.engine.waiters import Key, WakeupHub
 from tether.errors import NotLaunchedError
@@ -119,6 +119,7 @@ class Runtime:
             try:
                 target()
             finally:
+                close_thread_loop()
                 self._thread_slots.release()
 
         thread = threading.Thread(target=run, name=name, daemon=True)
