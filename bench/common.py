@@ -121,7 +121,7 @@ def process_stats() -> dict[str, float]:
     """Current RSS (MiB), peak RSS (MiB) and thread counts of this process."""
     import resource
 
-    import psutil
+    import psutil  # type: ignore[import-untyped,unused-ignore]
 
     proc = psutil.Process()
     return {

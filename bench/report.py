@@ -22,13 +22,15 @@ def fmt(value: float | None) -> str:
 
 
 def _index(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, dict[str, Any]]]:
-    """(scenario, metric, backend) -> impl -> metric dict, in first-seen order."""
+    """(scenario, metric, backend) -> impl -> metric dict; scenarios and metrics in first-seen order,
+    the backends of one metric next to each other."""
     rows: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
     for rec in records:
         for m in rec.get("metrics", []):
             key = (rec["scenario"], m["name"], rec["backend"])
             rows.setdefault(key, {})[rec["impl"]] = m
-    return rows
+    first_seen = {key[:2]: i for i, key in reversed(list(enumerate(rows)))}
+    return dict(sorted(rows.items(), key=lambda kv: (first_seen[kv[0][:2]], kv[0][2])))
 
 
 def _ratio(row: dict[str, dict[str, Any]]) -> str:
@@ -82,16 +84,16 @@ def render(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         "- ratio = tether / dbos; the verdict reads the ratio with the metric's direction "
         "(↑ higher is better, ↓ lower is better, 5% dead band).",
         "",
-        "| scenario | metric | backend | tether | dbos | ratio | |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | metric | backend | tether | dbos | ratio |",
+        "|---|---|---|---|---|---|",
     ]
     for (scenario, metric, backend), row in rows.items():
         any_metric = next(iter(row.values()))
         unit = any_metric["unit"]
         arrow = {"higher": "↑", "lower": "↓"}.get(any_metric.get("better", ""), "")
         cells = [fmt(row[i]["value"]) if i in row else "-" for i in IMPLS]
-        lines.append(f"| {scenario} | {metric} ({unit}) | {backend} | {cells[0]} | {cells[1]} | "
-                     f"{_ratio(row)} | {arrow} |")
+        lines.append(f"| {scenario} | {metric} ({unit} {arrow}) | {backend} | {cells[0]} | {cells[1]} | "
+                     f"{_ratio(row)} |")
     lines += _ceiling_section(records, rows)
 
     failed = [r for r in records if r.get("error")]

@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,8 @@ from bench import report  # noqa: E402  (needs ROOT on sys.path when run as a sc
 Variant = dict[str, Any]
 
 # Scenario sizes per mode. A variant may restrict itself to some backends with "backends".
-# "full" is sized so that both implementations on both backends fit in about 10 minutes on 2 cores.
+# "full" takes 10-12 minutes for both implementations on both backends on 2 cores, most of it dbos with
+# 10,000 waiters (hence PostgreSQL only for that variant).
 PLAN: dict[str, dict[str, list[Variant]]] = {
     "wf_seq": {
         "quick": [{"n": 40, "reps": 3, "warmup": 10}],
@@ -43,12 +45,12 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "full": [{"inflight": [32, 256], "per_slot": 1, "min_total": 128, "reps": 3}],
     },
     "send_recv_latency": {
-        "quick": [{"n": 20, "budget_s": 8, "min_n": 5}],
-        "full": [{"n": 100, "budget_s": 20, "min_n": 20}],
+        "quick": [{"n": 20, "budget_s": 8, "min_n": 5, "warmup": 1}],
+        "full": [{"n": 100, "budget_s": 20, "min_n": 10, "warmup": 2}],
     },
     "event_latency": {
-        "quick": [{"n": 20, "budget_s": 8, "min_n": 5}],
-        "full": [{"n": 100, "budget_s": 20, "min_n": 20}],
+        "quick": [{"n": 20, "budget_s": 8, "min_n": 5, "warmup": 1}],
+        "full": [{"n": 100, "budget_s": 20, "min_n": 10, "warmup": 2}],
     },
     "stream": {
         "quick": [{"n": 200, "reps": 2}],
@@ -108,6 +110,18 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, Variant]]:
     return out
 
 
+def drop_leftover_database(impl: str, scenario: str, pid: int) -> None:
+    """After a killed worker: drop the database it could not drop itself (best effort)."""
+    try:
+        import psycopg
+
+        base = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "bench_{impl}_{scenario}_{pid}" WITH (FORCE)')
+    except Exception as exc:  # the driver must not fail because of cleanup
+        print(f"(could not drop bench_{impl}_{scenario}_{pid}: {exc})", end=" ")
+
+
 def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, params: Variant,
             log_path: Path) -> dict[str, Any]:
     # pg_limit ("none") only needs psycopg, which both interpreters have.
@@ -121,11 +135,16 @@ def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, pa
         cmd = [python, "-m", "bench.worker", "--scenario", scenario, "--backend", backend,
                "--params", json.dumps(params), "--result", str(result_path)]
         with open(log_path, "w") as log:
+            # A session of its own, so a timeout kills the worker and any child it started.
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
             try:
-                subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               timeout=args.timeout, check=False)
+                proc.wait(timeout=args.timeout)
             except subprocess.TimeoutExpired:
-                pass
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                if backend == "postgres":
+                    drop_leftover_database(impl, scenario, proc.pid)
         if result_path.exists():
             record: dict[str, Any] = json.loads(result_path.read_text())
         else:
@@ -176,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                 if run_key(r) not in done and not r.get("error"):
                     records.append({**r, "from_previous_run": True})
 
+    order = list(PLAN)
+    records.sort(key=lambda r: order.index(r["scenario"]) if r["scenario"] in order else len(order))
     meta = {
         "mode": mode,
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

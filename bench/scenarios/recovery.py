@@ -2,11 +2,13 @@
 
 1. A child process (``python -m bench.worker --scenario recovery --url ... phase=crash``) launches DBOS and
    starts ``n`` workflows. Each runs one step, then ``DBOS.sleep``s until a common wall-clock
-   ``wake_at``. When every workflow has recorded both the step and the sleep, the child says so by
-   creating ``ready_file``, and the bench SIGKILLs it.
-2. The bench waits until ``wake_at`` has passed, so every recorded sleep is already over, then times
-   ``DBOS.launch()`` (which recovers the PENDING workflows of executor "local") and the time until all
-   ``n`` workflows are SUCCESS (polling ``DBOS.list_workflows`` every ``poll_s``).
+   ``wake_at``. When every workflow has finished its step, the child says so by creating
+   ``ready_file``, and the bench SIGKILLs it.
+2. The bench waits until ``wake_at`` has passed, so every sleep is over whether its wake-up time was
+   recorded before the kill or is computed again on replay, then times ``DBOS.launch()`` (which
+   recovers the PENDING workflows of executor "local") and the time until all ``n`` workflows are
+   SUCCESS: ``DBOS.get_workflow_status`` on each workflow in turn, re-polling the first unfinished
+   one every ``poll_s`` (about one query per completion, so polling barely competes with recovery).
 """
 
 from __future__ import annotations
@@ -47,18 +49,27 @@ def crash_phase(url: str, n: int, wake_at: float, ready_file: str) -> None:
         with SetWorkflowID(wfid):
             DBOS.start_workflow(sleeper, i, wake_at)
     if not wait_until(lambda: len(_steps_done) == n, timeout=wake_at - time.time()):
-        raise TimeoutError("workflows did not reach their sleep before wake_at")
-    for wfid in ids:  # both checkpoints (step, sleep) must be durable before we are killed
-        if not wait_until(lambda w=wfid: len(DBOS.list_workflow_steps(w)) >= 2, timeout=10):
-            raise TimeoutError(f"{wfid}: sleep was not checkpointed")
+        raise TimeoutError("workflows did not finish their step before wake_at")
+    statuses = {getattr(DBOS.get_workflow_status(w), "status", None) for w in ids}
+    if statuses != {"PENDING"}:
+        raise AssertionError(f"expected every workflow PENDING before the kill, saw {statuses}")
     Path(ready_file).touch()
-    time.sleep(3600)
+    time.sleep(max(0.0, wake_at - time.time()) + 30)  # the bench SIGKILLs us long before; never linger
+    os._exit(1)
 
 
-def count_success() -> int:
-    done = DBOS.list_workflows(status="SUCCESS", workflow_id_prefix=PREFIX, load_input=False,
-                               load_output=False)
-    return len(done)
+def wait_all_success(ids: list[str], timeout: float, poll_s: float) -> int:
+    """Wait until every workflow in ``ids`` is SUCCESS; return how many are (== len(ids) unless timed out)."""
+    deadline = time.monotonic() + timeout
+    for done, wfid in enumerate(ids):
+        while True:
+            status = DBOS.get_workflow_status(wfid)
+            if status is not None and status.status == "SUCCESS":
+                break
+            if time.monotonic() > deadline:
+                return done
+            time.sleep(poll_s)
+    return len(ids)
 
 
 def _crash(url: str, n: int, wake_at: float) -> float:
@@ -66,17 +77,19 @@ def _crash(url: str, n: int, wake_at: float) -> float:
     started = time.time()
     backend = "sqlite" if url.startswith("sqlite") else "postgres"
     with tempfile.TemporaryDirectory(prefix="bench_recovery_") as tmp:
-        ready, log_path = os.path.join(tmp, "ready"), os.path.join(tmp, "child.log")
+        ready, log_path, result_path = (os.path.join(tmp, f) for f in ("ready", "child.log", "result.json"))
         params = {"n": n, "phase": "crash", "wake_at": wake_at, "ready_file": ready}
         cmd = [sys.executable, "-m", "bench.worker", "--scenario", "recovery", "--backend", backend,
-               "--url", url, "--params", json.dumps(params)]
+               "--url", url, "--params", json.dumps(params), "--result", result_path]
         with open(log_path, "w") as log:
-            child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+            child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         try:
             wait_until(lambda: os.path.exists(ready) or child.poll() is not None,
                        timeout=max(0.0, wake_at - time.time() - 0.5))
             if not os.path.exists(ready):
-                tail = Path(log_path).read_text()[-3000:]
+                result = Path(result_path)
+                error = json.loads(result.read_text()).get("error") if result.exists() else None
+                tail = error or Path(log_path).read_text()[-3000:]
                 raise RuntimeError(f"crash phase not ready before wake_at (exit {child.poll()}):\n{tail}")
             return time.time() - started
         finally:
@@ -99,8 +112,9 @@ def run(url: str, n: int = 200, lead_s: float = 15.0, poll_s: float = 0.02, time
     DBOS.launch()
     launch_s = time.perf_counter() - t0
     try:
-        if not wait_until(lambda: count_success() >= n, timeout=timeout_s, interval=poll_s):
-            raise TimeoutError(f"only {count_success()} of {n} workflows recovered in {timeout_s}s")
+        done = wait_all_success([f"{PREFIX}{i:05d}" for i in range(n)], timeout_s, poll_s)
+        if done < n:
+            raise TimeoutError(f"only {done} of {n} workflows recovered in {timeout_s}s")
         all_done_s = time.perf_counter() - t0
     finally:
         DBOS.destroy()
