@@ -302,3 +302,28 @@ def test_cancel_async_workflow_waiting_in_recv(dbos: type[DBOS]) -> None:
 
     asyncio.run(main())
     assert ran == ["after"]
+
+
+def test_cancel_and_resume_a_delayed_workflow(dbos: type[DBOS]) -> None:
+    from tether import SetEnqueueOptions
+
+    tag = _tag()
+    ran: list[int] = []
+
+    @DBOS.workflow(name=f"delayed-{tag}")
+    def work(x: int) -> int:
+        ran.append(x)
+        return x
+
+    with SetEnqueueOptions(delay_seconds=3600):
+        h = DBOS.start_workflow(work, 1)
+    assert [s.workflow_id for s in DBOS.list_workflows(status="DELAYED", name=f"delayed-{tag}")] == [h.workflow_id]
+    DBOS.cancel_workflow(h.workflow_id)
+    assert h.get_status().status == "CANCELLED"
+    DBOS.set_workflow_delay(h.workflow_id, delay_seconds=0)  # not DELAYED any more: no effect
+    assert h.get_status().status == "CANCELLED" and ran == []
+    assert DBOS.resume_workflow(h.workflow_id).get_result(timeout_seconds=WAIT) == 1
+    with SetEnqueueOptions(delay_seconds=3600):
+        h2 = DBOS.start_workflow(work, 2)
+    assert DBOS.resume_workflow(h2.workflow_id).get_result(timeout_seconds=WAIT) == 2  # starts it now
+    assert ran == [1, 2]
