@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tether import DBOS
-from tether.http import create_gateway
+from tether.http import StreamFanout, create_gateway
 from tether.http.demo import create_demo_app
 from tether.http.server import ServerThread
 from tether.http.sse_client import SSEEvent, parse_sse
@@ -171,3 +171,20 @@ def test_demo_stream_followed_live_over_the_socket(dbos: type[DBOS]) -> None:
         assert events[-1].event == "end"
         assert http.get(f"/workflow-stream/{w}").json()["total_messages"] == 6
         assert http.get(f"/api/workflows/{w}").json()["status"] == "SUCCESS"
+
+
+def test_idle_streams_send_keepalive_comments(dbos: type[DBOS]) -> None:
+    app = create_gateway(DBOS, fanout=StreamFanout(keepalive_seconds=0.05))
+    w = start_driven()
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http, \
+            http.stream("GET", f"/workflows/{w}/streams/s", headers=SSE) as r:
+        text = ""
+        chunks = r.iter_text()
+        while ": keepalive" not in text:  # nothing is written: the server keeps the connection alive
+            text += next(chunks)
+        write(w, "after the keepalive")
+        while "after the keepalive" not in text:
+            text += next(chunks)
+    assert text.startswith("retry: 1000\n\n: keepalive\n\n")
+    assert 'id: 0\ndata: "after the keepalive"\n\n' in text
+    DBOS.send(w, {"op": "close"}, CMD)

@@ -5,9 +5,24 @@
 
     app.mount("/tether", create_gateway(DBOSClient(url), token="s3cret"))
 
-Only JSON crosses HTTP: messages sent through the gateway are stored in the portable (JSON) format, and client
+Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
+
+    GET  /health                                  liveness (no token needed)
+    GET  /workflows                               list (filters: status, name, queue_name, prefix, times)
+    GET  /workflows/{id}                          status
+    GET  /workflows/{id}/result?timeout=30        wait for the end, then the status
+    GET  /workflows/{id}/steps                    recorded steps
+    POST /workflows/{id}/cancel | resume | fork   management
+    POST /workflows/{id}/messages                 send {"message", "topic", "idempotency_key"}
+    GET  /workflows/{id}/events                   every event
+    GET  /workflows/{id}/events/{key}?timeout=5   one event (long poll)
+    GET  /workflows/{id}/streams/{key}?offset=0   a snapshot; SSE with Accept: text/event-stream
+    GET  /queues/{name}/workflows                 queued workflows
+    POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)
+
+Only JSON crosses HTTP: messages and enqueued arguments are stored in the portable (JSON) format, and client
 input is never unpickled. Values that workflows stored as pickles are decoded and re-encoded as JSON (406 when
-a value has no JSON form). The schema is at ``/openapi.json``; errors are documented in :mod:`tether.http.errors`.
+a value has no JSON form). Errors are JSON bodies with 4xx codes, listed in :mod:`tether.http.errors`.
 """
 
 from __future__ import annotations
