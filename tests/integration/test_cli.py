@@ -190,3 +190,16 @@ def test_serve_runs_the_gateway_with_a_token(dbos: type[DBOS], db_url: str) -> N
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_cli_works_without_fastapi(db_url: str) -> None:
+    """Only serve and demo need the http extra; they say so (exit 1) when it is missing."""
+    blocked = ("import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None; "
+               "from tether.cli import main; sys.exit(main(sys.argv[1:]))")
+    listed = subprocess.run([sys.executable, "-c", blocked, "workflow", "list", "--json", "--db", db_url],
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert isinstance(json.loads(listed.stdout), list)
+    demo = subprocess.run([sys.executable, "-c", blocked, "demo", "--db", db_url], capture_output=True, text=True,
+                          timeout=60)
+    assert demo.returncode == 1 and "pip install 'tether[http]'" in demo.stderr

@@ -8,6 +8,7 @@ from types import TracebackType
 
 import uvicorn
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
@@ -16,7 +17,7 @@ def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str 
 
 
 class ServerThread:
-    """``app`` served by uvicorn on a background thread, on a free port of 127.0.0.1::
+    """``app`` (any ASGI app) served by uvicorn on a background thread, on a free port of 127.0.0.1::
 
         with ServerThread(app) as server:
             httpx.get(server.url + "/health")
@@ -25,7 +26,7 @@ class ServerThread:
     instead of failing; no polling for readiness is needed.
     """
 
-    def __init__(self, app: FastAPI, *, log_level: str = "warning", backlog: int = 2048) -> None:
+    def __init__(self, app: ASGIApp, *, log_level: str = "warning", backlog: int = 2048) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
