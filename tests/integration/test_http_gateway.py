@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
+import types
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -35,6 +37,11 @@ async def driven() -> str:
         elif op == "close":
             await DBOS.close_stream_async("s")
             return "done"
+
+
+@DBOS.workflow(name="test_http.identity")
+def identity(value: Any) -> Any:
+    return value
 
 
 def start_driven() -> str:
@@ -191,3 +198,24 @@ def test_gateway_on_a_client_in_another_role(dbos: type[DBOS], db_url: str) -> N
         assert client.get(f"/workflows/{w}/result").json()["output"] == "done"
         snap = client.get(f"/workflows/{w}/streams/s").json()
         assert snap["values"] == [{"n": 1}] and snap["closed"] is True
+
+
+def test_values_this_process_cannot_decode_are_marked_not_fatal(client: TestClient) -> None:
+    """Like ``tether serve`` next to an application whose pickled classes it cannot import."""
+    module = types.ModuleType("tether_test_vanishing")
+    exec("class Gone:\n    pass\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        w = f"undecodable-{uuid.uuid4().hex[:8]}"
+        with SetWorkflowID(w):
+            DBOS.start_workflow(identity, module.Gone()).get_result()
+    finally:
+        del sys.modules[module.__name__]
+    status = client.get(f"/workflows/{w}")
+    assert status.status_code == 200 and status.json()["status"] == "SUCCESS"
+    for field in ("input", "output", "error"):
+        marker = status.json()[field]
+        assert marker["$tether_error"] == "undecodable" and "tether_test_vanishing" in marker["detail"]
+    assert client.get(f"/workflows/{w}/result").json()["output"]["$tether_error"] == "undecodable"
+    listed = client.get("/workflows", params={"workflow_id_prefix": w}).json()["workflows"]
+    assert [s["workflow_id"] for s in listed] == [w] and listed[0]["output"]["$tether_error"] == "undecodable"

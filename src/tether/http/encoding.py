@@ -54,6 +54,12 @@ def marker(exc: NotJSONError) -> dict[str, Any]:
     return {ERROR_MARKER: "not_json", "type": exc.type_name, "detail": exc.detail}
 
 
+def undecodable(detail: str) -> dict[str, Any]:
+    """The in-place error value standing for a stored value this process cannot decode (a pickled class that
+    is not importable here, typically in ``tether serve``)."""
+    return {ERROR_MARKER: "undecodable", "detail": detail}
+
+
 def to_json_or_marker(value: Any) -> Any:
     """Like :func:`to_json`, but a value without JSON form becomes an error marker instead of raising."""
     try:
@@ -71,12 +77,15 @@ def error_json(error: BaseException | None) -> dict[str, str] | None:
     return {"type": str(type_name), "message": str(message)}
 
 
-def status_json(status: WorkflowStatus) -> dict[str, Any]:
-    """A :class:`WorkflowStatus` as JSON data; inputs and output that have no JSON form become markers."""
+def status_json(status: WorkflowStatus, undecoded: str | None = None) -> dict[str, Any]:
+    """A :class:`WorkflowStatus` as JSON data; inputs and output that have no JSON form become markers.
+    ``undecoded`` (why they could not be read) marks a status loaded without input, output and error."""
     out: dict[str, Any] = {}
     for field in dataclasses.fields(status):
         value = getattr(status, field.name)
-        if field.name == "error":
+        if undecoded is not None and field.name in ("input", "output", "error"):
+            out[field.name] = undecodable(undecoded)
+        elif field.name == "error":
             out[field.name] = error_json(value)
         elif field.name in ("input", "output"):
             out[field.name] = to_json_or_marker(value)

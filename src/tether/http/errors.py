@@ -8,7 +8,7 @@ Body shape: ``{"error": "<code>", "detail": "<human readable>"}`` (validation er
     NotJSONError (stored value without JSON form)     406 not_json
     SerializationError                                422 serialization
     request validation (FastAPI)                      422 invalid_request
-    ValueError / TypeError / LookupError              400 bad_request
+    ValueError / TypeError                            400 bad_request
     TimeoutError (result not ready in time)           408 timeout
     NotLaunchedError / StorageError                   503 unavailable
 """
@@ -60,7 +60,6 @@ _MAPPING: list[tuple[type[Exception], int, str]] = [
     (StorageError, 503, "unavailable"),
     (ValueError, 400, "bad_request"),
     (TypeError, 400, "bad_request"),
-    (LookupError, 400, "bad_request"),
 ]
 
 

@@ -33,7 +33,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from tether.errors import WorkflowNotFoundError
+from tether.errors import SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import require_token
 from tether.http.encoding import status_json, to_json, to_json_or_marker
@@ -73,6 +73,25 @@ async def sse_answer(request: Request, fanout: StreamFanout, api: WorkflowAPI, w
                              headers=headers)
 
 
+async def status_document(api: WorkflowAPI, workflow_id: str) -> dict[str, Any]:
+    """A workflow's status as JSON; when its input, output or error cannot be decoded in this process, those
+    fields are error markers and the rest is still given.
+
+    Raises:
+        WorkflowNotFoundError: no workflow has this ID.
+    """
+    try:
+        status = await api.get_workflow_status_async(workflow_id)
+    except SerializationError as exc:
+        found = await api.list_workflows_async(workflow_ids=[workflow_id], load_input=False, load_output=False)
+        if not found:
+            raise WorkflowNotFoundError(workflow_id) from None
+        return status_json(found[0], undecoded=str(exc))
+    if status is None:
+        raise WorkflowNotFoundError(workflow_id)
+    return status_json(status)
+
+
 def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: StreamFanout | None = None,
                    title: str = "Tether gateway") -> FastAPI:
     """An ASGI app serving ``api`` (the launched ``DBOS`` class or a ``DBOSClient``); mount it anywhere.
@@ -91,10 +110,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
 
     @router.get("/workflows/{workflow_id}", summary="A workflow's status")
     async def get_status(workflow_id: str = WorkflowId) -> Response:
-        status = await api.get_workflow_status_async(workflow_id)
-        if status is None:
-            raise WorkflowNotFoundError(workflow_id)
-        return TetherJSONResponse(status_json(status))
+        return TetherJSONResponse(await status_document(api, workflow_id))
 
     @router.get("/workflows/{workflow_id}/result", summary="Wait for a workflow to end, then its status")
     async def get_result(workflow_id: str = WorkflowId,

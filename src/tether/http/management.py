@@ -13,7 +13,7 @@ from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
 from tether.api.context import SetWorkflowID
-from tether.errors import WorkflowNotFoundError
+from tether.errors import SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.encoding import status_json, step_json
 from tether.types import WorkflowSerializationFormat, WorkflowStatus
@@ -72,10 +72,14 @@ def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
                              limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0),
                              sort_desc: bool = False, load_input: bool = True, load_output: bool = True
                              ) -> dict[str, Any]:
-        found = await api.list_workflows_async(
+        filters: dict[str, Any] = dict(
             status=status, name=name, queue_name=queue_name, workflow_id_prefix=workflow_id_prefix,
-            start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc,
-            load_input=load_input, load_output=load_output)
+            start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc)
+        try:
+            found = await api.list_workflows_async(**filters, load_input=load_input, load_output=load_output)
+        except SerializationError as exc:  # some value cannot be decoded here: list without the values
+            found = await api.list_workflows_async(**filters, load_input=False, load_output=False)
+            return {"workflows": [status_json(s, undecoded=str(exc)) for s in found]}
         return {"workflows": [status_json(s) for s in found]}
 
     @router.get("/workflows/{workflow_id}/steps", summary="A workflow's recorded steps")
