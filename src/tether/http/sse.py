@@ -110,6 +110,7 @@ class StreamFanout:
         return feed
 
     def _release(self, api: WorkflowAPI, feed: _Feed) -> None:
+        """One reader fewer; the last one stops the feed (a private feed, never shared, has one reader)."""
         feed.readers -= 1
         ident = (id(api), feed.workflow_id, feed.key)
         if feed.readers <= 0:
@@ -125,12 +126,11 @@ class StreamFanout:
             pos = offset
             while pos < feed.base:  # an earlier reader started the feed further on: catch up from the table
                 snap = await api.read_stream_nowait_async(workflow_id, key, pos)
-                if not snap.values:  # the stream ends before the feed's start: follow it on our own
-                    async for value in api.read_stream_async(workflow_id, key, offset=pos):
-                        yield format_event(pos, encode_value(value))
-                        pos += 1
-                    yield format_event(None, Item("end", dumps({"next_offset": pos})))
-                    return
+                if not snap.values:  # the stream ends before the shared feed starts: follow it on our own
+                    self._release(api, feed)
+                    feed = _Feed(api, workflow_id, key, pos)
+                    feed.readers = 1
+                    break
                 for value in snap.values[: feed.base - pos]:
                     yield format_event(pos, encode_value(value))
                     pos += 1
