@@ -49,11 +49,14 @@ def test_migrate_and_usage_errors(capsys: pytest.CaptureFixture[str], db_url: st
     assert run_json(capsys, "migrate", "--db", db_url) == (0, {"database": db_url, "migrated": True})
     assert run(capsys, "workflow")[0] == 2  # no action
     assert run(capsys, "frobnicate")[0] == 2
-    assert run(capsys, "--help")[0] == 0
     code, _, err = run(capsys, "migrate", "--db", "mysql://nope")
     assert code == 2 and "Unsupported database URL" in err
     code, out = run_json(capsys, "workflow", "list", "--db", db_url, "--status", "SLEEPY")
     assert code == 2 and out["error"] == "usage"
+    code, _, err = run(capsys, "workflow", "list", "--db", "sqlite:////no/such/directory/x.sqlite")
+    assert code == 1 and "Cannot open SQLite database" in err
+    code, out, _ = run(capsys, "--help")
+    assert "TETHER_DATABASE_URL" in out and "sqlite:///tether-demo.sqlite" in out and "Exit codes" in out
 
 
 def test_workflow_get_list_and_steps(capsys: pytest.CaptureFixture[str], dbos: type[DBOS], db_url: str) -> None:

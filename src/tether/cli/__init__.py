@@ -45,6 +45,7 @@ def _common() -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(prog="tether", description="Durable workflows: inspect, message, serve.",
+                                     epilog=(__doc__ or "").split("\n", 1)[1].strip("\n"),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
