@@ -188,3 +188,21 @@ def test_idle_streams_send_keepalive_comments(dbos: type[DBOS]) -> None:
     assert text.startswith("retry: 1000\n\n: keepalive\n\n")
     assert 'id: 0\ndata: "after the keepalive"\n\n' in text
     DBOS.send(w, {"op": "close"}, CMD)
+
+
+def test_sse_through_a_client_gateway_sees_the_applications_writes(dbos: type[DBOS], db_url: str) -> None:
+    """``tether serve``: the gateway's DBOSClient learns of writes through the database's wake-ups."""
+    from tether import DBOSClient
+
+    w = start_driven()
+    with DBOSClient(db_url) as client, ServerThread(create_gateway(client)) as server, \
+            httpx.Client(base_url=server.url, timeout=30) as http:
+        reader = Reader(http, f"/workflows/{w}/streams/s", headers=SSE)
+        try:
+            for i in range(3):
+                write(w, i)
+                assert reader.next().json() == i
+            DBOS.send(w, {"op": "close"}, CMD)
+            assert reader.next().event == "end"
+        finally:
+            reader.close()
