@@ -8,6 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,6 +45,8 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         else:
             pytest.fail(f"tether demo exited with {server.wait()}")
+        # Keep reading its log so that a full pipe never blocks the server.
+        threading.Thread(target=server.stderr.read, daemon=True).start()
         yield f"http://127.0.0.1:{port}"
     finally:
         server.terminate()

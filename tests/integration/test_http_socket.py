@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tether import DBOS
+from tether import DBOS, DBOSClient
 from tether.http import StreamFanout, create_gateway
 from tether.http.demo import create_demo_app
 from tether.http.server import ServerThread
@@ -192,8 +192,6 @@ def test_idle_streams_send_keepalive_comments(dbos: type[DBOS]) -> None:
 
 def test_sse_through_a_client_gateway_sees_the_applications_writes(dbos: type[DBOS], db_url: str) -> None:
     """``tether serve``: the gateway's DBOSClient learns of writes through the database's wake-ups."""
-    from tether import DBOSClient
-
     w = start_driven()
     with DBOSClient(db_url) as client, ServerThread(create_gateway(client)) as server, \
             httpx.Client(base_url=server.url, timeout=30) as http:
