@@ -140,5 +140,7 @@ class Runtime:
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._loop_thread.join(timeout=5)
+        if not self._loop_thread.is_alive():
+            self.loop.close()
         self._io_pool.shutdown(wait=False, cancel_futures=True)
         self.store.close()

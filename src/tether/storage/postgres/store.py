@@ -13,65 +13,51 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-import psycopg.errors
-import psycopg_pool
 
 from tether.errors import StorageError
 from tether.storage.base import Listener
+from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool
 from tether.storage.sql import load_migrations, load_queries
-from tether.storage.sqlstore import Cursor, SqlStore, UniqueViolation
+from tether.storage.sqlstore import Cursor, SqlStore
 
 SCHEMA = "tether"
 _MIGRATION_LOCK = 0x7E7E_0001  # advisory lock key serializing concurrent launches
 
 
-def _to_psycopg(sql: str) -> str:
-    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql)
-
-
-_QUERIES = {name: _to_psycopg(sql) for name, sql in load_queries("tether.storage.postgres").items()}
+_SOURCES = load_queries("tether.storage.postgres")
+_QUERIES = {name: PreparedQuery(f"tether_{name}", sql) for name, sql in _SOURCES.items()}
 
 
 class _PgSession:
-    __slots__ = ("conn",)
+    __slots__ = ("wire",)
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self.conn = conn
+    def __init__(self, wire: WireConnection) -> None:
+        self.wire = wire
 
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor:
-        return self.conn.execute(_QUERIES[name], params or {})
+        return self.wire.run(_QUERIES[name], params or {})
 
     def run_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
-        query = sql.replace("?", "%s") if isinstance(params, (list, tuple)) else sql
-        return self.conn.execute(query, params)
-
-
-def _translate(exc: Exception) -> StorageError:
-    if isinstance(exc, psycopg.errors.UniqueViolation):
-        return UniqueViolation(str(exc))
-    return StorageError(f"PostgreSQL error: {exc}")
-
-
-def _configure(conn: psycopg.Connection[Any]) -> None:
-    conn.execute(f"SET search_path TO {SCHEMA}")
+        if isinstance(params, Mapping):
+            raise TypeError("dynamic SQL takes positional ? parameters")
+        return self.wire.run_sql(sql, params)
 
 
 class PostgresStore(SqlStore):
     backend = "postgres"
-    queries = _QUERIES
-    placeholder = "?"  # rewritten to %s in run_sql
+    queries = _SOURCES
+    placeholder = "?"  # rewritten to $n by the wire layer
     _prefix_column = 'workflow_uuid COLLATE "C"'
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         try:
             self._migrate()
-            self._pool = psycopg_pool.ConnectionPool(
-                url, min_size=1, max_size=pool_size, kwargs={"autocommit": True}, configure=_configure,
-                open=False, timeout=30,
-            )
-            self._pool.open(wait=True, timeout=15)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        except psycopg.Error as exc:
+            raise StorageError(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+        try:
+            self._pool = WirePool(url, pool_size, f"SET search_path TO {SCHEMA}")
+        except StorageError as exc:
             raise StorageError(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
 
     def _migrate(self) -> None:
@@ -99,19 +85,20 @@ class PostgresStore(SqlStore):
 
     @contextmanager
     def _tx(self) -> Iterator[_PgSession]:
-        try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield _PgSession(conn)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            raise _translate(exc) from exc
+        with self._pool.connection() as wire:
+            wire.simple(b"BEGIN")
+            try:
+                yield _PgSession(wire)
+            except BaseException:
+                if not wire.broken:
+                    wire.simple(b"ROLLBACK")
+                raise
+            wire.simple(b"COMMIT")
 
     @contextmanager
     def _auto(self) -> Iterator[_PgSession]:
-        try:
-            with self._pool.connection() as conn:
-                yield _PgSession(conn)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            raise _translate(exc) from exc
+        with self._pool.connection() as wire:
+            yield _PgSession(wire)
 
     def listener(self) -> Listener:
         from tether.storage.postgres.listener import PostgresListener
