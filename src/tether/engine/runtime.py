@@ -12,8 +12,9 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from tether.config import Settings
-from tether.engine.bridge import close_thread_loop, inline_io
+from tether.engine.bridge import inline_io
 from tether.engine.clock import Clock
+from tether.engine.threads import WorkerThreads
 from tether.engine.waiters import Key, WakeupHub
 from tether.errors import NotLaunchedError
 from tether.storage import Listener, Store, open_store
@@ -40,7 +41,7 @@ class Runtime:
                                        poll_interval=settings.sqlite_poll_interval_sec)
         self._io_pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=settings.db_pool_size, thread_name_prefix="tether-io")
-        self._thread_slots = threading.BoundedSemaphore(settings.max_executor_threads)
+        self._workers = WorkerThreads(settings.max_executor_threads)
         self._listener: Listener = self.store.listener()
         self._listener.start(self._on_wakeup, self.hub.notify_all)
         self.loop = asyncio.new_event_loop()
@@ -111,20 +112,9 @@ class Runtime:
             return await task
         return asyncio.run_coroutine_threadsafe(wrapped(), self.loop)
 
-    def start_thread(self, target: Callable[[], None], name: str) -> threading.Thread:
-        """Run a synchronous workflow on its own daemon thread (bounded by ``max_executor_threads``)."""
-        self._thread_slots.acquire()
-
-        def run() -> None:
-            try:
-                target()
-            finally:
-                close_thread_loop()
-                self._thread_slots.release()
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        thread.start()
-        return thread
+    def start_thread(self, target: Callable[[], None], name: str) -> None:
+        """Run a synchronous workflow on a worker thread (at most ``max_executor_threads`` of them)."""
+        self._workers.submit(target)
 
     def close(self) -> None:
         self.destroyed = True
