@@ -1,6 +1,7 @@
-"""Three worker processes (real subprocesses, each launched with its own executor ID) share one PostgreSQL
-database and one queue with concurrency=2. A client enqueues 60 workflows; each records every execution's start
-and end in a table outside Tether's. At no instant may more than two run, and each must run exactly once."""
+"""Three worker processes (real subprocesses, each launched with its own executor ID) share one database and one
+queue with concurrency=2, on PostgreSQL and on SQLite. A client enqueues 60 workflows; each records every
+execution's start and end in a file outside the database. At no instant may more than two run, and each must
+run exactly once."""
 
 from __future__ import annotations
 
@@ -8,27 +9,12 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-
-import psycopg
-import pytest
 
 from tether import DBOSClient
 
 WORKER = Path(__file__).with_name("queue_worker.py")
 N = 60
-
-
-@pytest.fixture
-def runs_table(pg_database: str) -> Iterator[str]:
-    table = f"public.mp_runs_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE {table} (wfid TEXT NOT NULL, executor TEXT NOT NULL, "
-                     "started DOUBLE PRECISION NOT NULL, ended DOUBLE PRECISION NOT NULL)")
-    yield table
-    with psycopg.connect(pg_database, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE {table}")
 
 
 def _max_overlap(spans: list[tuple[float, float]]) -> int:
@@ -40,16 +26,18 @@ def _max_overlap(spans: list[tuple[float, float]]) -> int:
     return best
 
 
-def test_three_processes_share_a_queue_with_global_concurrency(pg_database: str, runs_table: str) -> None:
+def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_path: Path) -> None:
     queue = f"mp-{uuid.uuid4().hex[:8]}"
-    workers = [subprocess.Popen([sys.executable, str(WORKER), pg_database, f"mp-exec-{i}", queue, runs_table],
+    runs_file = tmp_path / "runs.txt"
+    runs_file.touch()
+    workers = [subprocess.Popen([sys.executable, str(WORKER), db_url, f"mp-exec-{i}", queue, str(runs_file)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for i in range(3)]
     try:
         for w in workers:
             assert w.stdout is not None
             assert w.stdout.readline().strip() == "ready"
-        with DBOSClient(pg_database) as client:
+        with DBOSClient(db_url) as client:
             handles = [client.enqueue({"queue_name": queue, "workflow_name": "mp_work",
                                        "workflow_id": f"{queue}-{i}"}, i) for i in range(N)]
             assert [h.get_result(timeout_seconds=60) for h in handles] == list(range(N))
@@ -64,8 +52,8 @@ def test_three_processes_share_a_queue_with_global_concurrency(pg_database: str,
             except subprocess.TimeoutExpired:
                 w.kill()
     assert len(statuses) == N and {s.status for s in statuses} == {"SUCCESS"}
-    with psycopg.connect(pg_database) as conn:
-        rows = conn.execute(f"SELECT wfid, executor, started, ended FROM {runs_table}").fetchall()
+    rows = [(wfid, executor, float(start), float(end)) for wfid, executor, start, end in
+            (line.split() for line in runs_file.read_text().splitlines())]
     runs = Counter(r[0] for r in rows)
     assert set(runs) == {f"{queue}-{i}" for i in range(N)}
     assert set(runs.values()) == {1}, "a workflow ran more than once"
