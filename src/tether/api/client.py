@@ -77,22 +77,12 @@ class DBOSClient(ClientManagement):
     # -- streams ---------------------------------------------------------------------------------------
     def read_stream(self, workflow_id: str, key: str, *, offset: int = 0) -> Generator[Any, Any, None]:
         """Yield a stream's values in order until it is closed or its workflow ends."""
-        reader = streams.StreamReader(self._rt, workflow_id, key, offset)
-        while True:
-            batch = run_sync(reader.next_batch())
-            if batch is None:
-                return
-            yield from batch
+        yield from streams.follow(self._rt, workflow_id, key, offset)
 
     async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0
                                 ) -> AsyncGenerator[Any, None]:
-        reader = streams.StreamReader(self._rt, workflow_id, key, offset)
-        while True:
-            batch = await reader.next_batch()
-            if batch is None:
-                return
-            for value in batch:
-                yield value
+        async for value in streams.follow_async(self._rt, workflow_id, key, offset):
+            yield value
 
     def read_stream_nowait(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
         """Values written so far from ``offset``, and whether the stream is closed; never waits."""

@@ -430,23 +430,13 @@ class DBOS(ManagementAPI):
     @classmethod
     def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0) -> Generator[Any, Any, None]:
         """Yield every value of a stream in order, from ``offset``, until it is closed or the workflow ends."""
-        reader = streams.StreamReader(cls._rt(), workflow_id, key, offset)
-        while True:
-            batch = run_sync(reader.next_batch())
-            if batch is None:
-                return
-            yield from batch
+        yield from streams.follow(cls._rt(), workflow_id, key, offset)
 
     @classmethod
     async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0
                                 ) -> AsyncGenerator[Any, None]:
-        reader = streams.StreamReader(cls._rt(), workflow_id, key, offset)
-        while True:
-            batch = await reader.next_batch()
-            if batch is None:
-                return
-            for value in batch:
-                yield value
+        async for value in streams.follow_async(cls._rt(), workflow_id, key, offset):
+            yield value
 
     @classmethod
     def read_stream_nowait(cls, workflow_id: str, key: str, offset: int = 0) -> StreamRead:

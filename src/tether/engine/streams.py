@@ -6,6 +6,7 @@ again: at least once). Readers wait for new values by wake-up, never by sleeping
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 from tether.engine.context import current_step, require_workflow
@@ -89,3 +90,26 @@ class StreamReader:
             if got.values:
                 return got.values
             return None
+
+
+def follow(rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> Generator[Any, Any, None]:
+    """Yield a stream's values in order from ``offset`` until it is closed or its workflow ends."""
+    from tether.engine.bridge import run_sync
+
+    reader = StreamReader(rt, workflow_id, key, offset)
+    while True:
+        batch = run_sync(reader.next_batch())
+        if batch is None:
+            return
+        yield from batch
+
+
+async def follow_async(rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> AsyncGenerator[Any, None]:
+    """Async form of :func:`follow`; waiting for values holds no thread."""
+    reader = StreamReader(rt, workflow_id, key, offset)
+    while True:
+        batch = await reader.next_batch()
+        if batch is None:
+            return
+        for value in batch:
+            yield value
