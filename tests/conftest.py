@@ -7,6 +7,7 @@ the reason shown, except under CI=true, where a missing server is an error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
@@ -44,7 +45,14 @@ def pg_database() -> Iterator[str]:
             pytest.fail(f"CI=true requires PostgreSQL: {problem}")
         pytest.skip(problem)
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"tether_test_{worker}_{uuid.uuid4().hex[:8]}"
+    with temporary_pg_database(f"tether_test_{worker}") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def temporary_pg_database(prefix: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database, yield its URL, drop it (even with connections still open)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, _pg_url
+from tests.conftest import temporary_pg_database
 from tether.config import parse_database_url
 from tether.storage import open_store
 from tether.storage.sql import load_migrations
@@ -23,14 +21,8 @@ def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
     if db_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
         return
-    name = f"tether_fresh_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _pg_url(name)
-    finally:
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with temporary_pg_database("tether_fresh") as url:
+        yield url
 
 
 def test_migrations_are_idempotent(fresh_url: str) -> None:
