@@ -235,3 +235,15 @@ def test_queue_listing_shows_running_and_waiting(dbos: type[DBOS]) -> None:
         gate.set()
     assert [h.get_result(timeout_seconds=10) for h in handles] == [0, 1, 2]
     assert DBOS.list_queued_workflows(queue_name=q.name) == []
+
+
+def test_management_needs_a_launched_dbos() -> None:
+    from tether import NotLaunchedError
+
+    DBOS.destroy()
+    with pytest.raises(NotLaunchedError):
+        DBOS.list_workflows()
+    with pytest.raises(NotLaunchedError):
+        DBOS.cancel_workflow("x")
+    with pytest.raises(NotLaunchedError):
+        asyncio.run(DBOS.list_workflow_steps_async("x"))

@@ -8,7 +8,7 @@ launched runtime) and ``client.list_workflows(...)`` on a client instance (the c
 from __future__ import annotations
 
 import asyncio
-import functools
+import types
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
@@ -36,7 +36,7 @@ class _either(Generic[P, R]):
         self.__doc__ = func.__doc__
 
     def __get__(self, obj: Any, owner: type[Any] | None = None) -> Callable[P, R]:
-        return cast(Callable[P, R], functools.partial(self.func, owner if obj is None else obj))
+        return cast(Callable[P, R], types.MethodType(self.func, owner if obj is None else obj))
 
 
 def _runtime_of(target: Any) -> Runtime:
