@@ -17,7 +17,9 @@ from tether import DBOS, Queue
 
 def main() -> None:
     db_url, executor_id, queue_name, runs_file = sys.argv[1:5]
-    Queue(queue_name, concurrency=2)
+    # One at a time per process, so the two allowed at once must be in two processes and the third process
+    # must be held back by the global limit alone.
+    Queue(queue_name, concurrency=2, worker_concurrency=1)
 
     @DBOS.workflow(name="mp_work")
     def mp_work(i: int) -> int:

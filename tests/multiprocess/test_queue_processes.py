@@ -1,7 +1,8 @@
 """Three worker processes (real subprocesses, each launched with its own executor ID) share one database and one
 queue with concurrency=2, on PostgreSQL and on SQLite. A client enqueues 60 workflows; each records every
 execution's start and end in a file outside the database. At no instant may more than two run, and each must
-run exactly once."""
+run exactly once. Each worker also has worker_concurrency=1: the three together could run three at once, so
+only the global limit keeps it to two (and reaching two needs two processes)."""
 
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_
     assert set(runs) == {f"{queue}-{i}" for i in range(N)}
     assert set(runs.values()) == {1}, "a workflow ran more than once"
     assert _max_overlap([(r[2], r[3]) for r in rows]) == 2
+    assert all(_max_overlap([(r[2], r[3]) for r in rows if r[1] == ex]) == 1 for ex in {r[1] for r in rows})
     # The executor recorded on each workflow is the process that ran it.
     by_status = {s.workflow_id: s.executor_id for s in statuses}
     assert all(by_status[r[0]] == r[1] for r in rows)

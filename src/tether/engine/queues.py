@@ -147,9 +147,22 @@ async def dispatch(rt: Runtime, row: WorkflowRow) -> int:
         logger.error("Claimed workflow %s runs %r, which is not registered in this process",
                      row.workflow_uuid, row.name)
         return 0
-    if row.workflow_uuid in rt.active:
+    wfid = row.workflow_uuid
+    if wfid in rt.active:
         return 0
-    recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, row.workflow_uuid)}
+    # Count it as running here before the last look at its status: a cancellation from now on is caught by
+    # Runtime._on_wakeup (it only marks workflows active here), one before it by the look.
+    rt.active[wfid] = True
+    try:
+        now = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
+        if now is None or now.status != WorkflowStatusString.PENDING.value or wfid in rt.cancelled:
+            rt.active.pop(wfid, None)
+            rt.cancelled.discard(wfid)
+            return 0
+        recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, wfid)}
+    except BaseException:
+        rt.active.pop(wfid, None)
+        raise
     args, kwargs = decode_inputs(row.inputs)
-    launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded))
+    launch_in_background(rt, Start(wfid, True, reg, args, kwargs, recorded))
     return 1
