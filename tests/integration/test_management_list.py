@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tether import DBOS, DBOSClient, Queue, SetWorkflowID, WorkflowStatus
-from tether.api.management import parse_time
+from tether.api.management import parse_time, workflow_filter
 
 
 @dataclass
@@ -134,6 +134,12 @@ def test_load_input_and_output(data: Dataset) -> None:
     assert [r.status for r in bare] == ["SUCCESS", "ERROR"]
     no_out = DBOS.list_workflows(workflow_ids=[ids["a2"]], load_output=False)[0]
     assert (no_out.args, no_out.output) == ((2,), None)
+    # The columns are not even read: the statement does not name them.
+    store = DBOS._rt().store
+    sql, _ = store._build_list(workflow_filter(load_input=False, load_output=False))  # type: ignore[attr-defined]
+    selected = sql.split(" FROM ")[0]
+    assert "inputs" not in selected and "output" not in selected and "error" not in selected
+    assert "inputs" in store._build_list(workflow_filter())[0].split(" FROM ")[0]  # type: ignore[attr-defined]
 
 
 def test_list_workflow_steps(data: Dataset) -> None:
