@@ -45,19 +45,22 @@ def registered_queue(name: str) -> QueuePolicy | None:
     return _queues.get(name)
 
 
+_WORK_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.value,
+                                                  WorkflowStatusString.DELAYED.value)]
+_DONE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in sorted(TERMINAL_STATUSES)]
+
+
 @dataclass
 class _Pass:
-    """What one pass of the runner found: when it should look again at the latest (epoch ms)."""
+    """What one pass of the runner found: when it should look again at the latest (epoch ms), and whether
+    any served queue held work (only then can a workflow's end free a slot worth a new pass)."""
 
     next_due_ms: int | None = None
+    had_work: bool = False
 
     def due(self, at_ms: int | None) -> None:
         if at_ms is not None and (self.next_due_ms is None or at_ms < self.next_due_ms):
             self.next_due_ms = at_ms
-
-
-_WAKE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.value,
-                                                  WorkflowStatusString.DELAYED.value, *TERMINAL_STATUSES)]
 
 
 async def run_queues(rt: Runtime) -> None:
@@ -65,7 +68,9 @@ async def run_queues(rt: Runtime) -> None:
     loop = asyncio.get_running_loop()
     while not rt.destroyed:
         pass_started = loop.time()
-        waiter = rt.hub.register(_WAKE_KEYS)
+        # Registered before the pass, so no enqueue or end can fall between the pass's reads and the wait.
+        work = rt.hub.register(_WORK_KEYS)
+        done = rt.hub.register(_DONE_KEYS)
         try:
             found = _Pass()
             try:
@@ -76,12 +81,21 @@ async def run_queues(rt: Runtime) -> None:
                 if rt.destroyed:
                     return
                 logger.exception("Queue runner pass failed")
-            timeout = QUEUE_POLL_SECONDS
+                found.had_work = True
+            deadline = loop.time() + QUEUE_POLL_SECONDS
             if found.next_due_ms is not None:
-                timeout = min(timeout, max(0.0, (found.next_due_ms - rt.clock.now_ms()) / 1000))
-            await rt.hub.wait(waiter, timeout)
+                deadline = min(deadline, loop.time() + (found.next_due_ms - rt.clock.now_ms()) / 1000)
+            while True:
+                woke, _ = await asyncio.wait({work.future, done.future}, timeout=max(0.0, deadline - loop.time()),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not woke or work.future.done() or found.had_work:
+                    break
+                # Only workflows ended, and no queue had work: nothing can start now. Wait on.
+                rt.hub.unregister(done)
+                done = rt.hub.register(_DONE_KEYS)
         finally:
-            rt.hub.unregister(waiter)
+            rt.hub.unregister(work)
+            rt.hub.unregister(done)
         # Many status changes in a burst make one pass, not one each: passes start at most this often.
         await asyncio.sleep(max(0.0, MIN_PASS_SECONDS - (loop.time() - pass_started)))
 
@@ -103,6 +117,7 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
     found.due(next_due)
     policies = list(_queues.values())
     busy = await rt.io(rt.store.queues_with_work, [p.name for p in policies])
+    found.had_work = bool(busy)
     now = rt.clock.now_ms()
     for policy in policies:
         if policy.name not in busy:
