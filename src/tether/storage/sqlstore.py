@@ -25,6 +25,10 @@ class UniqueViolation(StorageError):
     """A unique constraint failed; backends raise it so the shared logic can tell which one."""
 
 
+class ForeignKeyViolation(StorageError):
+    """A row referred to a workflow that does not exist."""
+
+
 class Cursor(Protocol):
     @property
     def rowcount(self) -> int: ...

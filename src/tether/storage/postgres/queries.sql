@@ -146,3 +146,55 @@ SELECT min(delay_until_epoch_ms) FROM workflow_status WHERE status = 'DELAYED'
 -- name: set_delay
 UPDATE workflow_status SET delay_until_epoch_ms = :delay_until, updated_at = :now
 WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED'
+
+-- name: send_message
+-- One statement (one round trip): the sender's checkpoint, the idempotency key and the message go in together
+-- or not at all. A missing destination fails the foreign key and rolls everything back.
+WITH sender AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
+    SELECT CAST(:sender_id AS TEXT), CAST(:sender_function_id AS INTEGER), 'DBOS.send',
+           CAST(:now AS BIGINT), CAST(:now AS BIGINT)
+    WHERE CAST(:sender_id AS TEXT) IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), keyed AS (
+    INSERT INTO message_keys (destination_uuid, idempotency_key)
+    SELECT CAST(:destination_uuid AS TEXT), CAST(:idempotency_key AS TEXT)
+    WHERE CAST(:idempotency_key AS TEXT) IS NOT NULL
+      AND (CAST(:sender_id AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sender))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+INSERT INTO messages (destination_uuid, topic, message, idempotency_key, created_at)
+SELECT CAST(:destination_uuid AS TEXT), CAST(:topic AS TEXT), CAST(:message AS BYTEA),
+       CAST(:idempotency_key AS TEXT), CAST(:now AS BIGINT)
+WHERE (CAST(:sender_id AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sender))
+  AND (CAST(:idempotency_key AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM keyed))
+RETURNING 1
+
+-- name: consume_message
+-- One statement: take the oldest message of the topic and record it as the recv's output. Nothing is taken
+-- when an earlier run already completed this operation.
+WITH taken AS (
+    DELETE FROM messages
+    WHERE message_id = (
+        SELECT message_id FROM messages
+        WHERE destination_uuid = :workflow_uuid AND topic = :topic
+        ORDER BY message_id LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+      AND NOT EXISTS (
+        SELECT 1 FROM operation_outputs
+        WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER)
+          AND completed_at IS NOT NULL)
+    RETURNING message
+), recorded AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at,
+                                   wait_deadline)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT), message,
+           CAST(:started_at AS BIGINT), CAST(:completed_at AS BIGINT), CAST(:wait_deadline AS BIGINT)
+    FROM taken
+    ON CONFLICT (workflow_uuid, function_id) DO UPDATE SET
+        output = excluded.output, completed_at = excluded.completed_at
+    RETURNING 1
+)
+SELECT message FROM taken

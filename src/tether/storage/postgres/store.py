@@ -14,11 +14,11 @@ from typing import Any
 
 import psycopg
 
-from tether.errors import StorageError
-from tether.storage.base import Listener
+from tether.errors import NonExistentWorkflowError, StorageError
+from tether.storage.base import Listener, OperationRow
 from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool
 from tether.storage.sql import load_migrations, load_queries
-from tether.storage.sqlstore import Cursor, SqlStore
+from tether.storage.sqlstore import Cursor, ForeignKeyViolation, SqlStore
 
 SCHEMA = "tether"
 _MIGRATION_LOCK = 0x7E7E_0001  # advisory lock key serializing concurrent launches
@@ -99,6 +99,27 @@ class PostgresStore(SqlStore):
     def _auto(self) -> Iterator[_PgSession]:
         with self._pool.connection() as wire:
             yield _PgSession(wire)
+
+    # PostgreSQL runs the two hottest multi-row writes as single statements (one round trip each).
+    def send_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, *,
+                     idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> bool:
+        params = {"destination_uuid": destination_id, "topic": topic, "message": message, "now": now_ms,
+                  "idempotency_key": idempotency_key, "sender_id": sender[0] if sender else None,
+                  "sender_function_id": sender[1].function_id if sender else None}
+        try:
+            with self._auto() as s:
+                return s.run("send_message", params).rowcount == 1
+        except ForeignKeyViolation as exc:
+            raise NonExistentWorkflowError(destination_id) from exc
+
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+        params = {"workflow_uuid": workflow_id, "topic": topic, "function_id": op.function_id,
+                  "function_name": op.function_name, "started_at": op.started_at,
+                  "completed_at": op.completed_at, "wait_deadline": op.wait_deadline}
+        with self._auto() as s:
+            row = s.run("consume_message", params).fetchone()
+        return bytes(row[0]) if row is not None else None
 
     def listener(self) -> Listener:
         from tether.storage.postgres.listener import PostgresListener

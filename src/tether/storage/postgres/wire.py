@@ -22,7 +22,7 @@ import psycopg
 from psycopg import pq
 
 from tether.errors import StorageError
-from tether.storage.sqlstore import UniqueViolation
+from tether.storage.sqlstore import ForeignKeyViolation, UniqueViolation
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -140,6 +140,8 @@ class WireConnection:
         message = (res.error_message or self.pgconn.error_message or b"").decode(errors="replace").strip()
         if sqlstate == b"23505":
             raise UniqueViolation(message)
+        if sqlstate == b"23503":
+            raise ForeignKeyViolation(message)
         raise StorageError(f"PostgreSQL error: {message}")
 
     def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
