@@ -4,6 +4,7 @@ the database), so each test shows exactly which steps ran again."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import uuid
 from collections.abc import Callable
@@ -89,10 +90,9 @@ def _wait_stopped(wfid: str) -> None:
 
 
 async def _stopped(rt: Any, wfid: str) -> None:
-    from tether.engine.management import _wait_stopped as wait
+    from tether.engine.queues import wait_stopped
 
-    await wait(rt, wfid)
-    assert wfid not in rt.active
+    assert await wait_stopped(rt, wfid, WAIT)
 
 
 def test_cancel_preempts_at_next_step_and_resume_continues(dbos: type[DBOS]) -> None:
@@ -327,3 +327,35 @@ def test_cancel_and_resume_a_delayed_workflow(dbos: type[DBOS]) -> None:
         h2 = DBOS.start_workflow(work, 2)
     assert DBOS.resume_workflow(h2.workflow_id).get_result(timeout_seconds=WAIT) == 2  # starts it now
     assert ran == [1, 2]
+
+
+def test_sync_resume_and_fork_of_an_async_workflow(dbos: type[DBOS]) -> None:
+    """The sync API runs on a private loop that stops with the call; the workflow must still run to the end."""
+    tag = _tag()
+    ran: list[str] = []
+
+    @DBOS.step(name=f"astep-{tag}")
+    async def astep(x: str) -> str:
+        ran.append(x)
+        await asyncio.sleep(0.05)  # the workload: still running when the sync call has returned
+        return x
+
+    @DBOS.workflow(name=f"aw-{tag}")
+    async def wf() -> str:
+        return await astep("a") + await astep("b")
+
+    async def run() -> str:
+        with SetWorkflowID(f"aw-{tag}"):
+            return await wf()
+
+    def elsewhere(handle: WorkflowHandle[Any]) -> Any:  # wait from another thread, leaving this one idle
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(handle.get_result, timeout_seconds=WAIT).result()
+
+    assert asyncio.run(run()) == "ab"
+    fork = DBOS.fork_workflow(f"aw-{tag}", 2)
+    assert elsewhere(fork) == "ab"
+    assert ran == ["a", "b", "b"]
+    DBOS._rt().store.set_status([fork.workflow_id], "CANCELLED", DBOS._rt().clock.now_ms())
+    assert elsewhere(DBOS.resume_workflow(fork.workflow_id)) == "ab"
+    assert ran == ["a", "b", "b"]  # everything replayed

@@ -1,5 +1,6 @@
-"""A worker process for the multi-process queue test: serves one queue and records each execution of its
-workflow (start and end wall-clock times) by appending a line to a file, outside the database.
+"""A worker process for the multi-process tests: serves one queue and records each execution of ``mp_work``
+(start and end wall-clock times) by appending a line to a file, outside the database; ``mp_steps`` records its
+steps in ``<runs_file>.steps``.
 
     python queue_worker.py <database_url> <executor_id> <queue_name> <runs_file>
 
@@ -29,6 +30,26 @@ def main() -> None:
         with open(runs_file, "a") as f:  # one short append per execution: atomic on Linux
             f.write(f"{DBOS.workflow_id} {executor_id} {start!r} {end!r}\n")
         return i
+
+    def record(what: str) -> None:
+        with open(runs_file + ".steps", "a") as f:
+            f.write(f"{what} {DBOS.workflow_id} {executor_id}\n")
+
+    @DBOS.step(name="mp_one")
+    def one() -> None:
+        record("one")
+
+    @DBOS.step(name="mp_two")
+    def two() -> None:
+        record("two")
+
+    @DBOS.workflow(name="mp_steps")
+    def mp_steps() -> str:
+        one()
+        DBOS.set_event("at", "recv")
+        msg = DBOS.recv("go", timeout_seconds=60)
+        two()
+        return str(msg)
 
     DBOS(config={"name": "mp-worker", "system_database_url": db_url, "executor_id": executor_id,
                  "application_version": "mp", "sqlite_poll_interval_sec": 0.02})

@@ -10,9 +10,13 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tether import DBOSClient
+import pytest
+
+from tether import AwaitedWorkflowCancelledError, DBOSClient
 
 WORKER = Path(__file__).with_name("queue_worker.py")
 N = 60
@@ -27,22 +31,18 @@ def _max_overlap(spans: list[tuple[float, float]]) -> int:
     return best
 
 
-def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_path: Path) -> None:
-    queue = f"mp-{uuid.uuid4().hex[:8]}"
-    runs_file = tmp_path / "runs.txt"
+@contextmanager
+def _workers(db_url: str, queue: str, runs_file: Path, n: int = 3) -> Iterator[None]:
+    """``n`` worker processes serving ``queue``, each launched (ready) on entry and stopped on exit."""
     runs_file.touch()
     workers = [subprocess.Popen([sys.executable, str(WORKER), db_url, f"mp-exec-{i}", queue, str(runs_file)],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-               for i in range(3)]
+               for i in range(n)]
     try:
         for w in workers:
             assert w.stdout is not None
             assert w.stdout.readline().strip() == "ready"
-        with DBOSClient(db_url) as client:
-            handles = [client.enqueue({"queue_name": queue, "workflow_name": "mp_work",
-                                       "workflow_id": f"{queue}-{i}"}, i) for i in range(N)]
-            assert [h.get_result(timeout_seconds=60) for h in handles] == list(range(N))
-            statuses = client.list_workflows(queue_name=queue, load_input=False, load_output=False)
+        yield
     finally:
         for w in workers:
             if w.stdin is not None:
@@ -52,6 +52,16 @@ def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_
                 w.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 w.kill()
+
+
+def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_path: Path) -> None:
+    queue = f"mp-{uuid.uuid4().hex[:8]}"
+    runs_file = tmp_path / "runs.txt"
+    with _workers(db_url, queue, runs_file), DBOSClient(db_url) as client:
+        handles = [client.enqueue({"queue_name": queue, "workflow_name": "mp_work",
+                                   "workflow_id": f"{queue}-{i}"}, i) for i in range(N)]
+        assert [h.get_result(timeout_seconds=60) for h in handles] == list(range(N))
+        statuses = client.list_workflows(queue_name=queue, load_input=False, load_output=False)
     assert len(statuses) == N and {s.status for s in statuses} == {"SUCCESS"}
     rows = [(wfid, executor, float(start), float(end)) for wfid, executor, start, end in
             (line.split() for line in runs_file.read_text().splitlines())]
@@ -64,3 +74,26 @@ def test_three_processes_share_a_queue_with_global_concurrency(db_url: str, tmp_
     by_status = {s.workflow_id: s.executor_id for s in statuses}
     assert all(by_status[r[0]] == r[1] for r in rows)
     assert len({r[1] for r in rows}) >= 2, "the queue was not shared"
+
+
+def test_cancel_and_resume_across_processes(db_url: str, tmp_path: Path) -> None:
+    """A client cancels a workflow running in a worker process; the worker stops it (its waiting recv ends);
+    resumed from the client, some worker continues it from its checkpoints. Each step ran exactly once."""
+    queue = f"mpc-{uuid.uuid4().hex[:8]}"
+    runs_file = tmp_path / "runs.txt"
+    steps_file = Path(str(runs_file) + ".steps")
+    with _workers(db_url, queue, runs_file, n=2), DBOSClient(db_url) as client:
+        h = client.enqueue({"queue_name": queue, "workflow_name": "mp_steps"})
+        assert client.get_event(h.workflow_id, "at", timeout_seconds=30) == "recv"  # one() ran, now in recv
+        client.cancel_workflow(h.workflow_id)
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            h.get_result(timeout_seconds=30)
+        first_executor = client.get_workflow_status(h.workflow_id).executor_id  # type: ignore[union-attr]
+        resumed = client.resume_workflow(h.workflow_id)
+        client.send(h.workflow_id, "go!", "go")
+        assert resumed.get_result(timeout_seconds=30) == "go!"
+        steps = [line.split() for line in steps_file.read_text().splitlines()]
+        assert sorted(what for what, _, _ in steps) == ["one", "two"]
+        assert [ex for what, _, ex in steps if what == "one"] == [first_executor]
+        final = client.get_workflow_status(h.workflow_id)
+        assert final is not None and final.status == "SUCCESS"

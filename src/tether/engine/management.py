@@ -9,7 +9,6 @@ when cancelled from another process or a client; a step that ends inside that wi
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Sequence
 
@@ -24,8 +23,6 @@ from tether.types import WorkflowStatusString
 _S = WorkflowStatusString
 CANCELLABLE = (_S.PENDING.value, _S.ENQUEUED.value, _S.DELAYED.value)
 RESUMABLE = (_S.CANCELLED.value, _S.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value, _S.ENQUEUED.value, _S.DELAYED.value)
-# How long resume waits for a cancelled execution in this process to reach its next operation and stop.
-_STOP_WAIT_SECONDS = 30.0
 
 
 async def list_workflows(rt: Runtime, flt: WorkflowFilter) -> list[WorkflowRow]:
@@ -61,7 +58,8 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
     ENQUEUED or DELAYED ones now). With ``queue_name`` they are enqueued there instead. Without it they run
     in this process when ``run_here`` and their function is registered, else any process takes them from the
     internal queue. Workflows that already ended, or are PENDING (running, or awaiting recovery), are left
-    alone. Returns the IDs, in order.
+    alone. A cancelled execution still inside a step in this process finishes that step and stops first; the
+    resumed one starts after it. Returns the IDs, in order.
 
     Raises:
         WorkflowNotFoundError: an ID names no workflow (the ones before it were resumed).
@@ -81,26 +79,16 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
             if changed:
                 rt.notify("wf", wfid, _S.ENQUEUED.value)
             continue
-        await _wait_stopped(rt, wfid)
         changed = await rt.io(rt.store.set_status, [wfid], _S.PENDING.value, now, only_from=list(RESUMABLE),
                               queue_name=None, reset_recovery=True, executor_id=rt.settings.executor_id,
                               started_at=now)
         if not changed:
             continue
-        rt.cancelled.discard(wfid)
         rt.notify("wf", wfid, _S.PENDING.value)
         full = await rt.io(rt.store.get_workflow, wfid)
         if full is not None:
             await dispatch(rt, full)
     return list(workflow_ids)
-
-
-async def _wait_stopped(rt: Runtime, wfid: str) -> None:
-    """A cancelled execution in this process may still be inside its current step; running the workflow
-    again before it stops would run two executions at once. Its end is in-memory state, so poll it briefly."""
-    deadline = rt.clock.now() + _STOP_WAIT_SECONDS
-    while wfid in rt.active and rt.clock.now() < deadline:
-        await asyncio.sleep(0.01)
 
 
 async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, application_version: str | None = None,

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from tether.engine.registry import lookup_workflow
+from tether.engine.bridge import inline_io
+from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
 from tether.engine.workflows import Start, decode_inputs, launch_in_background
 from tether.storage.base import QueuePolicy, WorkflowRow
@@ -26,6 +27,10 @@ from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
 QUEUE_POLL_SECONDS = 1.0
 """Fallback interval at which a queue runner looks for work without having been woken."""
+
+STOP_WAIT_SECONDS = 300.0
+"""How long a restart (resume, or a claim of a resumed workflow) waits for a cancelled execution in this
+process to reach its next operation and stop."""
 
 MIN_PASS_SECONDS = 0.005
 """Shortest time between two passes of a runner (wake-ups arriving meanwhile are served by the next pass)."""
@@ -162,22 +167,55 @@ async def dispatch(rt: Runtime, row: WorkflowRow) -> int:
         logger.error("Claimed workflow %s runs %r, which is not registered in this process",
                      row.workflow_uuid, row.name)
         return 0
+    if row.workflow_uuid in rt.active:
+        # An earlier execution here (cancelled, say) has not reached its next operation yet: start this one
+        # once it has, without holding up the caller.
+        rt.submit_to_loop(_start_when_stopped(rt, row, reg))
+        return 1
+    return await _start(rt, row, reg)
+
+
+async def _start_when_stopped(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> None:
+    if await wait_stopped(rt, row.workflow_uuid):
+        await _start(rt, row, reg)
+    else:
+        logger.error("Workflow %s is still running here; not starting it a second time", row.workflow_uuid)
+
+
+async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
     wfid = row.workflow_uuid
-    if wfid in rt.active:
-        return 0
     # Count it as running here before the last look at its status: a cancellation from now on is caught by
     # Runtime._on_wakeup (it only marks workflows active here), one before it by the look.
     rt.active[wfid] = True
     try:
         now = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
-        if now is None or now.status != WorkflowStatusString.PENDING.value or wfid in rt.cancelled:
+        if now is None or now.status != WorkflowStatusString.PENDING.value:
             rt.active.pop(wfid, None)
-            rt.cancelled.discard(wfid)
             return 0
+        rt.cancelled.discard(wfid)  # left by an earlier, cancelled execution; it is PENDING again now
         recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, wfid)}
     except BaseException:
         rt.active.pop(wfid, None)
         raise
     args, kwargs = decode_inputs(row.inputs)
-    launch_in_background(rt, Start(wfid, True, reg, args, kwargs, recorded))
+    start = Start(wfid, True, reg, args, kwargs, recorded)
+    if inline_io():
+        # Called through the sync bridge, whose loop stops with the call: run it from the runtime's loop.
+        rt.loop.call_soon_threadsafe(launch_in_background, rt, start)
+    else:
+        launch_in_background(rt, start)
     return 1
+
+
+async def wait_stopped(rt: Runtime, wfid: str, timeout_s: float = STOP_WAIT_SECONDS) -> bool:
+    """Wait until no execution of ``wfid`` runs in this process; False if one still does after the timeout.
+
+    A cancelled execution stops at its next operation, which may be a while if it is inside a long step. Its
+    end is in-memory state with no wake-up of its own, so this polls it (every 10 ms).
+    """
+    deadline = rt.clock.now() + timeout_s
+    while wfid in rt.active:
+        if rt.clock.now() >= deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
