@@ -198,3 +198,42 @@ WITH taken AS (
     RETURNING 1
 )
 SELECT message FROM taken
+
+-- name: set_event_recorded
+-- One statement: the checkpoint (when given) and the upsert of the event's latest value.
+WITH recorded AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
+           CAST(:now AS BIGINT), CAST(:now AS BIGINT)
+    WHERE CAST(:function_id AS INTEGER) IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
+SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), CAST(:value AS BYTEA), CAST(:now AS BIGINT)
+WHERE CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded)
+ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+
+-- name: append_stream
+-- One statement: the checkpoint (when given) and the append after the current tail. On a closed stream
+-- nothing is appended, and the checkpoint is only taken for a (harmless) second close, never for a write
+-- that is refused. A concurrent appender taking the same seq fails the primary key and the caller retries.
+WITH tail AS (
+    SELECT seq, value IS NULL AS closed FROM streams
+    WHERE workflow_uuid = :workflow_uuid AND key = :key
+    ORDER BY seq DESC LIMIT 1
+), recorded AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
+           CAST(:now AS BIGINT), CAST(:now AS BIGINT)
+    WHERE CAST(:function_id AS INTEGER) IS NOT NULL
+      AND (CAST(:value AS BYTEA) IS NULL OR NOT coalesce((SELECT closed FROM tail), false))
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+INSERT INTO streams (workflow_uuid, key, seq, value, created_at)
+SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), coalesce((SELECT seq FROM tail), -1) + 1,
+       CAST(:value AS BYTEA), CAST(:now AS BIGINT)
+WHERE (CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded))
+  AND NOT coalesce((SELECT closed FROM tail), false)
+RETURNING seq

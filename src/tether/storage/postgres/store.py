@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from tether.errors import NonExistentWorkflowError, StorageError
+from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
 from tether.storage.base import Listener, OperationRow
 from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool
 from tether.storage.sql import load_migrations, load_queries
@@ -120,6 +120,36 @@ class PostgresStore(SqlStore):
         with self._auto() as s:
             row = s.run("consume_message", params).fetchone()
         return bytes(row[0]) if row is not None else None
+
+    def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
+                  op: OperationRow | None = None) -> None:
+        params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
+                  "function_id": op.function_id if op else None, "function_name": op.function_name if op else None}
+        try:
+            with self._auto() as s:
+                s.run("set_event_recorded", params)
+        except ForeignKeyViolation as exc:
+            raise NonExistentWorkflowError(workflow_id) from exc
+
+    def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
+                       op: OperationRow | None) -> None:
+        params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
+                  "function_id": op.function_id if op else None, "function_name": op.function_name if op else None}
+        try:
+            with self._auto() as s:
+                if s.run("append_stream", params).rowcount == 1 or value is None:
+                    return  # appended, or a close of a closed stream (harmless)
+                # Nothing appended: an earlier run already did this write (its checkpoint is there), or the
+                # stream is closed.
+                if op is not None and s.run("get_operation", {"workflow_uuid": workflow_id,
+                                                              "function_id": op.function_id}).fetchone():
+                    return
+                tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+        except ForeignKeyViolation as exc:
+            raise NonExistentWorkflowError(workflow_id) from exc
+        if tail is not None and tail[1]:
+            raise StreamClosedError(workflow_id, key)
+        raise StorageError(f"Append to stream {key!r} of {workflow_id!r} was not applied")
 
     def listener(self) -> Listener:
         from tether.storage.postgres.listener import PostgresListener
