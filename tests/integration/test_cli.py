@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 import uuid
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from tether import DBOS, SetWorkflowID
 from tether.cli import main
 
-from .test_http_gateway import CMD, start_driven
+from .test_http_gateway import CMD, identity, start_driven
 from .test_http_management import add
 
 
@@ -206,3 +207,24 @@ def test_the_cli_works_without_fastapi(db_url: str) -> None:
     demo = subprocess.run([sys.executable, "-c", blocked, "demo", "--db", db_url], capture_output=True, text=True,
                           timeout=60)
     assert demo.returncode == 1 and "pip install 'tether[http]'" in demo.stderr
+
+
+def test_values_the_cli_cannot_decode_are_marked(capsys: pytest.CaptureFixture[str], dbos: type[DBOS],
+                                                  db_url: str) -> None:
+    """The CLI runs outside the application: its pickled classes may not be importable here."""
+    module = types.ModuleType("tether_cli_vanishing")
+    exec("class Gone:\n    pass\n", module.__dict__)
+    sys.modules[module.__name__] = module
+    try:
+        w = f"cli-gone-{uuid.uuid4().hex[:8]}"
+        with SetWorkflowID(w):
+            DBOS.start_workflow(identity, module.Gone()).get_result()
+    finally:
+        del sys.modules[module.__name__]
+    code, listed = run_json(capsys, "workflow", "list", "--prefix", w, "--db", db_url)
+    assert code == 0 and [s["workflow_id"] for s in listed] == [w]
+    assert listed[0]["output"]["$tether_error"] == "undecodable"
+    code, status = run_json(capsys, "workflow", "get", w, "--db", db_url)
+    assert code == 0 and status["status"] == "SUCCESS" and status["input"]["$tether_error"] == "undecodable"
+    code, out, _ = run(capsys, "workflow", "get", w, "--db", db_url)
+    assert code == 0 and "undecodable" in out

@@ -11,6 +11,7 @@ from typing import Any
 
 from tether.api.client import DBOSClient
 from tether.cli.output import Output, cell, table, when
+from tether.errors import SerializationError
 from tether.http.encoding import status_json, to_json_or_marker
 from tether.types import WorkflowSerializationFormat
 
@@ -33,11 +34,16 @@ def open_client(args: argparse.Namespace) -> DBOSClient:
 
 def workflow_get(args: argparse.Namespace, out: Output) -> int:
     with open_client(args) as client:
-        status = client.get_workflow_status(args.workflow_id)
+        try:
+            status = client.get_workflow_status(args.workflow_id)
+            undecoded = None
+        except SerializationError as exc:  # the application's pickled classes are not importable here
+            found = client.list_workflows(workflow_ids=[args.workflow_id], load_input=False, load_output=False)
+            status, undecoded = (found[0] if found else None), str(exc)
     if status is None:
         out.error("workflow_not_found", f"No workflow with ID {args.workflow_id!r}")
         return FAILED
-    data = status_json(status)
+    data = status_json(status, undecoded)
     if out.as_json:
         out.json(data)
         return OK

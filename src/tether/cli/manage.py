@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tether.api.client import DBOSClient
 from tether.api.context import SetWorkflowID
 from tether.cli.commands import OK, open_client
 from tether.cli.output import Output, table, when
+from tether.errors import SerializationError
 from tether.http.encoding import status_json, step_json
 from tether.types import WorkflowStatus
 
@@ -18,9 +20,9 @@ def _rows(found: list[WorkflowStatus]) -> list[list[Any]]:
     return [[s.workflow_id, s.status, s.name, s.queue_name, when(s.created_at), when(s.updated_at)] for s in found]
 
 
-def _listing(out: Output, found: list[WorkflowStatus]) -> int:
+def _listing(out: Output, found: list[WorkflowStatus], undecoded: str | None = None) -> int:
     if out.as_json:
-        out.json([status_json(s) for s in found])
+        out.json([status_json(s, undecoded) for s in found])
     elif found:
         out.line(table(_COLUMNS, _rows(found)))
     else:
@@ -28,19 +30,25 @@ def _listing(out: Output, found: list[WorkflowStatus]) -> int:
     return OK
 
 
+def _list(client: DBOSClient, out: Output, filters: dict[str, Any]) -> int:
+    """List with inputs and outputs for --json; when some cannot be decoded in this process (the application's
+    pickled classes are not importable here), list without them and mark them instead of failing."""
+    try:
+        found = client.list_workflows(**filters, load_input=out.as_json, load_output=out.as_json)
+    except SerializationError as exc:
+        return _listing(out, client.list_workflows(**filters, load_input=False, load_output=False), str(exc))
+    return _listing(out, found)
+
+
 def workflow_list(args: argparse.Namespace, out: Output) -> int:
     with open_client(args) as client:
-        found = client.list_workflows(status=args.status, name=args.name, queue_name=args.queue,
-                                      workflow_id_prefix=args.prefix, limit=args.limit, sort_desc=not args.oldest,
-                                      load_input=out.as_json, load_output=out.as_json)
-    return _listing(out, found)
+        return _list(client, out, dict(status=args.status, name=args.name, queue_name=args.queue,
+                                       workflow_id_prefix=args.prefix, limit=args.limit, sort_desc=not args.oldest))
 
 
 def queue_list(args: argparse.Namespace, out: Output) -> int:
     with open_client(args) as client:
-        found = client.list_queued_workflows(queue_name=args.queue, limit=args.limit, load_input=out.as_json,
-                                             load_output=False)
-    return _listing(out, found)
+        return _list(client, out, dict(queue_name=args.queue, limit=args.limit, queues_only=True))
 
 
 def workflow_steps(args: argparse.Namespace, out: Output) -> int:
