@@ -173,15 +173,13 @@ class Store(abc.ABC):
         """Record a PENDING workflow's end. Returns False if it was no longer PENDING (e.g. cancelled)."""
 
     @abc.abstractmethod
-    def pending_workflow_ids(self, executor_id: str, app_version: str | None) -> list[str]:
-        """PENDING workflows of this executor (and application version, when given)."""
+    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int) -> list[WorkflowRow]:
+        """Count one more recovery attempt for each still-PENDING workflow of ``workflow_ids`` and return
+        them (with inputs), in few statements: recovery of many workflows must not cost a round trip each."""
 
     @abc.abstractmethod
-    def begin_recovery(self, workflow_id: str, max_attempts: int | None, now_ms: int
-                       ) -> WorkflowRow | None:
-        """Count one more recovery attempt of a PENDING workflow and return it. When the attempts exceed
-        ``max_attempts`` the workflow becomes MAX_RECOVERY_ATTEMPTS_EXCEEDED instead (returned as such).
-        Returns None if the workflow is no longer PENDING."""
+    def load_operations_many(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRow]]:
+        """The checkpoints of several workflows at once, each list ordered by function_id."""
 
     @abc.abstractmethod
     def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]: ...

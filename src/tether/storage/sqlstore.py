@@ -58,6 +58,14 @@ def _op_params(workflow_id: str, op: OperationRow) -> dict[str, Any]:
     }
 
 
+def _workflow_row(cols: Sequence[str], r: Sequence[Any]) -> WorkflowRow:
+    values = dict(zip(cols, r, strict=True))
+    for blob in ("inputs", "output", "error"):
+        if values.get(blob) is not None:
+            values[blob] = bytes(values[blob])
+    return WorkflowRow(**values)
+
+
 def _op_row(r: Sequence[Any]) -> OperationRow:
     return OperationRow(
         function_id=r[0], function_name=r[1],
@@ -110,20 +118,35 @@ class SqlStore(Store):
                                               "output": output, "error": error, "now": now_ms})
             return cur.rowcount == 1
 
-    def pending_workflow_ids(self, executor_id: str, app_version: str | None) -> list[str]:
-        with self._auto() as s:
-            rows = s.run("pending_workflow_ids", {"executor_id": executor_id, "app_version": app_version})
-            return [r[0] for r in rows.fetchall()]
+    _CHUNK = 500  # ids per statement, keeping IN lists (and SQLite's variable limit) small
 
-    def begin_recovery(self, workflow_id: str, max_attempts: int | None, now_ms: int
-                       ) -> WorkflowRow | None:
-        with self._tx() as s:
-            got = s.run("bump_recovery", {"workflow_uuid": workflow_id, "now": now_ms}).fetchone()
-            if got is None:
-                return None
-            if max_attempts is not None and got[0] > max_attempts:
-                s.run("mark_recovery_exceeded", {"workflow_uuid": workflow_id, "now": now_ms})
-        return self.get_workflow(workflow_id)
+    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int) -> list[WorkflowRow]:
+        ph = self.placeholder
+        rows: list[WorkflowRow] = []
+        ids = list(workflow_ids)
+        for start in range(0, len(ids), self._CHUNK):
+            chunk = ids[start:start + self._CHUNK]
+            sql = (f"UPDATE workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = {ph} "
+                   f"WHERE workflow_uuid IN ({', '.join([ph] * len(chunk))}) AND status = 'PENDING' "
+                   f"RETURNING {', '.join(WORKFLOW_COLUMNS)}")
+            with self._auto() as s:
+                got = s.run_sql(sql, [now_ms, *chunk]).fetchall()
+            rows.extend(_workflow_row(WORKFLOW_COLUMNS, r) for r in got)
+        return rows
+
+    def load_operations_many(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRow]]:
+        ph = self.placeholder
+        out: dict[str, list[OperationRow]] = {wfid: [] for wfid in workflow_ids}
+        ids = list(workflow_ids)
+        for start in range(0, len(ids), self._CHUNK):
+            chunk = ids[start:start + self._CHUNK]
+            sql = ("SELECT function_id, function_name, output, error, child_workflow_id, started_at, completed_at, "
+                   "wait_deadline, workflow_uuid FROM operation_outputs "
+                   f"WHERE workflow_uuid IN ({', '.join([ph] * len(chunk))}) ORDER BY workflow_uuid, function_id")
+            with self._auto() as s:
+                for r in s.run_sql(sql, chunk).fetchall():
+                    out[r[8]].append(_op_row(r[:8]))
+        return out
 
     def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]:
         sql, params = self._build_list(flt)
@@ -131,14 +154,7 @@ class SqlStore(Store):
                 if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
         with self._auto() as s:
             rows = s.run_sql(sql, params).fetchall()
-        out = []
-        for r in rows:
-            values = dict(zip(cols, r, strict=True))
-            for blob in ("inputs", "output", "error"):
-                if values.get(blob) is not None:
-                    values[blob] = bytes(values[blob])
-            out.append(WorkflowRow(**values))
-        return out
+        return [_workflow_row(cols, r) for r in rows]
 
     def _build_list(self, flt: WorkflowFilter) -> tuple[str, list[Any]]:
         """Dynamic SQL for list_workflows; every condition is on an indexed or cheap column."""

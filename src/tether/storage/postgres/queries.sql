@@ -18,21 +18,6 @@ ON CONFLICT (workflow_uuid) DO NOTHING
 UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now
 WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
 
--- name: pending_workflow_ids
-SELECT workflow_uuid FROM workflow_status
-WHERE status = 'PENDING' AND executor_id = :executor_id
-  AND (CAST(:app_version AS TEXT) IS NULL OR application_version = :app_version)
-ORDER BY created_at
-
--- name: bump_recovery
-UPDATE workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = :now
-WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
-RETURNING recovery_attempts
-
--- name: mark_recovery_exceeded
-UPDATE workflow_status SET status = 'MAX_RECOVERY_ATTEMPTS_EXCEEDED', updated_at = :now
-WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
-
 -- name: insert_operation
 INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, error, child_workflow_id,
                                started_at, completed_at, wait_deadline)
