@@ -4,6 +4,7 @@ the I/O pool, the background event loop and the set of workflows running in this
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import functools
 import logging
@@ -18,6 +19,7 @@ from tether.engine.threads import WorkerThreads
 from tether.engine.waiters import Key, WakeupHub
 from tether.errors import NotLaunchedError
 from tether.storage import Listener, Store, open_store
+from tether.storage.base import WorkflowRow
 
 T = TypeVar("T")
 logger = logging.getLogger("tether")
@@ -25,6 +27,8 @@ logger = logging.getLogger("tether")
 # How long a waiter sleeps before re-checking the database even without a wake-up. Wake-ups are pushed
 # (in-process, LISTEN/NOTIFY, the SQLite wake-up log); this only bounds the damage of a lost one.
 FALLBACK_RECHECK_SECONDS = 30.0
+# How many outcomes of workflows that ended in this process are kept for get_result.
+_RECENT_OUTCOMES = 4096
 # Wake-up kind for "any workflow changed to status <key>" (registered with workflow id "*").
 ANY_STATUS_KIND = "wf-any"
 
@@ -37,6 +41,8 @@ class Runtime:
         self.cancelled: set[str] = set()
         self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._outcomes: collections.OrderedDict[str, WorkflowRow] = collections.OrderedDict()
+        self._outcomes_lock = threading.Lock()
         self.store: Store = open_store(settings.database, pool_size=settings.db_pool_size,
                                        poll_interval=settings.sqlite_poll_interval_sec)
         self._io_pool = concurrent.futures.ThreadPoolExecutor(
@@ -71,6 +77,18 @@ class Runtime:
         self.hub.notify(kind, workflow_id, key)
         if kind == "wf":  # queue runners and wait_first listen to status changes of any workflow, by status
             self.hub.notify(ANY_STATUS_KIND, "*", key)
+
+    def remember_outcome(self, row: WorkflowRow) -> None:
+        """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query.
+        Bounded: the oldest are forgotten (and then read from the database as usual)."""
+        with self._outcomes_lock:
+            self._outcomes[row.workflow_uuid] = row
+            if len(self._outcomes) > _RECENT_OUTCOMES:
+                self._outcomes.popitem(last=False)
+
+    def recent_outcome(self, workflow_id: str) -> WorkflowRow | None:
+        with self._outcomes_lock:
+            return self._outcomes.get(workflow_id)
 
     def notify(self, kind: str, workflow_id: str, key: str) -> None:
         """Wake this process's waiters after a write it made itself (no need to wait for the listener)."""

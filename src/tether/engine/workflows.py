@@ -143,7 +143,9 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
                                      serialize_error(error, start.reg.serialization))
     else:
         status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
-    await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms())
+    if await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms()):
+        rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=status, name=start.reg.name, output=output_b,
+                                        error=error_b))
     rt.cancelled.discard(wfid)
     rt.notify("wf", wfid, status)
     if error is not None:
@@ -223,6 +225,11 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
 
     async def check() -> WorkflowRow | None:
+        row = rt.recent_outcome(workflow_id)
+        if row is not None:
+            return row
+        if workflow_id in rt.active and workflow_id not in rt.cancelled:
+            return None  # still running here: its end will wake us (and fill recent_outcome)
         row = await rt.io(rt.store.get_workflow, workflow_id)
         if row is None:
             raise WorkflowNotFoundError(workflow_id)
