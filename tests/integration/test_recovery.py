@@ -106,3 +106,27 @@ def test_recovery_skips_other_application_versions(db_url: str) -> None:
     _relaunch({**config, "application_version": "v2"})
     status = DBOS.get_workflow_status(wfid)
     assert status is not None and status.status == "PENDING" and status.recovery_attempts == 0
+
+
+@DBOS.workflow()
+def waits_briefly(timeout: float) -> object:
+    return DBOS.recv("never", timeout_seconds=timeout)
+
+
+def test_recovered_recv_waits_only_for_the_rest_of_its_timeout(db_url: str) -> None:
+    import time
+
+    config = make_config(db_url)
+    DBOS(config=config)
+    DBOS.launch()
+    wfid = f"deadline-{uuid.uuid4()}"
+    started = time.monotonic()
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(waits_briefly, 2.0)
+    while not any(s["function_name"] == "DBOS.recv" for s in DBOS.list_workflow_steps(wfid)):
+        threading.Event().wait(0.01)
+    threading.Event().wait(1.0)
+    _relaunch(config)  # recovery replays the recorded deadline instead of starting a new 2 s wait
+    assert DBOS.retrieve_workflow(wfid).get_result() is None
+    elapsed = time.monotonic() - started
+    assert 1.9 <= elapsed < 2.8, elapsed  # a fresh 2 s wait after the relaunch would end past 3 s
