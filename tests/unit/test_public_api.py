@@ -4,17 +4,29 @@ from __future__ import annotations
 
 import tether
 
+PUBLIC = {
+    # the application, its handles and context managers
+    "DBOS", "DBOSClient", "DBOSConfig", "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
+    "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions",
+    # value types
+    "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StreamRead", "WorkflowSerializationFormat",
+    # errors (Tether names)
+    "TetherError", "ConfigError", "NotLaunchedError", "NotInWorkflowError", "SerializationError", "StorageError",
+    "WorkflowNotFoundError", "NonExistentWorkflowError", "ConflictingWorkflowError", "UnregisteredWorkflowError",
+    "MaxStepRetriesExceeded", "MaxRecoveryAttemptsExceeded", "WorkflowCancelledError",
+    "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError",
+    # errors (DBOS names, aliases of the above)
+    "DBOSException", "DBOSNonExistentWorkflowError", "DBOSConflictingWorkflowError", "DBOSWorkflowConflictIDError",
+    "DBOSMaxStepRetriesExceeded", "DBOSWorkflowCancelledError", "DBOSAwaitedWorkflowCancelledError",
+    "DBOSQueueDeduplicatedError",
+}
+
 
 def test_public_names_are_pinned() -> None:
-    assert sorted(tether.__all__) == sorted(
-        name for name in dir(tether) if not name.startswith("_") and name in tether.__all__
-    )
+    assert set(tether.__all__) == PUBLIC
+    assert len(tether.__all__) == len(PUBLIC)  # no duplicates
     for name in tether.__all__:
         assert hasattr(tether, name), name
-    core = {"DBOS", "DBOSClient", "SetWorkflowID", "WorkflowHandle", "WorkflowHandleAsync", "WorkflowStatus",
-            "WorkflowStatusString", "StepInfo", "StepOptions", "DBOSConfig", "WorkflowSerializationFormat",
-            "StreamRead", "TetherError"}
-    assert core <= set(tether.__all__)
 
 
 def test_every_public_error_is_a_tether_error() -> None:
@@ -22,6 +34,12 @@ def test_every_public_error_is_a_tether_error() -> None:
         obj = getattr(tether, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
             assert issubclass(obj, tether.TetherError), name
+
+
+def test_dbos_names_alias_tether_errors() -> None:
+    assert tether.DBOSException is tether.TetherError
+    assert tether.DBOSNonExistentWorkflowError is tether.NonExistentWorkflowError
+    assert tether.DBOSWorkflowConflictIDError is tether.ConflictingWorkflowError
 
 
 def test_py_typed_is_shipped() -> None:
