@@ -17,7 +17,7 @@ from tether.engine.bridge import inline_io
 from tether.engine.clock import Clock
 from tether.engine.threads import WorkerThreads
 from tether.engine.waiters import Key, WakeupHub
-from tether.errors import NotLaunchedError
+from tether.errors import NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
 from tether.storage.base import WorkflowRow
 
@@ -49,7 +49,7 @@ class Runtime:
             max_workers=settings.db_pool_size, thread_name_prefix="tether-io")
         self._workers = WorkerThreads(settings.max_executor_threads)
         self._listener: Listener = self.store.listener()
-        self._listener.start(self._on_wakeup, self.hub.notify_all)
+        self._listener.start(self._on_remote_wakeup, self.hub.notify_all)
         self.loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._run_loop, name="tether-loop", daemon=True)
         self._loop_thread.start()
@@ -71,9 +71,25 @@ class Runtime:
             fn = functools.partial(fn, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
 
+    def _on_remote_wakeup(self, kind: str, workflow_id: str, key: str) -> None:
+        """A wake-up from the listener: another process's write, or a late echo of one of ours."""
+        if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
+            # Trust only the status stored now: a late echo of a cancel must not stop a run resumed since.
+            try:
+                row = self.store.get_workflow(workflow_id, load_input=False, load_output=False)
+            except TetherError:
+                row = None
+            if row is None or row.status != "CANCELLED":
+                self._wake(kind, workflow_id, key)
+                return
+        self._on_wakeup(kind, workflow_id, key)
+
     def _on_wakeup(self, kind: str, workflow_id: str, key: str) -> None:
         if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
             self.cancelled.add(workflow_id)
+        self._wake(kind, workflow_id, key)
+
+    def _wake(self, kind: str, workflow_id: str, key: str) -> None:
         self.hub.notify(kind, workflow_id, key)
         if kind == "wf":  # queue runners and wait_first listen to status changes of any workflow, by status
             self.hub.notify(ANY_STATUS_KIND, "*", key)
