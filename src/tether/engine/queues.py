@@ -187,12 +187,12 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
     # Count it as running here before the last look at its status: a cancellation from now on is caught by
     # Runtime._on_wakeup (it only marks workflows active here), one before it by the look.
     rt.active[wfid] = True
+    rt.cancelled.discard(wfid)  # left by an earlier, cancelled execution (the look below sees a newer cancel)
     try:
         now = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
         if now is None or now.status != WorkflowStatusString.PENDING.value:
             rt.active.pop(wfid, None)
             return 0
-        rt.cancelled.discard(wfid)  # left by an earlier, cancelled execution; it is PENDING again now
         recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, wfid)}
     except BaseException:
         rt.active.pop(wfid, None)
