@@ -16,6 +16,9 @@ import psycopg
 
 from tether.storage.base import Listener, WakeupCallback
 
+# How often the listening thread looks up from the socket to see whether it should stop (bounds close()).
+_STOP_CHECK_SECONDS = 0.2
+
 
 class PostgresListener(Listener):
     def __init__(self, url: str) -> None:
@@ -45,7 +48,7 @@ class PostgresListener(Listener):
                     first = False
                     backoff = 0.1
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=1.0):
+                        for note in conn.notifies(timeout=_STOP_CHECK_SECONDS):
                             _dispatch(note.payload, callback)
             except psycopg.Error:
                 if self._stop.wait(backoff):
