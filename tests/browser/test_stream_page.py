@@ -15,14 +15,26 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from tests.conftest import IN_CI
 from tests.integration.test_http_gateway import CMD, start_driven
 from tether import DBOS
 from tether.http.demo import create_demo_app
 from tether.http.server import ServerThread
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(autouse=True)
+def _chromium() -> None:
+    """Like PostgreSQL: where Chromium is missing the browser tests skip with the reason shown, except under
+    CI=true (where .ci/run installs it), where a missing browser is an error."""
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail("CI=true requires Chromium: run scripts/ensure_chromium.sh")
+        pytest.skip("Chromium is not installed (scripts/ensure_chromium.sh installs Debian's package)")
 
 
 class SeesStreamReaders:
