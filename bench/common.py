@@ -141,6 +141,19 @@ def _admin_connect() -> Any:
     return psycopg.connect(f"{PG_BASE_URL}/postgres", autocommit=True)
 
 
+def _drop(name: str, attempts: int = 5) -> None:
+    """Drop a bench database, retrying while a still-running library reconnects to it (capped runs)."""
+    for attempt in range(attempts):
+        try:
+            with _admin_connect() as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except Exception as exc:
+            if attempt == attempts - 1:
+                print(f"(could not drop database {name}: {exc})", flush=True)
+            time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def database(backend: str, label: str) -> Iterator[str]:
     """Yield the URL of a fresh, empty database for one scenario run, and remove it afterwards."""
@@ -152,8 +165,7 @@ def database(backend: str, label: str) -> Iterator[str]:
         try:
             yield f"{PG_BASE_URL}/{name}"
         finally:
-            with _admin_connect() as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            _drop(name)
     elif backend == "sqlite":
         tmp = tempfile.mkdtemp(prefix=f"bench_{label}_")
         try:
