@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from tether.config import Settings
 from tether.engine.bridge import inline_io
 from tether.engine.clock import Clock
-from tether.engine.threads import WorkerThreads
+from tether.engine.threads import DaemonExecutor, WorkerThreads
 from tether.engine.waiters import Key, WakeupHub
 from tether.errors import NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
@@ -45,8 +45,7 @@ class Runtime:
         self._outcomes_lock = threading.Lock()
         self.store: Store = open_store(settings.database, pool_size=settings.db_pool_size,
                                        poll_interval=settings.sqlite_poll_interval_sec)
-        self._io_pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=settings.db_pool_size, thread_name_prefix="tether-io")
+        self._io_pool = DaemonExecutor(settings.db_pool_size)
         self._workers = WorkerThreads(settings.max_executor_threads)
         self._listener: Listener = self.store.listener()
         self._listener.start(self._on_remote_wakeup, self.hub.notify_all)
@@ -166,5 +165,5 @@ class Runtime:
         self._loop_thread.join(timeout=5)
         if not self._loop_thread.is_alive():
             self.loop.close()
-        self._io_pool.shutdown(wait=False, cancel_futures=True)
+        self._io_pool.shutdown(wait=False)
         self.store.close()

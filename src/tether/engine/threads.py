@@ -7,14 +7,18 @@ next launch). Idle threads retire after a minute.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextvars
+import functools
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tether.engine.bridge import close_thread_loop
 
 _IDLE_SECONDS = 60.0
+T = TypeVar("T")
 
 
 class WorkerThreads:
@@ -61,3 +65,49 @@ class WorkerThreads:
     def size(self) -> int:
         with self._lock:
             return self._threads
+
+
+class DaemonExecutor(concurrent.futures.Executor):
+    """A fixed set of daemon threads for short blocking calls (database I/O from event loops).
+
+    Unlike ``ThreadPoolExecutor`` it is not shut down by the interpreter's exit hooks, which run while daemon
+    threads (and the runtime's loop) are still alive, so background work stopping at exit sees no errors.
+    """
+
+    def __init__(self, threads: int, name: str = "tether-io") -> None:
+        self._calls: queue.SimpleQueue[tuple[concurrent.futures.Future[Any], Callable[..., Any],
+                                             tuple[Any, ...]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True)
+                         for i in range(threads)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        if self._closed:
+            raise RuntimeError("executor is closed")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        call = functools.partial(fn, *args, **kwargs) if kwargs else fn
+        self._calls.put((future, call, args if not kwargs else ()))
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._calls.get()
+            if item is None:
+                return
+            future, fn, args = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._closed = True
+        for _ in self._threads:
+            self._calls.put(None)
+        if wait:
+            for t in self._threads:
+                t.join()
