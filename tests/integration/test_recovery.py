@@ -130,3 +130,32 @@ def test_recovered_recv_waits_only_for_the_rest_of_its_timeout(db_url: str) -> N
     assert DBOS.retrieve_workflow(wfid).get_result() is None
     elapsed = time.monotonic() - started
     assert 1.9 <= elapsed < 2.8, elapsed  # a fresh 2 s wait after the relaunch would end past 3 s
+
+
+@DBOS.workflow()
+def sleeps_an_hour() -> str:
+    DBOS.sleep(3600)
+    return "woke"
+
+
+def test_durable_sleep_keeps_its_recorded_wake_up_time_under_an_injected_clock(db_url: str) -> None:
+    """Time comes from an injectable clock: an hour-long durable sleep recovered an hour later (by the clock)
+    ends at once, because the wake-up time was recorded, not the duration."""
+    import time
+
+    from tether.engine.clock import OffsetClock
+
+    config = make_config(db_url)
+    DBOS(config=config, clock=OffsetClock(0))
+    DBOS.launch()
+    wfid = f"hour-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(sleeps_an_hour)
+    while not any(s["function_name"] == "DBOS.sleep" for s in DBOS.list_workflow_steps(wfid)):
+        threading.Event().wait(0.01)
+    DBOS.destroy()
+    DBOS(config=config, clock=OffsetClock(3600))
+    started = time.monotonic()
+    DBOS.launch()
+    assert DBOS.retrieve_workflow(wfid).get_result() == "woke"
+    assert time.monotonic() - started < 10
