@@ -77,7 +77,7 @@ def _ratio(row: dict[str, dict[str, Any]]) -> str:
 
 def _ceiling_section(records: list[dict[str, Any]], rows: dict[Any, Any]) -> list[str]:
     limits = {m["name"]: m for r in records if r["scenario"] == "pg_limit" for m in r.get("metrics", [])}
-    ceilings = [(name.split(" ", 1)[1].strip("()"), m) for name, m in limits.items()
+    ceilings = [(name.partition(" ")[2].strip("()") or "psycopg", m) for name, m in limits.items()
                 if name.startswith("INSERT+COMMIT")]
     if not ceilings:
         return []
@@ -149,7 +149,7 @@ def _targets_section(records: list[dict[str, Any]], rows: dict[Any, Any]) -> lis
                 if m["name"].startswith("INSERT+COMMIT")}
     wf_seq = _metric(rows, "wf_seq", "throughput", "postgres", "tether")
     for name, m in ceilings.items():
-        label = f"wf_seq >= 50% of the pg_limit ceiling {name.split(' ', 1)[1]}"
+        label = f"wf_seq >= 50% of the pg_limit ceiling {name.partition(' ')[2]}".rstrip()
         if wf_seq is None:
             out.append((label, "not measured", "-"))
             continue

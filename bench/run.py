@@ -215,9 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_merge and latest.exists():
         previous = json.loads(latest.read_text())
         done = {run_key(r) for r in records}
+        # Only variants the current PLAN still has: a record with other sizes would sit beside (or stand
+        # in for) this run's row of the same metric.
+        current = {json.dumps([s, {k: v for k, v in variant.items() if k not in ("backends", "impl")}],
+                              sort_keys=True)
+                   for s, modes in PLAN.items() for variant in modes[mode]}
         if previous.get("meta", {}).get("mode") == mode:
             for r in previous.get("results", []):
-                if run_key(r) not in done and not r.get("error"):
+                if (run_key(r) not in done and not r.get("error") and not r.get("from_previous_run")
+                        and json.dumps([r["scenario"], r["params"]], sort_keys=True) in current):
                     records.append({**r, "from_previous_run": True})
 
     order = list(PLAN)
