@@ -76,6 +76,7 @@ async def run_queues(rt: Runtime) -> None:
         # Registered before the pass, so no enqueue or end can fall between the pass's reads and the wait.
         work = rt.hub.register(_WORK_KEYS)
         done = rt.hub.register(_DONE_KEYS)
+        done_registered = True
         try:
             found = _Pass()
             try:
@@ -90,17 +91,20 @@ async def run_queues(rt: Runtime) -> None:
             deadline = loop.time() + QUEUE_POLL_SECONDS
             if found.next_due_ms is not None:
                 deadline = min(deadline, loop.time() + (found.next_due_ms - rt.clock.now_ms()) / 1000)
-            while True:
-                woke, _ = await asyncio.wait({work.future, done.future}, timeout=max(0.0, deadline - loop.time()),
-                                             return_when=asyncio.FIRST_COMPLETED)
-                if not woke or work.future.done() or found.had_work:
-                    break
-                # Only workflows ended, and no queue had work: nothing can start now. Wait on.
-                rt.hub.unregister(done)
-                done = rt.hub.register(_DONE_KEYS)
+            # A workflow's end can only free a slot worth a new pass while some queue holds work; otherwise
+            # only an enqueue (or a due delay, or the poll) starts the next pass.
+            waiting_on = {work.future}
+            if found.had_work:
+                waiting_on.add(done.future)
+            else:
+                rt.hub.unregister(done)  # so workflow ends do not even wake this loop
+                done_registered = False
+            await asyncio.wait(waiting_on, timeout=max(0.0, deadline - loop.time()),
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
             rt.hub.unregister(work)
-            rt.hub.unregister(done)
+            if done_registered:
+                rt.hub.unregister(done)
         # Many status changes in a burst make one pass, not one each: passes start at most this often.
         await asyncio.sleep(max(0.0, MIN_PASS_SECONDS - (loop.time() - pass_started)))
 
@@ -129,6 +133,7 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
             continue
         rows = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now)
         for row in rows:
+            rt.notify("wf", row.workflow_uuid, row.status)  # ENQUEUED -> PENDING, for this process's waiters
             launched += await dispatch(rt, row)
         if policy.limit is not None and policy.period_ms is not None:
             found.due(now + max(1, policy.period_ms // 4))

@@ -21,8 +21,9 @@ _STOP_CHECK_SECONDS = 0.2
 
 
 class PostgresListener(Listener):
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, ignore_pids: set[int] | None = None) -> None:
         self.url = url
+        self.ignore_pids = ignore_pids if ignore_pids is not None else set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[Any] | None = None
@@ -49,7 +50,8 @@ class PostgresListener(Listener):
                     backoff = 0.1
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=_STOP_CHECK_SECONDS):
-                            _dispatch(note.payload, callback)
+                            if note.pid not in self.ignore_pids:  # our own writes woke us already
+                                _dispatch(note.payload, callback)
             except psycopg.Error:
                 if self._stop.wait(backoff):
                     break

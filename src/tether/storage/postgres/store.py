@@ -154,7 +154,7 @@ class PostgresStore(SqlStore):
     def listener(self) -> Listener:
         from tether.storage.postgres.listener import PostgresListener
 
-        return PostgresListener(self.url)
+        return PostgresListener(self.url, ignore_pids=self._pool.backend_pids)
 
     def close(self) -> None:
         self._pool.close()

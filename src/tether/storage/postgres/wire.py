@@ -178,6 +178,9 @@ class WirePool:
         self.setup = setup.encode()
         self.connect_timeout = connect_timeout
         self._idle: queue.LifoQueue[WireConnection] = queue.LifoQueue()
+        # Server process IDs of this pool's connections: the listener skips the NOTIFYs they send, since
+        # the engine already woke this process's waiters itself after each of its writes.
+        self.backend_pids: set[int] = set()
         self._slots = threading.BoundedSemaphore(size)
         self._closed = False
         self._idle.put(self._open())
@@ -189,6 +192,7 @@ class WirePool:
             raise StorageError(f"Cannot connect to PostgreSQL: {exc}") from exc
         wire = WireConnection(conn)
         wire.simple(self.setup)
+        self.backend_pids.add(wire.pgconn.backend_pid)
         return wire
 
     @contextmanager
@@ -206,6 +210,7 @@ class WirePool:
                 yield wire
             finally:
                 if wire.broken or self._closed:
+                    self.backend_pids.discard(wire.pgconn.backend_pid)
                     wire.close()
                 else:
                     self._idle.put(wire)
