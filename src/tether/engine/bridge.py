@@ -9,10 +9,12 @@ already running (sync API used inside async code) runs the coroutine on a helper
 from __future__ import annotations
 
 import asyncio
+import asyncio.events as asyncio_events
 import concurrent.futures
 import contextvars
 import threading
-from collections.abc import Coroutine
+import types
+from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -34,13 +36,57 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _thread_loop().run_until_complete(coro)
+        return _drive(_thread_loop(), coro)
     ctx = contextvars.copy_context()
     return _helpers.submit(ctx.run, _run_on_helper, coro).result()
 
 
 def _run_on_helper(coro: Coroutine[Any, Any, T]) -> T:
-    return _thread_loop().run_until_complete(coro)
+    return _drive(_thread_loop(), coro)
+
+
+def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on this thread's private loop.
+
+    Most engine coroutines never wait on anything here (their storage calls run inline), so they are first
+    stepped by hand, with the loop marked as running so that anything asking for it gets it; only a
+    coroutine that really suspends (on a wake-up or a timer) is handed to the loop to finish. This saves a
+    Task and two loop iterations per checkpoint, which the benchmark profile showed as ~30% of CPU.
+    """
+    asyncio_events._set_running_loop(loop)
+    try:
+        yielded = coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    except BaseException:
+        coro.close()
+        raise
+    finally:
+        asyncio_events._set_running_loop(None)
+    return loop.run_until_complete(_finish(coro, yielded))
+
+
+async def _finish(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
+    return await _forward(coro, yielded)
+
+
+@types.coroutine
+def _forward(coro: Coroutine[Any, Any, T], yielded: Any) -> Generator[Any, Any, T]:
+    """Continue a coroutine that was started by hand: pass what it waits on to the Task driving us, and
+    what the Task sends back (or throws in) on to the coroutine."""
+    while True:
+        try:
+            sent = yield yielded
+        except BaseException as exc:
+            try:
+                yielded = coro.throw(exc)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+        else:
+            try:
+                yielded = coro.send(sent)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
 
 
 def close_thread_loop() -> None:
