@@ -1,8 +1,9 @@
 """A thin, fast path to PostgreSQL over libpq (through psycopg's ``pq`` binding).
 
-psycopg's high-level ``Connection.execute`` spends ~80 µs of Python per statement and, measured here, more
-than doubles the wall time of a one-row autocommit INSERT (≈280 µs against ≈120 µs through libpq directly).
-A checkpoint is exactly such a statement, so the store talks to libpq itself: named statements are prepared
+psycopg's high-level ``Connection.execute`` (through its pool) spent about twice the CPU of a direct libpq
+call per one-row autocommit INSERT in a micro-benchmark here (≈80-110 µs against ≈40 µs). When commits are
+bound by the WAL flush (≈250 µs) the wall-time difference is small, but CPU is what the GIL shares between
+workflows. A checkpoint is exactly such a statement, so the store talks to libpq itself: named statements are prepared
 once per connection and run with ``PQexecPrepared`` (the GIL is released while libpq waits), parameters go
 as text (binary for ``bytes``), results come back in binary and are decoded for the few types the schema
 uses. psycopg still opens the connections, runs migrations and listens for notifications.
