@@ -5,6 +5,7 @@
 The API mirrors DBOS's Python SDK, so its examples run with only the import changed.
 """
 
+from tether import error
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetWorkflowID
@@ -90,4 +91,5 @@ __all__ = [
     "WorkflowSerializationFormat",
     "WorkflowStatus",
     "WorkflowStatusString",
+    "error",
 ]

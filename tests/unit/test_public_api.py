@@ -19,6 +19,8 @@ PUBLIC = {
     "DBOSException", "DBOSNonExistentWorkflowError", "DBOSConflictingWorkflowError", "DBOSWorkflowConflictIDError",
     "DBOSMaxStepRetriesExceeded", "DBOSWorkflowCancelledError", "DBOSAwaitedWorkflowCancelledError",
     "DBOSQueueDeduplicatedError",
+    # DBOS's error module
+    "error",
 }
 
 
@@ -30,16 +32,22 @@ def test_public_names_are_pinned() -> None:
 
 
 def test_every_public_error_is_a_tether_error() -> None:
+    # Errors that stop a workflow's execution are BaseExceptions, as in DBOS, so that ``except Exception``
+    # in user code does not swallow a cancellation.
     for name in tether.__all__:
         obj = getattr(tether, name)
         if isinstance(obj, type) and issubclass(obj, BaseException):
-            assert issubclass(obj, tether.TetherError), name
+            assert issubclass(obj, (tether.TetherError, tether.error.DBOSBaseException)), name
 
 
-def test_dbos_names_alias_tether_errors() -> None:
+def test_dbos_names_catch_tether_errors() -> None:
     assert tether.DBOSException is tether.TetherError
-    assert tether.DBOSNonExistentWorkflowError is tether.NonExistentWorkflowError
-    assert tether.DBOSWorkflowConflictIDError is tether.ConflictingWorkflowError
+    assert issubclass(tether.NonExistentWorkflowError, tether.DBOSNonExistentWorkflowError)
+    assert issubclass(tether.WorkflowNotFoundError, tether.DBOSNonExistentWorkflowError)
+    assert tether.DBOSConflictingWorkflowError is tether.ConflictingWorkflowError
+    assert issubclass(tether.WorkflowCancelledError, tether.DBOSWorkflowCancelledError)
+    assert not issubclass(tether.WorkflowCancelledError, Exception)
+    assert issubclass(tether.MaxStepRetriesExceeded, tether.DBOSMaxStepRetriesExceeded)
 
 
 def test_py_typed_is_shipped() -> None:

@@ -62,6 +62,11 @@ def workflow_for_operation(what: str) -> WorkflowContext | None:
     return _workflow.get()
 
 
+def _call(what: str) -> str:
+    """``DBOS.recv`` -> ``recv()``, the way DBOS names calls in its messages."""
+    return what.rsplit(".", 1)[-1] + "()"
+
+
 def require_workflow(what: str, *, allow_step: bool = False) -> WorkflowContext:
     """The current workflow, or NotInWorkflowError naming the call.
 
@@ -70,9 +75,10 @@ def require_workflow(what: str, *, allow_step: bool = False) -> WorkflowContext:
     """
     ctx = _workflow.get()
     if ctx is None:
-        raise NotInWorkflowError(f"{what} can only be called from inside a workflow")
+        where = "a workflow or step" if allow_step else "a workflow"
+        raise NotInWorkflowError(f"{_call(what)} must be called from within {where}")
     if not allow_step and _step.get() is not None:
-        raise NotInWorkflowError(f"{what} cannot be called from inside a step")
+        raise NotInWorkflowError(f"{_call(what)} cannot be called from within a step")
     return ctx
 
 

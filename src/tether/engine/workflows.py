@@ -23,8 +23,8 @@ from tether.engine.registry import RegisteredWorkflow
 from tether.engine.runtime import Runtime
 from tether.errors import (
     AwaitedWorkflowCancelledError,
+    AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
-    MaxRecoveryAttemptsExceeded,
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
@@ -111,7 +111,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     )
     created, existing = await rt.io(rt.store.insert_workflow, row)
     if not created and existing.name != reg.name:
-        raise ConflictingWorkflowError(wfid, f"it runs {existing.name!r}, not {reg.name!r}")
+        raise ConflictingWorkflowError(wfid, f"Workflow already exists with a different function name: "
+                                             f"{existing.name}, but the provided function name is: {reg.name}")
     if parent is not None and function_id is not None:
         await rt.io(rt.store.record_operation, parent.workflow_id, OperationRow(
             function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
@@ -162,7 +163,7 @@ def execute_sync(rt: Runtime, start: Start) -> Any:
     rt.active[start.workflow_id] = True
     try:
         result = start.reg.func(*start.args, **start.kwargs)
-    except Exception as exc:
+    except (Exception, WorkflowCancelledError) as exc:
         return run_sync(finish(rt, start, None, exc))
     finally:
         leave_workflow(tokens)
@@ -179,7 +180,7 @@ async def execute_async(rt: Runtime, start: Start) -> Any:
     except asyncio.CancelledError:
         rt.active.pop(start.workflow_id, None)
         raise
-    except Exception as exc:
+    except (Exception, WorkflowCancelledError) as exc:
         return await finish(rt, start, None, exc)
     finally:
         leave_workflow(tokens)
@@ -219,7 +220,7 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
     Raises:
         WorkflowNotFoundError: no workflow has this ID.
         AwaitedWorkflowCancelledError: the workflow was cancelled.
-        MaxRecoveryAttemptsExceeded: it crashed more often than allowed.
+        AwaitedWorkflowMaxRecoveryAttemptsExceeded: it crashed more often than allowed.
         TimeoutError: ``timeout_s`` passed first.
     """
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
@@ -247,7 +248,7 @@ def outcome_of(row: WorkflowRow) -> Any:
     if row.status == WorkflowStatusString.CANCELLED.value:
         raise AwaitedWorkflowCancelledError(row.workflow_uuid)
     if row.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value:
-        raise MaxRecoveryAttemptsExceeded(row.workflow_uuid, row.recovery_attempts - 1)
+        raise AwaitedWorkflowMaxRecoveryAttemptsExceeded(row.workflow_uuid, row.recovery_attempts - 1)
     err = deserialize_error(row.error)
     raise err if err is not None else RuntimeError(f"Workflow {row.workflow_uuid!r} failed")
 

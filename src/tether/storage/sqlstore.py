@@ -433,7 +433,7 @@ class SqlStore(Store):
                     return  # closing twice is harmless
                 raise StreamClosedError(workflow_id, key)
             if s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
-                raise NonExistentWorkflowError(workflow_id)
+                raise NonExistentWorkflowError(workflow_id, "target")
             seq = 0 if tail is None else tail[0] + 1
             s.run("insert_stream", {"workflow_uuid": workflow_id, "key": key, "seq": seq, "value": value,
                                     "now": now_ms})

@@ -129,7 +129,7 @@ class PostgresStore(SqlStore):
             with self._auto() as s:
                 s.run("set_event_recorded", params)
         except ForeignKeyViolation as exc:
-            raise NonExistentWorkflowError(workflow_id) from exc
+            raise NonExistentWorkflowError(workflow_id, "target") from exc
 
     def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
                        op: OperationRow | None) -> None:
@@ -146,7 +146,7 @@ class PostgresStore(SqlStore):
                     return
                 tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
         except ForeignKeyViolation as exc:
-            raise NonExistentWorkflowError(workflow_id) from exc
+            raise NonExistentWorkflowError(workflow_id, "target") from exc
         if tail is not None and tail[1]:
             raise StreamClosedError(workflow_id, key)
         raise StorageError(f"Append to stream {key!r} of {workflow_id!r} was not applied")

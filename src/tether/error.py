@@ -1,0 +1,61 @@
+"""DBOS's error classes under DBOS's names (``from tether import error``; ``error.DBOSException``, ...).
+
+Each is the class Tether raises for that condition, or a base of it, so ``except error.X`` written for DBOS
+catches the same failures here. The tree, with Tether's own names, is drawn in :mod:`tether.errors`.
+"""
+
+from tether.errors import (
+    DBOSAwaitedWorkflowCancelledError,
+    DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded,
+    DBOSBaseException,
+    DBOSConflictingWorkflowError,
+    DBOSErrorCode,
+    DBOSException,
+    DBOSInitializationError,
+    DBOSMaxStepRetriesExceeded,
+    DBOSNonExistentWorkflowError,
+    DBOSNotAuthorizedError,
+    DBOSPatchNondeterminismError,
+    DBOSQueryTimeoutError,
+    DBOSQueueDeduplicatedError,
+    DBOSRecoveryError,
+    DBOSStepNondeterminismError,
+    DBOSStepTimeoutError,
+    DBOSStreamNondeterminismError,
+    DBOSStreamTimeoutError,
+    DBOSUnexpectedStepError,
+    DBOSWorkflowCancelledError,
+    DBOSWorkflowConflictIDError,
+    DBOSWorkflowFunctionNotFoundError,
+    DBOSWorkflowIDInUseError,
+    MaxRecoveryAttemptsExceededError,
+    is_workflow_id_in_use_error,
+)
+
+__all__ = [
+    "DBOSAwaitedWorkflowCancelledError",
+    "DBOSAwaitedWorkflowMaxRecoveryAttemptsExceeded",
+    "DBOSBaseException",
+    "DBOSConflictingWorkflowError",
+    "DBOSErrorCode",
+    "DBOSException",
+    "DBOSInitializationError",
+    "DBOSMaxStepRetriesExceeded",
+    "DBOSNonExistentWorkflowError",
+    "DBOSNotAuthorizedError",
+    "DBOSPatchNondeterminismError",
+    "DBOSQueryTimeoutError",
+    "DBOSQueueDeduplicatedError",
+    "DBOSRecoveryError",
+    "DBOSStepNondeterminismError",
+    "DBOSStepTimeoutError",
+    "DBOSStreamNondeterminismError",
+    "DBOSStreamTimeoutError",
+    "DBOSUnexpectedStepError",
+    "DBOSWorkflowCancelledError",
+    "DBOSWorkflowConflictIDError",
+    "DBOSWorkflowFunctionNotFoundError",
+    "DBOSWorkflowIDInUseError",
+    "MaxRecoveryAttemptsExceededError",
+    "is_workflow_id_in_use_error",
+]
