@@ -10,8 +10,10 @@ from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetWorkflowID
 from tether.api.dbos import DBOS
+from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.queue import Queue, QueueRateLimit, SetEnqueueOptions
+from tether.api.schedules import ClientScheduleInput, ScheduleInput
 from tether.config import DBOSConfig
 from tether.errors import (
     AwaitedWorkflowCancelledError,
@@ -25,12 +27,15 @@ from tether.errors import (
     DBOSQueueDeduplicatedError,
     DBOSWorkflowCancelledError,
     DBOSWorkflowConflictIDError,
+    InvalidScheduleError,
     MaxRecoveryAttemptsExceeded,
     MaxStepRetriesExceeded,
     NonExistentWorkflowError,
     NotInWorkflowError,
     NotLaunchedError,
     QueueDeduplicatedError,
+    ScheduleExistsError,
+    ScheduleNotFoundError,
     SerializationError,
     StorageError,
     StreamClosedError,
@@ -43,6 +48,7 @@ from tether.types import (
     StepInfo,
     StepOptions,
     StreamRead,
+    WorkflowSchedule,
     WorkflowSerializationFormat,
     WorkflowStatus,
     WorkflowStatusString,
@@ -53,6 +59,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DBOS",
     "AwaitedWorkflowCancelledError",
+    "ClientScheduleInput",
     "ConfigError",
     "ConflictingWorkflowError",
     "DBOSAwaitedWorkflowCancelledError",
@@ -65,7 +72,10 @@ __all__ = [
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowConflictIDError",
+    "Debouncer",
+    "DebouncerClient",
     "EnqueueOptions",
+    "InvalidScheduleError",
     "MaxRecoveryAttemptsExceeded",
     "MaxStepRetriesExceeded",
     "NonExistentWorkflowError",
@@ -74,6 +84,9 @@ __all__ = [
     "Queue",
     "QueueDeduplicatedError",
     "QueueRateLimit",
+    "ScheduleExistsError",
+    "ScheduleInput",
+    "ScheduleNotFoundError",
     "SerializationError",
     "SetEnqueueOptions",
     "SetWorkflowID",
@@ -88,6 +101,7 @@ __all__ = [
     "WorkflowHandle",
     "WorkflowHandleAsync",
     "WorkflowNotFoundError",
+    "WorkflowSchedule",
     "WorkflowSerializationFormat",
     "WorkflowStatus",
     "WorkflowStatusString",

@@ -24,6 +24,9 @@
     │   DBOSStepTimeoutError, DBOSStreamTimeoutError, DBOSStreamNondeterminismError,
     │   DBOSUnexpectedStepError, DBOSStepNondeterminismError, DBOSPatchNondeterminismError
     ├── StreamClosedError (RuntimeError)           a write to a stream that was already closed
+    ├── InvalidScheduleError (ValueError)          a schedule or debouncer definition that cannot be used
+    ├── ScheduleExistsError (ValueError)           create_schedule with a name already taken
+    ├── ScheduleNotFoundError (LookupError)        no schedule has that name
     └── StorageError                               the database failed; the driver's error is ``__cause__``
 
     DBOSBaseException (BaseException)              stops a workflow; ``except Exception`` does not swallow it
@@ -449,3 +452,26 @@ def is_workflow_id_in_use_error(e: BaseException) -> bool:
     if getattr(e, "dbos_error_code", None) == DBOSErrorCode.WorkflowIDInUse.value:
         return True
     return getattr(e, "name", None) == "DBOSWorkflowIDInUseError"
+
+
+class InvalidScheduleError(TetherError, ValueError):
+    """A schedule (or debouncer) that cannot be used: a bad cron expression or time zone, an undeclared
+    queue, an unregistered workflow, a bound instance method, or a call not allowed inside a workflow."""
+
+
+class ScheduleExistsError(TetherError, ValueError):
+    """``create_schedule`` with a name another schedule already has (``apply_schedules`` replaces it)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Schedule '{name}' already exists")
+        self.schedule_name = name
+        self._ctor_args = (name,)
+
+
+class ScheduleNotFoundError(TetherError, LookupError):
+    """No schedule has this name."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Schedule '{name}' does not exist")
+        self.schedule_name = name
+        self._ctor_args = (name,)

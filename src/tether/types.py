@@ -79,6 +79,9 @@ class WorkflowStatus:
     app_id: str | None = None
     workflow_timeout_ms: int | None = None
     workflow_deadline_epoch_ms: int | None = None
+    schedule_name: str | None = None
+    is_debounced: bool = False
+    debounce_deadline_epoch_ms: int | None = None
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -93,6 +96,24 @@ class WorkflowStatus:
         if isinstance(inp, dict) and "kwargs" in inp:
             return dict(inp["kwargs"])
         return {}
+
+
+class WorkflowSchedule(TypedDict):
+    """A durable schedule, as ``list_schedules`` and ``get_schedule`` return it. ``status`` is ``ACTIVE`` or
+    ``PAUSED``; ``last_fired_at`` is the last tick's ISO 8601 time in the schedule's zone (None before the
+    first); ``cron_timezone`` None means UTC; ``queue_name`` None means Tether's internal queue."""
+
+    schedule_id: str
+    schedule_name: str
+    workflow_name: str
+    workflow_class_name: str | None
+    schedule: str
+    status: str
+    context: Any
+    last_fired_at: str | None
+    automatic_backfill: bool
+    cron_timezone: str | None
+    queue_name: str | None
 
 
 class StepInfo(TypedDict):

@@ -8,13 +8,16 @@ PUBLIC = {
     # the application, its handles and context managers
     "DBOS", "DBOSClient", "DBOSConfig", "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions",
+    # schedules and the debouncer
+    "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # value types
     "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StreamRead", "WorkflowSerializationFormat",
     # errors (Tether names)
     "TetherError", "ConfigError", "NotLaunchedError", "NotInWorkflowError", "SerializationError", "StorageError",
     "WorkflowNotFoundError", "NonExistentWorkflowError", "ConflictingWorkflowError", "UnregisteredWorkflowError",
     "MaxStepRetriesExceeded", "MaxRecoveryAttemptsExceeded", "WorkflowCancelledError",
-    "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError",
+    "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError", "InvalidScheduleError",
+    "ScheduleExistsError", "ScheduleNotFoundError",
     # errors (DBOS names, aliases of the above)
     "DBOSException", "DBOSNonExistentWorkflowError", "DBOSConflictingWorkflowError", "DBOSWorkflowConflictIDError",
     "DBOSMaxStepRetriesExceeded", "DBOSWorkflowCancelledError", "DBOSAwaitedWorkflowCancelledError",

@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
 from tether.api.queue import start_options
+from tether.api.schedules import ScheduleAPI
 from tether.api.status import to_status
 from tether.config import DBOSConfig, settings_from_config
 from tether.engine import events, messages, streams
@@ -22,6 +23,7 @@ from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime
+from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
 from tether.engine.workflows import (
     Start,
@@ -63,7 +65,7 @@ def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any
     return reg, bound
 
 
-class DBOS(ManagementAPI):
+class DBOS(ManagementAPI, ScheduleAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -112,10 +114,14 @@ class DBOS(ManagementAPI):
         cls._runtime = rt
         recover_pending_workflows(rt)
         start_queue_runner(rt)
+        start_scheduler(rt)
 
     @classmethod
     def destroy(cls, *, destroy_registry: bool = False) -> None:
-        """Stop background work and close the database. Workflows still running are recovered next launch."""
+        """Stop background work and close the database. Workflows still running are recovered next launch.
+        With ``destroy_registry``, the schedules of ``@DBOS.scheduled`` are forgotten too."""
+        if destroy_registry:
+            forget_classic()
         rt, cls._runtime = cls._runtime, None
         cls._instance = None
         if rt is not None:
@@ -156,6 +162,7 @@ class DBOS(ManagementAPI):
                     return await execute_async(rt, start)
 
                 setattr(run_async, _WORKFLOW_ATTR, reg)
+                run_async.dbos_function_name = reg.name  # type: ignore[attr-defined]
                 return cast(Callable[P, R], run_async)
 
             @functools.wraps(func)
@@ -167,6 +174,7 @@ class DBOS(ManagementAPI):
                 return execute_sync(rt, start)
 
             setattr(run, _WORKFLOW_ATTR, reg)
+            run.dbos_function_name = reg.name  # type: ignore[attr-defined]
             return cast(Callable[P, R], run)
 
         return decorate

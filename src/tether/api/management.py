@@ -87,7 +87,7 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
                     limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
                     workflow_id_prefix: StrOrList = None, load_input: bool = True, load_output: bool = True,
                     executor_id: StrOrList = None, queues_only: bool = False, has_parent: bool | None = None,
-                    was_forked_from: bool | None = None) -> WorkflowFilter:
+                    was_forked_from: bool | None = None, schedule_name: StrOrList = None) -> WorkflowFilter:
     """The storage filter for ``list_workflows`` arguments.
 
     Raises:
@@ -107,6 +107,7 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
         parent_workflow_id=_as_list(parent_workflow_id), user=_as_list(user), queue_name=_as_list(queue_name),
         workflow_id_prefix=_as_list(workflow_id_prefix), executor_id=_as_list(executor_id),
         queues_only=queues_only, has_parent=has_parent, was_forked_from=was_forked_from,
+        schedule_name=_as_list(schedule_name),
         limit=limit, offset=offset, sort_desc=sort_desc, load_input=load_input, load_output=load_output,
     )
 
@@ -128,11 +129,12 @@ class WorkflowManagement:
                        queue_name: StrOrList = None, limit: int | None = None, offset: int | None = None,
                        sort_desc: bool = False, workflow_id_prefix: StrOrList = None, load_input: bool = True,
                        load_output: bool = True, executor_id: StrOrList = None, queues_only: bool = False,
-                       has_parent: bool | None = None, was_forked_from: bool | None = None
-                       ) -> list[WorkflowStatus]:
+                       has_parent: bool | None = None, was_forked_from: bool | None = None,
+                       schedule_name: StrOrList = None) -> list[WorkflowStatus]:
         """Workflows matching every given filter, by creation time (``sort_desc`` for newest first). Lists
         mean "any of"; ``start_time``/``end_time`` are RFC 3339 bounds on the creation time;
-        ``load_input``/``load_output`` False skip reading those columns.
+        ``load_input``/``load_output`` False skip reading those columns; ``schedule_name`` keeps the runs of
+        those schedules.
 
         Raises:
             ValueError: an unknown status or a malformed timestamp.
@@ -144,7 +146,7 @@ class WorkflowManagement:
             queue_name=queue_name, limit=limit, offset=offset, sort_desc=sort_desc,
             workflow_id_prefix=workflow_id_prefix, load_input=load_input, load_output=load_output,
             executor_id=executor_id, queues_only=queues_only, has_parent=has_parent,
-            was_forked_from=was_forked_from))
+            was_forked_from=was_forked_from, schedule_name=schedule_name))
 
     @_either
     def list_queued_workflows(self, /, **filters: Any) -> list[WorkflowStatus]:

@@ -26,6 +26,8 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
         forked_from=row.forked_from, deduplication_id=row.deduplication_id, priority=row.priority,
         delay_until_epoch_ms=row.delay_until_epoch_ms, app_id=row.application_id,
         workflow_timeout_ms=row.workflow_timeout_ms, workflow_deadline_epoch_ms=row.workflow_deadline_epoch_ms,
+        schedule_name=row.schedule_name, is_debounced=bool(row.is_debounced),
+        debounce_deadline_epoch_ms=row.debounce_deadline_epoch_ms,
     )
 
 

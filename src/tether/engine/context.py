@@ -122,3 +122,30 @@ def enter_step(step: StepContext) -> contextvars.Token[StepContext | None]:
 
 def leave_step(token: contextvars.Token[StepContext | None]) -> None:
     _step.reset(token)
+
+
+@dataclass(frozen=True)
+class DebounceStart:
+    """How the debouncer's fresh enqueue is made: DELAYED until ``delay_until_ms`` under the debounce key
+    (``deduplication_id``), marked debounced, never pushed back past ``deadline_ms``."""
+
+    deduplication_id: str
+    delay_until_ms: int
+    deadline_ms: int | None
+
+
+_debounce_start: contextvars.ContextVar[DebounceStart | None] = contextvars.ContextVar(
+    "tether_debounce_start", default=None)
+
+
+def current_debounce() -> DebounceStart | None:
+    """The debounce a start made in this context belongs to (set only around the debouncer's enqueue)."""
+    return _debounce_start.get()
+
+
+def set_debounce(start: DebounceStart | None) -> contextvars.Token[DebounceStart | None]:
+    return _debounce_start.set(start)
+
+
+def reset_debounce(token: contextvars.Token[DebounceStart | None]) -> None:
+    _debounce_start.reset(token)

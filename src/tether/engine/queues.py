@@ -19,6 +19,7 @@ import asyncio
 from dataclasses import dataclass
 
 from tether.engine.bridge import inline_io
+from tether.engine.cron import revive_scheduled_time
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
 from tether.engine.workflows import Start, decode_inputs, launch_in_background
@@ -203,6 +204,8 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         rt.active.pop(wfid, None)
         raise
     args, kwargs = decode_inputs(row.inputs)
+    if row.schedule_name is not None:
+        args = revive_scheduled_time(args)
     start = Start(wfid, True, reg, args, kwargs, recorded)
     if inline_io():
         # Called through the sync bridge, whose loop stops with the call: run it from the runtime's loop.

@@ -7,12 +7,14 @@ first, and an ID that already exists is never run again by a start (only recover
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from tether.engine.context import (
     WorkflowContext,
+    current_debounce,
     current_step,
     current_workflow,
     enter_workflow,
@@ -45,6 +47,8 @@ class StartOptions:
     timeout_ms: int | None = None
     authenticated_user: str | None = None
     app_version: str | None = None
+    debounced: bool = False  # a debounced start: later debounces of its key push it back (engine/debouncer.py)
+    debounce_deadline_ms: int | None = None
 
 
 @dataclass
@@ -81,6 +85,11 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         ConflictingWorkflowError: the ID belongs to a workflow of another name.
     """
     opts = opts or StartOptions()
+    debounce = current_debounce()
+    if debounce is not None:
+        opts = dataclasses.replace(opts, deduplication_id=debounce.deduplication_id, debounced=True,
+                                   delay_until_epoch_ms=debounce.delay_until_ms,
+                                   debounce_deadline_ms=debounce.deadline_ms)
     parent = current_workflow() if current_step() is None else None
     function_id = None
     assigned = opts.workflow_id or take_assigned_id()
@@ -108,6 +117,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=reg.serialization.value,
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
+        is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
     )
     created, existing = await rt.io(rt.store.insert_workflow, row)
     if not created and existing.name != reg.name:

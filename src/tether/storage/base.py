@@ -43,6 +43,9 @@ class WorkflowRow:
     parent_workflow_id: str | None = None
     forked_from: str | None = None
     serialization: str | None = None
+    schedule_name: str | None = None
+    is_debounced: int = 0
+    debounce_deadline_epoch_ms: int | None = None
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)
@@ -87,6 +90,7 @@ class WorkflowFilter:
     queue_name: Sequence[str] | None = None
     workflow_id_prefix: Sequence[str] | None = None
     executor_id: Sequence[str] | None = None
+    schedule_name: Sequence[str] | None = None
     queues_only: bool = False
     has_parent: bool | None = None
     was_forked_from: bool | None = None
@@ -126,6 +130,41 @@ class QueuePolicy:
         if self.limit is not None:
             n = min(n, self.limit - started_in_period)
         return max(0, n)
+
+
+@dataclass
+class ScheduleRow:
+    """One durable schedule. ``context`` is serialized; ``last_fired_at`` is the last tick's ISO 8601 time
+    in the schedule's zone (``last_fired_ms`` the same instant)."""
+
+    schedule_id: str
+    schedule_name: str
+    workflow_name: str
+    schedule: str
+    workflow_class_name: str | None = None
+    status: str = "ACTIVE"
+    context: bytes | None = None
+    last_fired_at: str | None = None
+    last_fired_ms: int | None = None
+    automatic_backfill: int = 0
+    cron_timezone: str | None = None
+    queue_name: str | None = None
+    updated_at: int = 0
+
+
+SCHEDULE_COLUMNS: tuple[str, ...] = tuple(ScheduleRow.__dataclass_fields__)
+
+
+@dataclass
+class DebounceResult:
+    """What a debounce found under its key: the DELAYED workflow it pushed back (``bounced``), or else the
+    active workflow holding the key (``holder``, None when the key is free) and whether that one is a
+    debounced workflow of the same function."""
+
+    bounced: str | None = None
+    holder: str | None = None
+    holder_is_debounced: bool = False
+    holder_name: str | None = None
 
 
 WakeupCallback = Callable[[str, str, str], None]
@@ -229,6 +268,38 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int) -> None:
         """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it, atomically."""
+
+    # -- schedules and debounces ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def put_schedules(self, rows: Sequence[ScheduleRow], *, replace: bool) -> None:
+        """Create schedules in one transaction. With ``replace`` an existing schedule of the same name takes
+        the new definition (keeping its ID, status and last tick); without, it is an error.
+
+        Raises:
+            ScheduleExistsError: a schedule of that name exists (and ``replace`` is False).
+        """
+
+    @abc.abstractmethod
+    def list_schedules(self, *, status: Sequence[str] | None = None, workflow_name: Sequence[str] | None = None,
+                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None
+                       ) -> list[ScheduleRow]: ...
+
+    @abc.abstractmethod
+    def set_schedule_status(self, name: str, status: str, now_ms: int) -> bool:
+        """Pause or resume a schedule; False if there is none of that name."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    def record_tick(self, name: str, fired_at: str, fired_ms: int) -> None:
+        """Note that a schedule fired a tick (only ever moves ``last_fired_at`` forward)."""
+
+    @abc.abstractmethod
+    def debounce(self, workflow_name: str, queue_name: str, deduplication_id: str, delay_until_ms: int,
+                 inputs: bytes, now_ms: int) -> DebounceResult:
+        """Push back the DELAYED debounced workflow holding ``deduplication_id`` on the queue (not past its
+        debounce deadline) and give it ``inputs``; or report who holds the key. One transaction."""
 
     # -- operations (checkpoints) ------------------------------------------------------------------------
     @abc.abstractmethod

@@ -6,12 +6,14 @@ INSERT INTO workflow_status (
     workflow_uuid, status, name, class_name, config_name, authenticated_user, inputs, output, error,
     executor_id, application_version, application_id, created_at, updated_at, recovery_attempts,
     queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
-    workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization)
+    workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
+    schedule_name, is_debounced, debounce_deadline_epoch_ms)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
     :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
-    :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization)
+    :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
+    :schedule_name, :is_debounced, :debounce_deadline_epoch_ms)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
@@ -222,3 +224,54 @@ SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), coalesce((SELECT seq FR
 WHERE (CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded))
   AND NOT coalesce((SELECT closed FROM tail), false)
 RETURNING seq
+
+-- Schedules -----------------------------------------------------------------------------------------------
+-- name: insert_schedule
+INSERT INTO workflow_schedules (
+    schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, status, context, last_fired_at,
+    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at)
+VALUES (
+    :schedule_id, :schedule_name, :workflow_name, :workflow_class_name, :schedule, :status, :context, :last_fired_at,
+    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at)
+ON CONFLICT (schedule_name) DO NOTHING
+
+-- name: replace_schedule
+INSERT INTO workflow_schedules (
+    schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, status, context, last_fired_at,
+    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at)
+VALUES (
+    :schedule_id, :schedule_name, :workflow_name, :workflow_class_name, :schedule, :status, :context, :last_fired_at,
+    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at)
+ON CONFLICT (schedule_name) DO UPDATE SET
+    workflow_name = excluded.workflow_name, workflow_class_name = excluded.workflow_class_name,
+    schedule = excluded.schedule, context = excluded.context, automatic_backfill = excluded.automatic_backfill,
+    cron_timezone = excluded.cron_timezone, queue_name = excluded.queue_name, updated_at = excluded.updated_at
+
+-- name: set_schedule_status
+UPDATE workflow_schedules SET status = :status, updated_at = :now WHERE schedule_name = :schedule_name
+
+-- name: delete_schedule
+DELETE FROM workflow_schedules WHERE schedule_name = :schedule_name
+
+-- name: record_tick
+UPDATE workflow_schedules SET last_fired_at = :fired_at, last_fired_ms = :fired_ms
+WHERE schedule_name = :schedule_name AND (last_fired_ms IS NULL OR last_fired_ms < :fired_ms)
+
+-- Schedule changes wake every process's scheduler (in the writing transaction, so nobody wakes early).
+-- name: notify_schedules
+SELECT tether_notify('sched', '*', '')
+
+-- Debounce: push back the DELAYED debounced holder of a key (never past its deadline) with new inputs.
+-- name: debounce_push
+UPDATE workflow_status SET inputs = :inputs, updated_at = :now,
+    delay_until_epoch_ms = CASE
+        WHEN debounce_deadline_epoch_ms IS NOT NULL AND debounce_deadline_epoch_ms < :delay_until
+        THEN debounce_deadline_epoch_ms ELSE :delay_until END
+WHERE queue_name = :queue_name AND deduplication_id = :deduplication_id AND status = 'DELAYED'
+    AND is_debounced = 1 AND name = :name
+RETURNING workflow_uuid
+
+-- name: dedup_holder
+SELECT workflow_uuid, is_debounced, name FROM workflow_status
+WHERE queue_name = :queue_name AND deduplication_id = :deduplication_id
+    AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')
