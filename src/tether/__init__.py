@@ -47,6 +47,7 @@ from tether.errors import (
 from tether.types import (
     StepInfo,
     StepOptions,
+    StepStatus,
     StreamRead,
     WorkflowSchedule,
     WorkflowSerializationFormat,
@@ -92,6 +93,7 @@ __all__ = [
     "SetWorkflowID",
     "StepInfo",
     "StepOptions",
+    "StepStatus",
     "StorageError",
     "StreamClosedError",
     "StreamRead",

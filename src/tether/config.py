@@ -5,30 +5,102 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 from tether.errors import ConfigError
 
 
 class DBOSConfig(TypedDict, total=False):
-    """What an application configures. Only ``name`` is required.
+    """What an application configures. Only ``name`` is required; every key of DBOS 3.4's ``DBOSConfig`` is
+    accepted (``docs/compatibility.md`` says which ones Tether honours), any other key is a :class:`ConfigError`.
 
-    - ``system_database_url``: ``sqlite:///path.sqlite`` or ``postgresql://user@host:port/db``. When absent, a
-      SQLite file named after the app in the working directory.
+    - ``system_database_url``: ``sqlite:///path.sqlite`` or ``postgresql://user@host:port/db``. When absent,
+      ``DBOS_SYSTEM_DATABASE_URL``, else a SQLite file named after the app in the working directory.
     - ``executor_id``: identifies this process for recovery (default ``"local"``).
     - ``application_version``: recorded on every workflow; recovery only resumes matching versions.
+      ``enable_patching: True`` pins it to ``"PATCHING_ENABLED"``, as DBOS does.
     - ``max_executor_threads``: threads for synchronous workflows started in the background.
-    - ``sqlite_poll_interval_sec``: how often SQLite checks for writes made by *other* processes (default 0.05).
+    - ``sys_db_pool_size`` (or Tether's ``db_pool_size``): database connections (default 10).
+    - ``log_level`` / ``console_log_level``: level of ``DBOS.logger`` and of its console handler (default INFO).
+    - ``serializer``: a :class:`tether.Serializer` used for values stored in the default format.
+    - ``notification_listener_polling_interval_sec`` (or Tether's ``sqlite_poll_interval_sec``): how often SQLite
+      checks for writes made by *other* processes (default 0.05).
     """
 
     name: str
     system_database_url: str | None
-    executor_id: str | None
+    sys_db_pool_size: int | None
+    sys_db_polling_concurrency: int | None
+    db_engine_kwargs: dict[str, Any] | None
+    sys_db_idle_transaction_timeout_sec: float | None
+    log_level: str | None
+    otlp_log_level: str | None
+    console_log_level: str | None
+    otlp_traces_endpoints: list[str] | None
+    otlp_logs_endpoints: list[str] | None
+    otlp_attributes: dict[str, str] | None
     application_version: str | None
+    executor_id: str | None
+    dbos_system_schema: str | None
+    enable_otlp: bool | None
+    system_database_engine: Any
+    conductor_key: str | None
+    conductor_url: str | None
+    conductor_executor_metadata: dict[str, Any] | None
+    conductor_metadata_only_mode: bool | None
+    transact_enterprise_key: str | None
+    auto_upgrade: bool | None
+    auto_upgrade_interval_sec: float | None
+    auto_upgrade_grace_sec: float | None
+    serializer: Any
+    enable_patching: bool | None
+    use_listen_notify: bool | None
+    sharding: bool | None
+    run_migrations: bool | None
     max_executor_threads: int | None
+    notification_listener_polling_interval_sec: float | None
+    notification_coalesce_sec: float | None
+    observability_query_timeout_sec: float | None
+    scheduler_polling_interval_sec: float | None
+    kafka_queue_polling_interval_sec: float | None
+    otel_attribute_format: str | None
+    # Tether's own keys
     sqlite_poll_interval_sec: float | None
     db_pool_size: int | None
-    log_level: str | None
+
+
+# Keys Tether accepts and does not act on, each with the reason (also the "not supported" rows of
+# docs/compatibility.md). Setting one to a value that asks for the feature logs a warning once per launch.
+IGNORED_KEYS: dict[str, str] = {
+    "sys_db_polling_concurrency": "waits hold no connection in Tether (one wake-up hub), so there is nothing to limit",
+    "db_engine_kwargs": "Tether does not use SQLAlchemy engines",
+    "sys_db_idle_transaction_timeout_sec": "Tether never leaves a transaction open across a wait",
+    "otlp_log_level": "no OpenTelemetry export",
+    "otlp_traces_endpoints": "no OpenTelemetry export",
+    "otlp_logs_endpoints": "no OpenTelemetry export",
+    "otlp_attributes": "no OpenTelemetry export",
+    "enable_otlp": "no OpenTelemetry export",
+    "otel_attribute_format": "no OpenTelemetry export",
+    "dbos_system_schema": "Tether's tables live in its own fixed schema",
+    "system_database_engine": "Tether does not use SQLAlchemy engines; give system_database_url",
+    "conductor_key": "DBOS Conductor is a DBOS service",
+    "conductor_url": "DBOS Conductor is a DBOS service",
+    "conductor_executor_metadata": "DBOS Conductor is a DBOS service",
+    "conductor_metadata_only_mode": "DBOS Conductor is a DBOS service",
+    "transact_enterprise_key": "DBOS enterprise features are not offered",
+    "sharding": "DBOS enterprise sharding is not offered",
+    "auto_upgrade": "workflows are not moved between application versions automatically",
+    "auto_upgrade_interval_sec": "workflows are not moved between application versions automatically",
+    "auto_upgrade_grace_sec": "workflows are not moved between application versions automatically",
+    "use_listen_notify": "PostgreSQL always uses LISTEN/NOTIFY, SQLite always polls",
+    "run_migrations": "launch always brings the schema up to date",
+    "notification_coalesce_sec": "notifications are sent when the writing transaction commits",
+    "observability_query_timeout_sec": "listing queries have no statement timeout",
+    "scheduler_polling_interval_sec": "not used by Tether's scheduler",
+    "kafka_queue_polling_interval_sec": "Kafka consumers are not offered",
+}
+
+VALID_KEYS: frozenset[str] = frozenset(DBOSConfig.__annotations__)
 
 
 Backend = Literal["sqlite", "postgres"]
@@ -49,6 +121,9 @@ class Settings:
     max_executor_threads: int
     sqlite_poll_interval_sec: float
     db_pool_size: int
+    log_level: str = "INFO"
+    console_log_level: str | None = None
+    serializer: Any = None
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -86,23 +161,59 @@ def settings_from_config(config: DBOSConfig) -> Settings:
     """
     if not isinstance(config, dict):
         raise ConfigError("config must be a dict (DBOSConfig)")
+    unknown = sorted(set(config) - VALID_KEYS)
+    if unknown:
+        raise ConfigError(f"Unknown config key(s) {', '.join(map(repr, unknown))}; "
+                          f"valid keys are: {', '.join(sorted(VALID_KEYS))}")
     name = config.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise ConfigError("config['name'] must be a non-empty string of letters, digits, '_', '-' or '.'")
     url = config.get("system_database_url") or os.environ.get("DBOS_SYSTEM_DATABASE_URL")
     if not url:
         url = f"sqlite:///{name}.sqlite"
-    poll = config.get("sqlite_poll_interval_sec") or 0.05
+    poll = config.get("sqlite_poll_interval_sec") or config.get("notification_listener_polling_interval_sec") \
+        or 0.05
     threads = config.get("max_executor_threads") or 256
-    pool = config.get("db_pool_size") or 10
+    pool = config.get("db_pool_size") or config.get("sys_db_pool_size") or 10
     if poll <= 0 or threads <= 0 or pool <= 0:
         raise ConfigError("sqlite_poll_interval_sec, max_executor_threads and db_pool_size must be positive")
+    version = config.get("application_version") or os.environ.get("DBOS__APPVERSION") or ""
+    if config.get("enable_patching"):
+        version = "PATCHING_ENABLED"
     return Settings(
         name=name,
         database=parse_database_url(url),
         executor_id=config.get("executor_id") or os.environ.get("DBOS__VMID") or "local",
-        application_version=config.get("application_version") or os.environ.get("DBOS__APPVERSION") or "",
+        application_version=version,
         max_executor_threads=int(threads),
         sqlite_poll_interval_sec=float(poll),
         db_pool_size=int(pool),
+        log_level=_level(config.get("log_level"), "log_level") or "INFO",
+        console_log_level=_level(config.get("console_log_level"), "console_log_level"),
+        serializer=_serializer(config.get("serializer")),
     )
+
+
+def ignored_settings(config: DBOSConfig) -> list[str]:
+    """The keys of ``config`` that ask for something Tether does not do, each with the reason."""
+    return [f"{key} ({IGNORED_KEYS[key]})" for key, value in config.items()
+            if key in IGNORED_KEYS and value not in (None, False, "", [], {})]
+
+
+def _level(value: object, key: str) -> str | None:
+    if value is None:
+        return None
+    import logging
+
+    if isinstance(value, int) or not isinstance(value, str) or \
+            not isinstance(logging.getLevelName(value.upper()), int):
+        raise ConfigError(f"{key} must be a logging level name such as 'INFO' or 'DEBUG', not {value!r}")
+    return value.upper()
+
+
+def _serializer(value: object) -> Any:
+    if value is None:
+        return None
+    if not callable(getattr(value, "serialize", None)) or not callable(getattr(value, "deserialize", None)):
+        raise ConfigError("serializer must have serialize(value) -> str and deserialize(str) -> value methods")
+    return value

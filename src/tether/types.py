@@ -10,6 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 
+@dataclass(frozen=True)
+class StepStatus:
+    """What ``DBOS.step_status`` tells a running step: its number in the workflow and, for a step with
+    retries, which attempt this is (from 0) out of how many."""
+
+    step_id: int
+    current_attempt: int | None
+    max_attempts: int | None
+
+
 class WorkflowStatusString(str, enum.Enum):
     """Lifecycle of a workflow. ENQUEUED/DELAYED -> PENDING -> one of the terminal states."""
 

@@ -11,7 +11,8 @@ PUBLIC = {
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # value types
-    "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StreamRead", "WorkflowSerializationFormat",
+    "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StepStatus", "StreamRead",
+    "WorkflowSerializationFormat",
     # errors (Tether names)
     "TetherError", "ConfigError", "NotLaunchedError", "NotInWorkflowError", "SerializationError", "StorageError",
     "WorkflowNotFoundError", "NonExistentWorkflowError", "ConflictingWorkflowError", "UnregisteredWorkflowError",

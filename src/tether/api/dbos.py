@@ -14,11 +14,11 @@ from tether.api.management import ManagementAPI
 from tether.api.queue import start_options
 from tether.api.schedules import ScheduleAPI
 from tether.api.status import to_status
-from tether.config import DBOSConfig, settings_from_config
-from tether.engine import events, messages, streams
+from tether.config import DBOSConfig, ignored_settings, settings_from_config
+from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
-from tether.engine.context import current_step, current_workflow
+from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
@@ -27,6 +27,7 @@ from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
 from tether.engine.workflows import (
     Start,
+    drain,
     execute_async,
     execute_sync,
     get_outcome,
@@ -34,8 +35,8 @@ from tether.engine.workflows import (
     prepare_start,
     wait_for_workflow,
 )
-from tether.errors import NotLaunchedError, WorkflowNotFoundError
-from tether.types import StepOptions, StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
+from tether.types import StepOptions, StepStatus, StreamRead, WorkflowSerializationFormat, WorkflowStatus
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -73,20 +74,29 @@ class DBOS(ManagementAPI, ScheduleAPI):
 
     _instance: DBOS | None = None
     _runtime: Runtime | None = None
-    logger = logging.getLogger("tether")
+    logger: logging.Logger = logs.logger
 
     def __new__(cls, *, config: DBOSConfig, clock: Clock | None = None) -> DBOS:
-        """Create the application (one per process).
+        """Create the application (one per process). Once launched, ``DBOS(config=...)`` on the same database
+        returns the running application, as in DBOS.
 
         Raises:
-            ConfigError: the config is invalid.
+            ConfigError: the config is invalid, or names another database than the launched application's
+                (call ``DBOS.destroy()`` first).
         """
         settings = settings_from_config(config)
-        if cls._runtime is not None:
-            cls.destroy()
+        running = cls._instance
+        if cls._runtime is not None and running is not None:
+            current = running._settings.database  # type: ignore[attr-defined]
+            if settings.database != current:
+                raise ConfigError(
+                    f"DBOS is already launched on {current.backend} database {current.url!r}; call "
+                    f"DBOS.destroy() before configuring another database ({settings.database.url!r})")
+            return running
         inst = super().__new__(cls)
         inst._settings = settings  # type: ignore[attr-defined]
         inst._clock = clock  # type: ignore[attr-defined]
+        inst._ignored = ignored_settings(config)  # type: ignore[attr-defined]
         cls._instance = inst
         return inst
 
@@ -108,6 +118,9 @@ class DBOS(ManagementAPI, ScheduleAPI):
         if cls._runtime is not None:
             return
         settings = inst._settings  # type: ignore[attr-defined]
+        logs.configure_logger(settings.log_level, settings.console_log_level)
+        for note in inst._ignored:  # type: ignore[attr-defined]
+            cls.logger.warning("Config key %s has no effect in Tether", note)
         rt = Runtime(settings, inst._clock)  # type: ignore[attr-defined]
         if not settings.application_version:
             rt.application_version = code_version()
@@ -117,9 +130,16 @@ class DBOS(ManagementAPI, ScheduleAPI):
         start_scheduler(rt)
 
     @classmethod
-    def destroy(cls, *, destroy_registry: bool = False) -> None:
+    def destroy(cls, *, destroy_registry: bool = False, workflow_completion_timeout_sec: int = 0) -> None:
         """Stop background work and close the database. Workflows still running are recovered next launch.
-        With ``destroy_registry``, the schedules of ``@DBOS.scheduled`` are forgotten too."""
+
+        ``workflow_completion_timeout_sec`` first gives the workflows running here that long to finish.
+        With ``destroy_registry``, the schedules of ``@DBOS.scheduled`` are forgotten too; registered
+        workflow functions are kept (they are the code, not state of the destroyed application).
+        """
+        rt = cls._runtime
+        if rt is not None and workflow_completion_timeout_sec > 0:
+            run_sync(drain(rt, float(workflow_completion_timeout_sec)))
         if destroy_registry:
             forget_classic()
         rt, cls._runtime = cls._runtime, None
@@ -322,20 +342,30 @@ class DBOS(ManagementAPI, ScheduleAPI):
         return step.function_id if step is not None else None
 
     @_ClassProperty
-    def step_status(cls) -> Any:
+    def step_status(cls) -> StepStatus | None:
+        """The running step's number and, for a retrying step, its attempt (from 0) and attempt limit."""
         step = current_step()
-        return None if step is None else {"step_id": step.function_id, "current_attempt": step.attempt}
+        if step is None:
+            return None
+        retrying = step.max_attempts is not None
+        return StepStatus(step.function_id, step.attempt - 1 if retrying else None, step.max_attempts)
 
     # -- time ------------------------------------------------------------------------------------------
     @classmethod
     def sleep(cls, seconds: float) -> None:
-        """Durable sleep: the wake-up time is recorded, so a recovered workflow sleeps only what remains."""
+        """Durable sleep: the wake-up time is recorded, so a recovered workflow sleeps only what remains.
+
+        Raises:
+            NotInWorkflowError: called outside a workflow (inside a step it is a plain sleep).
+        """
         cls._rt()
+        require_workflow("DBOS.sleep", allow_step=True)
         run_sync(durable_sleep(seconds))
 
     @classmethod
     async def sleep_async(cls, seconds: float) -> None:
         cls._rt()
+        require_workflow("DBOS.sleep", allow_step=True)
         await durable_sleep(seconds)
 
     # -- messages --------------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ class StepContext:
     workflow: WorkflowContext
     function_id: int
     attempt: int
+    max_attempts: int | None = None  # None when the step does not retry
 
 
 _workflow: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextVar(

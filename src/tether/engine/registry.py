@@ -35,6 +35,10 @@ class StepPolicy:
     def attempts(self) -> int:
         return max(1, self.max_attempts) if self.retries_allowed else 1
 
+    def retry_limit(self) -> int | None:
+        """The attempts a retrying step may make, or None for a step that does not retry."""
+        return self.attempts() if self.retries_allowed else None
+
     def delay(self, failed_attempt: int) -> float:
         return float(self.interval_seconds * (self.backoff_rate ** (failed_attempt - 1)))
 

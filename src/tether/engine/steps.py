@@ -90,7 +90,7 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
-        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt))
+        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit()))
         try:
             result, error = func(*args, **kwargs), None
             break
@@ -115,7 +115,7 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
-        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt))
+        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit()))
         try:
             result, error = await _call(func, args, kwargs), None
             break

@@ -274,3 +274,17 @@ async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | No
     if row is None:
         raise WorkflowNotFoundError(workflow_id)
     return row
+
+
+async def drain(rt: Runtime, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for the workflows running in this process to end (their outcome is ignored)."""
+    deadline = rt.clock.now_ms() + int(timeout_s * 1000)
+    for workflow_id in list(rt.active):
+        remaining = (deadline - rt.clock.now_ms()) / 1000
+        if remaining <= 0:
+            return
+        try:
+            await get_outcome(rt, workflow_id, remaining)
+        except Exception:  # its own failure, or the time ran out: either way we stop waiting for it
+            if rt.clock.now_ms() >= deadline:
+                return
