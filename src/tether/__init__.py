@@ -11,8 +11,9 @@ from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetWorkflowID
 from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
+from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
-from tether.api.queue import Queue, QueueRateLimit, SetEnqueueOptions
+from tether.api.queue import Queue, QueueRateLimit
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
 from tether.config import DBOSConfig
 from tether.errors import (
@@ -33,6 +34,7 @@ from tether.errors import (
     NonExistentWorkflowError,
     NotInWorkflowError,
     NotLaunchedError,
+    QueueConfigurationError,
     QueueDeduplicatedError,
     ScheduleExistsError,
     ScheduleNotFoundError,
@@ -75,6 +77,7 @@ __all__ = [
     "DBOSWorkflowConflictIDError",
     "Debouncer",
     "DebouncerClient",
+    "DuplicationPolicy",
     "EnqueueOptions",
     "InvalidScheduleError",
     "MaxRecoveryAttemptsExceeded",
@@ -83,6 +86,7 @@ __all__ = [
     "NotInWorkflowError",
     "NotLaunchedError",
     "Queue",
+    "QueueConfigurationError",
     "QueueDeduplicatedError",
     "QueueRateLimit",
     "ScheduleExistsError",
@@ -102,6 +106,7 @@ __all__ = [
     "WorkflowCancelledError",
     "WorkflowHandle",
     "WorkflowHandleAsync",
+    "WorkflowIDReusePolicy",
     "WorkflowNotFoundError",
     "WorkflowSchedule",
     "WorkflowSerializationFormat",

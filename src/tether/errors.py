@@ -19,6 +19,7 @@
     │   └── AwaitedWorkflowMaxRecoveryAttemptsExceeded   (also a MaxRecoveryAttemptsExceeded)
     ├── AwaitedWorkflowCancelledError = DBOSAwaitedWorkflowCancelledError   get_result() on a cancelled workflow
     ├── QueueDeduplicatedError = DBOSQueueDeduplicatedError (ValueError)   deduplication ID already active
+    ├── QueueConfigurationError (ValueError)       queue settings or enqueue options that cannot be honoured
     ├── DBOSWorkflowIDInUseError                   a 'reject' reuse policy met an ID in use
     ├── DBOSRecoveryError, DBOSNotAuthorizedError, DBOSQueryTimeoutError,
     │   DBOSStepTimeoutError, DBOSStreamTimeoutError, DBOSStreamNondeterminismError,
@@ -304,6 +305,12 @@ class QueueDeduplicatedError(TetherError, ValueError):
 
 
 DBOSQueueDeduplicatedError = QueueDeduplicatedError
+
+
+class QueueConfigurationError(TetherError, ValueError):
+    """Queue settings that contradict each other, a queue name another application owns, or enqueue options
+    that cannot be honoured (a deduplication policy without a deduplication ID, enqueue options on a workflow
+    that is not enqueued). Raised before anything is written."""
 
 
 class DBOSWorkflowIDInUseError(TetherError):

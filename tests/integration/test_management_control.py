@@ -309,6 +309,8 @@ def test_cancel_and_resume_a_delayed_workflow(dbos: type[DBOS]) -> None:
 
     tag = _tag()
     ran: list[int] = []
+    queue = f"delayed-q-{tag}"
+    DBOS.register_queue(queue)
 
     @DBOS.workflow(name=f"delayed-{tag}")
     def work(x: int) -> int:
@@ -316,7 +318,7 @@ def test_cancel_and_resume_a_delayed_workflow(dbos: type[DBOS]) -> None:
         return x
 
     with SetEnqueueOptions(delay_seconds=3600):
-        h = DBOS.start_workflow(work, 1)
+        h = DBOS.enqueue_workflow(queue, work, 1)
     assert [s.workflow_id for s in DBOS.list_workflows(status="DELAYED", name=f"delayed-{tag}")] == [h.workflow_id]
     DBOS.cancel_workflow(h.workflow_id)
     assert h.get_status().status == "CANCELLED"
@@ -324,7 +326,7 @@ def test_cancel_and_resume_a_delayed_workflow(dbos: type[DBOS]) -> None:
     assert h.get_status().status == "CANCELLED" and ran == []
     assert DBOS.resume_workflow(h.workflow_id).get_result(timeout_seconds=WAIT) == 1
     with SetEnqueueOptions(delay_seconds=3600):
-        h2 = DBOS.start_workflow(work, 2)
+        h2 = DBOS.enqueue_workflow(queue, work, 2)
     assert DBOS.resume_workflow(h2.workflow_id).get_result(timeout_seconds=WAIT) == 2  # starts it now
     assert ran == [1, 2]
 

@@ -14,6 +14,7 @@ from tether import (
     DBOS,
     DBOSClient,
     Queue,
+    QueueConfigurationError,
     QueueDeduplicatedError,
     SetEnqueueOptions,
     SetWorkflowID,
@@ -250,13 +251,21 @@ def test_delayed_enqueue_starts_on_time(dbos: type[DBOS]) -> None:
     assert DBOS.list_workflows(workflow_ids=[h.workflow_id])[0].status == "SUCCESS"
 
 
-def test_delayed_start_without_queue_and_moving_the_delay(dbos: type[DBOS]) -> None:
-    @DBOS.workflow(name=f"delay-start-{_uid()}")
+def test_delay_needs_a_queue_and_a_delay_can_be_moved(dbos: type[DBOS]) -> None:
+    tag = _uid()
+
+    @DBOS.workflow(name=f"delay-start-{tag}")
     def work(x: int) -> int:
         return x
 
+    wfid = f"undelayed-{tag}"
+    with SetEnqueueOptions(delay_seconds=3600), SetWorkflowID(wfid), \
+            pytest.raises(QueueConfigurationError, match="not being enqueued"):
+        DBOS.start_workflow(work, 5)
+    assert DBOS.get_workflow_status(wfid) is None  # rejected before anything was written
+    DBOS.register_queue(f"delay-q-{tag}")
     with SetEnqueueOptions(delay_seconds=3600):
-        h = DBOS.start_workflow(work, 5)
+        h = DBOS.enqueue_workflow(f"delay-q-{tag}", work, 5)
     assert h.get_status().status == "DELAYED"
     with pytest.raises(TimeoutError):
         h.get_result(timeout_seconds=0.2)

@@ -2,7 +2,9 @@
 (start and end wall-clock times) by appending a line to a file, outside the database; ``mp_steps`` records its
 steps in ``<runs_file>.steps``.
 
-    python queue_worker.py <database_url> <executor_id> <queue_name> <runs_file>
+    python queue_worker.py <database_url> <executor_id> <queue_name> <runs_file> [registered]
+
+With ``registered`` the worker declares no queue in code: it serves the queues registered in the database.
 
 Prints "ready" once launched; exits when its stdin closes.
 """
@@ -18,9 +20,10 @@ from tether import DBOS, Queue
 
 def main() -> None:
     db_url, executor_id, queue_name, runs_file = sys.argv[1:5]
-    # One at a time per process, so the two allowed at once must be in two processes and the third process
-    # must be held back by the global limit alone.
-    Queue(queue_name, concurrency=2, worker_concurrency=1)
+    if sys.argv[5:] != ["registered"]:
+        # One at a time per process, so the two allowed at once must be in two processes and the third
+        # process must be held back by the global limit alone.
+        Queue(queue_name, concurrency=2, worker_concurrency=1)
 
     @DBOS.workflow(name="mp_work")
     def mp_work(i: int) -> int:

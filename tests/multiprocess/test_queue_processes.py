@@ -32,10 +32,11 @@ def _max_overlap(spans: list[tuple[float, float]]) -> int:
 
 
 @contextmanager
-def _workers(db_url: str, queue: str, runs_file: Path, n: int = 3) -> Iterator[None]:
+def _workers(db_url: str, queue: str, runs_file: Path, n: int = 3, *extra: str) -> Iterator[None]:
     """``n`` worker processes serving ``queue``, each launched (ready) on entry and stopped on exit."""
     runs_file.touch()
-    workers = [subprocess.Popen([sys.executable, str(WORKER), db_url, f"mp-exec-{i}", queue, str(runs_file)],
+    workers = [subprocess.Popen([sys.executable, str(WORKER), db_url, f"mp-exec-{i}", queue, str(runs_file),
+                                 *extra],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for i in range(n)]
     try:
@@ -97,3 +98,31 @@ def test_cancel_and_resume_across_processes(db_url: str, tmp_path: Path) -> None
         assert [ex for what, _, ex in steps if what == "one"] == [first_executor]
         final = client.get_workflow_status(h.workflow_id)
         assert final is not None and final.status == "SUCCESS"
+
+
+def test_partition_limits_hold_across_three_processes(db_url: str, tmp_path: Path) -> None:
+    """A queue registered in the database by a client (the workers declare none in code) with
+    partition_concurrency=2, partition_worker_concurrency=1 and global_concurrency=4. Three partitions of 15
+    workflows each: no partition ever runs more than two at once, never two in one process, the whole queue
+    never more than four -- though the three processes could run nine -- and every workflow runs once."""
+    queue = f"mpp-{uuid.uuid4().hex[:8]}"
+    runs_file = tmp_path / "runs.txt"
+    parts = ["red", "green", "blue"]
+    with DBOSClient(db_url) as client:
+        client.register_queue(queue, partition_concurrency=2, partition_worker_concurrency=1,
+                              global_concurrency=4, application_name="mp-worker")
+        with _workers(db_url, queue, runs_file, 3, "registered"):
+            handles = [client.enqueue({"queue_name": queue, "workflow_name": "mp_work", "queue_partition_key": p,
+                                       "workflow_id": f"{queue}-{p}-{i}"}, i) for i in range(15) for p in parts]
+            assert [h.get_result(timeout_seconds=90) for h in handles] == [i for i in range(15) for _ in parts]
+        client.delete_queue(queue)
+    rows = [(wfid, executor, float(start), float(end)) for wfid, executor, start, end in
+            (line.split() for line in runs_file.read_text().splitlines())]
+    assert Counter(r[0] for r in rows) == Counter({h.workflow_id: 1 for h in handles}), "not exactly once each"
+    assert _max_overlap([(r[2], r[3]) for r in rows]) <= 4
+    for p in parts:
+        mine = [r for r in rows if r[0].split("-")[2] == p]
+        assert _max_overlap([(r[2], r[3]) for r in mine]) <= 2, f"partition {p} ran more than two at once"
+        for ex in {r[1] for r in mine}:
+            assert _max_overlap([(r[2], r[3]) for r in mine if r[1] == ex]) == 1
+    assert len({r[1] for r in rows}) >= 2, "the queue was not shared"

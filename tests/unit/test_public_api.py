@@ -7,7 +7,8 @@ import tether
 PUBLIC = {
     # the application, its handles and context managers
     "DBOS", "DBOSClient", "DBOSConfig", "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
-    "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions",
+    "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
+    "WorkflowIDReusePolicy",
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # value types
@@ -19,6 +20,7 @@ PUBLIC = {
     "MaxStepRetriesExceeded", "MaxRecoveryAttemptsExceeded", "WorkflowCancelledError",
     "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError", "InvalidScheduleError",
     "ScheduleExistsError", "ScheduleNotFoundError",
+    "QueueConfigurationError",
     # errors (DBOS names, aliases of the above)
     "DBOSException", "DBOSNonExistentWorkflowError", "DBOSConflictingWorkflowError", "DBOSWorkflowConflictIDError",
     "DBOSMaxStepRetriesExceeded", "DBOSWorkflowCancelledError", "DBOSAwaitedWorkflowCancelledError",

@@ -8,6 +8,7 @@ from typing import Any
 
 from tether.api.client_management import ClientManagement
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.queue_api import ClientQueueAPI
 from tether.api.schedules import ClientSchedules
 from tether.api.status import to_status
 from tether.config import settings_from_config
@@ -19,7 +20,7 @@ from tether.errors import WorkflowNotFoundError
 from tether.types import StreamRead, WorkflowSerializationFormat, WorkflowStatus
 
 
-class DBOSClient(ClientManagement, ClientSchedules):
+class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
     """A connection to a Tether system database.
 
     Raises:

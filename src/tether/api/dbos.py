@@ -9,9 +9,10 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
+from tether.api.enqueue_options import start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
-from tether.api.queue import start_options
+from tether.api.queue_api import QueueAPI
 from tether.api.schedules import ScheduleAPI
 from tether.api.status import to_status
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
@@ -19,6 +20,7 @@ from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
 from tether.engine.context import current_step, current_workflow, require_workflow
+from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
@@ -43,6 +45,7 @@ R = TypeVar("R")
 T = TypeVar("T")
 
 _WORKFLOW_ATTR = "__tether_workflow__"
+_STEP_ATTR = "__tether_step__"
 
 
 class _ClassProperty:
@@ -61,12 +64,32 @@ def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any
         bound = (func.__self__,)
         target = func.__func__
     reg = getattr(target, _WORKFLOW_ATTR, None)
+    if reg is None and getattr(target, _STEP_ATTR, False):
+        reg = _step_as_workflow(target)
     if reg is None:
         raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a @DBOS.workflow() function")
     return reg, bound
 
 
-class DBOS(ManagementAPI, ScheduleAPI):
+def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
+    """A step started or enqueued on its own runs as a workflow of one step, registered on first use as
+    ``<temp>.<step name>``."""
+    name = f"<temp>.{getattr(step, '__qualname__', 'step')}"
+    if inspect.iscoroutinefunction(step):
+        async def run_async(*args: Any, **kwargs: Any) -> Any:
+            return await step(*args, **kwargs)
+        func: Callable[..., Any] = run_async
+    else:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            return step(*args, **kwargs)
+        func = run
+    func.__qualname__ = name
+    reg = register_workflow(func, name, None, WorkflowSerializationFormat.DEFAULT)
+    setattr(step, _WORKFLOW_ATTR, reg)
+    return reg
+
+
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -98,6 +121,7 @@ class DBOS(ManagementAPI, ScheduleAPI):
         inst._clock = clock  # type: ignore[attr-defined]
         inst._ignored = ignored_settings(config)  # type: ignore[attr-defined]
         cls._instance = inst
+        cls._listen = None
         return inst
 
     def __init__(self, *, config: DBOSConfig, clock: Clock | None = None) -> None:
@@ -126,6 +150,7 @@ class DBOS(ManagementAPI, ScheduleAPI):
             rt.application_version = code_version()
         cls._runtime = rt
         recover_pending_workflows(rt)
+        set_listen(rt, cls._listen)
         start_queue_runner(rt)
         start_scheduler(rt)
 
@@ -213,12 +238,14 @@ class DBOS(ManagementAPI, ScheduleAPI):
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
                     return await run_step_async(policy, func, args, kwargs)
 
+                setattr(run_async, _STEP_ATTR, True)
                 return cast(Callable[P, R], run_async)
 
             @functools.wraps(func)
             def run(*args: Any, **kwargs: Any) -> Any:
                 return run_step_sync(policy, func, args, kwargs)
 
+            setattr(run, _STEP_ATTR, True)
             return cast(Callable[P, R], run)
 
         return decorate

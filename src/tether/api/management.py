@@ -246,7 +246,7 @@ class WorkflowManagement:
 
         Raises:
             WorkflowNotFoundError: no workflow has ``workflow_id``.
-            ValueError: ``start_step`` is below 1.
+            ValueError: ``start_step`` is negative (0, as 1, reruns every step).
         """
         rt = _runtime_of(self)
         return WorkflowHandle(rt, run_sync(management.fork_workflow(

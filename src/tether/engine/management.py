@@ -101,10 +101,10 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
 
     Raises:
         WorkflowNotFoundError: no workflow has ``workflow_id``.
-        ValueError: ``start_step`` is below 1.
+        ValueError: ``start_step`` is negative (0, as 1, reruns every step).
     """
-    if start_step < 1:
-        raise ValueError("start_step must be 1 or more")
+    if start_step < 0:
+        raise ValueError("start_step must be 0 or more")
     src = await rt.io(rt.store.get_workflow, workflow_id, load_output=False)
     if src is None:
         raise WorkflowNotFoundError(workflow_id)

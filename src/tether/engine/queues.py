@@ -16,10 +16,12 @@ passes start at most every :data:`MIN_PASS_SECONDS`, so a burst of completions c
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from tether.engine.bridge import inline_io
 from tether.engine.cron import revive_scheduled_time
+from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
 from tether.engine.workflows import Start, decode_inputs, launch_in_background
@@ -63,6 +65,7 @@ class _Pass:
 
     next_due_ms: int | None = None
     had_work: bool = False
+    poll_s: float = QUEUE_POLL_SECONDS
 
     def due(self, at_ms: int | None) -> None:
         if at_ms is not None and (self.next_due_ms is None or at_ms < self.next_due_ms):
@@ -76,6 +79,7 @@ async def run_queues(rt: Runtime) -> None:
         pass_started = loop.time()
         # Registered before the pass, so no enqueue or end can fall between the pass's reads and the wait.
         work = rt.hub.register(_WORK_KEYS)
+        changed = rt.hub.register([CHANGED_KEY])  # a queue's settings changed (here or in another process)
         done = rt.hub.register(_DONE_KEYS)
         done_registered = True
         try:
@@ -89,12 +93,12 @@ async def run_queues(rt: Runtime) -> None:
                     return
                 logger.exception("Queue runner pass failed")
                 found.had_work = True
-            deadline = loop.time() + QUEUE_POLL_SECONDS
+            deadline = loop.time() + found.poll_s
             if found.next_due_ms is not None:
                 deadline = min(deadline, loop.time() + (found.next_due_ms - rt.clock.now_ms()) / 1000)
             # A workflow's end can only free a slot worth a new pass while some queue holds work; otherwise
             # only an enqueue (or a due delay, or the poll) starts the next pass.
-            waiting_on = {work.future}
+            waiting_on = {work.future, changed.future}
             if found.had_work:
                 waiting_on.add(done.future)
             else:
@@ -102,8 +106,11 @@ async def run_queues(rt: Runtime) -> None:
                 done_registered = False
             await asyncio.wait(waiting_on, timeout=max(0.0, deadline - loop.time()),
                                return_when=asyncio.FIRST_COMPLETED)
+            if changed.future.done():
+                directory(rt).loaded_at = None  # re-read the registry on the next pass
         finally:
             rt.hub.unregister(work)
+            rt.hub.unregister(changed)
             if done_registered:
                 rt.hub.unregister(done)
         # Many status changes in a burst make one pass, not one each: passes start at most this often.
@@ -125,19 +132,27 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
         launched += await _promote_delayed(rt)
         next_due = await rt.io(rt.store.next_delay_ms)
     found.due(next_due)
-    policies = list(_queues.values())
+    d = directory(rt)
+    if d.stale(time.monotonic()):
+        d.stored = {p.name: p for p in await rt.io(rt.store.list_queues)}
+        d.loaded_at = time.monotonic()
+    policies = d.served(rt.settings.name, _queues.values(), [INTERNAL_QUEUE])
     busy = await rt.io(rt.store.queues_with_work, [p.name for p in policies])
     found.had_work = bool(busy)
     now = rt.clock.now_ms()
     for policy in policies:
+        found.poll_s = min(found.poll_s, policy.polling_interval_ms / 1000)
         if policy.name not in busy:
             continue
-        rows = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now)
+        rows, d.cursors[policy.name] = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id,
+                                                   rt.application_version, now, d.cursors.get(policy.name))
         for row in rows:
             rt.notify("wf", row.workflow_uuid, row.status)  # ENQUEUED -> PENDING, for this process's waiters
             launched += await dispatch(rt, row)
-        if policy.limit is not None and policy.period_ms is not None:
-            found.due(now + max(1, policy.period_ms // 4))
+        for limit, period_ms in ((policy.limit, policy.period_ms),
+                                 (policy.partition_limit, policy.partition_period_ms)):
+            if limit is not None and period_ms is not None:
+                found.due(now + max(1, period_ms // 4))
     return launched
 
 

@@ -27,6 +27,7 @@ from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
+    QueueDeduplicatedError,
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
@@ -49,6 +50,10 @@ class StartOptions:
     app_version: str | None = None
     debounced: bool = False  # a debounced start: later debounces of its key push it back (engine/debouncer.py)
     debounce_deadline_ms: int | None = None
+    queue_partition_key: str | None = None
+    # "return-existing": an enqueue whose deduplication ID is held gets a handle on the holder instead of an
+    # error ("reject", the default, raises QueueDeduplicatedError).
+    duplication_policy: str | None = None
 
 
 @dataclass
@@ -118,18 +123,50 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         serialization=reg.serialization.value,
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
+        queue_partition_key=opts.queue_partition_key,
     )
-    created, existing = await rt.io(rt.store.insert_workflow, row)
-    if not created and existing.name != reg.name:
-        raise ConflictingWorkflowError(wfid, f"Workflow already exists with a different function name: "
-                                             f"{existing.name}, but the provided function name is: {reg.name}")
+    created, holder = await _insert(rt, row, opts.duplication_policy)
+    if holder is not None:
+        wfid = holder  # return-existing: the caller (and a parent's checkpoint) gets the holder
     if parent is not None and function_id is not None:
         await rt.io(rt.store.record_operation, parent.workflow_id, OperationRow(
             function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
             started_at=now, completed_at=now))
+    if holder is not None:
+        return Start(wfid, False, reg, args, kwargs)
     if created:
         rt.notify("wf", wfid, status)
     return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {})
+
+
+async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None) -> tuple[bool, str | None]:
+    """Insert a new workflow's row. Returns (created, None), or under ``return-existing`` (False, holder) when
+    an active workflow holds the deduplication ID.
+
+    Raises:
+        QueueDeduplicatedError: the deduplication ID is held (under the default policy, ``reject``).
+        ConflictingWorkflowError: the ID exists and runs another function.
+    """
+    for _ in range(_DEDUP_ATTEMPTS):
+        try:
+            created, existing = await rt.io(rt.store.insert_workflow, row)
+        except QueueDeduplicatedError:
+            if duplication_policy != "return-existing" or row.queue_name is None or row.deduplication_id is None:
+                raise
+            holder = await rt.io(rt.store.deduplicated_workflow, row.queue_name, row.deduplication_id)
+            if holder is not None:
+                return False, holder
+            continue  # the holder ended in between: try to take the ID again
+        if not created and existing.name != row.name:
+            raise ConflictingWorkflowError(row.workflow_uuid, f"Workflow already exists with a different function "
+                                                              f"name: {existing.name}, but the provided function "
+                                                              f"name is: {row.name}")
+        return created, None
+    raise QueueDeduplicatedError(row.workflow_uuid, row.queue_name or "", row.deduplication_id or "")
+
+
+_DEDUP_ATTEMPTS = 20
+"""How often a ``return-existing`` enqueue retries when the holder ends between its insert and its look-up."""
 
 
 def _context(rt: Runtime, start: Start) -> WorkflowContext:

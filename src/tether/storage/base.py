@@ -46,6 +46,7 @@ class WorkflowRow:
     schedule_name: str | None = None
     is_debounced: int = 0
     debounce_deadline_epoch_ms: int | None = None
+    queue_partition_key: str | None = None
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)
@@ -102,9 +103,22 @@ class WorkflowFilter:
 
 
 @dataclass(frozen=True)
+class PartitionLoad:
+    """What one partition of a queue holds, read inside the claiming transaction."""
+
+    key: str | None
+    enqueued: int
+    running: int            # PENDING on this partition, over every process
+    running_here: int       # PENDING on this partition in the claiming executor
+    started_in_period: int  # started within the partition limiter's period
+
+
+@dataclass(frozen=True)
 class QueuePolicy:
-    """What a queue admits. ``admit`` is the pure admission rule; the store feeds it counts it read inside the
-    claiming transaction (under a per-queue lock on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""
+    """What a queue admits. ``admit`` and ``admit_partitions`` are the pure admission rules; the store feeds
+    them counts it read inside the claiming transaction (under a per-queue lock on PostgreSQL, BEGIN IMMEDIATE
+    on SQLite). A queue with any ``partition_*`` limit is partitioned: those limits apply to each partition
+    key separately, the others to the queue as a whole."""
 
     name: str
     concurrency: int | None = None          # PENDING at once on this queue, over every process
@@ -113,11 +127,24 @@ class QueuePolicy:
     period_ms: int | None = None
     priority_enabled: bool = False
     max_batch: int = 100
+    partition_concurrency: int | None = None         # PENDING at once per partition, over every process
+    partition_worker_concurrency: int | None = None  # PENDING at once per partition in one executor
+    partition_limit: int | None = None               # starts per partition per ``partition_period_ms``
+    partition_period_ms: int | None = None
+    polling_interval_ms: int = 1000
+    application_name: str | None = None     # the application that registered it (database queues)
+    application_version: str | None = None  # the version whose settings these are (database queues)
+
+    @property
+    def partitioned(self) -> bool:
+        return (self.partition_concurrency is not None or self.partition_worker_concurrency is not None
+                or self.partition_limit is not None)
 
     @property
     def global_limits(self) -> bool:
         """Whether admission depends on other processes' claims (so claims must be serialized)."""
-        return self.concurrency is not None or self.limit is not None
+        return (self.concurrency is not None or self.limit is not None or self.partition_concurrency is not None
+                or self.partition_limit is not None)
 
     def admit(self, running: int, running_here: int, started_in_period: int) -> int:
         """How many ENQUEUED workflows may start now, given the PENDING count on the queue, the PENDING
@@ -130,6 +157,32 @@ class QueuePolicy:
         if self.limit is not None:
             n = min(n, self.limit - started_in_period)
         return max(0, n)
+
+    def admit_partitions(self, budget: int, loads: Sequence[PartitionLoad], after: str | None = None
+                         ) -> list[tuple[str | None, int]]:
+        """Share ``budget`` (what :meth:`admit` allows the whole queue) among partitions, each within its own
+        limits. Partitions are visited in key order starting after ``after`` (the last one served by the
+        previous claim), so a few busy partitions cannot starve the others when the budget is small.
+        Returns (partition key, how many to start) for each partition that gets any."""
+        order = sorted(loads, key=lambda p: (p.key is not None, p.key or ""))
+        if after is not None:
+            split = next((i for i, p in enumerate(order) if p.key is not None and p.key > after), len(order))
+            order = order[split:] + order[:split]
+        out: list[tuple[str | None, int]] = []
+        for p in order:
+            if budget <= 0:
+                break
+            n = min(budget, p.enqueued)
+            if self.partition_concurrency is not None:
+                n = min(n, self.partition_concurrency - p.running)
+            if self.partition_worker_concurrency is not None:
+                n = min(n, self.partition_worker_concurrency - p.running_here)
+            if self.partition_limit is not None:
+                n = min(n, self.partition_limit - p.started_in_period)
+            if n > 0:
+                out.append((p.key, n))
+                budget -= n
+        return out
 
 
 @dataclass
@@ -242,16 +295,45 @@ class Store(abc.ABC):
 
     # -- queues and delays -------------------------------------------------------------------------------
     @abc.abstractmethod
-    def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int
-                     ) -> list[WorkflowRow]:
+    def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int,
+                     after_partition: str | None = None) -> tuple[list[WorkflowRow], str | None]:
         """Move as many ENQUEUED workflows of a queue to PENDING (owned by ``executor_id``) as the policy
         admits, highest priority and oldest first, and return them with their inputs. Only workflows of
-        ``app_version`` (or of no version) are taken. Safe to call from many processes at once."""
+        ``app_version`` (or of no version) are taken. Safe to call from many processes at once. On a
+        partitioned queue partitions are served from the one after ``after_partition``; the second value is
+        the last partition served (pass it to the next claim)."""
 
     @abc.abstractmethod
     def queues_with_work(self, queue_names: Sequence[str]) -> set[str]:
         """Which of these queues hold at least one ENQUEUED workflow (a lock-free read, so that the runner
         only opens a claiming transaction where there is something to claim)."""
+
+    @abc.abstractmethod
+    def deduplicated_workflow(self, queue_name: str, deduplication_id: str) -> str | None:
+        """The active (enqueued, delayed or running) workflow holding a deduplication ID on a queue."""
+
+    @abc.abstractmethod
+    def register_queue(self, policy: QueuePolicy, now_ms: int, on_conflict: str) -> tuple[bool, QueuePolicy]:
+        """Store a queue's settings. ``on_conflict``: ``always_update``, ``never_update`` or
+        ``update_if_latest_version`` (replace only if ``policy.application_version`` is the newest version of
+        its application to have registered a queue). Returns (created, the settings now stored).
+
+        Raises:
+            QueueConflictError: the name is registered by another application.
+        """
+
+    @abc.abstractmethod
+    def get_queue(self, name: str) -> QueuePolicy | None: ...
+
+    @abc.abstractmethod
+    def list_queues(self) -> list[QueuePolicy]: ...
+
+    @abc.abstractmethod
+    def update_queue(self, name: str, fields: dict[str, Any], now_ms: int) -> bool:
+        """Change some settings of a stored queue (keys are ``QueuePolicy`` field names); False if missing."""
+
+    @abc.abstractmethod
+    def delete_queue(self, name: str) -> bool: ...
 
     @abc.abstractmethod
     def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:

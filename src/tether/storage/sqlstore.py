@@ -19,13 +19,13 @@ from tether.storage.base import (
     WORKFLOW_COLUMNS,
     DebounceResult,
     OperationRow,
-    QueuePolicy,
     ScheduleRow,
     Store,
     StreamChunk,
     WorkflowFilter,
     WorkflowRow,
 )
+from tether.storage.queuestore import QueueStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
@@ -84,7 +84,7 @@ def _op_row(r: Sequence[Any]) -> OperationRow:
     )
 
 
-class SqlStore(Store):
+class SqlStore(QueueStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 
@@ -277,43 +277,6 @@ class SqlStore(Store):
             raise QueueDeduplicatedError(workflow_ids[0], str(queue_name), "(in use)") from exc
 
     # -- queues and delays -------------------------------------------------------------------------------
-    def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int
-                     ) -> list[WorkflowRow]:
-        q = {"queue_name": policy.name, "executor_id": executor_id}
-        with self._tx() as s:
-            if policy.global_limits:
-                s.run("queue_lock", q)  # one claimer per queue at a time, so the counts below stay true
-            running, here = s.run("queue_running", q).fetchone()
-            started = 0
-            if policy.limit is not None and policy.period_ms is not None:
-                started = s.run("queue_started_since", {"queue_name": policy.name,
-                                                        "since": now_ms - policy.period_ms}).fetchone()[0]
-            n = policy.admit(int(running), int(here), int(started))
-            if n <= 0:
-                return []
-            which = "queue_candidates_priority" if policy.priority_enabled else "queue_candidates_fifo"
-            ids = [r[0] for r in s.run(which, {"queue_name": policy.name, "app_version": app_version,
-                                               "limit": n}).fetchall()]
-            claimed = [wfid for wfid in ids
-                       if s.run("queue_claim", {"workflow_uuid": wfid, "executor_id": executor_id,
-                                                "now": now_ms, "app_version": app_version}).rowcount == 1]
-        if not claimed:
-            return []
-        rows = self.list_workflows(WorkflowFilter(workflow_ids=claimed))
-        # Another process may have cancelled one between the claim and this read: skip those.
-        return [r for r in rows if r.status == "PENDING" and r.executor_id == executor_id]
-
-    def queues_with_work(self, queue_names: Sequence[str]) -> set[str]:
-        names = list(queue_names)
-        if not names:
-            return set()
-        # One round trip; each EXISTS is a single seek on the queue index.
-        one = (f"SELECT CAST({self.placeholder} AS TEXT) WHERE EXISTS (SELECT 1 FROM workflow_status "
-               f"WHERE queue_name = {self.placeholder} AND status = 'ENQUEUED')")
-        params = [p for name in names for p in (name, name)]
-        with self._auto() as s:
-            return {r[0] for r in s.run_sql(" UNION ALL ".join([one] * len(names)), params).fetchall()}
-
     def due_delayed(self, now_ms: int, limit: int = 100) -> list[WorkflowRow]:
         with self._auto() as s:
             ids = [r[0] for r in s.run("due_delayed", {"now": now_ms, "limit": limit}).fetchall()]

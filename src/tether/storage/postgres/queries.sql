@@ -7,13 +7,15 @@ INSERT INTO workflow_status (
     executor_id, application_version, application_id, created_at, updated_at, recovery_attempts,
     queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
-    schedule_name, is_debounced, debounce_deadline_epoch_ms)
+    schedule_name, is_debounced, debounce_deadline_epoch_ms,
+    queue_partition_key)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
     :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
     :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
-    :schedule_name, :is_debounced, :debounce_deadline_epoch_ms)
+    :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
+    :queue_partition_key)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
@@ -275,3 +277,74 @@ RETURNING workflow_uuid
 SELECT workflow_uuid, is_debounced, name FROM workflow_status
 WHERE queue_name = :queue_name AND deduplication_id = :deduplication_id
     AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')
+-- Partitioned queues and the queue registry ---------------------------------------------------------------
+
+-- name: queue_partition_loads
+SELECT queue_partition_key,
+       coalesce(sum(CASE WHEN status = 'ENQUEUED' THEN 1 ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN status = 'PENDING' THEN 1 ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN status = 'PENDING' AND executor_id = :executor_id THEN 1 ELSE 0 END), 0),
+       coalesce(sum(CASE WHEN started_at_epoch_ms >= :since THEN 1 ELSE 0 END), 0)
+FROM workflow_status
+WHERE queue_name = :queue_name AND (status IN ('ENQUEUED', 'PENDING') OR started_at_epoch_ms >= :since)
+GROUP BY queue_partition_key
+
+-- name: queue_candidates_partition
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = :queue_name AND queue_partition_key = :partition AND status = 'ENQUEUED'
+  AND (application_version IS NULL OR application_version = '' OR application_version = :app_version)
+ORDER BY priority, created_at, workflow_uuid LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: queue_candidates_no_partition
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = :queue_name AND queue_partition_key IS NULL AND status = 'ENQUEUED'
+  AND (application_version IS NULL OR application_version = '' OR application_version = :app_version)
+ORDER BY priority, created_at, workflow_uuid LIMIT :limit
+FOR UPDATE SKIP LOCKED
+
+-- name: deduplicated_workflow
+SELECT workflow_uuid FROM workflow_status
+WHERE queue_name = :queue_name AND deduplication_id = :deduplication_id
+  AND status IN ('ENQUEUED', 'PENDING', 'DELAYED')
+
+-- name: queue_get
+SELECT name, concurrency, worker_concurrency, rate_limit, rate_period_ms, partition_concurrency,
+       partition_worker_concurrency, partition_rate_limit, partition_rate_period_ms, polling_interval_ms,
+       application_name, application_version
+FROM queues WHERE name = :name
+
+-- name: queue_list
+SELECT name, concurrency, worker_concurrency, rate_limit, rate_period_ms, partition_concurrency,
+       partition_worker_concurrency, partition_rate_limit, partition_rate_period_ms, polling_interval_ms,
+       application_name, application_version
+FROM queues ORDER BY name
+
+-- name: queue_insert
+INSERT INTO queues (name, concurrency, worker_concurrency, rate_limit, rate_period_ms, partition_concurrency,
+                    partition_worker_concurrency, partition_rate_limit, partition_rate_period_ms,
+                    polling_interval_ms, application_name, application_version, created_at, updated_at)
+VALUES (:name, :concurrency, :worker_concurrency, :rate_limit, :rate_period_ms, :partition_concurrency,
+        :partition_worker_concurrency, :partition_rate_limit, :partition_rate_period_ms,
+        :polling_interval_ms, :application_name, :application_version, :now, :now)
+ON CONFLICT (name) DO NOTHING
+
+-- name: queue_replace
+UPDATE queues SET concurrency = :concurrency, worker_concurrency = :worker_concurrency,
+    rate_limit = :rate_limit, rate_period_ms = :rate_period_ms, partition_concurrency = :partition_concurrency,
+    partition_worker_concurrency = :partition_worker_concurrency, partition_rate_limit = :partition_rate_limit,
+    partition_rate_period_ms = :partition_rate_period_ms, polling_interval_ms = :polling_interval_ms,
+    application_name = coalesce(application_name, CAST(:application_name AS TEXT)),
+    application_version = :application_version, updated_at = :now
+WHERE name = :name
+
+-- name: queue_delete
+DELETE FROM queues WHERE name = :name
+
+-- name: queue_version_seen
+INSERT INTO queue_app_versions (application_name, version, first_seen_ms) VALUES (:application_name, :version, :now)
+ON CONFLICT (application_name, version) DO NOTHING
+
+-- name: queue_latest_version
+SELECT version FROM queue_app_versions WHERE application_name = :application_name
+ORDER BY first_seen_ms DESC, version DESC LIMIT 1

@@ -1,0 +1,215 @@
+"""``SetEnqueueOptions`` and the rules for enqueue options: which need a queue, which go together.
+
+    with SetEnqueueOptions(deduplication_id="user-42", duplication_policy="return-existing"):
+        handle = DBOS.enqueue_workflow("emails", send_email, "user-42")
+"""
+
+from __future__ import annotations
+
+import contextvars
+from types import TracebackType
+from typing import Any, Literal, TypedDict
+
+from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
+from tether.engine.runtime import Runtime
+from tether.engine.workflows import StartOptions, prepare_start
+from tether.errors import QueueConfigurationError
+from tether.types import WorkflowSerializationFormat
+
+DuplicationPolicy = Literal["reject", "return-existing"]
+"""What an enqueue does when an active workflow on its queue holds its deduplication ID: raise
+``QueueDeduplicatedError`` (``"reject"``, the default) or return a handle on that workflow
+(``"return-existing"``, whose own arguments are then discarded)."""
+
+WorkflowIDReusePolicy = Literal["return-existing", "reject"]
+"""What a start does when its workflow ID is already in use: return the existing workflow
+(``"return-existing"``, the default) or raise (``"reject"``)."""
+
+MAX_PRIORITY = 2**31 - 1
+
+
+def check_duplication_policy(policy: str | None, queue_name: str | None, deduplication_id: str | None) -> None:
+    """Raises:
+        QueueConfigurationError: an unknown policy, or ``return-existing`` without a queue or without a
+            deduplication ID."""
+    if policy is None or policy == "reject":
+        return
+    if policy != "return-existing":
+        raise QueueConfigurationError(
+            f"Invalid duplication_policy {policy}. Must be either 'reject' or 'return-existing'.")
+    if queue_name is None:
+        raise QueueConfigurationError("duplication_policy 'return-existing' requires a queue. It is only "
+                                      "supported when enqueueing a workflow onto a queue.")
+    if deduplication_id is None:
+        raise QueueConfigurationError("duplication_policy 'return-existing' requires a deduplication_id.")
+
+
+def check_enqueue(queue_name: str | None, *, deduplication_id: str | None = None, priority: int | None = None,
+                  queue_partition_key: str | None = None, delay_seconds: float | None = None,
+                  duplication_policy: str | None = None) -> None:
+    """The checks every enqueue (and every start under ``SetEnqueueOptions``) makes before writing anything.
+
+    Raises:
+        QueueConfigurationError: a queue-only option without a queue, deduplication on a partition, or a bad
+            duplication policy.
+        ValueError: a priority outside 0..2**31-1 or a negative delay.
+    """
+    if priority is not None and not 0 <= priority <= MAX_PRIORITY:
+        raise ValueError(f"Invalid priority {priority}: priority must be between 0 and {MAX_PRIORITY}")
+    if delay_seconds is not None and delay_seconds < 0:
+        raise ValueError("delay_seconds must be non-negative")
+    if queue_name is None:
+        given = [name for name, value in (("deduplication_id", deduplication_id), ("priority", priority),
+                                          ("queue_partition_key", queue_partition_key),
+                                          ("delay_seconds", delay_seconds)) if value is not None]
+        if given:
+            raise QueueConfigurationError(
+                f"Enqueue option(s) {', '.join(given)} set on a workflow that is not being enqueued. "
+                "These options are only supported when enqueueing a workflow onto a queue.")
+    if queue_partition_key is not None and deduplication_id is not None:
+        raise QueueConfigurationError("Deduplication is not supported for partitioned queues")
+    check_duplication_policy(duplication_policy, queue_name, deduplication_id)
+
+
+class SetEnqueueOptions:
+    """Options for the workflows enqueued in this block.
+
+    - ``deduplication_id``: while an active (enqueued, delayed or running) workflow on the same queue holds
+      this ID, another enqueue with it raises ``QueueDeduplicatedError`` -- or, with
+      ``duplication_policy="return-existing"``, returns a handle on the holder.
+    - ``priority``: lower numbers start first (unset: 0, the highest); every queue registered with
+      ``DBOS.register_queue`` orders by priority, a ``Queue(...)`` only with ``priority_enabled``.
+    - ``app_version``: only processes of this application version run the workflow (also for plain starts).
+    - ``queue_partition_key``: the partition of a partitioned queue the workflow joins.
+    - ``delay_seconds``: the workflow is DELAYED and joins its queue after this many seconds;
+      ``DBOS.set_workflow_delay`` moves it.
+
+    Every option but ``app_version`` needs a queue: starting a workflow without one in this block raises
+    ``QueueConfigurationError`` before anything is written.
+
+    Raises:
+        ValueError: a negative delay or a priority outside 0..2**31-1.
+    """
+
+    def __init__(self, *, deduplication_id: str | None = None, priority: int | None = None,
+                 app_version: str | None = None, queue_partition_key: str | None = None,
+                 delay_seconds: float | None = None, duplication_policy: DuplicationPolicy | None = None) -> None:
+        if priority is not None and not 0 <= priority <= MAX_PRIORITY:
+            raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}")
+        if delay_seconds is not None and delay_seconds < 0:
+            raise ValueError("delay_seconds must be non-negative")
+        self.deduplication_id = deduplication_id
+        self.priority = priority
+        self.app_version = app_version
+        self.queue_partition_key = queue_partition_key
+        self.delay_seconds = delay_seconds
+        self.duplication_policy = duplication_policy
+        self._token: contextvars.Token[SetEnqueueOptions | None] | None = None
+
+    def __enter__(self) -> SetEnqueueOptions:
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+            self._token = None
+
+    async def __aenter__(self) -> SetEnqueueOptions:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+_current: contextvars.ContextVar[SetEnqueueOptions | None] = contextvars.ContextVar(
+    "tether_enqueue_options", default=None)
+
+
+def start_options(queue_name: str | None = None, *, now_ms: int) -> StartOptions | None:
+    """The StartOptions the enclosing ``SetEnqueueOptions`` block asks for (None outside one, without a
+    queue).
+
+    Raises:
+        QueueConfigurationError: see :func:`check_enqueue`.
+    """
+    o = _current.get()
+    if o is None and queue_name is None:
+        return None
+    opts = StartOptions(queue_name=queue_name)
+    if o is not None:
+        check_enqueue(queue_name, deduplication_id=o.deduplication_id, priority=o.priority,
+                      queue_partition_key=o.queue_partition_key, delay_seconds=o.delay_seconds,
+                      duplication_policy=o.duplication_policy)
+        opts.deduplication_id = o.deduplication_id
+        opts.priority = o.priority or 0
+        opts.app_version = o.app_version
+        opts.queue_partition_key = o.queue_partition_key
+        opts.duplication_policy = o.duplication_policy
+        if o.delay_seconds is not None:
+            opts.delay_until_epoch_ms = now_ms + int(o.delay_seconds * 1000)
+    return opts
+
+
+class _EnqueueRequired(TypedDict):
+    queue_name: str
+    workflow_name: str
+
+
+class EnqueueOptions(_EnqueueRequired, total=False):
+    """How to enqueue a workflow by its registered name (``DBOSClient.enqueue``,
+    ``DBOS.enqueue_workflow_with_options``): the queue and the name are required, the rest optional."""
+
+    workflow_id: str
+    app_version: str
+    deduplication_id: str
+    duplication_policy: DuplicationPolicy
+    priority: int
+    queue_partition_key: str
+    delay_seconds: float
+    authenticated_user: str
+    serialization_type: WorkflowSerializationFormat
+    application_name: str | None
+
+
+def _not_here(*args: Any, **kwargs: Any) -> Any:
+    raise RuntimeError("Enqueued by name: this process does not run the workflow from here")
+
+
+async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any, ...], kwargs: dict[str, Any]
+                          ) -> str:
+    """Enqueue the workflow registered as ``options["workflow_name"]``; returns its ID (or, under
+    ``return-existing``, the ID of the workflow holding the deduplication ID). Inside a workflow the enqueue
+    is recorded as a child of it.
+
+    Raises:
+        ValueError: ``queue_name`` or ``workflow_name`` missing, a negative delay, a priority out of range.
+        QueueConfigurationError: see :func:`check_enqueue`.
+        QueueDeduplicatedError: the deduplication ID is held (policy ``reject``).
+        ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function.
+        SerializationError: the arguments cannot be stored.
+    """
+    queue_name, name = options.get("queue_name"), options.get("workflow_name")
+    if not queue_name or not name:
+        raise ValueError("enqueue options need queue_name and workflow_name")
+    delay = options.get("delay_seconds")
+    check_enqueue(queue_name, deduplication_id=options.get("deduplication_id"), priority=options.get("priority"),
+                  queue_partition_key=options.get("queue_partition_key"), delay_seconds=delay,
+                  duplication_policy=options.get("duplication_policy"))
+    fmt = WorkflowSerializationFormat(options.get("serialization_type", WorkflowSerializationFormat.DEFAULT))
+    local = lookup_workflow(name)
+    reg = local if local is not None and local.serialization is fmt else RegisteredWorkflow(
+        name=name, func=_not_here, is_async=False, max_recovery_attempts=DEFAULT_MAX_RECOVERY_ATTEMPTS,
+        serialization=fmt)
+    opts = StartOptions(
+        workflow_id=options.get("workflow_id"), queue_name=queue_name,
+        deduplication_id=options.get("deduplication_id"), priority=options.get("priority") or 0,
+        delay_until_epoch_ms=None if delay is None else rt.clock.now_ms() + int(delay * 1000),
+        authenticated_user=options.get("authenticated_user"), app_version=options.get("app_version"),
+        queue_partition_key=options.get("queue_partition_key"),
+        duplication_policy=options.get("duplication_policy"),
+    )
+    start = await prepare_start(rt, reg, args, kwargs, opts)
+    return start.workflow_id
