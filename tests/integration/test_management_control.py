@@ -226,7 +226,7 @@ def test_fork_reuses_checkpoints_before_start_step(dbos: type[DBOS]) -> None:
     with pytest.raises(LookupError):
         DBOS.fork_workflow(f"missing-{tag}", 1)
     with pytest.raises(ValueError):
-        DBOS.fork_workflow(f"orig-{tag}", 0)
+        DBOS.fork_workflow(f"orig-{tag}", -1)  # 0, as 1, reruns every step (as DBOS)
 
 
 def test_fork_async_and_to_another_version_goes_through_the_internal_queue(dbos: type[DBOS]) -> None:
