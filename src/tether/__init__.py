@@ -13,6 +13,7 @@ from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.instances import DBOSConfiguredInstance
 from tether.api.queue import Queue, QueueRateLimit
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
 from tether.config import DBOSConfig
@@ -68,6 +69,7 @@ __all__ = [
     "DBOSAwaitedWorkflowCancelledError",
     "DBOSClient",
     "DBOSConfig",
+    "DBOSConfiguredInstance",
     "DBOSConflictingWorkflowError",
     "DBOSException",
     "DBOSMaxStepRetriesExceeded",

@@ -12,6 +12,7 @@ import pytest
 from tether import (
     DBOS,
     ConflictingWorkflowError,
+    DBOSConfiguredInstance,
     MaxStepRetriesExceeded,
     SetWorkflowID,
     WorkflowNotFoundError,
@@ -290,8 +291,10 @@ def test_child_workflow_records_parent_and_is_not_restarted(dbos: type[DBOS]) ->
     assert child_runs == [4]
 
 
-class Inventory:
+@DBOS.dbos_class()
+class Inventory(DBOSConfiguredInstance):
     def __init__(self, stock: int) -> None:
+        super().__init__(f"stock-{stock}")
         self.stock = stock
 
     @DBOS.workflow()

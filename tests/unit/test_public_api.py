@@ -6,7 +6,8 @@ import tether
 
 PUBLIC = {
     # the application, its handles and context managers
-    "DBOS", "DBOSClient", "DBOSConfig", "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
+    "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance",
+    "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy",
     # schedules and the debouncer

@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
+from tether.api import instances
 from tether.api.enqueue_options import start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
@@ -23,7 +24,7 @@ from tether.engine.context import current_step, current_workflow, require_workfl
 from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
-from tether.engine.registry import RegisteredWorkflow, StepPolicy, code_version, register_workflow
+from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
@@ -44,7 +45,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-_WORKFLOW_ATTR = "__tether_workflow__"
+_WORKFLOW_ATTR = WORKFLOW_ATTR
 _STEP_ATTR = "__tether_step__"
 
 
@@ -252,8 +253,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
 
     @staticmethod
     def dbos_class(name: str | None = None) -> Callable[[type[T]], type[T]]:
-        """Accepted for compatibility; Tether needs no class registration."""
-        return lambda cls: cls
+        """Register a class whose methods are workflows; see :mod:`tether.api.instances`."""
+        return instances.dbos_class(name)
 
     @staticmethod
     def _policy(options: StepOptions | None, func: Callable[..., Any]) -> StepPolicy:

@@ -24,7 +24,8 @@ from tether.engine.cron import revive_scheduled_time
 from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
-from tether.engine.workflows import Start, decode_inputs, launch_in_background
+from tether.engine.workflows import Start, execution_args, launch_in_background
+from tether.errors import TetherError
 from tether.storage.base import QueuePolicy, WorkflowRow
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
@@ -218,7 +219,12 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
     except BaseException:
         rt.active.pop(wfid, None)
         raise
-    args, kwargs = decode_inputs(row.inputs)
+    try:
+        args, kwargs = execution_args(row)
+    except TetherError as exc:
+        rt.active.pop(wfid, None)
+        logger.error("Cannot start workflow %s: %s", wfid, exc)
+        return 0
     if row.schedule_name is not None:
         args = revive_scheduled_time(args)
     start = Start(wfid, True, reg, args, kwargs, recorded)

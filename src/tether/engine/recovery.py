@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import Runtime, logger
-from tether.engine.workflows import Start, decode_inputs, launch_in_background
+from tether.engine.workflows import Start, execution_args, launch_in_background
+from tether.errors import TetherError
 from tether.storage.base import WorkflowFilter
 from tether.types import WorkflowStatusString
 
@@ -44,8 +45,14 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
             logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
             rt.notify("wf", wfid, status)
     operations = rt.store.load_operations_many([row.workflow_uuid for row, _ in runnable])
+    launched = []
     for row, reg in runnable:
-        args, kwargs = decode_inputs(row.inputs)
+        try:
+            args, kwargs = execution_args(row)
+        except TetherError as exc:
+            logger.warning("Cannot recover workflow %s: %s", row.workflow_uuid, exc)
+            continue
+        launched.append(row.workflow_uuid)
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded))
-    return [row.workflow_uuid for row, _ in runnable]
+    return launched

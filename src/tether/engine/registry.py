@@ -45,6 +45,78 @@ class StepPolicy:
 
 _workflows: dict[str, RegisteredWorkflow] = {}
 
+WORKFLOW_ATTR = "__tether_workflow__"  # set on each @DBOS.workflow() wrapper: its RegisteredWorkflow
+CLASS_NAME_ATTR = "__tether_class_name__"  # set by @DBOS.dbos_class() on the class it registers
+_classes: dict[str, type] = {}
+_instances: dict[tuple[str, str], object] = {}
+
+
+def register_class(cls: type, name: str | None) -> str:
+    """Record a class whose methods are workflows (``@DBOS.dbos_class``). A later class of the same name
+    replaces the earlier one, as when a module is reloaded."""
+    class_name = name or cls.__qualname__
+    setattr(cls, CLASS_NAME_ATTR, class_name)
+    _classes[class_name] = cls
+    return class_name
+
+
+def registered_class_name(cls: type) -> str | None:
+    """The name under which ``cls`` (or the nearest registered base class) was registered, or None."""
+    name = getattr(cls, CLASS_NAME_ATTR, None)
+    return name if isinstance(name, str) else None
+
+
+def register_instance(obj: object, config_name: str) -> None:
+    """Record a configured instance, found again by class name and instance name when its workflows are
+    recovered or dequeued. A later instance of the same names replaces the earlier one."""
+    class_name = registered_class_name(type(obj)) or type(obj).__qualname__
+    _instances[(class_name, config_name)] = obj
+
+
+def find_target(class_name: str, config_name: str | None) -> object | None:
+    """The registered instance (or, without ``config_name``, the class) a stored workflow runs on."""
+    if config_name is None:
+        return _classes.get(class_name)
+    return _instances.get((class_name, config_name))
+
+
+def method_target(reg: RegisteredWorkflow, args: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """For a workflow called as a method, the ``(class_name, config_name)`` its first argument stands for;
+    ``(None, None)`` for a plain function or a static method.
+
+    Raises:
+        TypeError: the method belongs to a class not registered with ``@DBOS.dbos_class()``, or the instance
+            has no ``config_name`` (it is not a ``DBOSConfiguredInstance``).
+    """
+    if not args:
+        return None, None
+    first, name = args[0], getattr(reg.func, "__name__", "")
+    if isinstance(first, type):
+        attr = inspect.getattr_static(first, name, None)
+        if not isinstance(attr, classmethod) or getattr(attr.__func__, WORKFLOW_ATTR, None) is not reg:
+            return None, None
+        class_name = _class_name(first)
+        if class_name is None:
+            raise TypeError("Function target appears to be a class, but is not properly registered "
+                            f"(decorate {first.__qualname__} with @DBOS.dbos_class())")
+        return class_name, None
+    attr = inspect.getattr_static(type(first), name, None)
+    if getattr(attr, WORKFLOW_ATTR, None) is not reg:
+        return None, None
+    class_name = _class_name(type(first))
+    if class_name is None:
+        raise TypeError("Function target appears to be a class instance, but is not properly registered "
+                        f"(decorate {type(first).__qualname__} with @DBOS.dbos_class())")
+    config_name = getattr(first, "config_name", None)
+    if not isinstance(config_name, str):
+        raise TypeError("Function target appears to be a class instance, but does not have `config_name` set "
+                        "(derive the class from DBOSConfiguredInstance)")
+    return class_name, config_name
+
+
+def _class_name(cls: type) -> str | None:
+    return registered_class_name(cls)
+
 
 def register_workflow(func: Callable[..., Any], name: str | None, max_recovery_attempts: int | None,
                       serialization: WorkflowSerializationFormat) -> RegisteredWorkflow:

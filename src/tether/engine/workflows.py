@@ -21,13 +21,14 @@ from tether.engine.context import (
     leave_workflow,
     take_assigned_id,
 )
-from tether.engine.registry import RegisteredWorkflow
+from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
     QueueDeduplicatedError,
+    UnregisteredWorkflowError,
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
@@ -104,7 +105,9 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         if recorded is not None and recorded.child_workflow_id:
             return Start(recorded.child_workflow_id, False, reg, args, kwargs)
     wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else str(uuid.uuid4()))
-    inputs = encode_inputs(args, kwargs, reg.serialization)
+    # A method's instance (or class) is not stored: it is found again by its registered names.
+    class_name, config_name = method_target(reg, args)
+    inputs = encode_inputs(args[1:] if class_name is not None else args, kwargs, reg.serialization)
     now = rt.clock.now_ms()
     if opts.delay_until_epoch_ms is not None:
         status = WorkflowStatusString.DELAYED.value
@@ -113,7 +116,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     else:
         status = WorkflowStatusString.PENDING.value
     row = WorkflowRow(
-        workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs,
+        workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs, class_name=class_name,
+        config_name=config_name,
         executor_id=rt.settings.executor_id, application_version=opts.app_version or rt.application_version,
         created_at=now, updated_at=now, queue_name=opts.queue_name, deduplication_id=opts.deduplication_id,
         priority=opts.priority, delay_until_epoch_ms=opts.delay_until_epoch_ms,
@@ -157,16 +161,41 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None)
             if holder is not None:
                 return False, holder
             continue  # the holder ended in between: try to take the ID again
-        if not created and existing.name != row.name:
-            raise ConflictingWorkflowError(row.workflow_uuid, f"Workflow already exists with a different function "
-                                                              f"name: {existing.name}, but the provided function "
-                                                              f"name is: {row.name}")
+        if not created:
+            _check_same_workflow(existing, row)
         return created, None
     raise QueueDeduplicatedError(row.workflow_uuid, row.queue_name or "", row.deduplication_id or "")
 
 
 _DEDUP_ATTEMPTS = 20
 """How often a ``return-existing`` enqueue retries when the holder ends between its insert and its look-up."""
+
+
+def _check_same_workflow(existing: WorkflowRow, row: WorkflowRow) -> None:
+    for what, old, new in (("function", existing.name, row.name), ("class", existing.class_name, row.class_name),
+                           ("config", existing.config_name, row.config_name)):
+        if old != new:
+            raise ConflictingWorkflowError(row.workflow_uuid, f"Workflow already exists with a different {what} "
+                                                              f"name: {old}, but the provided {what} name is: {new}")
+
+
+def execution_args(row: WorkflowRow) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments to run a stored workflow with: its inputs, after the registered instance or class of a
+    method workflow.
+
+    Raises:
+        UnregisteredWorkflowError: the workflow runs on an instance (or class) not registered in this process.
+        SerializationError: the inputs cannot be decoded here.
+    """
+    args, kwargs = decode_inputs(row.inputs)
+    if row.class_name is None:
+        return args, kwargs
+    target = find_target(row.class_name, row.config_name)
+    if target is None:
+        what = f"instance {row.config_name!r} of class" if row.config_name is not None else "class"
+        raise UnregisteredWorkflowError(row.workflow_uuid, f"{what} {row.class_name!r} is not registered "
+                                                           "in this process")
+    return (target, *args), kwargs
 
 
 def _context(rt: Runtime, start: Start) -> WorkflowContext:
