@@ -47,6 +47,7 @@ from tether.errors import (
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
+from tether.serialization import DBOSPortableJSONSerializer, PortableWorkflowError, Serializer
 from tether.types import (
     StepInfo,
     StepOptions,
@@ -74,6 +75,7 @@ __all__ = [
     "DBOSException",
     "DBOSMaxStepRetriesExceeded",
     "DBOSNonExistentWorkflowError",
+    "DBOSPortableJSONSerializer",
     "DBOSQueueDeduplicatedError",
     "DBOSWorkflowCancelledError",
     "DBOSWorkflowConflictIDError",
@@ -87,6 +89,7 @@ __all__ = [
     "NonExistentWorkflowError",
     "NotInWorkflowError",
     "NotLaunchedError",
+    "PortableWorkflowError",
     "Queue",
     "QueueConfigurationError",
     "QueueDeduplicatedError",
@@ -95,6 +98,7 @@ __all__ = [
     "ScheduleInput",
     "ScheduleNotFoundError",
     "SerializationError",
+    "Serializer",
     "SetEnqueueOptions",
     "SetWorkflowID",
     "StepInfo",

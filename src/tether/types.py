@@ -53,13 +53,24 @@ ACTIVE_STATUSES = frozenset(
 
 
 class WorkflowSerializationFormat(str, enum.Enum):
-    """How values are stored: ``DEFAULT`` (pickle, any Python value) or ``PORTABLE`` (JSON)."""
+    """How values are stored, with DBOS's members and values: ``DEFAULT`` (the application's ``serializer``,
+    else pickle), ``NATIVE`` (pickle: any Python value) or ``PORTABLE`` (JSON any language can read).
 
-    DEFAULT = "pickle"
-    PORTABLE = "json"
+    ``DEFAULT``'s value is the string ``"None"``, as in DBOS. The names Tether used before, ``"pickle"`` and
+    ``"json"``, still convert (to ``DEFAULT`` and ``PORTABLE``), as does ``None``.
+    """
+
+    PORTABLE = "portable"
+    NATIVE = "native"
+    DEFAULT = None
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> WorkflowSerializationFormat | None:
+        legacy = {None: cls.DEFAULT, "pickle": cls.DEFAULT, "json": cls.PORTABLE}
+        return legacy.get(value) if isinstance(value, str | type(None)) else None
 
 
 @dataclass

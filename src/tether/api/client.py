@@ -3,7 +3,7 @@ without registering or running any workflow."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import os
 from typing import Any
 
 from tether.api.client_management import ClientManagement
@@ -11,16 +11,18 @@ from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.queue_api import ClientQueueAPI
 from tether.api.schedules import ClientSchedules
 from tether.api.status import to_status
-from tether.config import settings_from_config
-from tether.engine import events, messages, streams
+from tether.api.stream_reading import StreamReading
+from tether.config import DBOSConfig, settings_from_config
+from tether.engine import events, messages, waiting
 from tether.engine.bridge import run_sync
 from tether.engine.runtime import Runtime
 from tether.engine.workflows import get_outcome, wait_for_workflow
-from tether.errors import WorkflowNotFoundError
-from tether.types import StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.errors import ConfigError, DBOSException, WorkflowNotFoundError
+from tether.serialization import set_default_serializer
+from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 
-class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
+class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading):
     """A connection to a Tether system database.
 
     Raises:
@@ -28,14 +30,72 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
         StorageError: the database cannot be reached.
     """
 
-    def __init__(self, system_database_url: str, *, name: str = "tether-client") -> None:
-        settings = settings_from_config({"name": name, "system_database_url": system_database_url,
-                                         "db_pool_size": 4, "executor_id": "client"})
-        self._rt = Runtime(settings)
+    def __init__(self, system_database_url: str | None = None, *, system_database_engine: Any = None,
+                 dbos_system_schema: str | None = "dbos", serializer: Any = None,
+                 system_database_pool_size: int | None = None,
+                 system_database_polling_concurrency: int | None = None, use_listen_notify: bool = False,
+                 application_name: str | None = None, lazy: bool = False, retry_connection_errors: bool = True,
+                 observability_query_timeout_sec: float | None = None,
+                 sys_db_idle_transaction_timeout_sec: float | None = None, sharding: bool = False,
+                 name: str = "tether-client") -> None:
+        """Connect to a system database (``system_database_url``, else ``DBOS_SYSTEM_DATABASE_URL``).
+
+        The options are DBOS's. ``lazy`` connects on first use instead of now; ``serializer`` decodes and
+        encodes values as the application's ``serializer`` config key does. The SQLAlchemy, schema, polling
+        and sharding options are accepted and have no effect (see docs/compatibility.md); a custom engine or
+        sharding is refused, because it would silently be ignored.
+
+        Raises:
+            ConfigError: no URL, an unsupported URL, or an option Tether cannot honour.
+            DBOSException: ``lazy`` together with ``use_listen_notify`` (the listener connects at once).
+        """
+        if lazy and use_listen_notify:
+            raise DBOSException("use_listen_notify cannot be combined with lazy: the notification listener "
+                                "connects at once")
+        if system_database_engine is not None:
+            raise ConfigError("system_database_engine is not supported: Tether does not use SQLAlchemy; "
+                              "give system_database_url")
+        if sharding:
+            raise ConfigError("sharding is not supported (a DBOS enterprise feature)")
+        url = system_database_url or os.environ.get("DBOS_SYSTEM_DATABASE_URL")
+        if not url:
+            raise ConfigError("DBOSClient needs system_database_url (or DBOS_SYSTEM_DATABASE_URL)")
+        config: DBOSConfig = {"name": name, "system_database_url": url, "executor_id": "client",
+                              "db_pool_size": system_database_pool_size or 4, "serializer": serializer}
+        self._settings = settings_from_config(config)
+        if serializer is not None:
+            set_default_serializer(serializer)
+        self._runtime: Runtime | None = None
+        if not lazy:
+            self._connect()
+
+    def _connect(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = Runtime(self._settings)
+        return self._runtime
+
+    @property
+    def _rt(self) -> Runtime:
+        """The client's runtime, connected on first use for a ``lazy`` client."""
+        return self._runtime if self._runtime is not None else self._connect()
+
+    def check_connection(self) -> None:
+        """Connect (if ``lazy`` and not yet connected) and make sure the database answers.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        rt = self._rt
+        rt.store.get_workflow("")
+
+    async def check_connection_async(self) -> None:
+        rt = self._rt
+        await rt.io(rt.store.get_workflow, "")
 
     def destroy(self) -> None:
         """Close the client's connections."""
-        self._rt.close()
+        if self._runtime is not None:
+            self._runtime.close()
 
     def __enter__(self) -> DBOSClient:
         return self
@@ -44,9 +104,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
         self.destroy()
 
     # -- messages --------------------------------------------------------------------------------------
-    def send(self, destination_id: str, message: Any, topic: str | None = None, *,
-             idempotency_key: str | None = None,
-             serialization_type: WorkflowSerializationFormat | None = None) -> None:
+    def send(self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
+             *, serialization_type: WorkflowSerializationFormat | None = None) -> None:
         """Send a message to a workflow; with ``idempotency_key`` it is delivered once however often sent.
 
         Raises:
@@ -56,8 +115,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
         run_sync(self.send_async(destination_id, message, topic, idempotency_key=idempotency_key,
                                  serialization_type=serialization_type))
 
-    async def send_async(self, destination_id: str, message: Any, topic: str | None = None, *,
-                         idempotency_key: str | None = None,
+    async def send_async(self, destination_id: str, message: Any, topic: str | None = None,
+                         idempotency_key: str | None = None, *,
                          serialization_type: WorkflowSerializationFormat | None = None) -> None:
         await messages.send(self._rt, destination_id, message, topic, idempotency_key=idempotency_key,
                             serialization_type=serialization_type)
@@ -75,23 +134,6 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
 
     async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]:
         return await events.get_all_events(self._rt, workflow_id)
-
-    # -- streams ---------------------------------------------------------------------------------------
-    def read_stream(self, workflow_id: str, key: str, *, offset: int = 0) -> Generator[Any, Any, None]:
-        """Yield a stream's values in order until it is closed or its workflow ends."""
-        yield from streams.follow(self._rt, workflow_id, key, offset)
-
-    async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0
-                                ) -> AsyncGenerator[Any, None]:
-        async for value in streams.follow_async(self._rt, workflow_id, key, offset):
-            yield value
-
-    def read_stream_nowait(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
-        """Values written so far from ``offset``, and whether the stream is closed; never waits."""
-        return run_sync(self.read_stream_nowait_async(workflow_id, key, offset))
-
-    async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
-        return await streams.StreamReader(self._rt, workflow_id, key, offset).poll()
 
     # -- workflows -------------------------------------------------------------------------------------
     def retrieve_workflow(self, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
@@ -122,6 +164,24 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI):
     async def get_workflow_status_async(self, workflow_id: str) -> WorkflowStatus | None:
         row = await self._rt.io(self._rt.store.get_workflow, workflow_id)
         return to_status(row) if row is not None else None
+
+    def wait_first(self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0
+                   ) -> WorkflowHandle[Any]:
+        """The first of ``handles`` whose workflow ends (the earliest to end when several have).
+
+        Raises:
+            ValueError: ``handles`` is empty.
+        """
+        first = run_sync(waiting.wait_first(self._rt, [h.workflow_id for h in handles], polling_interval_sec,
+                                            record=False))
+        return next(h for h in handles if h.workflow_id == first)
+
+    async def wait_first_async(self, handles: list[WorkflowHandleAsync[Any]], *, polling_interval_sec: float = 1.0
+                               ) -> WorkflowHandleAsync[Any]:
+        """Coroutine form of :meth:`wait_first`."""
+        first = await waiting.wait_first(self._rt, [h.workflow_id for h in handles], polling_interval_sec,
+                                         record=False)
+        return next(h for h in handles if h.workflow_id == first)
 
     def get_result(self, workflow_id: str) -> Any:
         return run_sync(get_outcome(self._rt, workflow_id))

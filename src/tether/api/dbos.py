@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import AsyncGenerator, Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tether.api import instances
@@ -16,6 +16,7 @@ from tether.api.management import ManagementAPI
 from tether.api.queue_api import QueueAPI
 from tether.api.schedules import ScheduleAPI
 from tether.api.status import to_status
+from tether.api.stream_reading import StreamReading
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
 from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
@@ -39,7 +40,8 @@ from tether.engine.workflows import (
     wait_for_workflow,
 )
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
-from tether.types import StepOptions, StepStatus, StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.serialization import set_default_serializer
+from tether.types import StepOptions, StepStatus, WorkflowSerializationFormat, WorkflowStatus
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -90,7 +92,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -144,6 +146,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
             return
         settings = inst._settings  # type: ignore[attr-defined]
         logs.configure_logger(settings.log_level, settings.console_log_level)
+        set_default_serializer(settings.serializer)
         for note in inst._ignored:  # type: ignore[attr-defined]
             cls.logger.warning("Config key %s has no effect in Tether", note)
         rt = Runtime(settings, inst._clock)  # type: ignore[attr-defined]
@@ -172,6 +175,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
         cls._instance = None
         if rt is not None:
             rt.close()
+            set_default_serializer(None)
 
     @classmethod
     def _rt(cls) -> Runtime:
@@ -252,9 +256,9 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
         return decorate
 
     @staticmethod
-    def dbos_class(name: str | None = None) -> Callable[[type[T]], type[T]]:
+    def dbos_class(class_name: str | None = None) -> Callable[[type[T]], type[T]]:
         """Register a class whose methods are workflows; see :mod:`tether.api.instances`."""
-        return instances.dbos_class(name)
+        return instances.dbos_class(class_name)
 
     @staticmethod
     def _policy(options: StepOptions | None, func: Callable[..., Any]) -> StepPolicy:
@@ -492,26 +496,6 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI):
     @classmethod
     async def close_stream_async(cls, key: str) -> None:
         await streams.write_stream(cls._rt(), key, None, close=True)
-
-    @classmethod
-    def read_stream(cls, workflow_id: str, key: str, *, offset: int = 0) -> Generator[Any, Any, None]:
-        """Yield every value of a stream in order, from ``offset``, until it is closed or the workflow ends."""
-        yield from streams.follow(cls._rt(), workflow_id, key, offset)
-
-    @classmethod
-    async def read_stream_async(cls, workflow_id: str, key: str, *, offset: int = 0
-                                ) -> AsyncGenerator[Any, None]:
-        async for value in streams.follow_async(cls._rt(), workflow_id, key, offset):
-            yield value
-
-    @classmethod
-    def read_stream_nowait(cls, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
-        """The values written so far from ``offset`` and whether the stream is closed, without waiting."""
-        return run_sync(cls.read_stream_nowait_async(workflow_id, key, offset))
-
-    @classmethod
-    async def read_stream_nowait_async(cls, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
-        return await streams.StreamReader(cls._rt(), workflow_id, key, offset).poll()
 
 
 def _run_started(rt: Runtime, start: Start) -> None:

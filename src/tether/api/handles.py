@@ -23,8 +23,9 @@ class WorkflowHandleAsync(Generic[R]):
     def get_workflow_id(self) -> str:
         return self.workflow_id
 
-    async def get_result(self, *, timeout_seconds: float | None = None) -> R:
-        """The workflow's return value, or its exception re-raised.
+    async def get_result(self, *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None) -> R:
+        """The workflow's return value, or its exception re-raised. The wait is woken by the workflow's end
+        (``polling_interval_sec`` is accepted for DBOS compatibility; nothing polls at that interval).
 
         Raises:
             AwaitedWorkflowCancelledError: the workflow was cancelled.
@@ -60,7 +61,7 @@ class WorkflowHandle(Generic[R]):
     def get_workflow_id(self) -> str:
         return self.workflow_id
 
-    def get_result(self, *, timeout_seconds: float | None = None) -> R:
+    def get_result(self, *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None) -> R:
         """See :meth:`WorkflowHandleAsync.get_result`."""
         return run_sync(self._async.get_result(timeout_seconds=timeout_seconds))
 

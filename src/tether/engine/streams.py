@@ -12,6 +12,7 @@ from typing import Any
 from tether.engine.context import current_step, require_workflow
 from tether.engine.events import event_key
 from tether.engine.runtime import Runtime
+from tether.errors import DBOSStreamTimeoutError, NonExistentWorkflowError
 from tether.serialization import deserialize, serialize
 from tether.storage.base import OperationRow
 from tether.types import ACTIVE_STATUSES, StreamRead, WorkflowSerializationFormat
@@ -57,9 +58,11 @@ class StreamReader:
         self.key = event_key(key)
         self.offset = offset
         self.closed = False
+        self.missing = False  # no workflow has this ID (as of the last poll)
 
     async def poll(self) -> StreamRead:
         chunk = await self.rt.io(self.rt.store.read_stream, self.workflow_id, self.key, self.offset, _BATCH)
+        self.missing = chunk.workflow_status is None and not chunk.entries
         values: list[Any] = []
         for seq, raw in chunk.entries:
             if raw is None:
@@ -73,42 +76,70 @@ class StreamReader:
             self.closed = True
         return StreamRead(values=values, closed=self.closed, next_offset=self.offset)
 
-    async def next_batch(self) -> list[Any] | None:
-        """The next values (waiting for at least one), or None once the stream is closed."""
+    async def next_batch(self, timeout_seconds: float | None = None) -> list[Any] | None:
+        """The next values (waiting for at least one), or None once the stream is closed.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has this ID.
+            DBOSStreamTimeoutError: ``timeout_seconds`` passed without a new value.
+        """
         if self.closed:
             return None
 
         async def look() -> StreamRead | None:
             got = await self.poll()
+            if self.missing:
+                raise NonExistentWorkflowError(self.workflow_id, "target")
             return got if got.values or got.closed else None
 
+        deadline = None if timeout_seconds is None else self.rt.clock.now_ms() + int(timeout_seconds * 1000)
         while True:
             got = await self.rt.wait_until([("stream", self.workflow_id, self.key), ("wf", self.workflow_id, "")],
-                                           look, None)
+                                           look, deadline)
             if got is None:
+                if deadline is not None and self.rt.clock.now_ms() >= deadline:
+                    raise DBOSStreamTimeoutError(self.workflow_id, self.key, timeout_seconds)
                 continue
             if got.values:
                 return got.values
             return None
 
 
-def follow(rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> Generator[Any, Any, None]:
-    """Yield a stream's values in order from ``offset`` until it is closed or its workflow ends."""
+async def read_offset(rt: Runtime, workflow_id: str, key: str, offset: int,
+                      timeout_seconds: float | None = None) -> Any:
+    """The one value at ``offset`` of a stream, waiting for it to be written.
+
+    Raises:
+        NonExistentWorkflowError: no workflow has this ID.
+        DBOSStreamTimeoutError: the time ran out, or the stream ended before reaching ``offset``.
+    """
+    reader = StreamReader(rt, workflow_id, key, offset)
+    batch = await reader.next_batch(timeout_seconds)
+    if batch is None:
+        raise DBOSStreamTimeoutError(workflow_id, key)
+    return batch[0]
+
+
+def follow(rt: Runtime, workflow_id: str, key: str, offset: int = 0,
+           timeout_seconds: float | None = None) -> Generator[Any, Any, None]:
+    """Yield a stream's values in order from ``offset`` until it is closed or its workflow ends, waiting at
+    most ``timeout_seconds`` for each (see :meth:`StreamReader.next_batch` for what it raises)."""
     from tether.engine.bridge import run_sync
 
     reader = StreamReader(rt, workflow_id, key, offset)
     while True:
-        batch = run_sync(reader.next_batch())
+        batch = run_sync(reader.next_batch(timeout_seconds))
         if batch is None:
             return
         yield from batch
 
 
-async def follow_async(rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> AsyncGenerator[Any, None]:
+async def follow_async(rt: Runtime, workflow_id: str, key: str, offset: int = 0,
+                       timeout_seconds: float | None = None) -> AsyncGenerator[Any, None]:
     """Async form of :func:`follow`; waiting for values holds no thread."""
     reader = StreamReader(rt, workflow_id, key, offset)
     while True:
-        batch = await reader.next_batch()
+        batch = await reader.next_batch(timeout_seconds)
         if batch is None:
             return
         for value in batch:

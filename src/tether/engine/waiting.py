@@ -17,10 +17,12 @@ from tether.storage.base import OperationRow, WorkflowFilter
 from tether.types import TERMINAL_STATUSES
 
 
-async def wait_first(rt: Runtime, workflow_ids: Sequence[str], polling_interval_sec: float = 1.0) -> str:
+async def wait_first(rt: Runtime, workflow_ids: Sequence[str], polling_interval_sec: float = 1.0, *,
+                     record: bool = True) -> str:
     """Wait until one of the workflows has ended and return its ID (the earliest to end when several have).
 
     Woken by the workflows' status changes; ``polling_interval_sec`` only bounds the wait for a lost wake-up.
+    Without ``record`` (a client's wait) nothing is checkpointed even when called inside a workflow.
 
     Raises:
         ValueError: ``workflow_ids`` is empty.
@@ -28,7 +30,7 @@ async def wait_first(rt: Runtime, workflow_ids: Sequence[str], polling_interval_
     ids = list(workflow_ids)
     if not ids:
         raise ValueError("wait_first needs at least one handle")
-    ctx = workflow_for_operation("wait_first")
+    ctx = workflow_for_operation("wait_first") if record else None
     fid = None
     if ctx is not None:
         fid = ctx.next_function_id()

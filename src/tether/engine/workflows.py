@@ -32,7 +32,7 @@ from tether.errors import (
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
-from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
+from tether.serialization import deserialize, deserialize_error, format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.types import TERMINAL_STATUSES, WorkflowSerializationFormat, WorkflowStatusString
 
@@ -124,7 +124,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         workflow_timeout_ms=opts.timeout_ms,
         authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),
         parent_workflow_id=parent.workflow_id if parent is not None else None,
-        serialization=reg.serialization.value,
+        serialization=format_name(reg.serialization),
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,

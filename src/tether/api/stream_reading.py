@@ -1,0 +1,65 @@
+"""Reading streams, on ``DBOS`` and ``DBOSClient`` alike (one definition; see ``api/management.py::_either``).
+
+Readers wait for values by wake-up; ``polling_interval_sec`` is accepted for DBOS compatibility and only
+bounds the wait for a wake-up that went missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from typing import Any
+
+from tether.api.management import _either, _runtime_of
+from tether.engine import streams
+from tether.engine.bridge import run_sync
+from tether.types import StreamRead
+
+
+class StreamReading:
+    """Mixin of ``DBOS`` and ``DBOSClient``."""
+
+    @_either
+    def read_stream(self, workflow_id: str, key: str, *, offset: int = 0, polling_interval_sec: float | None = None,
+                    timeout_seconds: float | None = None) -> Generator[Any, Any, None]:
+        """Yield every value of a stream in order, from ``offset``, until it is closed or its workflow ends.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``workflow_id``.
+            DBOSStreamTimeoutError: no next value came within ``timeout_seconds``.
+        """
+        yield from streams.follow(_runtime_of(self), workflow_id, key, offset, timeout_seconds)
+
+    @_either
+    async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0,
+                                polling_interval_sec: float | None = None, timeout_seconds: float | None = None
+                                ) -> AsyncGenerator[Any, None]:
+        """Async form of :meth:`read_stream`; waiting holds no thread."""
+        async for value in streams.follow_async(_runtime_of(self), workflow_id, key, offset, timeout_seconds):
+            yield value
+
+    @_either
+    def read_stream_offset(self, workflow_id: str, key: str, offset: int, *,
+                           polling_interval_sec: float | None = None, timeout_seconds: float | None = None) -> Any:
+        """The one value at ``offset`` of a stream, waiting for it to be written.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``workflow_id``.
+            DBOSStreamTimeoutError: ``timeout_seconds`` passed, or the stream ended before ``offset``.
+        """
+        return run_sync(streams.read_offset(_runtime_of(self), workflow_id, key, offset, timeout_seconds))
+
+    @_either
+    async def read_stream_offset_async(self, workflow_id: str, key: str, offset: int, *,
+                                       polling_interval_sec: float | None = None,
+                                       timeout_seconds: float | None = None) -> Any:
+        """Async form of :meth:`read_stream_offset`."""
+        return await streams.read_offset(_runtime_of(self), workflow_id, key, offset, timeout_seconds)
+
+    @_either
+    def read_stream_nowait(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
+        """The values written so far from ``offset`` and whether the stream is closed, without waiting."""
+        return run_sync(streams.StreamReader(_runtime_of(self), workflow_id, key, offset).poll())
+
+    @_either
+    async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
+        return await streams.StreamReader(_runtime_of(self), workflow_id, key, offset).poll()

@@ -1,0 +1,134 @@
+"""``DBOSClient`` and the handles take DBOS 3.4's options and argument shapes (both backends)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tether import DBOS, DBOSClient, SetWorkflowID
+from tether.error import DBOSException, DBOSNonExistentWorkflowError, DBOSStreamTimeoutError
+
+gate = threading.Event()
+
+
+@DBOS.workflow()
+def waits_for_message(topic: str) -> Any:
+    return DBOS.recv(topic, timeout_seconds=30)
+
+
+@DBOS.workflow()
+def gated(x: int) -> int:
+    gate.wait(30)
+    return x
+
+
+@DBOS.workflow()
+def streams_three() -> None:
+    for i in range(3):
+        DBOS.write_stream("s", i)
+    DBOS.close_stream("s")
+
+
+@DBOS.workflow()
+def streams_one_then_waits() -> None:
+    DBOS.write_stream("s", "first")
+    gate.wait(30)
+
+
+@pytest.fixture
+def client(dbos: type[DBOS], db_url: str) -> Iterator[DBOSClient]:
+    gate.clear()
+    c = DBOSClient(system_database_url=db_url)
+    yield c
+    gate.set()
+    c.destroy()
+
+
+def test_send_takes_the_idempotency_key_positionally(client: DBOSClient) -> None:
+    wfid = f"recv-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        handle = DBOS.start_workflow(waits_for_message, "t")
+    client.send(wfid, "once", "t", "key-1")
+    client.send(wfid, "twice", "t", "key-1")  # the same key: delivered once
+    assert handle.get_result(polling_interval_sec=0.1) == "once"
+    with pytest.raises(DBOSNonExistentWorkflowError, match="Non-existent `send` destination"):
+        client.send(f"missing-{uuid.uuid4()}", "x", "t", "k")
+
+
+def test_handle_and_destroy_accept_dbos_keywords(client: DBOSClient) -> None:
+    handle = DBOS.start_workflow(gated, 5)
+    gate.set()
+    assert handle.get_result(polling_interval_sec=0.5) == 5
+    assert client.retrieve_workflow(handle.workflow_id).get_result(polling_interval_sec=0.5) == 5
+
+
+def test_lazy_client_connects_on_first_use(dbos: type[DBOS], db_url: str) -> None:
+    with pytest.raises(DBOSException, match="lazy"):
+        DBOSClient(system_database_url=db_url, lazy=True, use_listen_notify=True)
+    lazy = DBOSClient(system_database_url=db_url, lazy=True, system_database_pool_size=2,
+                      application_name=None, retry_connection_errors=True)
+    try:
+        lazy.check_connection()
+        assert lazy.get_workflow_status(f"missing-{uuid.uuid4()}") is None
+    finally:
+        lazy.destroy()
+
+
+def test_client_refuses_options_it_would_ignore(db_url: str) -> None:
+    with pytest.raises(DBOSException, match="system_database_engine"):
+        DBOSClient(system_database_url=db_url, system_database_engine=object())
+    with pytest.raises(DBOSException, match="sharding"):
+        DBOSClient(system_database_url=db_url, sharding=True)
+
+
+def test_client_wait_first(client: DBOSClient) -> None:
+    slow = DBOS.start_workflow(gated, 1)
+    wfid = f"fast-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(streams_three).get_result()
+    handles = [client.retrieve_workflow(slow.workflow_id), client.retrieve_workflow(wfid)]
+    assert client.wait_first(handles).workflow_id == wfid
+
+    async def both() -> str:
+        hs = [await client.retrieve_workflow_async(slow.workflow_id), await client.retrieve_workflow_async(wfid)]
+        return (await client.wait_first_async(hs, polling_interval_sec=0.5)).workflow_id
+
+    assert asyncio.run(both()) == wfid
+    with pytest.raises(ValueError):
+        client.wait_first([])
+
+
+def test_stream_reading_options(client: DBOSClient) -> None:
+    wfid = f"stream-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(streams_three).get_result()
+    assert list(client.read_stream(wfid, "s", offset=1, polling_interval_sec=0.1, timeout_seconds=5)) == [1, 2]
+    assert client.read_stream_offset(wfid, "s", 2) == 2
+    assert DBOS.read_stream_offset(wfid, "s", 0, timeout_seconds=5) == 0
+    assert asyncio.run(client.read_stream_offset_async(wfid, "s", 1)) == 1
+    with pytest.raises(DBOSStreamTimeoutError):  # the stream closed before offset 3
+        client.read_stream_offset(wfid, "s", 3)
+    missing = f"missing-{uuid.uuid4()}"
+    with pytest.raises(DBOSNonExistentWorkflowError):
+        list(client.read_stream(missing, "s"))
+    with pytest.raises(DBOSNonExistentWorkflowError):
+        list(DBOS.read_stream(missing, "s"))
+
+
+def test_stream_read_times_out_while_the_writer_is_still_running(client: DBOSClient) -> None:
+    wfid = f"open-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(streams_one_then_waits)
+    assert client.read_stream_offset(wfid, "s", 0, timeout_seconds=10) == "first"
+    with pytest.raises(DBOSStreamTimeoutError, match=r"within 0\.2 seconds"):
+        client.read_stream_offset(wfid, "s", 1, timeout_seconds=0.2)
+    seen = []
+    with pytest.raises(DBOSStreamTimeoutError):
+        for value in DBOS.read_stream(wfid, "s", timeout_seconds=0.2):
+            seen.append(value)
+    assert seen == ["first"]
