@@ -65,19 +65,15 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
         self._settings = settings_from_config(config)
         if serializer is not None:
             set_default_serializer(serializer)
-        self._runtime: Runtime | None = None
         if not lazy:
-            self._connect()
+            self._rt = Runtime(self._settings)
 
-    def _connect(self) -> Runtime:
-        if self._runtime is None:
-            self._runtime = Runtime(self._settings)
-        return self._runtime
-
-    @property
-    def _rt(self) -> Runtime:
-        """The client's runtime, connected on first use for a ``lazy`` client."""
-        return self._runtime if self._runtime is not None else self._connect()
+    def __getattr__(self, name: str) -> Any:
+        # A lazy client has no ``_rt`` until first used: connect then.
+        if name == "_rt" and "_settings" in self.__dict__:
+            self._rt = Runtime(self._settings)
+            return self._rt
+        raise AttributeError(name)
 
     def check_connection(self) -> None:
         """Connect (if ``lazy`` and not yet connected) and make sure the database answers.
@@ -94,8 +90,9 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
 
     def destroy(self) -> None:
         """Close the client's connections."""
-        if self._runtime is not None:
-            self._runtime.close()
+        rt = self.__dict__.get("_rt")
+        if rt is not None:
+            rt.close()
 
     def __enter__(self) -> DBOSClient:
         return self
