@@ -310,7 +310,7 @@ DBOSQueueDeduplicatedError = QueueDeduplicatedError
 class QueueConfigurationError(TetherError, ValueError):
     """Queue settings that contradict each other, a queue name another application owns, or enqueue options
     that cannot be honoured (a deduplication policy without a deduplication ID, enqueue options on a workflow
-    that is not enqueued). Raised before anything is written."""
+    that is not enqueued, an unknown workflow ID reuse policy). Raised before anything is written."""
 
 
 class DBOSWorkflowIDInUseError(TetherError):

@@ -313,3 +313,53 @@ def test_return_existing_attaches_to_the_holder(dbos: type[DBOS], client: DBOSCl
         DBOS.start_workflow(gated, "x")
     assert DBOS.get_workflow_status(wfid) is None
     DBOS.delete_queue(name)
+
+
+def test_a_debouncer_uses_a_registered_queue_and_refuses_return_existing(dbos: type[DBOS],
+                                                                        client: DBOSClient) -> None:
+    from tether import Debouncer, DebouncerClient
+
+    name = f"deb-{_uid()}"
+    DBOS.register_queue(name, polling_interval_sec=0.1)
+
+    @DBOS.workflow(name=f"deb-wf-{name}")
+    def work(x: str) -> str:
+        return x
+
+    debouncer = Debouncer.create(work, queue=name)
+    with SetEnqueueOptions(duplication_policy="return-existing"), \
+            pytest.raises(QueueConfigurationError, match="Cannot debounce"):
+        debouncer.debounce("k", 0.05, "x")
+    assert debouncer.debounce("k", 0.05, "last").get_result(timeout_seconds=WAIT) == "last"
+    remote = DebouncerClient(client, {"queue_name": name, "workflow_name": f"deb-wf-{name}",
+                                      "duplication_policy": "return-existing"})
+    with pytest.raises(QueueConfigurationError, match="Cannot debounce"):
+        remote.debounce("k", 0.05, "y")
+    DBOS.delete_queue(name)
+
+
+def test_workflow_id_reuse_policy_reject(dbos: type[DBOS], client: DBOSClient) -> None:
+    from tether.error import DBOSWorkflowIDInUseError
+
+    name = f"reuse-{_uid()}"
+    DBOS.register_queue(name, polling_interval_sec=0.1)
+
+    @DBOS.workflow(name=f"reuse-wf-{name}")
+    def work(x: int) -> int:
+        return x
+
+    wfid = f"id-{name}"
+    with SetWorkflowID(wfid, workflow_id_reuse_policy="reject"):
+        assert DBOS.start_workflow(work, 1).get_result(timeout_seconds=WAIT) == 1  # new: fine
+    with SetWorkflowID(wfid):
+        assert DBOS.start_workflow(work, 2).get_result(timeout_seconds=WAIT) == 1  # the default returns it
+    with SetWorkflowID(wfid, workflow_id_reuse_policy="reject"), pytest.raises(DBOSWorkflowIDInUseError) as info:
+        DBOS.enqueue_workflow(name, work, 3)
+    assert info.value.workflow_status == "SUCCESS"
+    options = {"queue_name": name, "workflow_name": f"reuse-wf-{name}", "workflow_id": wfid,
+               "workflow_id_reuse_policy": "reject"}
+    with pytest.raises(DBOSWorkflowIDInUseError):
+        client.enqueue(options, 4)  # type: ignore[arg-type]
+    with pytest.raises(QueueConfigurationError, match="Invalid workflow_id_reuse_policy"):
+        SetWorkflowID(wfid, workflow_id_reuse_policy="sometimes")  # type: ignore[arg-type]
+    DBOS.delete_queue(name)

@@ -4,28 +4,39 @@ from __future__ import annotations
 
 import contextvars
 from types import TracebackType
+from typing import Literal
 
-from tether.engine.context import reset_assigned_id, set_assigned_id
+from tether.engine.context import reset_assigned_id, reset_reject_reuse, set_assigned_id, set_reject_reuse
+from tether.errors import QueueConfigurationError
 
 
 class SetWorkflowID:
     """Give the next workflow started (or message sent from plain code) in this block the ID ``workflow_id``.
 
     Starting a workflow under an ID that already exists does not run it again: the caller gets the existing
-    workflow's handle or result. A ``send`` from plain code in the block uses the ID as its idempotency key.
+    workflow's handle or result (``workflow_id_reuse_policy="return-existing"``, the default). With
+    ``workflow_id_reuse_policy="reject"`` such a start raises ``DBOSWorkflowIDInUseError`` instead. A ``send``
+    from plain code in the block uses the ID as its idempotency key.
 
     Raises:
         ValueError: the ID is empty or not a string.
+        QueueConfigurationError: an unknown reuse policy.
     """
 
-    def __init__(self, workflow_id: str) -> None:
+    def __init__(self, workflow_id: str, *,
+                 workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
         if not isinstance(workflow_id, str) or not workflow_id:
             raise ValueError("SetWorkflowID needs a non-empty string")
+        check_reuse_policy(workflow_id_reuse_policy)
         self.workflow_id = workflow_id
+        self.workflow_id_reuse_policy = workflow_id_reuse_policy
         self._token: contextvars.Token[str | None] | None = None
+        self._reject_token: contextvars.Token[str | None] | None = None
 
     def __enter__(self) -> SetWorkflowID:
         self._token = set_assigned_id(self.workflow_id)
+        self._reject_token = set_reject_reuse(
+            self.workflow_id if self.workflow_id_reuse_policy == "reject" else None)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -33,6 +44,9 @@ class SetWorkflowID:
         if self._token is not None:
             reset_assigned_id(self._token)
             self._token = None
+        if self._reject_token is not None:
+            reset_reject_reuse(self._reject_token)
+            self._reject_token = None
 
     async def __aenter__(self) -> SetWorkflowID:
         return self.__enter__()
@@ -40,3 +54,11 @@ class SetWorkflowID:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+def check_reuse_policy(policy: str | None) -> None:
+    """Raises:
+        QueueConfigurationError: neither ``return-existing`` nor ``reject`` (nor None)."""
+    if policy is not None and policy not in ("return-existing", "reject"):
+        raise QueueConfigurationError(
+            f"Invalid workflow_id_reuse_policy {policy}. Must be either 'return-existing' or 'reject'.")

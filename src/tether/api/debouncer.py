@@ -17,6 +17,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.dbos import DBOS, _registered
+from tether.api.enqueue_options import ambient_duplication_policy, refuse_for_debounce
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.queue import Queue
 from tether.engine import debouncer
@@ -84,7 +85,10 @@ class Debouncer(Generic[P, R]):
         name = self.queue_name or INTERNAL_QUEUE
         policy = registered_queue(name)
         if policy is None:
-            raise InvalidScheduleError(f"Invalid queue name provided to debouncer: {name}")
+            stored = DBOS.retrieve_queue(name)  # a queue registered in the database
+            if stored is None:
+                raise InvalidScheduleError(f"Invalid queue name provided to debouncer: {name}")
+            return stored
         return Queue(policy.name, policy.concurrency, None if policy.limit is None or policy.period_ms is None
                      else {"limit": policy.limit, "period": policy.period_ms / 1000},
                      worker_concurrency=policy.worker_concurrency, priority_enabled=policy.priority_enabled)
@@ -105,12 +109,15 @@ class Debouncer(Generic[P, R]):
         the workflow that will run; every call of one burst gets the same one.
 
         Raises:
-            InvalidScheduleError: the queue or workflow is not registered in this process.
+            InvalidScheduleError: the queue (in this process or in the database) or the workflow is not
+                registered.
+            QueueConfigurationError: an enclosing ``SetEnqueueOptions`` asks for ``return-existing``.
             QueueDeduplicatedError: a workflow that is not this debounce holds the key on the queue.
             SerializationError: the arguments cannot be stored.
             ValueError: a negative period.
         """
         rt = DBOS._rt()
+        refuse_for_debounce(ambient_duplication_policy())
         queue = self._queue()
         func, target = self._target(queue)
 
@@ -125,6 +132,7 @@ class Debouncer(Generic[P, R]):
                              **kwargs: P.kwargs) -> WorkflowHandleAsync[R]:
         """Coroutine form of :meth:`debounce`."""
         rt = DBOS._rt()
+        refuse_for_debounce(ambient_duplication_policy())
         queue = self._queue()
         func, target = self._target(queue)
 
@@ -159,6 +167,7 @@ class DebouncerClient:
     async def debounce_async(self, debounce_key: str, debounce_period_sec: float, *args: Any,
                              **kwargs: Any) -> WorkflowHandleAsync[Any]:
         """Coroutine form of :meth:`debounce`."""
+        refuse_for_debounce(self.workflow_options.get("duplication_policy"))
         options: EnqueueOptions = {**self.workflow_options, "queue_name": self.queue_name}
 
         async def enqueue(start: DebounceStart) -> str:
@@ -174,6 +183,7 @@ class DebouncerClient:
         """See :meth:`Debouncer.debounce`.
 
         Raises:
+            QueueConfigurationError: the workflow options ask for ``return-existing``.
             QueueDeduplicatedError: a workflow that is not this debounce holds the key on the queue.
             SerializationError: the arguments cannot be stored.
             ValueError: a negative period.

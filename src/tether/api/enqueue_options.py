@@ -10,6 +10,7 @@ import contextvars
 from types import TracebackType
 from typing import Any, Literal, TypedDict
 
+from tether.api.context import check_reuse_policy
 from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import Runtime
 from tether.engine.workflows import StartOptions, prepare_start
@@ -128,6 +129,20 @@ _current: contextvars.ContextVar[SetEnqueueOptions | None] = contextvars.Context
     "tether_enqueue_options", default=None)
 
 
+def refuse_for_debounce(duplication_policy: str | None) -> None:
+    """Raises:
+        QueueConfigurationError: ``return-existing`` asked of a debounce (which owns its deduplication)."""
+    if duplication_policy == "return-existing":
+        raise QueueConfigurationError("Cannot debounce a workflow with duplication_policy 'return-existing': "
+                                      "a debounce owns the workflow's deduplication behavior.")
+
+
+def ambient_duplication_policy() -> str | None:
+    """The duplication policy of the enclosing ``SetEnqueueOptions`` block, if any."""
+    o = _current.get()
+    return None if o is None else o.duplication_policy
+
+
 def start_options(queue_name: str | None = None, *, now_ms: int) -> StartOptions | None:
     """The StartOptions the enclosing ``SetEnqueueOptions`` block asks for (None outside one, without a
     queue).
@@ -163,6 +178,7 @@ class EnqueueOptions(_EnqueueRequired, total=False):
     ``DBOS.enqueue_workflow_with_options``): the queue and the name are required, the rest optional."""
 
     workflow_id: str
+    workflow_id_reuse_policy: WorkflowIDReusePolicy
     app_version: str
     deduplication_id: str
     duplication_policy: DuplicationPolicy
@@ -189,6 +205,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         QueueConfigurationError: see :func:`check_enqueue`.
         QueueDeduplicatedError: the deduplication ID is held (policy ``reject``).
         ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function.
+        DBOSWorkflowIDInUseError: ``workflow_id`` exists and ``workflow_id_reuse_policy`` is ``reject``.
         SerializationError: the arguments cannot be stored.
     """
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
@@ -198,6 +215,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
     check_enqueue(queue_name, deduplication_id=options.get("deduplication_id"), priority=options.get("priority"),
                   queue_partition_key=options.get("queue_partition_key"), delay_seconds=delay,
                   duplication_policy=options.get("duplication_policy"))
+    check_reuse_policy(options.get("workflow_id_reuse_policy"))
     fmt = WorkflowSerializationFormat(options.get("serialization_type", WorkflowSerializationFormat.DEFAULT))
     local = lookup_workflow(name)
     reg = local if local is not None and local.serialization is fmt else RegisteredWorkflow(
@@ -210,6 +228,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         authenticated_user=options.get("authenticated_user"), app_version=options.get("app_version"),
         queue_partition_key=options.get("queue_partition_key"),
         duplication_policy=options.get("duplication_policy"),
+        reuse_policy=options.get("workflow_id_reuse_policy"),
     )
     start = await prepare_start(rt, reg, args, kwargs, opts)
     return start.workflow_id

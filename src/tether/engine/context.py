@@ -83,6 +83,23 @@ def require_workflow(what: str, *, allow_step: bool = False) -> WorkflowContext:
     return ctx
 
 
+_reject_reuse: contextvars.ContextVar[str | None] = contextvars.ContextVar("tether_reject_reuse", default=None)
+
+
+def set_reject_reuse(wfid: str | None) -> contextvars.Token[str | None]:
+    """Mark ``wfid`` (assigned by ``SetWorkflowID(..., workflow_id_reuse_policy="reject")``) as one that a
+    start must create, not find."""
+    return _reject_reuse.set(wfid)
+
+
+def reset_reject_reuse(token: contextvars.Token[str | None]) -> None:
+    _reject_reuse.reset(token)
+
+
+def rejects_reuse(wfid: str) -> bool:
+    return _reject_reuse.get() == wfid
+
+
 def take_assigned_id() -> str | None:
     """The ID a ``SetWorkflowID`` block assigned to the next start (or send), consumed by the first use."""
     wfid = _assigned_id.get()

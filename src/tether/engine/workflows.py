@@ -19,6 +19,7 @@ from tether.engine.context import (
     current_workflow,
     enter_workflow,
     leave_workflow,
+    rejects_reuse,
     take_assigned_id,
 )
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
@@ -27,6 +28,7 @@ from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
+    DBOSWorkflowIDInUseError,
     QueueDeduplicatedError,
     UnregisteredWorkflowError,
     WorkflowCancelledError,
@@ -55,6 +57,8 @@ class StartOptions:
     # "return-existing": an enqueue whose deduplication ID is held gets a handle on the holder instead of an
     # error ("reject", the default, raises QueueDeduplicatedError).
     duplication_policy: str | None = None
+    # "reject": a start whose ID already exists raises DBOSWorkflowIDInUseError instead of returning it.
+    reuse_policy: str | None = None
 
 
 @dataclass
@@ -129,7 +133,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
     )
-    created, holder = await _insert(rt, row, opts.duplication_policy)
+    created, holder = await _insert(rt, row, opts.duplication_policy,
+                                    opts.reuse_policy == "reject" or rejects_reuse(wfid))
     if holder is not None:
         wfid = holder  # return-existing: the caller (and a parent's checkpoint) gets the holder
     if parent is not None and function_id is not None:
@@ -143,13 +148,15 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {})
 
 
-async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None) -> tuple[bool, str | None]:
+async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
+                  ) -> tuple[bool, str | None]:
     """Insert a new workflow's row. Returns (created, None), or under ``return-existing`` (False, holder) when
     an active workflow holds the deduplication ID.
 
     Raises:
         QueueDeduplicatedError: the deduplication ID is held (under the default policy, ``reject``).
         ConflictingWorkflowError: the ID exists and runs another function.
+        DBOSWorkflowIDInUseError: the ID exists and ``reject_reuse`` is set.
     """
     for _ in range(_DEDUP_ATTEMPTS):
         try:
@@ -161,6 +168,8 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None)
             if holder is not None:
                 return False, holder
             continue  # the holder ended in between: try to take the ID again
+        if not created and reject_reuse:
+            raise DBOSWorkflowIDInUseError(row.workflow_uuid, existing.status, existing.name)
         if not created:
             _check_same_workflow(existing, row)
         return created, None
