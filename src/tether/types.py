@@ -169,3 +169,12 @@ class StreamRead:
     values: list[Any] = field(default_factory=list)
     closed: bool = False
     next_offset: int = 0
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """One stream a workflow wrote: its key, how many values it holds, and whether it was closed."""
+
+    key: str
+    values: int
+    closed: bool

@@ -47,17 +47,20 @@ def finished_add(a: int, b: int) -> str:
 
 def test_migrate_and_usage_errors(capsys: pytest.CaptureFixture[str], db_url: str) -> None:
     assert run(capsys, "migrate", "--db", db_url)[:2] == (0, f"database {db_url} is up to date\n")
-    assert run_json(capsys, "migrate", "--db", db_url) == (0, {"database": db_url, "migrated": True})
+    assert run_json(capsys, "migrate", "--db", db_url) == (0, {"database": db_url, "migrated": True,
+                                                               "created": False})
     assert run(capsys, "workflow")[0] == 2  # no action
     assert run(capsys, "frobnicate")[0] == 2
     code, _, err = run(capsys, "migrate", "--db", "mysql://nope")
     assert code == 2 and "Unsupported database URL" in err
     code, out = run_json(capsys, "workflow", "list", "--db", db_url, "--status", "SLEEPY")
     assert code == 2 and out["error"] == "usage"
-    code, _, err = run(capsys, "workflow", "list", "--db", "sqlite:////no/such/directory/x.sqlite")
+    code, _, err = run(capsys, "migrate", "--db", "sqlite:////no/such/directory/x.sqlite")
     assert code == 1 and "Cannot open SQLite database" in err
+    code, _, err = run(capsys, "workflow", "list", "--db", "sqlite:////no/such/directory/x.sqlite")
+    assert code == 1 and "sqlite:////no/such/directory/x.sqlite does not exist" in err
     code, out, _ = run(capsys, "--help")
-    assert "TETHER_DATABASE_URL" in out and "sqlite:///tether-demo.sqlite" in out and "Exit codes" in out
+    assert "DBOS_SYSTEM_DATABASE_URL" in out and "sqlite:///tether-demo.sqlite" in out and "Exit codes" in out
 
 
 def test_workflow_get_list_and_steps(capsys: pytest.CaptureFixture[str], dbos: type[DBOS], db_url: str) -> None:
@@ -140,7 +143,8 @@ def test_stream_follow_prints_values_as_they_arrive(dbos: type[DBOS], db_url: st
 def test_cancel_resume_fork_and_queue_list(capsys: pytest.CaptureFixture[str], dbos: type[DBOS],
                                            db_url: str) -> None:
     w = start_driven()
-    assert run(capsys, "workflow", "cancel", w, "--db", db_url)[:2] == (0, f"cancelled {w}: CANCELLED\n")
+    assert run(capsys, "workflow", "cancel", w, "--db", db_url)[:2] == (
+        0, f"cancelled {w} (was PENDING): tether workflow resume {w} continues it\n")
     assert DBOS.get_workflow_status(w).status == "CANCELLED"  # type: ignore[union-attr]
     code, out = run_json(capsys, "workflow", "resume", w, "--db", db_url)
     assert code == 0 and out["workflow_id"] == w and out["status"] in ("ENQUEUED", "PENDING")
@@ -165,7 +169,7 @@ def test_cancel_resume_fork_and_queue_list(capsys: pytest.CaptureFixture[str], d
     code, listed = run_json(capsys, "queue", "list", "--db", db_url)
     assert parked in [s["workflow_id"] for s in listed]
     DBOS.cancel_workflow(parked)
-    assert run(capsys, "queue", "list", queue, "--db", db_url)[:2] == (0, "no workflows\n")
+    assert run(capsys, "queue", "list", queue, "--db", db_url)[:2] == (0, f"no workflows in {db_url}\n")
 
 
 def _free_port() -> int:
@@ -178,7 +182,7 @@ def _free_port() -> int:
 
 def test_serve_runs_the_gateway_with_a_token(dbos: type[DBOS], db_url: str) -> None:
     port = _free_port()
-    env = {**os.environ, "TETHER_DATABASE_URL": db_url, "TETHER_TOKEN": "t0k"}
+    env = {**os.environ, "DBOS_SYSTEM_DATABASE_URL": db_url, "TETHER_TOKEN": "t0k"}
     server = subprocess.Popen([*tether_command(), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
@@ -200,6 +204,9 @@ def test_the_cli_works_without_fastapi(db_url: str) -> None:
     """Only serve and demo need the http extra; they say so (exit 1) when it is missing."""
     blocked = ("import sys; sys.modules['fastapi'] = None; sys.modules['uvicorn'] = None; "
                "from tether.cli import main; sys.exit(main(sys.argv[1:]))")
+    migrated = subprocess.run([sys.executable, "-c", blocked, "migrate", "--db", db_url], capture_output=True,
+                              text=True, timeout=60)
+    assert migrated.returncode == 0, migrated.stderr
     listed = subprocess.run([sys.executable, "-c", blocked, "workflow", "list", "--json", "--db", db_url],
                             capture_output=True, text=True, timeout=60)
     assert listed.returncode == 0, listed.stderr

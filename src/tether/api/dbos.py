@@ -26,7 +26,7 @@ from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy, code_version, register_workflow
-from tether.engine.runtime import Runtime
+from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
 from tether.engine.workflows import (
@@ -137,7 +137,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
 
         Raises:
             NotLaunchedError: ``DBOS(config=...)`` was not called first.
-            StorageError: the database cannot be reached or migrated.
+            StorageError: the database cannot be reached or migrated, or a missing PostgreSQL database cannot be
+                created (the message says what to run).
         """
         inst = cls._instance
         if inst is None:
@@ -149,6 +150,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
         set_default_serializer(settings.serializer)
         for note in inst._ignored:  # type: ignore[attr-defined]
             cls.logger.warning("Config key %s has no effect in Tether", note)
+        create_database(settings.database)  # a missing PostgreSQL database is created, as DBOS does
         rt = Runtime(settings, inst._clock)  # type: ignore[attr-defined]
         if not settings.application_version:
             rt.application_version = code_version()

@@ -12,7 +12,7 @@ from typing import Any
 from tether.api.management import _either, _runtime_of
 from tether.engine import streams
 from tether.engine.bridge import run_sync
-from tether.types import StreamRead
+from tether.types import StreamInfo, StreamRead
 
 
 class StreamReading:
@@ -63,3 +63,13 @@ class StreamReading:
     @_either
     async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
         return await streams.StreamReader(_runtime_of(self), workflow_id, key, offset).poll()
+
+    @_either
+    def list_streams(self, workflow_id: str) -> list[StreamInfo]:
+        """Every stream the workflow wrote (key, number of values, closed), by key; a Tether addition."""
+        return run_sync(streams.list_streams(_runtime_of(self), workflow_id))
+
+    @_either
+    async def list_streams_async(self, workflow_id: str) -> list[StreamInfo]:
+        """Coroutine form of :meth:`list_streams`."""
+        return await streams.list_streams(_runtime_of(self), workflow_id)

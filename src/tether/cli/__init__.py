@@ -1,8 +1,8 @@
 """The ``tether`` command.
 
-    tether demo                                  the seed demo server on http://127.0.0.1:8000
+    tether demo                                  the demo server on http://127.0.0.1:8000
     tether serve --token T                       the HTTP gateway alone, next to your applications
-    tether workflow list [--status S] [--name N] [--queue Q] [--prefix P] [--limit N]
+    tether workflow list [--status S] [--name N] [--queue Q] [--prefix P] [--limit N] [--oldest]
     tether workflow get|steps|cancel ID          a workflow's status, its steps; cancel it
     tether workflow resume ID [--queue Q]        resume a cancelled workflow
     tether workflow fork ID --step N [--id NEW]  re-run a workflow from step N as a new workflow
@@ -10,13 +10,17 @@
     tether send ID '{"approved": true}' --topic notification
     tether event get ID progress --timeout 5     an event's value (waits for it)
     tether event list ID
+    tether stream list ID                        the streams a workflow wrote
     tether stream read ID progress_stream --follow
     tether migrate                               create or upgrade the database's tables
 
-The database is ``--db URL``, else ``$TETHER_DATABASE_URL``, else ``sqlite:///tether-demo.sqlite`` (a file in
-the working directory). ``--json`` prints one JSON document (``stream read --follow``: one per line).
+The database is --db URL, else $DBOS_SYSTEM_DATABASE_URL, else sqlite:///tether-demo.sqlite (a file in
+the working directory). Commands that only read never create it. --json (before or after the command)
+prints one JSON document (stream read --follow: one per line). Lists show the newest first.
 
-Exit codes: 0 success; 1 not found or failed (the database, the workflow, the event); 2 usage error.
+Exit codes: 0 done; 1 not found or failed (the database, the workflow, the event, the stream);
+2 usage error; 3 nothing to do (cancel or resume of a workflow in a state where it has no effect);
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -26,27 +30,36 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from tether.cli import commands, manage
+from tether.cli import commands, manage, streams
 from tether.cli.output import Output
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///tether-demo.sqlite"
+DATABASE_ENV = "DBOS_SYSTEM_DATABASE_URL"
 Handler = Callable[[argparse.Namespace, Output], int]
+STATUSES = ("PENDING", "ENQUEUED", "DELAYED", "SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED")
 
 
-def _common() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--db", default=os.environ.get("TETHER_DATABASE_URL") or DEFAULT_DATABASE_URL,
-                        help="database URL (default: $TETHER_DATABASE_URL or %(default)s)")
-    common.add_argument("--json", action="store_true", help="print JSON for scripts")
-    return common
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """--db and --json, accepted before the command and after it (after wins)."""
+    db_default = default if default is argparse.SUPPRESS else (os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL)
+    parser.add_argument("--db", metavar="URL", default=db_default,
+                        help=f"database URL (default: ${DATABASE_ENV}, else {DEFAULT_DATABASE_URL})")
+    parser.add_argument("--json", action="store_true", default=default,
+                        help="print one JSON document, for scripts")
+
+
+def _status(text: str) -> str:
+    return text.strip().upper()  # an unknown one is the API's ValueError: a usage error, JSON with --json
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common()
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, argparse.SUPPRESS)
     parser = argparse.ArgumentParser(prog="tether", description="Durable workflows: inspect, message, serve.",
                                      epilog=(__doc__ or "").split("\n", 1)[1].strip("\n"),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    _global_options(parser, False)
     top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, handler: Handler,
@@ -55,69 +68,78 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
-    wf = top.add_parser("workflow", help="inspect workflows").add_subparsers(dest="action", required=True,
-                                                                             metavar="ACTION")
+    def group(name: str, help_text: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        return top.add_parser(name, help=help_text, description=help_text).add_subparsers(
+            dest="action", required=True, metavar="ACTION")
+
+    def workflow_id(p: argparse.ArgumentParser, what: str = "the workflow's ID") -> None:
+        p.add_argument("workflow_id", metavar="ID", help=what)
+
+    wf = group("workflow", "inspect and control workflows")
     p = command(wf, "list", manage.workflow_list, "workflows, newest first")
-    p.add_argument("--status", action="append", help="only this status (repeatable)")
+    p.add_argument("--status", action="append", type=_status,
+                   help="only this status, in any case (repeatable): " + ", ".join(STATUSES))
     p.add_argument("--name", action="append", help="only this workflow name (repeatable)")
     p.add_argument("--queue", action="append", help="only workflows of this queue (repeatable)")
     p.add_argument("--prefix", default=None, help="only IDs starting with this")
     p.add_argument("--limit", type=_positive, default=50, help="at most this many (default 50)")
     p.add_argument("--oldest", action="store_true", help="oldest first")
-    command(wf, "get", commands.workflow_get, "a workflow's status").add_argument("workflow_id")
-    command(wf, "steps", manage.workflow_steps, "a workflow's recorded steps").add_argument("workflow_id")
-    command(wf, "cancel", manage.workflow_cancel, "cancel a workflow").add_argument("workflow_id")
-    p = command(wf, "resume", manage.workflow_resume, "resume a cancelled workflow from its last step")
-    p.add_argument("workflow_id")
+    workflow_id(command(wf, "get", commands.workflow_get, "a workflow's status"))
+    workflow_id(command(wf, "steps", manage.workflow_steps, "a workflow's recorded steps"))
+    workflow_id(command(wf, "cancel", manage.workflow_cancel,
+                        "cancel a workflow that has not ended (exit 3 when there is nothing to cancel)"))
+    p = command(wf, "resume", manage.workflow_resume,
+                "resume a cancelled workflow from its last step (exit 3 when there is nothing to resume)")
+    workflow_id(p)
     p.add_argument("--queue", default=None, help="enqueue it on this queue instead of running it now")
     p = command(wf, "fork", manage.workflow_fork, "start a copy of a workflow that re-runs it from a step")
-    p.add_argument("workflow_id")
+    workflow_id(p, "the workflow to copy")
     p.add_argument("--step", dest="start_step", type=_positive, default=1, help="re-run from this step (default 1)")
-    p.add_argument("--id", dest="new_id", default=None, help="the new workflow's ID")
+    p.add_argument("--id", dest="new_id", default=None, help="the new workflow's ID (default: a new UUID)")
     p.add_argument("--app-version", default=None, help="run it on this application version")
 
     p = command(top, "send", commands.send, "send a JSON message to a workflow")
-    p.add_argument("workflow_id")
-    p.add_argument("message", help="the message, as JSON")
-    p.add_argument("--topic", default=None)
+    workflow_id(p, "the receiving workflow's ID")
+    p.add_argument("message", help="the message, as JSON (quote strings: '\"hi\"')")
+    p.add_argument("--topic", default=None,
+                   help="the topic the workflow receives on (DBOS.recv(topic)); default: no topic, "
+                        "which only a recv() without a topic receives")
     p.add_argument("--idempotency-key", default=None, help="repeated sends with one key deliver once")
 
-    ev = top.add_parser("event", help="read workflow events").add_subparsers(dest="action", required=True,
-                                                                              metavar="ACTION")
+    ev = group("event", "read workflow events")
     p = command(ev, "get", commands.event_get, "an event's latest value, waiting for it to be published")
-    p.add_argument("workflow_id")
-    p.add_argument("key")
+    workflow_id(p)
+    p.add_argument("key", help="the event's key")
     p.add_argument("--timeout", type=float, default=0.0, help="seconds to wait for it (default 0)")
-    command(ev, "list", commands.event_list, "every event of a workflow").add_argument("workflow_id")
+    workflow_id(command(ev, "list", commands.event_list, "every event of a workflow"))
 
-    st = top.add_parser("stream", help="read workflow streams").add_subparsers(dest="action", required=True,
-                                                                                metavar="ACTION")
-    p = command(st, "read", commands.stream_read, "a stream's values (with --follow, until it closes)")
-    p.add_argument("workflow_id")
-    p.add_argument("key")
+    st = group("stream", "read workflow streams")
+    workflow_id(command(st, "list", streams.stream_list, "the streams a workflow wrote: key, values, closed"))
+    p = command(st, "read", streams.stream_read, "a stream's values (with --follow, until it closes)")
+    workflow_id(p)
+    p.add_argument("key", help="the stream's key (tether stream list ID shows them)")
     p.add_argument("--offset", type=_offset, default=0, help="first offset to read (default 0)")
     p.add_argument("--follow", "-f", action="store_true", help="wait for new values until the stream closes")
 
-    qu = top.add_parser("queue", help="inspect queues").add_subparsers(dest="action", required=True,
-                                                                        metavar="ACTION")
-    p = command(qu, "list", manage.queue_list, "workflows waiting in or running from queues")
+    qu = group("queue", "inspect queues")
+    p = command(qu, "list", manage.queue_list, "workflows waiting in or running from queues, newest first")
     p.add_argument("queue", nargs="?", default=None, help="only this queue")
-    p.add_argument("--limit", type=_positive, default=100)
+    p.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
 
-    command(top, "migrate", commands.migrate, "create or upgrade the database's tables")
+    command(top, "migrate", commands.migrate, "create the database if needed, and create or upgrade its tables")
 
     for name, handler, help_text in (
         ("serve", commands.serve, "run the HTTP gateway (needs the http extra)"),
-        ("demo", commands.demo, "run the seed demo server (needs the http extra)"),
+        ("demo", commands.demo, "run the demo server (needs the http extra)"),
     ):
         p = command(top, name, handler, help_text)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--port", type=int, default=8000)
+        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
         p.add_argument("--token", default=os.environ.get("TETHER_TOKEN"),
                        help="require this bearer token (default: $TETHER_TOKEN; none: no auth)")
         if name == "demo":
             p.add_argument("--fib-base", type=int, default=None,
-                           help="Fibonacci base number of every step (smaller is faster; default: the seed's)")
+                           help="Fibonacci base number of every step (smaller is faster; default: 20 or 23)")
     return parser
 
 
@@ -149,20 +171,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except commands.UsageError as exc:
         out.error("usage", str(exc))
         return commands.USAGE
+    except commands.NoDatabaseError as exc:
+        out.error("database_not_found", str(exc))
+        return commands.FAILED
     except ConfigError as exc:
         out.error("config", str(exc))
         return commands.USAGE
     except WorkflowNotFoundError as exc:
-        out.error("workflow_not_found", str(exc))
+        out.error("workflow_not_found", f"{exc} (database {commands.shown_url(args.db)})")
         return commands.FAILED
     except TetherError as exc:
         out.error(type(exc).__name__, str(exc))
         return commands.FAILED
-    except ValueError as exc:  # an argument the API rejected: an unknown status, a malformed time
+    except ValueError as exc:  # an argument the API rejected: a malformed time
         out.error("usage", str(exc))
         return commands.USAGE
     except KeyboardInterrupt:
-        return 130
+        out.interrupted()
+        return commands.INTERRUPTED
+    except BrokenPipeError:
+        out.reader_gone()
+        return commands.PIPE_CLOSED
 
 
 if __name__ == "__main__":

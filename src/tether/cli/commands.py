@@ -7,28 +7,60 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+import re
 
 from tether.api.client import DBOSClient
 from tether.cli.output import Output, cell, table, when
+from tether.config import parse_database_url
+from tether.engine.queues import INTERNAL_QUEUE
+from tether.engine.runtime import create_database
 from tether.errors import SerializationError
 from tether.http.encoding import status_json, to_json_or_marker
-from tether.types import WorkflowSerializationFormat
+from tether.storage.provision import database_state
+from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
-OK, FAILED, USAGE = 0, 1, 2
+OK, FAILED, USAGE, NOTHING_TO_DO = 0, 1, 2, 3
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+PIPE_CLOSED = 141  # 128 + SIGPIPE: the reader (| head) stopped reading
 
 
 class UsageError(Exception):
     """Bad command-line input that argparse could not catch (exit code 2)."""
 
 
-def open_client(args: argparse.Namespace) -> DBOSClient:
-    """A client on ``--db`` (or ``TETHER_DATABASE_URL``, or the default demo database).
+class NoDatabaseError(Exception):
+    """A read-only command was pointed at a database that does not exist (exit code 1); nothing was created."""
+
+
+def shown_url(url: str) -> str:
+    """A database URL as the CLI prints it: any password masked."""
+    return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
+
+
+def public_status(status: WorkflowStatus) -> WorkflowStatus:
+    """The status as the CLI shows it: the internal queue a resumed workflow waits on is no queue of the user's."""
+    if status.queue_name == INTERNAL_QUEUE:
+        status.queue_name = None
+    return status
+
+
+def open_client(args: argparse.Namespace, *, read_only: bool = True) -> DBOSClient:
+    """A client on ``--db`` (or ``$DBOS_SYSTEM_DATABASE_URL``, or the default demo database).
+
+    ``read_only`` commands look first and create nothing: a missing file or database, or one without Tether's
+    tables, is a :class:`NoDatabaseError` naming it.
 
     Raises:
         ConfigError: the URL is not a supported database URL.
+        NoDatabaseError: ``read_only`` and the database does not exist (or holds no Tether tables).
         StorageError: the database cannot be reached or migrated.
     """
+    if read_only:
+        state = database_state(parse_database_url(args.db))
+        if state != "ready":
+            what = "does not exist" if state == "missing" else "holds no Tether tables"
+            raise NoDatabaseError(f"database {shown_url(args.db)} {what}; nothing was created. Point to yours "
+                                  f"with --db URL or $DBOS_SYSTEM_DATABASE_URL (tether migrate creates one)")
     return DBOSClient(args.db, name="tether-cli")
 
 
@@ -41,9 +73,9 @@ def workflow_get(args: argparse.Namespace, out: Output) -> int:
             found = client.list_workflows(workflow_ids=[args.workflow_id], load_input=False, load_output=False)
             status, undecoded = (found[0] if found else None), str(exc)
     if status is None:
-        out.error("workflow_not_found", f"No workflow with ID {args.workflow_id!r}")
+        out.error("workflow_not_found", f"No workflow with ID {args.workflow_id!r} in {shown_url(args.db)}")
         return FAILED
-    data = status_json(status, undecoded)
+    data = status_json(public_status(status), undecoded)
     if out.as_json:
         out.json(data)
         return OK
@@ -64,8 +96,11 @@ def send(args: argparse.Namespace, out: Output) -> int:
                     serialization_type=WorkflowSerializationFormat.PORTABLE)
     if out.as_json:
         out.json({"workflow_id": args.workflow_id, "topic": args.topic, "sent": True})
+    elif args.topic is not None:
+        out.line(f"sent to {args.workflow_id} on topic {args.topic}")
     else:
-        out.line(f"sent to {args.workflow_id}" + (f" on topic {args.topic}" if args.topic else ""))
+        out.line(f"sent to {args.workflow_id} with no topic (only a recv() without a topic receives it; "
+                 "--topic T for another)")
     return OK
 
 
@@ -95,39 +130,14 @@ def event_list(args: argparse.Namespace, out: Output) -> int:
     return OK
 
 
-def stream_read(args: argparse.Namespace, out: Output) -> int:
-    with open_client(args) as client:
-        client.retrieve_workflow(args.workflow_id)
-        if not args.follow:
-            snap = client.read_stream_nowait(args.workflow_id, args.key, args.offset)
-            if out.as_json:
-                out.json({"values": snap.values, "closed": snap.closed, "next_offset": snap.next_offset})
-                return OK
-            for i, value in enumerate(snap.values):
-                out.line(f"{args.offset + i}\t{_compact(value)}")
-            out.line(f"# {'closed' if snap.closed else 'open'}, next offset {snap.next_offset}")
-            return OK
-        offset = args.offset
-        for value in client.read_stream(args.workflow_id, args.key, offset=offset):
-            if out.as_json:
-                out.json_line({"offset": offset, "value": value})
-            else:
-                out.line(f"{offset}\t{_compact(value)}")
-            offset += 1
-    return OK
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(to_json_or_marker(value), separators=(",", ":"))
-
-
 def migrate(args: argparse.Namespace, out: Output) -> int:
-    with open_client(args):
+    created = create_database(parse_database_url(args.db))
+    with open_client(args, read_only=False):
         pass  # opening the database runs any migrations it lacks
     if out.as_json:
-        out.json({"database": args.db, "migrated": True})
+        out.json({"database": shown_url(args.db), "migrated": True, "created": created})
     else:
-        out.line(f"database {args.db} is up to date")
+        out.line(f"database {shown_url(args.db)} {'created and ' if created else ''}is up to date")
     return OK
 
 
@@ -143,7 +153,7 @@ def serve(args: argparse.Namespace, out: Output) -> int:
         from tether.http.server import run
     except ImportError as exc:
         return _http_missing(out, exc)
-    with open_client(args) as client:
+    with open_client(args, read_only=False) as client:
         run(create_gateway(client, token=args.token), host=args.host, port=args.port)
     return OK
 

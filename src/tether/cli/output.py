@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -62,6 +63,23 @@ class Output:
         print(dumps(to_json_or_marker(data)), file=self.out, flush=True)
 
     def error(self, code: str, detail: str) -> None:
+        """One line on stderr (a driver's multi-line message is joined); with --json also a document."""
+        detail = " ".join(detail.split())
         if self.as_json:
             self.json({"error": code, "detail": detail})
         print(f"tether: error: {detail}", file=self.err)
+
+    def interrupted(self) -> None:
+        """Ctrl-C: one line; whatever was running is left for recovery."""
+        print("tether: interrupted", file=self.err)
+
+    def reader_gone(self) -> None:
+        """stdout's reader stopped reading (``| head``): point stdout at /dev/null, so the interpreter's final
+        flush does not fail again, and say nothing more."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.out.fileno())
+        except (OSError, ValueError):  # not a real file (tests capture into a buffer)
+            pass
+        finally:
+            os.close(devnull)

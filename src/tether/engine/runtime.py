@@ -20,6 +20,7 @@ from tether.engine.waiters import Key, WakeupHub
 from tether.errors import NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
 from tether.storage.base import WorkflowRow
+from tether.storage.provision import create_database as create_database  # run by launch() first
 
 T = TypeVar("T")
 logger = logging.getLogger("tether")

@@ -15,7 +15,7 @@ from tether.engine.runtime import Runtime
 from tether.errors import DBOSStreamTimeoutError, NonExistentWorkflowError
 from tether.serialization import deserialize, serialize
 from tether.storage.base import OperationRow
-from tether.types import ACTIVE_STATUSES, StreamRead, WorkflowSerializationFormat
+from tether.types import ACTIVE_STATUSES, StreamInfo, StreamRead, WorkflowSerializationFormat
 
 
 async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool = False,
@@ -144,3 +144,9 @@ async def follow_async(rt: Runtime, workflow_id: str, key: str, offset: int = 0,
             return
         for value in batch:
             yield value
+
+
+async def list_streams(rt: Runtime, workflow_id: str) -> list[StreamInfo]:
+    """Every stream ``workflow_id`` wrote, by key (a key never written is not listed)."""
+    rows = await rt.io(rt.store.list_streams, workflow_id)
+    return [StreamInfo(key=key, values=count, closed=closed) for key, count, closed in rows]

@@ -440,3 +440,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk: ...
+
+    @abc.abstractmethod
+    def list_streams(self, workflow_id: str) -> list[tuple[str, int, bool]]:
+        """Every stream the workflow wrote: (key, number of values, closed), by key."""

@@ -493,6 +493,11 @@ class SqlStore(QueueStore, Store):
             workflow_status=st[0] if st is not None else None,
         )
 
+    def list_streams(self, workflow_id: str) -> list[tuple[str, int, bool]]:
+        with self._auto() as s:
+            rows = s.run("list_streams", {"workflow_uuid": workflow_id}).fetchall()
+        return [(r[0], int(r[1]), bool(r[2])) for r in rows]
+
 
 class _AlreadyRecorded(Exception):
     """Internal: roll back a consume whose operation an earlier run already recorded."""

@@ -89,6 +89,10 @@ INSERT INTO streams (workflow_uuid, key, seq, value, created_at) VALUES (:workfl
 SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= :from_seq
 ORDER BY seq LIMIT :limit
 
+-- name: list_streams
+SELECT key, count(value), max(CASE WHEN value IS NULL THEN 1 ELSE 0 END) FROM streams
+WHERE workflow_uuid = :workflow_uuid GROUP BY key ORDER BY key
+
 -- name: workflow_status_only
 SELECT status FROM workflow_status WHERE workflow_uuid = :workflow_uuid
 
