@@ -1,11 +1,11 @@
-"""Seed 000's checkout: an event carries the payment ID back to the caller, a message carries the payment
+"""Checkout: an event carries the payment ID back to the caller, a message carries the payment
 status into the waiting workflow.  python examples/checkout.py [database-url]"""
 
 from __future__ import annotations
 
 import sys
 
-from tether import DBOS, SetWorkflowID
+from tether import DBOS, SetWorkflowID, StorageError
 
 PAYMENT_STATUS = "payment_status"
 PAYMENT_ID = "payment_id"
@@ -56,4 +56,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except StorageError as exc:  # the database cannot be reached or created: one line, not a traceback
+        sys.exit(f"checkout: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)  # unfinished workflows are resumed by the next launch

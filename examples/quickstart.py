@@ -1,46 +1,74 @@
-"""A first durable workflow on SQLite, no setup: python examples/quickstart.py
+"""A first durable workflow on SQLite, no setup: python examples/quickstart.py [PAUSE_SECONDS]
 
-Run it, kill it with Ctrl-C during the sleep, run it again: the workflow resumes after its last completed
-step instead of starting over.
+It fetches an order (step 1), announces a pause (step 2), pauses for PAUSE_SECONDS (default 10), then
+charges the order (step 3).
+Press Ctrl-C during the pause and run it again: the interrupted order resumes after step 2 (steps 1 and 2
+are not run again) and sleeps only what remained of its pause. When nothing was interrupted, a new order starts.
+The database is $DBOS_SYSTEM_DATABASE_URL, else quickstart.sqlite in the working directory.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from tether import DBOS, SetWorkflowID
+from tether import DBOS, SetWorkflowID, StorageError
 
 
 @DBOS.step()
 def fetch_order(order_id: str) -> dict[str, object]:
-    print(f"  step 1: fetching order {order_id}")
+    print(f"  step 1: fetching order {order_id}", flush=True)
     return {"id": order_id, "amount": 42}
 
 
 @DBOS.step()
 def charge(order: dict[str, object]) -> str:
-    print(f"  step 2: charging {order['amount']}")
+    print(f"  step 3: charging {order['amount']}", flush=True)
     return f"receipt-{order['id']}"
 
 
-@DBOS.workflow()
+@DBOS.step()
+def announce_pause(pause: float) -> None:
+    print(f"  pausing {pause:g} s: press Ctrl-C now, then run me again", flush=True)
+
+
+@DBOS.workflow(name="quickstart.process_order")
 def process_order(order_id: str, pause: float) -> str:
     order = fetch_order(order_id)
+    announce_pause(pause)  # a step too: a resumed order does not announce it again
     DBOS.sleep(pause)  # durable: after a crash only the remaining time is slept
     return charge(order)
 
 
-def main() -> None:
-    db = os.environ.get("TETHER_DATABASE_URL") or "sqlite:///quickstart.sqlite"
-    DBOS(config={"name": "quickstart", "system_database_url": db})
-    DBOS.launch()  # also resumes a workflow interrupted by an earlier run
-    pause = float(sys.argv[1]) if len(sys.argv) > 1 else 1.0
-    with SetWorkflowID("order-1001"):
-        handle = DBOS.start_workflow(process_order, "1001", pause)
+def run(pause: float) -> None:
+    DBOS(config={"name": "quickstart"})  # database: $DBOS_SYSTEM_DATABASE_URL, else ./quickstart.sqlite
+    DBOS.launch()  # resumes a workflow an earlier run left unfinished
+    orders = DBOS.list_workflows(name="quickstart.process_order", load_input=False, load_output=False)
+    interrupted = [s.workflow_id for s in orders if s.status == "PENDING"]
+    if interrupted:
+        workflow_id = interrupted[0]
+        print(f"resuming {workflow_id}, interrupted in an earlier run: steps 1 and 2 are done and are not run again")
+        handle = DBOS.retrieve_workflow(workflow_id)
+    else:
+        workflow_id = f"order-{1001 + len(orders)}"
+        print(f"starting {workflow_id}")
+        with SetWorkflowID(workflow_id):  # idempotent: this ID never runs twice
+            handle = DBOS.start_workflow(process_order, workflow_id, pause)
     print("result:", handle.get_result())
     DBOS.destroy()
 
 
+def main() -> int:
+    pause = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
+    try:
+        run(pause)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the order stays in the database; run me again to resume it", file=sys.stderr)
+        return 130
+    except StorageError as exc:
+        print(f"quickstart: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Seed 000's stream example: a workflow produces values, a reader follows them live until the close.
+"""Streams: a workflow produces values, a reader follows them live until the close.
 python examples/stream_producer_consumer.py [database-url]"""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 import threading
 
-from tether import DBOS
+from tether import DBOS, StorageError
 
 example_key = "progress"
 
@@ -40,4 +40,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except StorageError as exc:  # the database cannot be reached or created: one line, not a traceback
+        sys.exit(f"streams: {exc}")
+    except KeyboardInterrupt:
+        sys.exit(130)  # unfinished workflows are resumed by the next launch

@@ -43,7 +43,7 @@ out="$(req POST "/send-message/${WF_REJECT}" '{"approved": false, "reason": "Rej
 echo "$out"
 out="$(req GET "/api/workflows/${WF_REJECT}/result?timeout=120")"
 echo "$out"
-expect "$out" '"output":{"status":"cancelled"' "the rejected workflow stopped"
+expect "$out" '"output":{"status":"rejected"' "the rejected workflow ended, reporting the rejection"
 echo ""
 
 WF_WAIT="$(unique_id waiting)"

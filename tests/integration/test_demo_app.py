@@ -100,7 +100,8 @@ def test_rejection_flow(client: TestClient) -> None:
     client.post(f"/start-workflow-messaging/{w}/2")
     client.post(f"/send-message/{w}", json={"approved": False, "reason": "Rejected by test"})
     output = result_of(client, w)["output"]
-    assert output == {"status": "cancelled", "reason": "Not approved or timeout", "results": []}
+    assert output == {"status": "rejected", "reason": "Not approved", "results": []}
+    assert client.get(f"/workflow-events/{w}/status").json()["value"] == "rejected"
 
 
 def test_message_sent_before_the_workflow_waits_is_kept(client: TestClient) -> None:
@@ -171,6 +172,8 @@ def test_health_reports_memory_and_page_follows_the_stream(client: TestClient) -
     w = wid("page")
     client.post(f"/start-workflow-streaming/{w}/0")
     page = client.get(f"/stream-page/{w}")
-    assert page.status_code == 200 and "new EventSource" in page.text and f'"/workflow-stream/{w}"' in page.text
-    assert client.get("/stream-page/no-such-workflow").status_code == 404
+    assert page.status_code == 200 and "new EventSource" in page.text and f'"/workflow-stream/{w}?offset=' in page.text
+    missing = client.get("/stream-page/no-such-workflow")
+    assert missing.status_code == 404 and missing.headers["content-type"].startswith("text/html")
+    assert "No workflow <code>no-such-workflow</code>" in missing.text
     assert "/start-workflow-events/{workflow_id}/{n_steps}" in client.get("/openapi.json").json()["paths"]

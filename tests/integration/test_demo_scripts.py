@@ -72,7 +72,7 @@ def test_messaging_script(demo_url: str) -> None:
     out = run_script("commands_messaging.sh", demo_url)
     assert "✅ MESSAGING DEMO COMPLETED" in out
     assert '"output":{"status":"completed","message":"Approved by test script"' in out
-    assert '"output":{"status":"cancelled","reason":"Not approved or timeout"' in out
+    assert '"output":{"status":"rejected","reason":"Not approved"' in out
     ids = re.findall(r"\b((?:approve|reject|waiting)-\d+-\d+-\d+)\b", out)
     assert len(set(ids)) == 3  # a unique workflow ID for each flow
 

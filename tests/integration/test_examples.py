@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from ..conftest import PG_ADMIN_URL, _pg_url
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -30,6 +37,62 @@ def test_stream_example(db_url: str, tmp_path: Path) -> None:
 
 
 def test_quickstart_runs_with_no_setup(tmp_path: Path) -> None:
-    out = _run([str(EXAMPLES / "quickstart.py"), "0.05"], tmp_path, env={"TETHER_DATABASE_URL": ""})
-    assert "result: receipt-1001" in out
+    out = _run([str(EXAMPLES / "quickstart.py"), "0.05"], tmp_path, env={"DBOS_SYSTEM_DATABASE_URL": ""})
+    assert "result: receipt-order-1001" in out
     assert (tmp_path / "quickstart.sqlite").exists()
+
+
+def test_quickstart_ctrl_c_during_the_pause_then_rerun_resumes(db_url: str, tmp_path: Path) -> None:
+    """What its docstring promises, every time: Ctrl-C during the pause exits cleanly (one line, 130); the next
+    run resumes that order after its completed steps; the run after that starts a new order."""
+    env = {**os.environ, "DBOS_SYSTEM_DATABASE_URL": db_url}
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / "quickstart.py"), "3"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    first = []
+    for line in proc.stdout:
+        first.append(line)
+        if "pausing" in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    order = first[0].split()[-1]
+    assert first == [f"starting {order}\n", f"  step 1: fetching order {order}\n",
+                     "  pausing 3 s: press Ctrl-C now, then run me again\n"]
+    assert (proc.returncode, out) == (130, "")
+    assert err.strip() == "interrupted: the order stays in the database; run me again to resume it"
+
+    resumed = _run([str(EXAMPLES / "quickstart.py"), "3"], tmp_path, env={"DBOS_SYSTEM_DATABASE_URL": db_url})
+    assert resumed.splitlines() == [
+        f"resuming {order}, interrupted in an earlier run: steps 1 and 2 are done and are not run again",
+        "  step 3: charging 42", f"result: receipt-{order}"]
+    again = _run([str(EXAMPLES / "quickstart.py"), "0"], tmp_path, env={"DBOS_SYSTEM_DATABASE_URL": db_url})
+    assert again.splitlines()[:2] == [f"starting {_next(order)}", f"  step 1: fetching order {_next(order)}"]
+
+
+def _next(order: str) -> str:
+    prefix, _, number = order.rpartition("-")
+    return f"{prefix}-{int(number) + 1}"
+
+
+def _admin(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def test_examples_create_a_missing_postgres_database_or_say_what_to_run(pg_database: str, tmp_path: Path) -> None:
+    name = f"tether_example_{uuid.uuid4().hex[:8]}"
+    role = f"tether_nocreate_{uuid.uuid4().hex[:8]}"
+    try:
+        out = _run([str(EXAMPLES / "checkout.py"), _pg_url(name)], tmp_path)
+        assert "paid with pay-order-" in out  # the database did not exist: launch() created it
+        _admin(f'CREATE ROLE "{role}" LOGIN')
+        server = conninfo_to_dict(PG_ADMIN_URL)
+        url = f"postgresql://{role}@{server.get('host') or '127.0.0.1'}:{server.get('port') or 5432}/{name}_2"
+        proc = subprocess.run([sys.executable, str(EXAMPLES / "checkout.py"), url], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1, proc.stderr
+        assert f"database '{name}_2' does not exist" in proc.stderr and "createdb" in proc.stderr
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _admin(f'DROP ROLE IF EXISTS "{role}"')

@@ -57,11 +57,11 @@ def test_list_workflows_with_filters(client: TestClient) -> None:
     for w in ids:
         assert client.get(f"/workflows/{w}/result").json()["output"] == 3
     found = client.get("/workflows", params={"workflow_id_prefix": prefix}).json()["workflows"]
-    assert [s["workflow_id"] for s in found] == ids
+    assert [s["workflow_id"] for s in found] == ids[::-1]  # newest first by default, as `tether workflow list`
     assert found[0]["input"] == {"args": [1, 2], "kwargs": {}} and found[0]["output"] == 3
-    newest = client.get("/workflows", params={"workflow_id_prefix": prefix, "sort_desc": "true", "limit": 2,
+    oldest = client.get("/workflows", params={"workflow_id_prefix": prefix, "sort_desc": "false", "limit": 2,
                                               "load_input": "false"}).json()["workflows"]
-    assert [s["workflow_id"] for s in newest] == ids[:0:-1] and newest[0]["input"] is None
+    assert [s["workflow_id"] for s in oldest] == ids[:2] and oldest[0]["input"] is None
     succeeded = client.get("/workflows", params={"workflow_id_prefix": prefix, "status": ["SUCCESS", "ERROR"],
                                                  "name": "test_http.add"}).json()["workflows"]
     assert len(succeeded) == 3

@@ -164,9 +164,16 @@ def demo(args: argparse.Namespace, out: Output) -> int:
         from tether.http.server import run
     except ImportError as exc:
         return _http_missing(out, exc)
-    from tether.config import parse_database_url
-
-    parse_database_url(args.db)  # a bad URL is a usage error now, not a crash at startup
-    out.line(f"tether demo on http://{args.host}:{args.port} (database {args.db})")
-    run(create_demo_app(args.db, token=args.token, fib_base=args.fib_base), host=args.host, port=args.port)
+    database = parse_database_url(args.db)  # a bad URL is a usage error now, not a crash at startup
+    create_database(database)  # a missing PostgreSQL database: created, or one line saying what to run
+    url = f"http://{args.host}:{args.port}"
+    if out.as_json:
+        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs"})
+    else:
+        out.line(f"tether demo on {url} (database {shown_url(args.db)}); API docs at {url}/api/docs; Ctrl-C stops")
+    try:
+        run(create_demo_app(args.db, token=args.token, fib_base=args.fib_base), host=args.host, port=args.port)
+    except KeyboardInterrupt:
+        out.error("interrupted", "stopped; unfinished workflows resume when tether demo starts again")
+        return INTERRUPTED
     return OK

@@ -33,9 +33,7 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` to completion from synchronous code and return its result."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
+    if asyncio_events._get_running_loop() is None:  # no try/except: a Ctrl-C here must not chain a RuntimeError
         return _drive(_thread_loop(), coro)
     ctx = contextvars.copy_context()
     return _helpers.submit(ctx.run, _run_on_helper, coro).result()

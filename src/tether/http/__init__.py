@@ -1,4 +1,4 @@
-"""Tether over HTTP: the gateway (JSON + Server-Sent Events for any language) and the seed demo server.
+"""Tether over HTTP: the gateway (JSON + Server-Sent Events for any language) and the demo server.
 
 Needs the ``http`` extra (``pip install 'tether[http]'``: FastAPI and uvicorn).
 

@@ -63,14 +63,15 @@ def _brief(status: WorkflowStatus) -> dict[str, Any]:
 def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
     """Add the management routes for ``api`` to ``router``."""
 
-    @router.get("/workflows", summary="List workflows, oldest first (sort_desc for newest first)")
+    @router.get("/workflows", summary="List workflows, newest first (sort_desc=false for oldest first), "
+                                      "as the CLI lists them")
     async def list_workflows(status: list[str] | None = Query(None, description="Any of these statuses"),
                              name: list[str] | None = Query(None), queue_name: list[str] | None = Query(None),
                              workflow_id_prefix: str | None = None,
                              start_time: str | None = Query(None, description="RFC 3339, created at or after"),
                              end_time: str | None = Query(None, description="RFC 3339, created at or before"),
                              limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0),
-                             sort_desc: bool = False, load_input: bool = True, load_output: bool = True
+                             sort_desc: bool = True, load_input: bool = True, load_output: bool = True
                              ) -> dict[str, Any]:
         filters: dict[str, Any] = dict(
             status=status, name=name, queue_name=queue_name, workflow_id_prefix=workflow_id_prefix,

@@ -2,18 +2,93 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import socket
 import threading
-from types import TracebackType
+from types import FrameType, TracebackType
 
 import uvicorn
 from fastapi import FastAPI
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Serve ``app`` until interrupted (Ctrl-C). ``timeout_graceful_shutdown`` bounds waiting for SSE readers."""
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)
+    """Serve ``app`` until interrupted. On Ctrl-C (or SIGTERM) open SSE responses end at once, as if their
+    clients had left, so the server stops without waiting for them or cancelling them mid-write; then the
+    signal is raised again (``KeyboardInterrupt`` for Ctrl-C), for the caller to exit as it would have.
+
+    Raises:
+        KeyboardInterrupt: the server was stopped with Ctrl-C.
+    """
+    ending = EndStreamsOnExit(app)
+    config = uvicorn.Config(ending, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)
+    _Server(config, ending).run()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, ending: EndStreamsOnExit) -> None:
+        super().__init__(config)
+        self._ending = ending
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if sig in (signal.SIGINT, signal.SIGTERM):
+            self._ending.stop()
+
+
+class EndStreamsOnExit:
+    """ASGI middleware: after :meth:`stop`, every request still waiting on its client (an SSE response
+    listening for the disconnect) hears a disconnect, so its response ends, and the body is closed properly
+    (the client sees the end of the stream, and may reconnect elsewhere with ``Last-Event-ID``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping: asyncio.Event | None = None
+
+    def stop(self) -> None:
+        """Safe from a signal handler or another thread."""
+        if self._loop is not None and self._stopping is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._stopping is None:
+            self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
+        stopping = self._stopping
+
+        async def receive_or_stop() -> Message:
+            if stopping.is_set():
+                return {"type": "http.disconnect"}
+            message = asyncio.ensure_future(receive())
+            stop = asyncio.ensure_future(stopping.wait())
+            try:
+                await asyncio.wait({message, stop}, return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:  # cancelled from outside: leave nothing pending behind
+                message.cancel()
+                raise
+            finally:
+                stop.cancel()
+            if message.done():
+                return message.result()
+            message.cancel()
+            return {"type": "http.disconnect"}
+
+        sent = {"started": False, "ended": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                sent["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent["ended"] = True
+            await send(message)
+
+        await self.app(scope, receive_or_stop, tracking_send)
+        if sent["started"] and not sent["ended"]:  # a stream cut short by the stop: end it properly
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 class ServerThread:

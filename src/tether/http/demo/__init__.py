@@ -1,4 +1,4 @@
-"""The seed 003 demo: events, messaging and streaming workflows behind a FastAPI server (``tether demo``)."""
+"""The demo: events, messaging and streaming workflows behind a FastAPI server (``tether demo``)."""
 
 from tether.http.demo.app import create_demo_app
 from tether.http.demo.workflows import NOTIFICATION_TOPIC, STREAM_KEY, WorkflowEvent

@@ -1,7 +1,8 @@
-"""The demo server of seed 003, on Tether: start workflows, read their events and streams, send them messages.
+"""The demo server on Tether: start workflows, read their events and streams, send them messages.
 
-Routes (as in the seed, plus SSE and a page)::
+Routes (those of DBOS's communication demo, plus SSE and pages)::
 
+    GET  /                                    a landing page: the latest workflows, links, the routes
     POST /start-workflow-events/{id}/{n}      an events workflow of n steps
     GET  /workflow-events/{id}/{key}          one event (progress, status, result), waiting up to ?timeout=5
     GET  /workflow-events/{id}/all            every event
@@ -9,13 +10,14 @@ Routes (as in the seed, plus SSE and a page)::
     POST /send-message/{id}                   send it a JSON message
     POST /start-workflow-streaming/{id}/{n}   a streaming workflow
     GET  /workflow-stream/{id}                the stream so far (?offset=); SSE with Accept: text/event-stream
-    GET  /stream-page/{id}                    a page following the stream with EventSource
+    GET  /stream-page/{id}                    the stream so far, rendered here, then followed with EventSource
     GET  /health                              process memory
     /api/...                                  the full gateway (see tether.http.gateway) on the same DBOS
 """
 
 from __future__ import annotations
 
+import logging
 import resource
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +35,7 @@ from tether.http.responses import TetherJSONResponse
 from tether.http.sse import StreamFanout, resume_offset
 from tether.types import WorkflowSerializationFormat
 
-from .page import stream_page
+from .page import landing_page, not_found_page, stream_page
 from .workflows import (
     EVENTS_BASE,
     MESSAGING_BASE,
@@ -47,6 +49,10 @@ from .workflows import (
 )
 
 DEFAULT_DATABASE_URL = "sqlite:///tether-demo.sqlite"
+STEP_NOTE = ("Step i computes fibonacci(base + i) the slow way, so each step takes about 1.6 times as long as "
+             "the one before: with the default bases (23 for events and streaming, 20 for messaging) 19 steps "
+             "take over a minute. tether demo --fib-base 5 makes every step fast.")
+log = logging.getLogger("uvicorn.error")  # printed where uvicorn prints "Application startup complete"
 WorkflowId = Path(min_length=1, max_length=512)
 Steps = Path(ge=0, le=1000, description="Number of steps")
 
@@ -69,7 +75,7 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
     """The demo application.
 
     With ``manage_dbos`` (the default) the app launches DBOS on ``database_url`` at startup and destroys it at
-    shutdown; without, it uses the DBOS already launched in this process. ``fib_base`` replaces the seed's
+    shutdown; without, it uses the DBOS already launched in this process. ``fib_base`` replaces the default
     Fibonacci base numbers (smaller is faster); ``token`` protects the mounted gateway under ``/api``.
 
     Raises:
@@ -83,10 +89,19 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
             return
         DBOS(config={"name": "tether-demo", "system_database_url": database_url})
         DBOS.launch()
+        await _say_what_was_resumed()
         try:
             yield
         finally:
             DBOS.destroy()
+
+    async def _say_what_was_resumed() -> None:
+        """Right after launch, this executor's PENDING workflows are those launch() just resumed."""
+        resumed = await DBOS.list_workflows_async(status="PENDING", executor_id=DBOS.executor_id,
+                                                  load_input=False, load_output=False)
+        if resumed:
+            log.info("Resumed %d workflow(s) an earlier run left unfinished: %s", len(resumed),
+                     ", ".join(f"{s.workflow_id} ({s.name})" for s in resumed))
 
     fanout = StreamFanout()
     app = FastAPI(title="Tether demo: workflow events, messaging and streaming", lifespan=lifespan)
@@ -95,6 +110,11 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
 
     def base(default: int) -> int:
         return default if fib_base is None else fib_base
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home() -> HTMLResponse:
+        latest = await DBOS.list_workflows_async(limit=20, sort_desc=True, load_input=False, load_output=False)
+        return HTMLResponse(landing_page([(s.workflow_id, s.name or "", s.status) for s in latest], STEP_NOTE))
 
     @app.get("/health")
     async def health() -> dict[str, Any]:
@@ -107,7 +127,8 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
                 workflow_with_events, n_steps, base(EVENTS_BASE))
         endpoints = {e.value: f"/workflow-events/{workflow_id}/{e.value}" for e in WorkflowEvent}
         return {"workflow_id": handle.workflow_id, "message": "Workflow started with events",
-                "query_endpoints": {**endpoints, "all_events": f"/workflow-events/{workflow_id}/all"}}
+                "query_endpoints": {**endpoints, "all_events": f"/workflow-events/{workflow_id}/all"},
+                "steps_note": STEP_NOTE}
 
     @app.get("/workflow-events/{workflow_id}/all")
     async def all_events(workflow_id: str = WorkflowId) -> dict[str, Any]:
@@ -133,7 +154,8 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
         return {"workflow_id": handle.workflow_id,
                 "message": "Workflow started and will wait for approval notification",
                 "send_approval": f"/send-message/{workflow_id}",
-                "note": 'POST a JSON body such as {"approved": true}. Messages are queued until received.'}
+                "note": 'POST a JSON body such as {"approved": true}. Messages are queued until received.',
+                "steps_note": STEP_NOTE}
 
     @app.post("/send-message/{workflow_id}")
     async def send_message(message: dict[str, Any], workflow_id: str = WorkflowId,
@@ -149,7 +171,7 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
                 workflow_with_streaming, n_steps, base(STREAMING_BASE))
         return {"workflow_id": handle.workflow_id, "message": "Workflow started with streaming",
                 "read_stream": f"/workflow-stream/{workflow_id}",
-                "live_page": f"/stream-page/{workflow_id}"}
+                "live_page": f"/stream-page/{workflow_id}", "steps_note": STEP_NOTE}
 
     @app.get("/workflow-stream/{workflow_id}", responses={200: {"content": {"text/event-stream": {}}}})
     async def read_stream(request: Request, workflow_id: str = WorkflowId, offset: int = Query(0, ge=0),
@@ -168,9 +190,13 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
     async def page(workflow_id: str = WorkflowId,
                    key: str | None = Query(None, description="Another stream than the demo's, via /api")
                    ) -> HTMLResponse:
-        await DBOS.retrieve_workflow_async(workflow_id)
-        url = (f"/workflow-stream/{quote(workflow_id, safe='')}" if key is None
-               else f"/api/workflows/{quote(workflow_id, safe='')}/streams/{quote(key, safe='')}")
-        return HTMLResponse(stream_page(workflow_id, url))
+        if await DBOS.get_workflow_status_async(workflow_id) is None:
+            return HTMLResponse(not_found_page(workflow_id), status_code=404)
+        snap = await DBOS.read_stream_nowait_async(workflow_id, STREAM_KEY if key is None else key)
+        base = (f"/workflow-stream/{quote(workflow_id, safe='')}" if key is None
+                else f"/api/workflows/{quote(workflow_id, safe='')}/streams/{quote(key, safe='')}")
+        return HTMLResponse(stream_page(workflow_id, f"{base}?offset={snap.next_offset}",
+                                        [to_json_or_marker(v) for v in snap.values], closed=snap.closed,
+                                        next_offset=snap.next_offset))
 
     return app

@@ -1,4 +1,4 @@
-"""The seed's three workflows: one publishing events, one waiting for an approval message, one streaming.
+"""The demo's three workflows: one publishing events, one waiting for an approval message, one streaming.
 
 Every step does real CPU work (a naive Fibonacci), run on a worker thread so the server stays responsive.
 """
@@ -60,12 +60,20 @@ async def workflow_with_events(n_steps: int, base_number: int = EVENTS_BASE) -> 
 @DBOS.workflow(name="tether.demo.workflow_with_messaging")
 async def workflow_with_messaging(n_steps: int, base_number: int = MESSAGING_BASE,
                                   approval_timeout: float = 60.0) -> dict[str, Any]:
-    """Waits for ``{"approved": true}`` on the notification topic, then runs its steps."""
+    """Waits for ``{"approved": true}`` on the notification topic, then runs its steps.
+
+    Without an approval it ends at once, successfully, with ``"status": "rejected"`` (any other message) or
+    ``"timed_out"`` (nothing within ``approval_timeout``) in its result: the workflow handled the answer, it
+    was not cancelled (a cancelled workflow is the CANCELLED state, set by ``cancel_workflow``).
+    """
     await DBOS.set_event_async(WorkflowEvent.STATUS, "waiting_for_approval")
     approval = await DBOS.recv_async(NOTIFICATION_TOPIC, timeout_seconds=approval_timeout)
+    if approval is None:
+        await DBOS.set_event_async(WorkflowEvent.STATUS, "timed_out")
+        return {"status": "timed_out", "reason": f"No approval within {approval_timeout:g}s", "results": []}
     if not isinstance(approval, dict) or approval.get("approved") is not True:
-        await DBOS.set_event_async(WorkflowEvent.STATUS, "cancelled")
-        return {"status": "cancelled", "reason": "Not approved or timeout", "results": []}
+        await DBOS.set_event_async(WorkflowEvent.STATUS, "rejected")
+        return {"status": "rejected", "reason": "Not approved", "results": []}
     await DBOS.set_event_async(WorkflowEvent.STATUS, "approved")
     results = [await fibonacci_step(base_number + i) for i in range(n_steps)]
     await DBOS.set_event_async(WorkflowEvent.STATUS, "completed")
