@@ -136,3 +136,27 @@ def test_async_stream_reader(dbos: type[DBOS]) -> None:
         return values
 
     assert asyncio.run(main()) == [0, 1, 2, 3, 4]
+
+
+def test_cancel_reads_as_closed_and_resume_reopens_and_grows(dbos: type[DBOS]) -> None:
+    """As docs/guarantees.md says: a cancelled workflow's open stream reads as closed; resumed, it continues
+    after the values already written, none lost or repeated."""
+    from .test_http_gateway import CMD, start_driven
+
+    w = start_driven()
+    DBOS.send(w, {"op": "write", "value": "before"}, CMD)
+    DBOS.send(w, {"op": "event", "key": "written", "value": 1}, CMD)
+    assert DBOS.get_event(w, "written", timeout_seconds=60) == 1
+    DBOS.cancel_workflow(w)
+    snap = DBOS.read_stream_nowait(w, "s")
+    assert (snap.values, snap.closed) == (["before"], True)
+    assert list(DBOS.read_stream(w, "s")) == ["before"]  # returns: the workflow has ended, for now
+    DBOS.resume_workflow(w)
+    DBOS.send(w, {"op": "write", "value": "after"}, CMD)
+    DBOS.send(w, {"op": "event", "key": "written again", "value": 2}, CMD)
+    assert DBOS.get_event(w, "written again", timeout_seconds=60) == 2
+    snap = DBOS.read_stream_nowait(w, "s")
+    assert (snap.values, snap.closed) == (["before", "after"], False)
+    DBOS.send(w, {"op": "close"}, CMD)
+    assert list(DBOS.read_stream(w, "s")) == ["before", "after"]
+    assert DBOS.read_stream_nowait(w, "s").closed

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import asyncio.events as asyncio_events
+import atexit
 import concurrent.futures
 import contextvars
 import threading
@@ -23,12 +24,39 @@ _local = threading.local()
 _helpers = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="tether-bridge")
 
 
+class _OwnedLoop:
+    """A thread's private loop, closed when the thread's locals are dropped (the thread ended), so no loop is
+    left for the garbage collector to find unclosed (``ResourceWarning``, or worse at interpreter exit)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        if not self.loop.is_closed() and not self.loop.is_running():
+            self.loop.close()
+
+
+_owned: list[_OwnedLoop] = []  # the main thread's, closed at exit (its locals outlive atexit)
+
+
 def _thread_loop() -> asyncio.AbstractEventLoop:
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _local.loop = loop
-    return loop
+    owned: _OwnedLoop | None = getattr(_local, "owned", None)
+    if owned is None or owned.loop.is_closed():
+        owned = _OwnedLoop()
+        _local.owned = owned
+        if threading.current_thread() is threading.main_thread():
+            _owned.append(owned)
+    return owned.loop
+
+
+@atexit.register
+def _close_main_loops() -> None:
+    for owned in _owned:
+        if not owned.loop.is_closed() and not owned.loop.is_running():
+            owned.loop.close()
+    _owned.clear()
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
@@ -89,18 +117,15 @@ def _forward(coro: Coroutine[Any, Any, T], yielded: Any) -> Generator[Any, Any, 
 
 def close_thread_loop() -> None:
     """Close this thread's bridge loop; called when a thread the engine started is about to end."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
-    if loop is not None and not loop.is_running():
-        loop.close()
-    _local.loop = None
+    owned: _OwnedLoop | None = getattr(_local, "owned", None)
+    if owned is not None and not owned.loop.is_running():
+        owned.loop.close()
+    _local.owned = None
 
 
 def inline_io() -> bool:
     """True when the running loop is a thread-private bridge loop, where blocking calls are fine."""
-    loop = getattr(_local, "loop", None)
-    if loop is None:
+    owned: _OwnedLoop | None = getattr(_local, "owned", None)
+    if owned is None:
         return False
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
+    return asyncio_events._get_running_loop() is owned.loop
