@@ -1,9 +1,8 @@
 """A first durable workflow on SQLite, no setup: python examples/quickstart.py [PAUSE_SECONDS]
 
-It fetches an order (step 1), announces a pause (step 2), pauses for PAUSE_SECONDS (default 10), then
-charges the order (step 3).
-Press Ctrl-C during the pause and run it again: the interrupted order resumes after step 2 (steps 1 and 2
-are not run again) and sleeps only what remained of its pause. When nothing was interrupted, a new order starts.
+It fetches an order (step 1), pauses for PAUSE_SECONDS (default 10), then charges the order (step 2).
+Press Ctrl-C during the pause and run it again: the interrupted order resumes after step 1 (which is not run
+again) and sleeps only what remained of its pause. When nothing was interrupted, a new order starts.
 The database is $DBOS_SYSTEM_DATABASE_URL, else quickstart.sqlite in the working directory.
 """
 
@@ -22,19 +21,14 @@ def fetch_order(order_id: str) -> dict[str, object]:
 
 @DBOS.step()
 def charge(order: dict[str, object]) -> str:
-    print(f"  step 3: charging {order['amount']}", flush=True)
+    print(f"  step 2: charging {order['amount']}", flush=True)
     return f"receipt-{order['id']}"
-
-
-@DBOS.step()
-def announce_pause(pause: float) -> None:
-    print(f"  pausing {pause:g} s: press Ctrl-C now, then run me again", flush=True)
 
 
 @DBOS.workflow(name="quickstart.process_order")
 def process_order(order_id: str, pause: float) -> str:
     order = fetch_order(order_id)
-    announce_pause(pause)  # a step too: a resumed order does not announce it again
+    DBOS.set_event("pausing", pause)  # recorded with step 1's result: from here on, a rerun resumes after it
     DBOS.sleep(pause)  # durable: after a crash only the remaining time is slept
     return charge(order)
 
@@ -46,13 +40,15 @@ def run(pause: float) -> None:
     interrupted = [s.workflow_id for s in orders if s.status == "PENDING"]
     if interrupted:
         workflow_id = interrupted[0]
-        print(f"resuming {workflow_id}, interrupted in an earlier run: steps 1 and 2 are done and are not run again")
+        print(f"resuming {workflow_id}, interrupted in an earlier run: step 1 is done and is not run again")
         handle = DBOS.retrieve_workflow(workflow_id)
     else:
         workflow_id = f"order-{1001 + len(orders)}"
         print(f"starting {workflow_id}")
         with SetWorkflowID(workflow_id):  # idempotent: this ID never runs twice
             handle = DBOS.start_workflow(process_order, workflow_id, pause)
+        DBOS.get_event(workflow_id, "pausing", timeout_seconds=60)  # step 1 is recorded once this is set
+        print(f"  pausing {pause:g} s: press Ctrl-C now, then run me again", flush=True)
     print("result:", handle.get_result())
     DBOS.destroy()
 

@@ -34,7 +34,12 @@ class _OwnedLoop:
         self.loop = asyncio.new_event_loop()
 
     def __del__(self) -> None:
-        if not self.loop.is_closed() and not self.loop.is_running():
+        self.close()
+
+    def close(self) -> None:
+        """Close the loop unless a call was interrupted on it (Ctrl-C): closing would drop its unfinished task
+        with a warning; such a loop is left as it is, the process is about to end."""
+        if not self.loop.is_closed() and not self.loop.is_running() and not asyncio.all_tasks(self.loop):
             self.loop.close()
 
 
@@ -54,8 +59,7 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 @atexit.register
 def _close_main_loops() -> None:
     for owned in _owned:
-        if not owned.loop.is_closed() and not owned.loop.is_running():
-            owned.loop.close()
+        owned.close()
     _owned.clear()
 
 
