@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from tether import DBOS
 
 WAITERS = 10_000
@@ -16,6 +18,7 @@ async def parked(i: int) -> int:
     return int(msg) + i
 
 
+@pytest.mark.timeout(600)  # ~40,000 database writes: on a shared, loaded machine this passes 120 s
 def test_ten_thousand_async_waiters_in_one_process(dbos: type[DBOS]) -> None:
     rt = DBOS._rt()
 

@@ -62,19 +62,29 @@ def test_concurrency_one_runs_in_fifo_order_without_overlap(dbos: type[DBOS]) ->
 
 
 def test_worker_concurrency_limits_this_process(dbos: type[DBOS]) -> None:
+    """At most 2 bodies at once, and 2 really do run together: the first ones admitted wait until a second
+    one is in (so the peak does not depend on how fast a loaded machine schedules them)."""
     q = Queue(f"wc-{_uid()}", worker_concurrency=2)
-    spans: list[tuple[float, float]] = []
+    lock = threading.Lock()
+    two_in = threading.Event()
+    state = {"running": 0, "peak": 0}
 
     @DBOS.workflow(name=f"wc-wf-{q.name}")
     async def work(i: int) -> int:
-        start = time.monotonic()
-        await asyncio.sleep(0.05)
-        spans.append((start, time.monotonic()))
+        with lock:
+            state["running"] += 1
+            state["peak"] = max(state["peak"], state["running"])
+            if state["running"] == 2:
+                two_in.set()
+        await asyncio.to_thread(two_in.wait, WAIT)
+        await asyncio.sleep(0.05)  # room for a third to start, were the limit broken
+        with lock:
+            state["running"] -= 1
         return i
 
     handles = [q.enqueue(work, i) for i in range(6)]
     assert sorted(h.get_result(timeout_seconds=WAIT) for h in handles) == list(range(6))
-    assert _max_overlap(spans) == 2
+    assert two_in.is_set() and state["peak"] == 2
 
 
 def test_rate_limiter_holds_starts_per_period(dbos: type[DBOS]) -> None:
@@ -288,7 +298,7 @@ def test_set_workflow_delay_pushes_back_and_validates(dbos: type[DBOS]) -> None:
     def work() -> int:
         return int(time.time() * 1000)
 
-    with SetEnqueueOptions(delay_seconds=0.2):
+    with SetEnqueueOptions(delay_seconds=3600):  # not due before the push below, however slow this machine
         h = q.enqueue(work)
     target = int(time.time() * 1000) + 700
     DBOS.set_workflow_delay(h.workflow_id, delay_until_epoch_ms=target)
