@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -204,5 +204,20 @@ def test_workflow_list_defaults_to_newest_first(capsys: pytest.CaptureFixture[st
     assert code == 0 and [s["workflow_id"] for s in listed] == ids
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(pytest.main([__file__]))
+def test_ctrl_c_while_following_a_stream(dbos: type[DBOS], db_url: str) -> None:
+    """One line and exit 130; the workflow is left running."""
+    w = start_driven()
+    DBOS.send(w, {"op": "write", "value": 1}, CMD)
+    follower = subprocess.Popen([*tether_command(), "stream", "read", w, "s", "--follow", "--db", db_url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "0\t1\n"  # it is following now
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=60)
+    finally:
+        follower.kill()
+    assert (follower.returncode, out, err) == (130, "", "tether: interrupted\n")
+    assert DBOS.get_workflow_status(w).status == "PENDING"  # type: ignore[union-attr]
+    DBOS.send(w, {"op": "close"}, CMD)
+    assert DBOS.retrieve_workflow(w).get_result(timeout_seconds=60) == "done"
