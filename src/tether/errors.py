@@ -24,6 +24,7 @@
     ├── DBOSRecoveryError, DBOSNotAuthorizedError, DBOSQueryTimeoutError,
     │   DBOSStepTimeoutError, DBOSStreamTimeoutError, DBOSStreamNondeterminismError,
     │   DBOSUnexpectedStepError, DBOSStepNondeterminismError, DBOSPatchNondeterminismError
+    ├── StepOptionsError (ValueError)              step options that cannot work (a timeout on a sync step, ...)
     ├── StreamClosedError (RuntimeError)           a write to a stream that was already closed
     ├── InvalidScheduleError (ValueError)          a schedule or debouncer definition that cannot be used
     ├── ScheduleExistsError (ValueError)           create_schedule with a name already taken
@@ -228,14 +229,16 @@ class DBOSMaxStepRetriesExceeded(TetherError):
 class MaxStepRetriesExceeded(DBOSMaxStepRetriesExceeded):
     """A step failed on every one of its allowed attempts. ``last_error`` is the final failure."""
 
-    def __init__(self, step_name: str, max_attempts: int, last_error: BaseException | None) -> None:
-        errors = [last_error] if isinstance(last_error, Exception) else []
+    def __init__(self, step_name: str, max_attempts: int, last_error: BaseException | None,
+                 errors: list[Exception] | None = None) -> None:
+        if errors is None:
+            errors = [last_error] if isinstance(last_error, Exception) else []
         super().__init__(step_name, max_attempts, errors)
         if last_error is not None:
             self.message += f"; last error: {last_error!r}"
         self.max_attempts = max_attempts
         self.last_error = last_error
-        self._ctor_args = (step_name, max_attempts, last_error)
+        self._ctor_args = (step_name, max_attempts, last_error, errors)
 
 
 class MaxRecoveryAttemptsExceededError(TetherError):
@@ -421,6 +424,11 @@ class StreamClosedError(TetherError, RuntimeError):
         self.workflow_id = workflow_id
         self.key = key
         self._ctor_args = (workflow_id, key)
+
+
+class StepOptionsError(TetherError, ValueError):
+    """Step options that cannot be honoured: a timeout or preemption on a synchronous step, a timeout that is
+    not a positive finite number, an async ``should_retry`` for a synchronous step."""
 
 
 class StorageError(TetherError):

@@ -6,6 +6,7 @@ Kept in a leaf module so that storage, engine and API can all speak them without
 from __future__ import annotations
 
 import enum
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
@@ -157,6 +158,9 @@ class StepOptions(TypedDict, total=False):
     interval_seconds: float
     max_attempts: int
     backoff_rate: float
+    should_retry: Callable[[BaseException], bool | Awaitable[bool]] | None
+    preemptible: bool
+    timeout_seconds: float | None
 
 
 @dataclass(frozen=True)

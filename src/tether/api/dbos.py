@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tether.api import instances
@@ -233,13 +233,25 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
 
     @staticmethod
     def step(*, name: str | None = None, retries_allowed: bool = False, interval_seconds: float = 1.0,
-             max_attempts: int = 3, backoff_rate: float = 2.0) -> Callable[[Callable[P, R]], Callable[P, R]]:
+             max_attempts: int = 3, backoff_rate: float = 2.0,
+             should_retry: Callable[[BaseException], bool | Awaitable[bool]] | None = None,
+             preemptible: bool = False, timeout_seconds: float | None = None
+             ) -> Callable[[Callable[P, R]], Callable[P, R]]:
         """Make a function a step: inside a workflow its outcome is checkpointed, retried on failure when
-        ``retries_allowed``; outside a workflow it runs as a plain function."""
+        ``retries_allowed`` (unless ``should_retry`` says no); outside a workflow it runs as a plain function.
+        An async step may have a ``timeout_seconds`` per attempt and be ``preemptible`` (cancelled mid-way
+        when its workflow is cancelled).
+
+        Raises:
+            StepOptionsError: a timeout or preemption on a sync function, or a timeout that is not positive
+                and finite.
+        """
 
         def decorate(func: Callable[P, R]) -> Callable[P, R]:
             policy = StepPolicy(name or func.__qualname__, retries_allowed, interval_seconds, max_attempts,
-                                backoff_rate)
+                                backoff_rate, should_retry, preemptible, timeout_seconds)
+            if preemptible or timeout_seconds is not None:
+                policy.check(func)
             if inspect.iscoroutinefunction(func):
                 @functools.wraps(func)
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
@@ -267,7 +279,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
         o = options or {}
         return StepPolicy(str(o.get("name") or getattr(func, "__qualname__", "step")),
                           o.get("retries_allowed", False), o.get("interval_seconds", 1.0),
-                          o.get("max_attempts", 3), o.get("backoff_rate", 2.0))
+                          o.get("max_attempts", 3), o.get("backoff_rate", 2.0), o.get("should_retry"),
+                          o.get("preemptible", False), o.get("timeout_seconds"))
 
     @classmethod
     def run_step(cls, dbos_step_options: StepOptions | None, func: Callable[P, R], *args: P.args,

@@ -139,7 +139,10 @@ def enter_step(step: StepContext) -> contextvars.Token[StepContext | None]:
 
 
 def leave_step(token: contextvars.Token[StepContext | None]) -> None:
-    _step.reset(token)
+    try:
+        _step.reset(token)
+    except ValueError:  # the step suspended on a bridge loop and resumed in its task's copy of the context
+        _step.set(None if token.old_value is contextvars.Token.MISSING else token.old_value)
 
 
 @dataclass(frozen=True)

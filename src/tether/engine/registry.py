@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from tether.errors import StepOptionsError
 from tether.types import WorkflowSerializationFormat
 
 DEFAULT_MAX_RECOVERY_ATTEMPTS = 100
@@ -24,13 +26,19 @@ class RegisteredWorkflow:
 
 @dataclass(frozen=True)
 class StepPolicy:
-    """Retry settings of a step. ``delay(n)`` is the pause after the n-th failed attempt (1-based)."""
+    """How a step runs. ``delay(n)`` is the pause after the n-th failed attempt (1-based). ``should_retry``
+    (sync or async) may refuse a retry for a given error; ``timeout_seconds`` bounds each attempt of an
+    async step (it is then cancelled); ``preemptible`` lets a cancellation of the workflow cancel an async
+    step mid-way."""
 
     name: str
     retries_allowed: bool = False
     interval_seconds: float = 1.0
     max_attempts: int = 3
     backoff_rate: float = 2.0
+    should_retry: Callable[[BaseException], Any] | None = None
+    preemptible: bool = False
+    timeout_seconds: float | None = None
 
     def attempts(self) -> int:
         return max(1, self.max_attempts) if self.retries_allowed else 1
@@ -41,6 +49,33 @@ class StepPolicy:
 
     def delay(self, failed_attempt: int) -> float:
         return float(self.interval_seconds * (self.backoff_rate ** (failed_attempt - 1)))
+
+    @property
+    def supervised(self) -> bool:
+        """Whether attempts run as a task watched for a timeout or a cancellation."""
+        return self.preemptible or self.timeout_seconds is not None
+
+    def check(self, func: Callable[..., Any]) -> None:
+        """Refuse options that cannot work for ``func``.
+
+        Raises:
+            StepOptionsError: a timeout or preemption on a sync function, a timeout that is not positive and
+                finite, or an async ``should_retry`` for a sync function.
+        """
+        is_async = inspect.iscoroutinefunction(func)
+        if self.should_retry is not None and inspect.iscoroutinefunction(self.should_retry) and not is_async:
+            raise StepOptionsError(f"Step {self.name} is sync but should_retry is async. "
+                                   "Use an async step to pair with an async validator.")
+        if self.preemptible and not is_async:
+            raise StepOptionsError(f"Step {self.name} is sync but preemptible=True. "
+                                   "Preemption is only supported for async steps.")
+        if self.timeout_seconds is not None:
+            if not is_async:
+                raise StepOptionsError(f"Step {self.name} is sync but timeout_seconds is set. "
+                                       "Step timeouts are only supported for async steps.")
+            if not (self.timeout_seconds > 0 and math.isfinite(self.timeout_seconds)):
+                raise StepOptionsError(f"Step {self.name} has timeout_seconds={self.timeout_seconds}. "
+                                       "Step timeouts must be positive and finite.")
 
 
 _workflows: dict[str, RegisteredWorkflow] = {}

@@ -7,6 +7,7 @@ and how the pause is taken); what to replay and what to record is decided here o
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -21,7 +22,12 @@ from tether.engine.context import (
     workflow_for_operation,
 )
 from tether.engine.registry import StepPolicy
-from tether.errors import MaxStepRetriesExceeded
+from tether.errors import (
+    DBOSStepTimeoutError,
+    DBOSUnexpectedStepError,
+    MaxStepRetriesExceeded,
+    WorkflowCancelledError,
+)
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow
 
@@ -36,15 +42,22 @@ class StepPlan:
     recorded: OperationRow | None
 
 
-def plan_step() -> StepPlan | None:
-    """None: run the function plainly (outside a workflow, or nested in a step)."""
+def plan_step(name: str) -> StepPlan | None:
+    """None: run the function plainly (outside a workflow, or nested in a step).
+
+    Raises:
+        DBOSUnexpectedStepError: replay found another operation recorded at this step number.
+    """
     ctx = workflow_for_operation("step")
     if ctx is None:
         return None
     fid = ctx.next_function_id()
     rec = ctx.recorded.get(fid)
-    if rec is not None and rec.completed_at is None:
-        rec = None
+    if rec is not None:
+        if rec.function_name != name:
+            raise DBOSUnexpectedStepError(ctx.workflow_id, fid, name, rec.function_name)
+        if rec.completed_at is None:
+            rec = None
     return StepPlan(ctx, fid, ctx.runtime.clock.now_ms(), rec)
 
 
@@ -74,19 +87,44 @@ async def record_step(plan: StepPlan, name: str, result: Any, error: BaseExcepti
     return result
 
 
-def _final_error(policy: StepPolicy, exc: Exception) -> Exception:
-    if policy.retries_allowed:
-        return MaxStepRetriesExceeded(policy.name, policy.attempts(), exc)
-    return exc
+class _Attempts:
+    """The retry decision, shared by the sync and async loops: after a failure, try again or give up with
+    which error. A cancellation of the workflow is never retried and never recorded."""
+
+    def __init__(self, policy: StepPolicy) -> None:
+        self.policy = policy
+        self.errors: list[Exception] = []
+
+    def give_up(self, attempt: int, exc: Exception, retry_wanted: bool) -> Exception | None:
+        """None to try again, else the error the step ends with."""
+        self.errors.append(exc)
+        if not self.policy.retries_allowed:
+            return exc
+        if not retry_wanted:
+            return exc
+        if attempt >= self.policy.attempts():
+            return MaxStepRetriesExceeded(self.policy.name, self.policy.attempts(), exc, self.errors)
+        return None
 
 
 def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, ...],
                   kwargs: dict[str, Any]) -> T:
-    plan = plan_step()
+    """Run a synchronous step (an async ``func`` goes through :func:`run_step_async` on the bridge).
+
+    Raises:
+        StepOptionsError: options that cannot work for ``func``.
+        MaxStepRetriesExceeded: every allowed attempt failed.
+    """
+    if inspect.iscoroutinefunction(func):
+        return run_sync(run_step_async(policy, func, args, kwargs))  # type: ignore[return-value]
+    if policy.should_retry is not None or policy.supervised:
+        policy.check(func)
+    plan = plan_step(policy.name)
     if plan is None:
         return func(*args, **kwargs)
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
+    tries = _Attempts(policy)
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
@@ -94,39 +132,59 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
         try:
             result, error = func(*args, **kwargs), None
             break
+        except WorkflowCancelledError:
+            raise
         except Exception as exc:
-            error = exc
+            wanted = policy.should_retry is None or bool(policy.should_retry(exc))
+            error = tries.give_up(attempt, exc, wanted)
         finally:
             leave_step(token)
-        if attempt < policy.attempts():
-            time.sleep(policy.delay(attempt))
-    if error is not None:
-        error = _final_error(policy, error)
+        if error is not None:
+            break
+        time.sleep(policy.delay(attempt))
     return run_sync(record_step(plan, policy.name, result, error))  # type: ignore[no-any-return]
 
 
 async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] | Callable[..., T],
                          args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
-    plan = plan_step()
+    """Run a step from async code; ``func`` may be sync or async.
+
+    Raises:
+        StepOptionsError: options that cannot work for ``func``.
+        MaxStepRetriesExceeded: every allowed attempt failed.
+        DBOSStepTimeoutError: an attempt ran past ``timeout_seconds`` (and retries, if any, are spent).
+    """
+    if policy.should_retry is not None or policy.supervised:
+        policy.check(func)
+    plan = plan_step(policy.name)
     if plan is None:
         return await _call(func, args, kwargs)  # type: ignore[no-any-return]
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
+    tries = _Attempts(policy)
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
         token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit()))
         try:
-            result, error = await _call(func, args, kwargs), None
+            if policy.supervised:
+                result = await _supervised(plan.ctx, policy, func, args, kwargs)
+            else:
+                result = await _call(func, args, kwargs)
+            error = None
             break
+        except WorkflowCancelledError:
+            raise
         except Exception as exc:
-            error = exc
+            wanted = True
+            if policy.should_retry is not None:
+                wanted = bool(await _call(policy.should_retry, (exc,), {}))
+            error = tries.give_up(attempt, exc, wanted)
         finally:
             leave_step(token)
-        if attempt < policy.attempts():
-            await asyncio.sleep(policy.delay(attempt))
-    if error is not None:
-        error = _final_error(policy, error)
+        if error is not None:
+            break
+        await asyncio.sleep(policy.delay(attempt))
     return await record_step(plan, policy.name, result, error)  # type: ignore[no-any-return]
 
 
@@ -137,11 +195,61 @@ async def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[st
     return value
 
 
+async def _supervised(ctx: WorkflowContext, policy: StepPolicy, func: Callable[..., Any],
+                      args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """One attempt of an async step run as a task, cancelled when its timeout passes or (``preemptible``)
+    when its workflow is cancelled; the cancelled body's cleanup runs before the reason is raised. A body
+    that finished keeps its outcome, whatever else happened; a cancellation outranks a simultaneous
+    timeout (not recording the step of a cancelled workflow is the safer error)."""
+    rt = ctx.runtime
+    wfid = ctx.workflow_id
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(func(*args, **kwargs))
+    deadline = None if policy.timeout_seconds is None else loop.time() + policy.timeout_seconds
+    waiter = rt.hub.register([("wf", wfid, "")]) if policy.preemptible else None
+    try:
+        abort: Exception | None = None
+        if waiter is not None and wfid in rt.cancelled:
+            abort = WorkflowCancelledError(wfid)
+        while abort is None:
+            watched: set[asyncio.Future[Any]] = {task}
+            if waiter is not None:
+                watched.add(waiter.future)
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait(watched, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            if waiter is not None and waiter.future.done():
+                rt.hub.unregister(waiter)
+                waiter = rt.hub.register([("wf", wfid, "")])  # a status change; only a cancel stops the step
+                if wfid in rt.cancelled:
+                    abort = WorkflowCancelledError(wfid)
+                continue
+            if deadline is not None and loop.time() >= deadline:
+                assert policy.timeout_seconds is not None
+                abort = DBOSStepTimeoutError(policy.name, policy.timeout_seconds)
+        task.cancel()
+        await asyncio.wait({task})
+        outcome = None if task.cancelled() else task.exception()
+        if outcome is not None and not isinstance(outcome, Exception):
+            raise outcome
+        raise abort from outcome
+    finally:
+        if waiter is not None:
+            rt.hub.unregister(waiter)
+        if not task.done():
+            task.cancel()
+            try:
+                await task
+            except BaseException:  # the step's own outcome no longer matters: it was abandoned
+                pass
+        elif not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
 async def durable_sleep(seconds: float) -> None:
     """Sleep whose wake-up time is recorded: after a crash only the remaining time is slept.
     Outside a workflow it is a plain sleep. A cancellation of the workflow ends the sleep early."""
-    from tether.errors import WorkflowCancelledError
-
     ctx = workflow_for_operation("sleep")
     if ctx is None:
         await asyncio.sleep(max(0.0, seconds))

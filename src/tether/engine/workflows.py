@@ -218,6 +218,7 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     rt.active.pop(wfid, None)
     if isinstance(error, WorkflowCancelledError):
         rt.cancelled.discard(wfid)
+        rt.hub.notify("wf", wfid, WorkflowStatusString.CANCELLED.value)  # get_result waits for the stop
         raise error
     if error is None:
         try:
@@ -314,8 +315,8 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
         row = rt.recent_outcome(workflow_id)
         if row is not None:
             return row
-        if workflow_id in rt.active and workflow_id not in rt.cancelled:
-            return None  # still running here: its end will wake us (and fill recent_outcome)
+        if workflow_id in rt.active:
+            return None  # running here (or stopping after a cancel): its end wakes us
         row = await rt.io(rt.store.get_workflow, workflow_id)
         if row is None:
             raise WorkflowNotFoundError(workflow_id)
