@@ -208,7 +208,7 @@ async def _supervised(ctx: WorkflowContext, policy: StepPolicy, func: Callable[.
     deadline = None if policy.timeout_seconds is None else loop.time() + policy.timeout_seconds
     waiter = rt.hub.register([("wf", wfid, "")]) if policy.preemptible else None
     try:
-        abort: Exception | None = None
+        abort: BaseException | None = None
         if waiter is not None and wfid in rt.cancelled:
             abort = WorkflowCancelledError(wfid)
         while abort is None:
