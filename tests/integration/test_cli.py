@@ -89,7 +89,8 @@ def test_workflow_get_list_and_steps(capsys: pytest.CaptureFixture[str], dbos: t
     DBOS.send(d, {"op": "event", "key": "k", "value": "v"}, CMD)
     assert DBOS.get_event(d, "k", timeout_seconds=30) == "v"
     code, out, _ = run(capsys, "workflow", "steps", d, "--db", db_url)
-    assert [line.split()[:2] for line in out.splitlines()[1:3]] == [["1", "DBOS.recv"], ["2", "DBOS.setEvent"]]
+    assert [line.split()[:2] for line in out.splitlines()[1:4]] == [
+        ["1", "DBOS.recv"], ["2", "DBOS.sleep"], ["3", "DBOS.setEvent"]]  # a recv records its deadline as a sleep
     assert run(capsys, "workflow", "steps", "no-such-workflow", "--db", db_url)[0] == 1
     DBOS.send(d, {"op": "close"}, CMD)
 

@@ -79,7 +79,7 @@ def test_steps_cancel_resume_and_fork(client: TestClient, remote: TestClient) ->
     DBOS.send(w, {"op": "event", "key": "k", "value": 1}, CMD)
     assert client.get(f"/workflows/{w}/events/k", params={"timeout": 30}).json()["found"] is True
     steps = client.get(f"/workflows/{w}/steps").json()["steps"]
-    assert [s["function_name"] for s in steps[:2]] == ["DBOS.recv", "DBOS.setEvent"]
+    assert [s["function_name"] for s in steps[:3]] == ["DBOS.recv", "DBOS.sleep", "DBOS.setEvent"]
     assert steps[0]["output"] == {"op": "event", "key": "k", "value": 1} and steps[0]["function_id"] == 1
     assert client.get(f"/workflows/{w}/steps", params={"limit": 1}).json()["steps"] == steps[:1]
 

@@ -123,7 +123,8 @@ def test_recovered_recv_waits_only_for_the_rest_of_its_timeout(db_url: str) -> N
     started = time.monotonic()
     with SetWorkflowID(wfid):
         DBOS.start_workflow(waits_briefly, 2.0)
-    while not any(s["function_name"] == "DBOS.recv" for s in DBOS.list_workflow_steps(wfid)):
+    # The deadline is recorded as the DBOS.sleep operation that follows the recv (the shape DBOS records).
+    while not any(s["function_name"] == "DBOS.sleep" for s in DBOS.list_workflow_steps(wfid)):
         threading.Event().wait(0.01)
     threading.Event().wait(1.0)
     _relaunch(config)  # recovery replays the recorded deadline instead of starting a new 2 s wait

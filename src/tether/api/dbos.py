@@ -28,15 +28,15 @@ from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
-from tether.engine.steps import durable_sleep, run_step_async, run_step_sync
+from tether.engine.steps import as_operation, durable_sleep, run_step_async, run_step_sync
 from tether.engine.workflows import (
     Start,
+    call_async,
+    call_sync,
     drain,
-    execute_async,
-    execute_sync,
-    get_outcome,
     launch_in_background,
     prepare_start,
+    read_result,
     wait_for_workflow,
 )
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
@@ -207,11 +207,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
             if reg.is_async:
                 @functools.wraps(func)
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
-                    rt = DBOS._rt()
-                    start = await prepare_start(rt, reg, args, kwargs)
-                    if not start.created:
-                        return await get_outcome(rt, start.workflow_id)
-                    return await execute_async(rt, start)
+                    return await call_async(DBOS._rt(), reg, args, kwargs)
 
                 setattr(run_async, _WORKFLOW_ATTR, reg)
                 run_async.dbos_function_name = reg.name  # type: ignore[attr-defined]
@@ -219,11 +215,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
 
             @functools.wraps(func)
             def run(*args: Any, **kwargs: Any) -> Any:
-                rt = DBOS._rt()
-                start = run_sync(prepare_start(rt, reg, args, kwargs))
-                if not start.created:
-                    return run_sync(get_outcome(rt, start.workflow_id))
-                return execute_sync(rt, start)
+                return call_sync(DBOS._rt(), reg, args, kwargs)
 
             setattr(run, _WORKFLOW_ATTR, reg)
             run.dbos_function_name = reg.name  # type: ignore[attr-defined]
@@ -333,11 +325,11 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     @classmethod
     def get_result(cls, workflow_id: str) -> Any:
         """Wait for a workflow to end and return its result (or raise its error)."""
-        return run_sync(get_outcome(cls._rt(), workflow_id))
+        return run_sync(read_result(cls._rt(), workflow_id))
 
     @classmethod
     async def get_result_async(cls, workflow_id: str) -> Any:
-        return await get_outcome(cls._rt(), workflow_id)
+        return await read_result(cls._rt(), workflow_id)
 
     @classmethod
     def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
@@ -347,8 +339,11 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     @classmethod
     async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
         rt = cls._rt()
-        row = await rt.io(rt.store.get_workflow, workflow_id)
-        return to_status(row) if row is not None else None
+
+        async def read() -> WorkflowStatus | None:
+            row = await rt.io(rt.store.get_workflow, workflow_id)
+            return to_status(row) if row is not None else None
+        return await as_operation("DBOS.getStatus", read)
 
     @classmethod
     def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:

@@ -7,7 +7,8 @@ from typing import Generic, TypeVar
 from tether.api.status import to_status
 from tether.engine.bridge import run_sync
 from tether.engine.runtime import Runtime
-from tether.engine.workflows import get_outcome
+from tether.engine.steps import as_operation
+from tether.engine.workflows import read_result
 from tether.types import WorkflowStatus
 
 R = TypeVar("R")
@@ -32,7 +33,7 @@ class WorkflowHandleAsync(Generic[R]):
             WorkflowNotFoundError: the workflow does not exist.
             TimeoutError: ``timeout_seconds`` passed first.
         """
-        return await get_outcome(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
+        return await read_result(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
 
     async def get_status(self) -> WorkflowStatus:
         """The workflow's current status.
@@ -42,10 +43,12 @@ class WorkflowHandleAsync(Generic[R]):
         """
         from tether.errors import WorkflowNotFoundError
 
-        row = await self._rt.io(self._rt.store.get_workflow, self.workflow_id)
-        if row is None:
-            raise WorkflowNotFoundError(self.workflow_id)
-        return to_status(row)
+        async def read() -> WorkflowStatus:
+            row = await self._rt.io(self._rt.store.get_workflow, self.workflow_id)
+            if row is None:
+                raise WorkflowNotFoundError(self.workflow_id)
+            return to_status(row)
+        return await as_operation("DBOS.getStatus", read)  # recorded when read from inside a workflow
 
     def __repr__(self) -> str:
         return f"WorkflowHandleAsync({self.workflow_id!r})"

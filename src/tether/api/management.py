@@ -18,6 +18,7 @@ from tether.api.status import to_status, to_step_info
 from tether.engine import management, patching, waiting
 from tether.engine.bridge import run_sync
 from tether.engine.runtime import Runtime
+from tether.engine.steps import as_operation
 from tether.errors import NotLaunchedError
 from tether.storage.base import WorkflowFilter
 from tether.types import StepInfo, WorkflowStatus, WorkflowStatusString
@@ -118,8 +119,12 @@ class WorkflowManagement:
     @_either
     async def list_workflows_async(self, /, **filters: Any) -> list[WorkflowStatus]:
         """Coroutine form of :meth:`list_workflows`."""
-        rows = await management.list_workflows(_runtime_of(self), workflow_filter(**filters))
-        return [to_status(r) for r in rows]
+        rt, flt = _runtime_of(self), workflow_filter(**filters)
+        name = "DBOS.listQueuedWorkflows" if flt.queues_only else "DBOS.listWorkflows"
+
+        async def run() -> list[WorkflowStatus]:
+            return [to_status(r) for r in await management.list_workflows(rt, flt)]
+        return await as_operation(name, run)
 
     @_either
     def list_workflows(self, *, workflow_ids: list[str] | None = None, status: StrOrList = None,
@@ -165,21 +170,29 @@ class WorkflowManagement:
         return await self.list_workflows_async(**filters, queues_only=True)
 
     @_either
-    def list_workflow_steps(self, workflow_id: str, *, limit: int | None = None,
-                            offset: int | None = None) -> list[StepInfo]:
-        """The recorded steps (operations) of a workflow, by function_id.
+    def list_workflow_steps(self, workflow_id: str, *, load_output: bool = True, limit: int | None = None,
+                            offset: int | None = None, shard_key: str | None = None) -> list[StepInfo]:
+        """The recorded steps (operations) of a workflow, by function_id; ``load_output=False`` leaves
+        ``output`` and ``error`` out (None). ``shard_key`` is accepted and ignored (the database is not
+        sharded).
 
         Raises:
             WorkflowNotFoundError: no workflow has this ID.
         """
-        return run_sync(self.list_workflow_steps_async(workflow_id, limit=limit, offset=offset))
+        return run_sync(self.list_workflow_steps_async(workflow_id, load_output=load_output, limit=limit,
+                                                       offset=offset))
 
     @_either
-    async def list_workflow_steps_async(self, workflow_id: str, *, limit: int | None = None,
-                                        offset: int | None = None) -> list[StepInfo]:
+    async def list_workflow_steps_async(self, workflow_id: str, *, load_output: bool = True,
+                                        limit: int | None = None, offset: int | None = None,
+                                        shard_key: str | None = None) -> list[StepInfo]:
         """Coroutine form of :meth:`list_workflow_steps`."""
-        ops = await management.list_steps(_runtime_of(self), workflow_id, limit, offset)
-        return [to_step_info(op) for op in ops]
+        rt = _runtime_of(self)
+
+        async def run() -> list[StepInfo]:
+            ops = await management.list_steps(rt, workflow_id, limit, offset)
+            return [to_step_info(op, load_output) for op in ops]
+        return await as_operation("DBOS.listWorkflowSteps", run)
 
     @_either
     def cancel_workflow(self, workflow_id: str) -> None:

@@ -31,11 +31,11 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
     )
 
 
-def to_step_info(op: OperationRow) -> StepInfo:
+def to_step_info(op: OperationRow, load_output: bool = True) -> StepInfo:
     return StepInfo(
         function_id=op.function_id, function_name=op.function_name,
-        output=deserialize(op.output) if op.output is not None else None,
-        error=deserialize_error(op.error) if op.error is not None else None,
+        output=deserialize(op.output) if op.output is not None and load_output else None,
+        error=deserialize_error(op.error) if op.error is not None and load_output else None,
         child_workflow_id=op.child_workflow_id, started_at_epoch_ms=op.started_at,
         completed_at_epoch_ms=op.completed_at,
     )

@@ -52,33 +52,41 @@ async def set_event(rt: Runtime, key: str, value: Any,
 
 async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
     """The latest value of ``key`` on ``workflow_id``, waiting up to the timeout for it to appear (None then).
-    Inside a workflow the value read is checkpointed, so recovery sees the same value."""
+    Inside a workflow the value read is checkpointed (``DBOS.getEvent``), so recovery sees the same value,
+    and the deadline is recorded as the ``DBOS.sleep`` operation that follows it, as DBOS records them."""
     k = event_key(key)
     ctx = workflow_for_operation("get_event")
     fid = None
-    rec = None
+    deadline = None
     started = rt.clock.now_ms()
     if ctx is not None:
         fid = ctx.next_function_id()
+        sleep_fid = ctx.next_function_id()
         rec = ctx.recorded.get(fid)
         if rec is not None and rec.completed_at is not None:
             return deserialize(rec.output)
-    deadline = (rec.wait_deadline if rec is not None and rec.wait_deadline is not None
-                else started + int(max(0.0, timeout_seconds) * 1000))
+        slept = ctx.recorded.get(sleep_fid)
+        if slept is not None and slept.output is not None:
+            deadline = int(deserialize(slept.output))
+        elif rec is not None and rec.wait_deadline is not None:
+            deadline = rec.wait_deadline  # recorded by an older version, before the sleep row existed
+    if deadline is None:
+        deadline = started + int(max(0.0, timeout_seconds) * 1000)
+    if ctx is not None and fid is not None and ctx.recorded.get(fid + 1) is None:
+        await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+            function_id=fid + 1, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
+            completed_at=started))
 
     async def look() -> bytes | None:
         return await rt.io(rt.store.get_event, workflow_id, k)
 
     got = await look()
-    if got is None and timeout_seconds > 0:
-        if ctx is not None and fid is not None and rec is None:
-            await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
-                function_id=fid, function_name="DBOS.getEvent", started_at=started, wait_deadline=deadline))
+    if got is None and deadline > rt.clock.now_ms():
         got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
     if ctx is not None and fid is not None:
         prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.getEvent", output=got if got is not None else serialize(None),
-            started_at=started, completed_at=rt.clock.now_ms(), wait_deadline=deadline))
+            started_at=started, completed_at=rt.clock.now_ms()))
         if prior is not None:
             return deserialize(prior.output)
     return deserialize(got)

@@ -57,7 +57,8 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
 async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     """Take the next message on ``topic`` for the calling workflow, waiting up to the timeout (None then).
 
-    Consuming and checkpointing happen in one transaction; the deadline is recorded so that a recovered
+    Two operations are recorded, as DBOS records them: ``DBOS.recv`` (the message taken, in the same
+    transaction as taking it) and, right after it, ``DBOS.sleep`` holding the deadline, so that a recovered
     workflow waits only for what remained of it.
 
     Raises:
@@ -66,30 +67,39 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     ctx = require_workflow("DBOS.recv")
     key = topic_key(topic)
     fid = ctx.next_function_id()
+    sleep_fid = ctx.next_function_id()
     rec = ctx.recorded.get(fid)
     if rec is not None and rec.completed_at is not None:
         return deserialize(rec.output)
     started = rt.clock.now_ms()
-    deadline = (rec.wait_deadline if rec is not None and rec.wait_deadline is not None
-                else started + int(max(0.0, timeout_seconds) * 1000))
+    slept = ctx.recorded.get(sleep_fid)
+    if slept is not None and slept.output is not None:
+        deadline = int(deserialize(slept.output))
+    elif rec is not None and rec.wait_deadline is not None:
+        deadline = rec.wait_deadline  # recorded by an older version, before the sleep row existed
+    else:
+        deadline = started + int(max(0.0, timeout_seconds) * 1000)
     wfid = ctx.workflow_id
+    sleep_row = None if slept is not None else OperationRow(
+        function_id=sleep_fid, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
+        completed_at=started)
 
     async def take() -> bytes | None:
         if wfid in rt.cancelled:
             raise WorkflowCancelledError(wfid)
         op = OperationRow(function_id=fid, function_name="DBOS.recv", started_at=started,
-                          completed_at=rt.clock.now_ms(), wait_deadline=deadline)
-        return await rt.io(rt.store.consume_message, wfid, key, op)
+                          completed_at=rt.clock.now_ms())
+        return await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
 
     got = await take()
     if got is None:
-        if rec is None:
-            await rt.io(rt.store.record_operation, wfid, OperationRow(
-                function_id=fid, function_name="DBOS.recv", started_at=started, wait_deadline=deadline))
+        if sleep_row is not None:
+            await rt.io(rt.store.record_operation, wfid, sleep_row)
+            sleep_row = None
         got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
     if got is None:
         prior = await rt.io(rt.store.record_operation, wfid, OperationRow(
             function_id=fid, function_name="DBOS.recv", output=serialize(None), started_at=started,
-            completed_at=rt.clock.now_ms(), wait_deadline=deadline))
+            completed_at=rt.clock.now_ms()))
         return deserialize(prior.output) if prior is not None else None
     return deserialize(got)

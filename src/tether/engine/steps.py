@@ -264,7 +264,7 @@ async def durable_sleep(seconds: float) -> None:
         wake_ms = now + int(max(0.0, seconds) * 1000)
         prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.sleep", output=serialize(wake_ms), started_at=now,
-            completed_at=now))
+            completed_at=wake_ms))  # as DBOS shows it: the sleep's span is the time slept
         if prior is not None:
             wake_ms = int(deserialize(prior.output))
 
@@ -277,3 +277,12 @@ async def durable_sleep(seconds: float) -> None:
         return None
 
     await rt.wait_until([("wf", ctx.workflow_id, "")], never, wake_ms)
+
+
+async def as_operation(name: str, fn: Callable[[], Awaitable[T]]) -> T:
+    """Run ``fn`` as the recorded operation ``name`` when called from a workflow (the way DBOS records
+    management calls made inside workflows: ``DBOS.listWorkflows``, ``DBOS.cancelWorkflow``, ...): recovery
+    replays the recorded outcome instead of calling again. Elsewhere (or inside a step) a plain call."""
+    if workflow_for_operation(name) is None:
+        return await fn()
+    return await run_step_async(StepPolicy(name), fn, (), {})

@@ -21,9 +21,11 @@ from tether.engine.context import (
     leave_workflow,
     rejects_reuse,
     take_assigned_id,
+    workflow_for_operation,
 )
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime
+from tether.engine.steps import replay
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -298,6 +300,95 @@ async def _quiet(coro: Any) -> None:
         await coro
     except BaseException:  # recorded in the database; see launch_in_background
         pass
+
+
+async def read_result(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
+    """``get_result``: outside a workflow a plain wait (:func:`get_outcome`); inside one the outcome read is
+    the operation ``DBOS.getResult`` (naming the awaited workflow), so recovery replays it without waiting.
+
+    Raises:
+        WorkflowNotFoundError, AwaitedWorkflowCancelledError, ...: as :func:`get_outcome`; the awaited
+            workflow's own error is re-raised.
+        TimeoutError: ``timeout_s`` passed first (nothing is recorded then).
+    """
+    ctx = workflow_for_operation("getResult")
+    if ctx is None:
+        return await get_outcome(rt, workflow_id, timeout_s)
+    fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return replay(rec)
+    started = rt.clock.now_ms()
+    try:
+        value, error = await get_outcome(rt, workflow_id, timeout_s), None
+    except TimeoutError:
+        raise
+    except Exception as exc:
+        value, error = None, exc
+    return await _record_result(ctx, fid, workflow_id, started, value, error)
+
+
+async def _record_result(ctx: WorkflowContext, fid: int, workflow_id: str, started: int, value: Any,
+                         error: BaseException | None) -> Any:
+    rt = ctx.runtime
+    row = OperationRow(function_id=fid, function_name="DBOS.getResult", child_workflow_id=workflow_id,
+                       started_at=started, completed_at=rt.clock.now_ms())
+    if error is None:
+        row.output = serialize(value, ctx.serialization)
+    else:
+        row.error = serialize_error(error, ctx.serialization)
+    prior = await rt.io(rt.store.record_operation, ctx.workflow_id, row)
+    if prior is not None:
+        return replay(prior)
+    if error is not None:
+        raise error
+    return value
+
+
+def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Call a synchronous workflow function directly: start it durably and run it in this thread (or wait
+    for the existing one). Called from a workflow, the child's start and the read of its result are two
+    operations of the parent, as in DBOS."""
+    from tether.engine.bridge import run_sync
+
+    start = run_sync(prepare_start(rt, reg, args, kwargs))
+    ctx = workflow_for_operation("getResult")
+    if ctx is None:
+        if not start.created:
+            return run_sync(get_outcome(rt, start.workflow_id))
+        return execute_sync(rt, start)
+    fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return replay(rec)
+    started = rt.clock.now_ms()
+    try:
+        value = execute_sync(rt, start) if start.created else run_sync(get_outcome(rt, start.workflow_id))
+        error = None
+    except Exception as exc:
+        value, error = None, exc
+    return run_sync(_record_result(ctx, fid, start.workflow_id, started, value, error))
+
+
+async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The async form of :func:`call_sync`."""
+    start = await prepare_start(rt, reg, args, kwargs)
+    ctx = workflow_for_operation("getResult")
+    if ctx is None:
+        if not start.created:
+            return await get_outcome(rt, start.workflow_id)
+        return await execute_async(rt, start)
+    fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return replay(rec)
+    started = rt.clock.now_ms()
+    try:
+        value = await (execute_async(rt, start) if start.created else get_outcome(rt, start.workflow_id))
+        error = None
+    except Exception as exc:
+        value, error = None, exc
+    return await _record_result(ctx, fid, start.workflow_id, started, value, error)
 
 
 async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:

@@ -413,9 +413,11 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
-        """Take the oldest message on (workflow, topic) and record it as ``op``'s output, atomically.
-        Returns None when the queue is empty (nothing is written then)."""
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow, *,
+                        also: OperationRow | None = None) -> bytes | None:
+        """Take the oldest message on (workflow, topic) and record it as ``op``'s output, atomically; with
+        ``also``, that operation (the recv's recorded deadline) is recorded in the same transaction unless
+        already there. Returns None when the queue is empty (nothing is written then)."""
 
     # -- events ----------------------------------------------------------------------------------------
     @abc.abstractmethod

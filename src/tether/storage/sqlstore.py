@@ -415,16 +415,17 @@ class SqlStore(QueueStore, Store):
                                      "idempotency_key": idempotency_key, "now": now_ms})
             return True
 
-    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow, *,
+                        also: OperationRow | None = None) -> bytes | None:
         try:
-            return self._consume(workflow_id, topic, op)
+            return self._consume(workflow_id, topic, op, also)
         except _AlreadyRecorded:
             with self._auto() as s:
                 row = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
                 got = row.fetchone()
             return bytes(got[2]) if got is not None and got[2] is not None else None
 
-    def _consume(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+    def _consume(self, workflow_id: str, topic: str, op: OperationRow, also: OperationRow | None) -> bytes | None:
         with self._tx() as s:
             row = s.run("oldest_message", {"workflow_uuid": workflow_id, "topic": topic}).fetchone()
             if row is None:
@@ -435,6 +436,8 @@ class SqlStore(QueueStore, Store):
             if s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
                 # Recorded by an earlier run: raise so the transaction rolls back and the message stays.
                 raise _AlreadyRecorded()
+            if also is not None:
+                s.run("insert_operation", _op_params(workflow_id, also))
             return message
 
     # -- events ----------------------------------------------------------------------------------------

@@ -189,6 +189,15 @@ WITH taken AS (
     ON CONFLICT (workflow_uuid, function_id) DO UPDATE SET
         output = excluded.output, completed_at = excluded.completed_at
     RETURNING 1
+), also AS (
+    -- the recv's deadline (its DBOS.sleep operation), when not recorded yet
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:also_function_id AS INTEGER), CAST(:also_function_name AS TEXT),
+           CAST(:also_output AS BYTEA), CAST(:also_started_at AS BIGINT), CAST(:also_completed_at AS BIGINT)
+    FROM taken
+    WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
 )
 SELECT message FROM taken
 

@@ -113,10 +113,16 @@ class PostgresStore(SqlStore):
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(destination_id) from exc
 
-    def consume_message(self, workflow_id: str, topic: str, op: OperationRow) -> bytes | None:
+    def consume_message(self, workflow_id: str, topic: str, op: OperationRow, *,
+                        also: OperationRow | None = None) -> bytes | None:
         params = {"workflow_uuid": workflow_id, "topic": topic, "function_id": op.function_id,
                   "function_name": op.function_name, "started_at": op.started_at,
-                  "completed_at": op.completed_at, "wait_deadline": op.wait_deadline}
+                  "completed_at": op.completed_at, "wait_deadline": op.wait_deadline,
+                  "also_function_id": also.function_id if also else None,
+                  "also_function_name": also.function_name if also else None,
+                  "also_output": also.output if also else None,
+                  "also_started_at": also.started_at if also else None,
+                  "also_completed_at": also.completed_at if also else None}
         with self._auto() as s:
             row = s.run("consume_message", params).fetchone()
         return bytes(row[0]) if row is not None else None
