@@ -104,6 +104,15 @@ class WorkflowStatus:
     schedule_name: str | None = None
     is_debounced: bool = False
     debounce_deadline_epoch_ms: int | None = None
+    attributes: dict[str, Any] | None = None
+    completed_at: int | None = None
+    dequeued_at: int | None = None
+    was_forked_from: bool = False
+    application_name: str | None = None
+    assumed_role: str | None = None
+    authenticated_roles: list[str] | None = None
+    shard_key: str | None = None
+    parent_shard_key: str | None = None
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -148,6 +157,7 @@ class StepInfo(TypedDict):
     child_workflow_id: str | None
     started_at_epoch_ms: int | None
     completed_at_epoch_ms: int | None
+    child_shard_key: str | None
 
 
 class StepOptions(TypedDict, total=False):

@@ -144,7 +144,8 @@ def test_load_input_and_output(data: Dataset) -> None:
 
 def test_list_workflow_steps(data: Dataset) -> None:
     steps = DBOS.list_workflow_steps(data.ids["b1"])
-    assert len(steps) == 1
+    assert len(steps) == 2  # the child's start, then the read of its result (DBOS.getResult)
+    assert steps[1]["function_name"] == "DBOS.getResult" and steps[1]["child_workflow_id"] == data.ids["child"]
     step = steps[0]
     assert step["function_id"] == 1
     assert step["function_name"] == data.name_a
@@ -199,7 +200,7 @@ def test_async_forms_and_client(data: Dataset, db_url: str) -> None:
 
     rows, queued, nsteps = asyncio.run(main())
     assert len(rows) == 2 and {r.status for r in rows} == {"SUCCESS"}
-    assert _ids(queued) == [ids["queued"]] and nsteps == 1
+    assert _ids(queued) == [ids["queued"]] and nsteps == 2
     with DBOSClient(db_url) as client:
         assert _ids(client.list_workflows(workflow_id_prefix=t)) == _ids(DBOS.list_workflows(workflow_id_prefix=t))
         assert _ids(client.list_queued_workflows(queue_name=data.queue)) == [ids["queued"]]
@@ -209,7 +210,7 @@ def test_async_forms_and_client(data: Dataset, db_url: str) -> None:
             got = await client.list_workflows_async(workflow_ids=[ids["a1"]])
             return len(got) + len(await client.list_workflow_steps_async(ids["b1"]))
 
-        assert asyncio.run(client_async()) == 2
+        assert asyncio.run(client_async()) == 3
 
 
 def test_parse_time() -> None:

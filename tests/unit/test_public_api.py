@@ -7,7 +7,7 @@ import tether
 PUBLIC = {
     # the application, its handles and context managers
     "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance",
-    "SetWorkflowID", "SetEnqueueOptions", "WorkflowHandle",
+    "SetWorkflowID", "SetWorkflowAttributes", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy",
     # schedules and the debouncer

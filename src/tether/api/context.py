@@ -1,12 +1,21 @@
-"""Context managers that shape the next workflow start: ``SetWorkflowID`` and friends."""
+"""Context managers that shape the next workflow start: ``SetWorkflowID``, ``SetWorkflowAttributes`` and
+friends."""
 
 from __future__ import annotations
 
 import contextvars
 from types import TracebackType
-from typing import Literal
+from typing import Any, Literal
 
-from tether.engine.context import reset_assigned_id, reset_reject_reuse, set_assigned_id, set_reject_reuse
+from tether.engine.attributes import encode_attributes
+from tether.engine.context import (
+    reset_assigned_id,
+    reset_reject_reuse,
+    reset_start_attributes,
+    set_assigned_id,
+    set_reject_reuse,
+    set_start_attributes,
+)
 from tether.errors import QueueConfigurationError
 
 
@@ -62,3 +71,36 @@ def check_reuse_policy(policy: str | None) -> None:
     if policy is not None and policy not in ("return-existing", "reject"):
         raise QueueConfigurationError(
             f"Invalid workflow_id_reuse_policy {policy}. Must be either 'return-existing' or 'reject'.")
+
+
+class SetWorkflowAttributes:
+    """Attach ``attributes`` (a JSON-serializable dict) to the workflows started or enqueued in this block;
+    they appear as ``WorkflowStatus.attributes`` and, on PostgreSQL, ``list_workflows(attributes=...)`` finds
+    them. Child workflows started by those workflows do not inherit them; an inner block overrides an
+    outer one, and ``None`` starts workflows without attributes.
+
+    Raises:
+        TetherError: ``attributes`` is not a dict (or None), or not JSON-serializable.
+    """
+
+    def __init__(self, attributes: dict[str, Any] | None) -> None:
+        self._encoded = encode_attributes(attributes)
+        self.attributes = attributes
+        self._token: contextvars.Token[tuple[str | None, str | None] | None] | None = None
+
+    def __enter__(self) -> SetWorkflowAttributes:
+        self._token = set_start_attributes(self._encoded)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._token is not None:
+            reset_start_attributes(self._token)
+            self._token = None
+
+    async def __aenter__(self) -> SetWorkflowAttributes:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)

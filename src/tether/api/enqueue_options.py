@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Literal, TypedDict
 
 from tether.api.context import check_reuse_policy
+from tether.engine.attributes import encode_attributes
 from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import Runtime
 from tether.engine.workflows import StartOptions, prepare_start
@@ -188,6 +189,7 @@ class EnqueueOptions(_EnqueueRequired, total=False):
     authenticated_user: str
     serialization_type: WorkflowSerializationFormat
     application_name: str | None
+    attributes: dict[str, Any] | None
 
 
 def _not_here(*args: Any, **kwargs: Any) -> Any:
@@ -229,6 +231,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         queue_partition_key=options.get("queue_partition_key"),
         duplication_policy=options.get("duplication_policy"),
         reuse_policy=options.get("workflow_id_reuse_policy"),
+        attributes=encode_attributes(options.get("attributes")),
     )
     start = await prepare_start(rt, reg, args, kwargs, opts)
     return start.workflow_id

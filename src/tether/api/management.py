@@ -15,7 +15,9 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.status import to_status, to_step_info
+from tether.engine import attributes as attributes_engine
 from tether.engine import management, patching, waiting
+from tether.engine.attributes import encode_attributes
 from tether.engine.bridge import run_sync
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
@@ -82,17 +84,24 @@ _STATUSES = {s.value for s in WorkflowStatusString}
 
 
 def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList = None,
-                    start_time: str | None = None, end_time: str | None = None, name: StrOrList = None,
-                    app_version: StrOrList = None, forked_from: StrOrList = None,
+                    start_time: str | None = None, end_time: str | None = None,
+                    completed_after: str | None = None, completed_before: str | None = None,
+                    dequeued_after: str | None = None, dequeued_before: str | None = None,
+                    name: StrOrList = None, app_version: StrOrList = None, forked_from: StrOrList = None,
                     parent_workflow_id: StrOrList = None, user: StrOrList = None, queue_name: StrOrList = None,
                     limit: int | None = None, offset: int | None = None, sort_desc: bool = False,
                     workflow_id_prefix: StrOrList = None, load_input: bool = True, load_output: bool = True,
                     executor_id: StrOrList = None, queues_only: bool = False, has_parent: bool | None = None,
-                    was_forked_from: bool | None = None, schedule_name: StrOrList = None) -> WorkflowFilter:
-    """The storage filter for ``list_workflows`` arguments.
+                    was_forked_from: bool | None = None, is_fork: bool | None = None,
+                    attributes: dict[str, Any] | None = None, application_name: StrOrList = None,
+                    schedule_name: StrOrList = None, shard_key: StrOrList = None,
+                    parent_shard_key: StrOrList = None) -> WorkflowFilter:
+    """The storage filter for ``list_workflows`` arguments. ``shard_key``/``parent_shard_key`` are accepted
+    and ignored: the database is not sharded.
 
     Raises:
         ValueError: an unknown status, a malformed timestamp, or a negative limit or offset.
+        TetherError: ``attributes`` is not a JSON-serializable dict.
     """
     statuses = _as_list(status)
     for s in statuses or ():
@@ -104,12 +113,15 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
         workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
         status=[str(s) for s in statuses] if statuses is not None else None,
         start_time_ms=parse_time(start_time), end_time_ms=parse_time(end_time), name=_as_list(name),
+        completed_after_ms=parse_time(completed_after), completed_before_ms=parse_time(completed_before),
+        dequeued_after_ms=parse_time(dequeued_after), dequeued_before_ms=parse_time(dequeued_before),
         app_version=_as_list(app_version), forked_from=_as_list(forked_from),
         parent_workflow_id=_as_list(parent_workflow_id), user=_as_list(user), queue_name=_as_list(queue_name),
         workflow_id_prefix=_as_list(workflow_id_prefix), executor_id=_as_list(executor_id),
-        queues_only=queues_only, has_parent=has_parent, was_forked_from=was_forked_from,
-        schedule_name=_as_list(schedule_name),
-        limit=limit, offset=offset, sort_desc=sort_desc, load_input=load_input, load_output=load_output,
+        queues_only=queues_only, has_parent=has_parent, was_forked_from=was_forked_from, is_fork=is_fork,
+        attributes=encode_attributes(attributes), application_name=_as_list(application_name),
+        schedule_name=_as_list(schedule_name), limit=limit, offset=offset, sort_desc=sort_desc,
+        load_input=load_input, load_output=load_output,
     )
 
 
@@ -128,30 +140,38 @@ class WorkflowManagement:
 
     @_either
     def list_workflows(self, *, workflow_ids: list[str] | None = None, status: StrOrList = None,
-                       start_time: str | None = None, end_time: str | None = None, name: StrOrList = None,
-                       app_version: StrOrList = None, forked_from: StrOrList = None,
+                       start_time: str | None = None, end_time: str | None = None,
+                       completed_after: str | None = None, completed_before: str | None = None,
+                       dequeued_after: str | None = None, dequeued_before: str | None = None,
+                       name: StrOrList = None, app_version: StrOrList = None, forked_from: StrOrList = None,
                        parent_workflow_id: StrOrList = None, user: StrOrList = None,
                        queue_name: StrOrList = None, limit: int | None = None, offset: int | None = None,
                        sort_desc: bool = False, workflow_id_prefix: StrOrList = None, load_input: bool = True,
                        load_output: bool = True, executor_id: StrOrList = None, queues_only: bool = False,
-                       has_parent: bool | None = None, was_forked_from: bool | None = None,
-                       schedule_name: StrOrList = None) -> list[WorkflowStatus]:
+                       was_forked_from: bool | None = None, is_fork: bool | None = None,
+                       has_parent: bool | None = None, attributes: dict[str, Any] | None = None,
+                       schedule_name: StrOrList = None, application_name: StrOrList = None,
+                       shard_key: StrOrList = None, parent_shard_key: StrOrList = None) -> list[WorkflowStatus]:
         """Workflows matching every given filter, by creation time (``sort_desc`` for newest first). Lists
-        mean "any of"; ``start_time``/``end_time`` are RFC 3339 bounds on the creation time;
-        ``load_input``/``load_output`` False skip reading those columns; ``schedule_name`` keeps the runs of
-        those schedules.
+        mean "any of"; ``start_time``/``end_time`` bound the creation time, ``completed_*`` the end and
+        ``dequeued_*`` the start from a queue (RFC 3339); ``attributes`` keeps workflows whose attributes
+        contain the given ones (PostgreSQL only, served by an index); ``schedule_name`` keeps the runs of
+        those schedules; ``load_input``/``load_output`` False skip reading those columns.
 
         Raises:
             ValueError: an unknown status or a malformed timestamp.
+            TetherError: ``attributes`` on SQLite, or attributes that are not a JSON-serializable dict.
             NotLaunchedError: DBOS is not launched.
         """
         return run_sync(self.list_workflows_async(
-            workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time, name=name,
-            app_version=app_version, forked_from=forked_from, parent_workflow_id=parent_workflow_id, user=user,
-            queue_name=queue_name, limit=limit, offset=offset, sort_desc=sort_desc,
-            workflow_id_prefix=workflow_id_prefix, load_input=load_input, load_output=load_output,
-            executor_id=executor_id, queues_only=queues_only, has_parent=has_parent,
-            was_forked_from=was_forked_from, schedule_name=schedule_name))
+            workflow_ids=workflow_ids, status=status, start_time=start_time, end_time=end_time,
+            completed_after=completed_after, completed_before=completed_before, dequeued_after=dequeued_after,
+            dequeued_before=dequeued_before, name=name, app_version=app_version, forked_from=forked_from,
+            parent_workflow_id=parent_workflow_id, user=user, queue_name=queue_name, limit=limit, offset=offset,
+            sort_desc=sort_desc, workflow_id_prefix=workflow_id_prefix, load_input=load_input,
+            load_output=load_output, executor_id=executor_id, queues_only=queues_only,
+            was_forked_from=was_forked_from, is_fork=is_fork, has_parent=has_parent, attributes=attributes,
+            schedule_name=schedule_name, application_name=application_name))
 
     @_either
     def list_queued_workflows(self, /, **filters: Any) -> list[WorkflowStatus]:
@@ -274,6 +294,29 @@ class WorkflowManagement:
             rt, workflow_id, start_step, application_version, run_here=_runs_here(self)))
 
     @_either
+    def update_workflow_attributes(self, workflow_id: str, attributes: dict[str, Any] | None, *,
+                                   merge: bool = False, shard_key: str | None = None) -> None:
+        """Replace a workflow's attributes (None clears them); with ``merge``, set the given top-level keys
+        and keep the others. From inside a workflow the update is a recorded operation (done once).
+
+        Raises:
+            TetherError: attributes that are not a JSON-serializable dict, or ``merge`` without a dict.
+            WorkflowNotFoundError: no workflow has this ID.
+            RuntimeError: called from a running event loop (use the ``_async`` form there).
+        """
+        _no_loop("update_workflow_attributes")
+        run_sync(self.update_workflow_attributes_async(workflow_id, attributes, merge=merge))
+
+    @_either
+    async def update_workflow_attributes_async(self, workflow_id: str, attributes: dict[str, Any] | None, *,
+                                               merge: bool = False, shard_key: str | None = None) -> None:
+        """Coroutine form of :meth:`update_workflow_attributes`."""
+        rt = _runtime_of(self)
+        encode_attributes(attributes)  # refuse bad input before anything is recorded
+        await as_operation("DBOS.updateWorkflowAttributes",
+                           lambda: attributes_engine.update_attributes(rt, workflow_id, attributes, merge=merge))
+
+    @_either
     def set_workflow_delay(self, workflow_id: str, *, delay_seconds: float | None = None,
                            delay_until_epoch_ms: int | None = None) -> None:
         """Move the start of a DELAYED workflow (exactly one of the two arguments); no effect on others.
@@ -291,6 +334,19 @@ class WorkflowManagement:
         """Coroutine form of :meth:`set_workflow_delay`."""
         await management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
                                             delay_until_epoch_ms=delay_until_epoch_ms)
+
+
+def _no_loop(method: str) -> None:
+    """Refuse a blocking call from a running event loop, pointing at its ``_async`` form.
+
+    Raises:
+        RuntimeError: an event loop is running in this thread.
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{method} cannot be called from a running event loop; use {method}_async")
 
 
 def _runs_here(target: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tether.engine.workflows import decode_inputs
@@ -28,6 +29,10 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
         workflow_timeout_ms=row.workflow_timeout_ms, workflow_deadline_epoch_ms=row.workflow_deadline_epoch_ms,
         schedule_name=row.schedule_name, is_debounced=bool(row.is_debounced),
         debounce_deadline_epoch_ms=row.debounce_deadline_epoch_ms,
+        attributes=json.loads(row.attributes) if row.attributes is not None else None,
+        completed_at=row.completed_at,
+        dequeued_at=row.started_at_epoch_ms if row.queue_name is not None else None,
+        was_forked_from=bool(row.was_forked_from), application_name=row.application_name,
     )
 
 
@@ -37,5 +42,5 @@ def to_step_info(op: OperationRow, load_output: bool = True) -> StepInfo:
         output=deserialize(op.output) if op.output is not None and load_output else None,
         error=deserialize_error(op.error) if op.error is not None and load_output else None,
         child_workflow_id=op.child_workflow_id, started_at_epoch_ms=op.started_at,
-        completed_at_epoch_ms=op.completed_at,
+        completed_at_epoch_ms=op.completed_at, child_shard_key=None,
     )

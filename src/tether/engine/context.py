@@ -46,6 +46,10 @@ _workflow: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextV
     "tether_workflow", default=None)
 _step: contextvars.ContextVar[StepContext | None] = contextvars.ContextVar("tether_step", default=None)
 _assigned_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("tether_assigned_id", default=None)
+# Attributes (JSON text) for workflows started in a SetWorkflowAttributes block, with the workflow the block
+# was opened in: a child started by that workflow's code does not inherit them.
+_attributes: contextvars.ContextVar[tuple[str | None, str | None] | None] = contextvars.ContextVar(
+    "tether_attributes", default=None)
 
 
 def current_workflow() -> WorkflowContext | None:
@@ -106,6 +110,26 @@ def take_assigned_id() -> str | None:
     if wfid is not None:
         _assigned_id.set(None)
     return wfid
+
+
+def set_start_attributes(attributes: str | None) -> contextvars.Token[tuple[str | None, str | None] | None]:
+    """Attributes (JSON text, or None for none) for the workflows started from here until reset."""
+    wf = _workflow.get()
+    return _attributes.set((wf.workflow_id if wf is not None else None, attributes))
+
+
+def reset_start_attributes(token: contextvars.Token[tuple[str | None, str | None] | None]) -> None:
+    _attributes.reset(token)
+
+
+def start_attributes() -> str | None:
+    """The attributes a workflow started here gets: those of the innermost SetWorkflowAttributes block opened
+    by the same code (a workflow's children do not inherit the block around the workflow)."""
+    got = _attributes.get()
+    if got is None:
+        return None
+    wf = _workflow.get()
+    return got[1] if got[0] == (wf.workflow_id if wf is not None else None) else None
 
 
 def peek_assigned_id() -> str | None:

@@ -120,7 +120,8 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         executor_id=rt.settings.executor_id, application_version=version, application_id=src.application_id,
         created_at=now, updated_at=now, queue_name=None if local else INTERNAL_QUEUE,
         started_at_epoch_ms=now if local else None, workflow_timeout_ms=src.workflow_timeout_ms,
-        forked_from=workflow_id, serialization=src.serialization,
+        forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
+        application_name=src.application_name,
     )
     await rt.io(rt.store.fork_workflow, row, workflow_id, start_step)
     rt.notify("wf", row.workflow_uuid, row.status)

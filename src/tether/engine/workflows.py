@@ -20,6 +20,7 @@ from tether.engine.context import (
     enter_workflow,
     leave_workflow,
     rejects_reuse,
+    start_attributes,
     take_assigned_id,
     workflow_for_operation,
 )
@@ -61,6 +62,7 @@ class StartOptions:
     duplication_policy: str | None = None
     # "reject": a start whose ID already exists raises DBOSWorkflowIDInUseError instead of returning it.
     reuse_policy: str | None = None
+    attributes: str | None = None  # JSON text; None: those of the enclosing SetWorkflowAttributes block
 
 
 @dataclass
@@ -134,6 +136,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
+        attributes=opts.attributes if opts.attributes is not None else start_attributes(),
+        application_name=rt.settings.name,
     )
     created, holder = await _insert(rt, row, opts.duplication_policy,
                                     opts.reuse_policy == "reject" or rejects_reuse(wfid))

@@ -47,6 +47,10 @@ class WorkflowRow:
     is_debounced: int = 0
     debounce_deadline_epoch_ms: int | None = None
     queue_partition_key: str | None = None
+    attributes: str | None = None  # a JSON object, as text
+    completed_at: int | None = None
+    was_forked_from: bool = False
+    application_name: str | None = None
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)
@@ -95,6 +99,13 @@ class WorkflowFilter:
     queues_only: bool = False
     has_parent: bool | None = None
     was_forked_from: bool | None = None
+    is_fork: bool | None = None
+    completed_after_ms: int | None = None
+    completed_before_ms: int | None = None
+    dequeued_after_ms: int | None = None
+    dequeued_before_ms: int | None = None
+    application_name: Sequence[str] | None = None
+    attributes: str | None = None  # a JSON object the workflows' attributes must contain
     limit: int | None = None
     offset: int | None = None
     sort_desc: bool = False
@@ -288,6 +299,11 @@ class Store(abc.ABC):
         Raises:
             QueueDeduplicatedError: the change would make two active workflows share a deduplication ID.
         """
+
+    @abc.abstractmethod
+    def update_attributes(self, workflow_id: str, attributes: str | None, merge: bool) -> bool:
+        """Replace a workflow's attributes (JSON object text, or None), or merge its top-level keys into the
+        stored ones, atomically. Returns False if no workflow has this ID."""
 
     @abc.abstractmethod
     def explain_list_workflows(self, flt: WorkflowFilter) -> str:

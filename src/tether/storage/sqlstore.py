@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
@@ -13,6 +14,7 @@ from tether.errors import (
     ScheduleExistsError,
     StorageError,
     StreamClosedError,
+    TetherError,
 )
 from tether.storage.base import (
     SCHEDULE_COLUMNS,
@@ -213,8 +215,23 @@ class SqlStore(QueueStore, Store):
         if flt.has_parent is not None:
             where.append("parent_workflow_id IS " + ("NOT NULL" if flt.has_parent else "NULL"))
         if flt.was_forked_from is not None:
-            exists = "EXISTS (SELECT 1 FROM workflow_status f WHERE f.forked_from = workflow_status.workflow_uuid)"
-            where.append(exists if flt.was_forked_from else f"NOT {exists}")
+            where.append("was_forked_from = " + self._true if flt.was_forked_from else
+                         "was_forked_from = " + self._false)
+        if flt.is_fork is not None:
+            where.append("forked_from IS " + ("NOT NULL" if flt.is_fork else "NULL"))
+        any_of("application_name", flt.application_name)
+        for column, bound, op in (("completed_at", flt.completed_after_ms, ">="),
+                                  ("completed_at", flt.completed_before_ms, "<="),
+                                  ("started_at_epoch_ms", flt.dequeued_after_ms, ">="),
+                                  ("started_at_epoch_ms", flt.dequeued_before_ms, "<=")):
+            if bound is not None:
+                where.append(f"{column} {op} {ph}")
+                params.append(bound)
+        if flt.dequeued_after_ms is not None or flt.dequeued_before_ms is not None:
+            where.append("queue_name IS NOT NULL")  # only queued workflows are dequeued
+        if flt.attributes is not None:
+            where.append(self._attributes_contain(ph))
+            params.append(flt.attributes)
         sql = f"SELECT {', '.join(cols)} FROM workflow_status"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -229,9 +246,31 @@ class SqlStore(QueueStore, Store):
         return sql, params
 
     _no_limit = "ALL"
+    _true, _false = "1", "0"
+
+    def _attributes_contain(self, ph: str) -> str:
+        """The condition "the workflow's attributes contain this JSON object".
+
+        Raises:
+            TetherError: the backend cannot filter by attributes faithfully.
+        """
+        raise TetherError("Filtering workflows by attributes is not supported on SQLite. "
+                          "Use a Postgres system database to filter by attributes.")
     # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
     _prefix_column = "workflow_uuid"
     _explain = "EXPLAIN"
+
+    def update_attributes(self, workflow_id: str, attributes: str | None, merge: bool) -> bool:
+        with self._tx() as s:
+            row = s.run("attributes_for_update", {"workflow_uuid": workflow_id}).fetchone()
+            if row is None:
+                return False
+            if merge and attributes is not None:
+                merged = json.loads(row[0]) if row[0] is not None else {}
+                merged.update(json.loads(attributes))
+                attributes = json.dumps(merged)
+            s.run("set_attributes", {"workflow_uuid": workflow_id, "attributes": attributes})
+            return True
 
     def explain_list_workflows(self, flt: WorkflowFilter) -> str:
         sql, params = self._build_list(flt)
@@ -248,6 +287,11 @@ class SqlStore(QueueStore, Store):
         ph = self.placeholder
         sets = [f"status = {ph}", f"updated_at = {ph}"]
         params: list[Any] = [status, now_ms]
+        if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
+            sets.append(f"completed_at = {ph}")
+            params.append(now_ms)
+        else:
+            sets.append("completed_at = NULL")  # resumed or re-enqueued: it has not ended any more
         if queue_name is not ...:
             sets.append(f"queue_name = {ph}")
             params.append(queue_name)
@@ -299,6 +343,7 @@ class SqlStore(QueueStore, Store):
             s.run("insert_workflow", {c: getattr(row, c) for c in WORKFLOW_COLUMNS})
             s.run("copy_operations", {"source_id": source_id, "target_id": row.workflow_uuid,
                                       "before_function_id": before_function_id})
+            s.run("mark_forked", {"workflow_uuid": source_id})
 
     # -- schedules and debounces ------------------------------------------------------------------------
     def put_schedules(self, rows: Sequence[ScheduleRow], *, replace: bool) -> None:

@@ -48,6 +48,11 @@ class PostgresStore(SqlStore):
     queries = _SOURCES
     placeholder = "?"  # rewritten to $n by the wire layer
     _prefix_column = 'workflow_uuid COLLATE "C"'
+    _true, _false = "TRUE", "FALSE"
+
+    def _attributes_contain(self, ph: str) -> str:
+        # The same expression as the GIN index workflow_status_attributes, so the index serves it.
+        return f"(attributes IS NOT NULL AND CAST(attributes AS JSONB) @> CAST({ph} AS JSONB))"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url

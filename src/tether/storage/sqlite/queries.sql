@@ -7,18 +7,21 @@ INSERT INTO workflow_status (
     queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
     schedule_name, is_debounced, debounce_deadline_epoch_ms,
-    queue_partition_key)
+    queue_partition_key,
+    attributes, completed_at, was_forked_from, application_name)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
     :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
     :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
     :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
-    :queue_partition_key)
+    :queue_partition_key,
+    :attributes, :completed_at, :was_forked_from, :application_name)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
-UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now
+UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now,
+    completed_at = :now
 WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
 
 -- name: insert_operation
@@ -264,3 +267,11 @@ ON CONFLICT (application_name, version) DO NOTHING
 -- name: queue_latest_version
 SELECT version FROM queue_app_versions WHERE application_name = :application_name
 ORDER BY first_seen_ms DESC, version DESC LIMIT 1
+-- name: mark_forked
+UPDATE workflow_status SET was_forked_from = 1 WHERE workflow_uuid = :workflow_uuid
+
+-- name: attributes_for_update
+SELECT attributes FROM workflow_status WHERE workflow_uuid = :workflow_uuid
+
+-- name: set_attributes
+UPDATE workflow_status SET attributes = :attributes WHERE workflow_uuid = :workflow_uuid

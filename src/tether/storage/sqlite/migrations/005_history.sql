@@ -1,0 +1,14 @@
+-- Workflow attributes, completion time, fork marks and the application's name.
+-- attributes: a JSON object (text) set by SetWorkflowAttributes / update_workflow_attributes.
+ALTER TABLE workflow_status ADD COLUMN attributes TEXT;
+-- When the workflow ended (SUCCESS, ERROR, CANCELLED), in epoch milliseconds.
+ALTER TABLE workflow_status ADD COLUMN completed_at INTEGER;
+-- Set on a workflow when another one is forked from it.
+ALTER TABLE workflow_status ADD COLUMN was_forked_from INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workflow_status ADD COLUMN application_name TEXT;
+CREATE INDEX workflow_status_completed_at ON workflow_status (completed_at) WHERE completed_at IS NOT NULL;
+CREATE INDEX workflow_status_dequeued_at ON workflow_status (started_at_epoch_ms) WHERE queue_name IS NOT NULL;
+CREATE INDEX workflow_status_application_name ON workflow_status (application_name, created_at);
+-- Workflows with a deadline, by deadline: the timer that cancels them reads the earliest.
+CREATE INDEX workflow_status_deadline ON workflow_status (workflow_deadline_epoch_ms)
+    WHERE workflow_deadline_epoch_ms IS NOT NULL AND status IN ('PENDING', 'ENQUEUED', 'DELAYED');
