@@ -8,7 +8,7 @@ The API mirrors DBOS's Python SDK, so its examples run with only the import chan
 from tether import error
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
-from tether.api.context import SetWorkflowAttributes, SetWorkflowID
+from tether.api.context import SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
 from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
@@ -102,6 +102,7 @@ __all__ = [
     "SetEnqueueOptions",
     "SetWorkflowAttributes",
     "SetWorkflowID",
+    "SetWorkflowTimeout",
     "StepInfo",
     "StepOptions",
     "StepStatus",

@@ -6,8 +6,8 @@ import tether
 
 PUBLIC = {
     # the application, its handles and context managers
-    "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance",
-    "SetWorkflowID", "SetWorkflowAttributes", "SetEnqueueOptions", "WorkflowHandle",
+    "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance", "SetWorkflowID", "SetWorkflowAttributes",
+    "SetWorkflowTimeout", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy",
     # schedules and the debouncer

@@ -12,9 +12,11 @@ from tether.engine.context import (
     reset_assigned_id,
     reset_reject_reuse,
     reset_start_attributes,
+    reset_start_timeout,
     set_assigned_id,
     set_reject_reuse,
     set_start_attributes,
+    set_start_timeout,
 )
 from tether.errors import QueueConfigurationError
 
@@ -99,6 +101,39 @@ class SetWorkflowAttributes:
             self._token = None
 
     async def __aenter__(self) -> SetWorkflowAttributes:
+        return self.__enter__()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+
+class SetWorkflowTimeout:
+    """Give the workflows started or enqueued in this block a timeout: past it (counted from the start, or
+    from the dequeue for a queued workflow) the workflow is cancelled, with its children. Children started
+    inside such a workflow inherit its deadline unless a block of their own sets another (``None``: none).
+
+    Raises:
+        ValueError: a timeout that is not positive.
+    """
+
+    def __init__(self, workflow_timeout_sec: float | None) -> None:
+        if workflow_timeout_sec is not None and not workflow_timeout_sec > 0:
+            raise ValueError(f"Invalid workflow timeout {workflow_timeout_sec}. Timeouts must be positive.")
+        self.workflow_timeout_ms = None if workflow_timeout_sec is None else int(workflow_timeout_sec * 1000)
+        self._token: contextvars.Token[tuple[str | None, int | None] | None] | None = None
+
+    def __enter__(self) -> SetWorkflowTimeout:
+        self._token = set_start_timeout(self.workflow_timeout_ms)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if self._token is not None:
+            reset_start_timeout(self._token)
+            self._token = None
+
+    async def __aenter__(self) -> SetWorkflowTimeout:
         return self.__enter__()
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -190,6 +190,20 @@ class EnqueueOptions(_EnqueueRequired, total=False):
     serialization_type: WorkflowSerializationFormat
     application_name: str | None
     attributes: dict[str, Any] | None
+    workflow_timeout: float | None
+
+
+def _timeout_ms(seconds: float | None) -> int | None:
+    """A workflow timeout in milliseconds.
+
+    Raises:
+        ValueError: a timeout that is not positive.
+    """
+    if seconds is None:
+        return None
+    if not seconds > 0:
+        raise ValueError(f"Invalid workflow timeout {seconds}. Timeouts must be positive.")
+    return int(seconds * 1000)
 
 
 def _not_here(*args: Any, **kwargs: Any) -> Any:
@@ -232,6 +246,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         duplication_policy=options.get("duplication_policy"),
         reuse_policy=options.get("workflow_id_reuse_policy"),
         attributes=encode_attributes(options.get("attributes")),
+        timeout_ms=_timeout_ms(options.get("workflow_timeout")),
     )
     start = await prepare_start(rt, reg, args, kwargs, opts)
     return start.workflow_id

@@ -19,6 +19,7 @@ from tether.engine import attributes as attributes_engine
 from tether.engine import management, patching, waiting
 from tether.engine.attributes import encode_attributes
 from tether.engine.bridge import run_sync
+from tether.engine.context import take_assigned_id
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
 from tether.errors import NotLaunchedError
@@ -215,29 +216,65 @@ class WorkflowManagement:
         return await as_operation("DBOS.listWorkflowSteps", run)
 
     @_either
-    def cancel_workflow(self, workflow_id: str) -> None:
-        """Cancel a workflow: CANCELLED at once, off its queue, stopped at the start of its next operation."""
-        run_sync(management.cancel_workflows(_runtime_of(self), [workflow_id]))
+    def cancel_workflow(self, workflow_id: str, *, cancel_children: bool = False,
+                        shard_key: str | None = None) -> None:
+        """Cancel a workflow: CANCELLED at once, off its queue, stopped at the start of its next operation (a
+        preemptible step at once); with ``cancel_children``, every workflow it started too."""
+        run_sync(self.cancel_workflows_async([workflow_id], cancel_children=cancel_children))
 
     @_either
-    async def cancel_workflow_async(self, workflow_id: str) -> None:
+    async def cancel_workflow_async(self, workflow_id: str, *, cancel_children: bool = False,
+                                    shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`cancel_workflow`."""
-        await management.cancel_workflows(_runtime_of(self), [workflow_id])
+        await self.cancel_workflows_async([workflow_id], cancel_children=cancel_children)
 
     @_either
-    def cancel_workflows(self, workflow_ids: list[str]) -> None:
+    def cancel_workflows(self, workflow_ids: list[str], *, cancel_children: bool = False,
+                         shard_key: str | None = None) -> None:
         """Cancel several workflows (see :meth:`cancel_workflow`)."""
-        run_sync(management.cancel_workflows(_runtime_of(self), workflow_ids))
+        run_sync(self.cancel_workflows_async(workflow_ids, cancel_children=cancel_children))
 
     @_either
-    async def cancel_workflows_async(self, workflow_ids: list[str]) -> None:
+    async def cancel_workflows_async(self, workflow_ids: list[str], *, cancel_children: bool = False,
+                                     shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`cancel_workflows`."""
-        await management.cancel_workflows(_runtime_of(self), workflow_ids)
+        rt = _runtime_of(self)
+        await as_operation("DBOS.cancelWorkflow", lambda: management.cancel_workflows(
+            rt, workflow_ids, cancel_children=cancel_children))
 
     @_either
-    def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None) -> WorkflowHandle[Any]:
+    def delete_workflow(self, workflow_id: str, *, delete_children: bool = False,
+                        shard_key: str | None = None) -> None:
+        """Delete a workflow and everything recorded for it; with ``delete_children``, its descendants too.
+        An unknown ID is ignored."""
+        run_sync(self.delete_workflows_async([workflow_id], delete_children=delete_children))
+
+    @_either
+    async def delete_workflow_async(self, workflow_id: str, *, delete_children: bool = False,
+                                    shard_key: str | None = None) -> None:
+        """Coroutine form of :meth:`delete_workflow`."""
+        await self.delete_workflows_async([workflow_id], delete_children=delete_children)
+
+    @_either
+    def delete_workflows(self, workflow_ids: list[str], *, delete_children: bool = False,
+                         shard_key: str | None = None) -> None:
+        """Delete several workflows (see :meth:`delete_workflow`)."""
+        run_sync(self.delete_workflows_async(workflow_ids, delete_children=delete_children))
+
+    @_either
+    async def delete_workflows_async(self, workflow_ids: list[str], *, delete_children: bool = False,
+                                     shard_key: str | None = None) -> None:
+        """Coroutine form of :meth:`delete_workflows`."""
+        rt = _runtime_of(self)
+        await as_operation("DBOS.deleteWorkflow", lambda: management.delete_workflows(
+            rt, workflow_ids, delete_children=delete_children))
+
+    @_either
+    def resume_workflow(self, workflow_id: str, *, queue_name: str | None = None,
+                        shard_key: str | None = None) -> WorkflowHandle[Any]:
         """Continue a cancelled (or out of recovery attempts) workflow from its last completed step, now or
-        on ``queue_name``; also starts an enqueued or delayed workflow at once.
+        on ``queue_name``; also starts an enqueued or delayed workflow at once. A timeout counts again from
+        the resumption.
 
         Raises:
             WorkflowNotFoundError: no workflow has this ID.
@@ -245,53 +282,76 @@ class WorkflowManagement:
         return self.resume_workflows([workflow_id], queue_name=queue_name)[0]
 
     @_either
-    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None
-                                    ) -> WorkflowHandleAsync[Any]:
+    async def resume_workflow_async(self, workflow_id: str, *, queue_name: str | None = None,
+                                    shard_key: str | None = None) -> WorkflowHandleAsync[Any]:
         """Coroutine form of :meth:`resume_workflow`."""
         handles = await self.resume_workflows_async([workflow_id], queue_name=queue_name)
         return handles[0]
 
     @_either
-    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None
-                         ) -> list[WorkflowHandle[Any]]:
+    def resume_workflows(self, workflow_ids: list[str], *, queue_name: str | None = None,
+                         shard_key: str | None = None) -> list[WorkflowHandle[Any]]:
         """Resume several workflows (see :meth:`resume_workflow`); one handle per ID, in order.
 
         Raises:
             WorkflowNotFoundError: an ID names no workflow.
         """
         rt = _runtime_of(self)
-        ids = run_sync(management.resume_workflows(rt, workflow_ids, queue_name, run_here=_runs_here(self)))
+        ids = run_sync(self._resume(rt, workflow_ids, queue_name))
         return [WorkflowHandle(rt, wfid) for wfid in ids]
 
     @_either
-    async def resume_workflows_async(self, workflow_ids: list[str], *, queue_name: str | None = None
-                                     ) -> list[WorkflowHandleAsync[Any]]:
+    async def resume_workflows_async(self, workflow_ids: list[str], *, queue_name: str | None = None,
+                                     shard_key: str | None = None) -> list[WorkflowHandleAsync[Any]]:
         """Coroutine form of :meth:`resume_workflows`."""
         rt = _runtime_of(self)
-        ids = await management.resume_workflows(rt, workflow_ids, queue_name, run_here=_runs_here(self))
+        ids = await self._resume(rt, workflow_ids, queue_name)
         return [WorkflowHandleAsync(rt, wfid) for wfid in ids]
 
     @_either
-    def fork_workflow(self, workflow_id: str, start_step: int, *, application_version: str | None = None
-                      ) -> WorkflowHandle[Any]:
-        """A new workflow with the same inputs that reuses the checkpoints before ``start_step`` and runs
-        the rest again; its ``forked_from`` is ``workflow_id``. A ``SetWorkflowID`` block names it.
+    async def _resume(self, rt: Runtime, workflow_ids: list[str], queue_name: str | None) -> list[str]:
+        return await as_operation("DBOS.resumeWorkflow", lambda: management.resume_workflows(
+            rt, workflow_ids, queue_name, run_here=_runs_here(self)))
+
+    @_either
+    def fork_workflow(self, workflow_id: str, start_step: int, *, application_version: str | None = None,
+                      queue_name: str | None = None, queue_partition_key: str | None = None,
+                      replacement_children: dict[str, str] | None = None, timeout_seconds: float | None = None,
+                      shard_key: str | None = None) -> WorkflowHandle[Any]:
+        """A new workflow with the same inputs that reuses the checkpoints before ``start_step`` (and the
+        events as they were then) and runs the rest again; its ``forked_from`` is ``workflow_id``. A
+        ``SetWorkflowID`` block names it. ``queue_name`` enqueues it there; ``timeout_seconds`` gives it a
+        timeout of its own; ``replacement_children`` maps recorded child IDs to the ones the fork uses.
 
         Raises:
             WorkflowNotFoundError: no workflow has ``workflow_id``.
-            ValueError: ``start_step`` is negative (0, as 1, reruns every step).
+            ValueError: ``start_step`` is negative (0, as 1, reruns every step), or a timeout that is not
+                positive.
         """
         rt = _runtime_of(self)
-        return WorkflowHandle(rt, run_sync(management.fork_workflow(
-            rt, workflow_id, start_step, application_version, run_here=_runs_here(self))))
+        return WorkflowHandle(rt, run_sync(self._fork(rt, workflow_id, start_step, application_version,
+                                                      queue_name, replacement_children, timeout_seconds)))
 
     @_either
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
-                                  application_version: str | None = None) -> WorkflowHandleAsync[Any]:
+                                  application_version: str | None = None, queue_name: str | None = None,
+                                  queue_partition_key: str | None = None,
+                                  replacement_children: dict[str, str] | None = None,
+                                  timeout_seconds: float | None = None,
+                                  shard_key: str | None = None) -> WorkflowHandleAsync[Any]:
         """Coroutine form of :meth:`fork_workflow`."""
         rt = _runtime_of(self)
-        return WorkflowHandleAsync(rt, await management.fork_workflow(
-            rt, workflow_id, start_step, application_version, run_here=_runs_here(self)))
+        return WorkflowHandleAsync(rt, await self._fork(rt, workflow_id, start_step, application_version,
+                                                        queue_name, replacement_children, timeout_seconds))
+
+    @_either
+    async def _fork(self, rt: Runtime, workflow_id: str, start_step: int, application_version: str | None,
+                    queue_name: str | None, replacement_children: dict[str, str] | None,
+                    timeout_seconds: float | None) -> str:
+        new_id = take_assigned_id()  # a SetWorkflowID block names the fork, not the recorded operation
+        return await as_operation("DBOS.forkWorkflow", lambda: management.fork_workflow(
+            rt, workflow_id, start_step, application_version, run_here=_runs_here(self), new_id=new_id,
+            queue_name=queue_name, timeout_seconds=timeout_seconds, replacement_children=replacement_children))
 
     @_either
     def update_workflow_attributes(self, workflow_id: str, attributes: dict[str, Any] | None, *,

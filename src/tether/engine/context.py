@@ -25,6 +25,7 @@ class WorkflowContext:
     recorded: dict[int, OperationRow] = field(default_factory=dict)
     last_function_id: int = 0
     authenticated_user: str | None = None
+    deadline_ms: int | None = None  # inherited by the children it starts
 
     def next_function_id(self) -> int:
         """Take the number of the next operation; this is also where cancellation takes effect."""
@@ -120,6 +121,31 @@ def set_start_attributes(attributes: str | None) -> contextvars.Token[tuple[str 
 
 def reset_start_attributes(token: contextvars.Token[tuple[str | None, str | None] | None]) -> None:
     _attributes.reset(token)
+
+
+# A SetWorkflowTimeout block: (workflow the block was opened in, timeout in ms or None for none).
+_timeout: contextvars.ContextVar[tuple[str | None, int | None] | None] = contextvars.ContextVar(
+    "tether_timeout", default=None)
+
+
+def set_start_timeout(timeout_ms: int | None) -> contextvars.Token[tuple[str | None, int | None] | None]:
+    wf = _workflow.get()
+    return _timeout.set((wf.workflow_id if wf is not None else None, timeout_ms))
+
+
+def reset_start_timeout(token: contextvars.Token[tuple[str | None, int | None] | None]) -> None:
+    _timeout.reset(token)
+
+
+def start_timeout() -> tuple[bool, int | None]:
+    """(whether a SetWorkflowTimeout block opened by this code applies, its timeout in ms)."""
+    got = _timeout.get()
+    if got is None:
+        return False, None
+    wf = _workflow.get()
+    if got[0] != (wf.workflow_id if wf is not None else None):
+        return False, None
+    return True, got[1]
 
 
 def start_attributes() -> str | None:

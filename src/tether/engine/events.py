@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from tether.engine.context import require_workflow, workflow_for_operation
+from tether.engine.context import current_step, require_workflow, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
 from tether.storage.base import OperationRow
@@ -39,6 +39,8 @@ async def set_event(rt: Runtime, key: str, value: Any,
     k = event_key(key)
     payload = serialize(value, serialization_type or ctx.serialization)
     op = None
+    step = current_step()
+    history_fid = step.function_id if step is not None else None
     if workflow_for_operation("set_event") is not None:
         fid = ctx.next_function_id()
         rec = ctx.recorded.get(fid)
@@ -46,7 +48,8 @@ async def set_event(rt: Runtime, key: str, value: Any,
             return
         now = rt.clock.now_ms()
         op = OperationRow(function_id=fid, function_name="DBOS.setEvent", started_at=now, completed_at=now)
-    await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op)
+        history_fid = fid
+    await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, history_fid)
     rt.notify("event", ctx.workflow_id, k)
 
 

@@ -42,10 +42,29 @@ async def list_steps(rt: Runtime, workflow_id: str, limit: int | None = None,
     return ops
 
 
-async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str]) -> list[str]:
-    """Cancel every listed workflow that has not ended; returns those that were cancelled. Unknown IDs and
-    ended workflows are left as they are."""
-    changed = await rt.io(rt.store.set_status, list(workflow_ids), _S.CANCELLED.value, rt.clock.now_ms(),
+async def descendants(rt: Runtime, workflow_ids: Sequence[str]) -> list[str]:
+    """Every workflow started, directly or not, by one of ``workflow_ids`` (one indexed query per
+    generation), not including those themselves."""
+    found: list[str] = []
+    seen = set(workflow_ids)
+    frontier = list(workflow_ids)
+    while frontier:
+        rows = await rt.io(rt.store.list_workflows, WorkflowFilter(
+            parent_workflow_id=frontier, load_input=False, load_output=False))
+        frontier = [r.workflow_uuid for r in rows if r.workflow_uuid not in seen]
+        seen.update(frontier)
+        found.extend(frontier)
+    return found
+
+
+async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str], *, cancel_children: bool = False
+                           ) -> list[str]:
+    """Cancel every listed workflow that has not ended (with ``cancel_children``, their descendants too);
+    returns those that were cancelled. Unknown IDs and ended workflows are left as they are."""
+    ids = list(workflow_ids)
+    if cancel_children:
+        ids += await descendants(rt, ids)
+    changed = await rt.io(rt.store.set_status, ids, _S.CANCELLED.value, rt.clock.now_ms(),
                           only_from=list(CANCELLABLE))
     for wfid in changed:
         rt.notify("wf", wfid, _S.CANCELLED.value)  # preempts it here; other processes hear the trigger
@@ -75,13 +94,14 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
         local = queue_name is None and run_here and lookup_workflow(row.name) is not None
         if not local:
             changed = await rt.io(rt.store.set_status, [wfid], _S.ENQUEUED.value, now, only_from=list(RESUMABLE),
-                                  queue_name=queue_name or INTERNAL_QUEUE, reset_recovery=True, started_at=None)
+                                  queue_name=queue_name or INTERNAL_QUEUE, reset_recovery=True, started_at=None,
+                                  restart_deadline_at=None)
             if changed:
                 rt.notify("wf", wfid, _S.ENQUEUED.value)
             continue
         changed = await rt.io(rt.store.set_status, [wfid], _S.PENDING.value, now, only_from=list(RESUMABLE),
                               queue_name=None, reset_recovery=True, executor_id=rt.settings.executor_id,
-                              started_at=now)
+                              started_at=now, restart_deadline_at=now)
         if not changed:
             continue
         rt.notify("wf", wfid, _S.PENDING.value)
@@ -92,38 +112,47 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
 
 
 async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, application_version: str | None = None,
-                        *, run_here: bool = True, new_id: str | None = None) -> str:
+                        *, run_here: bool = True, new_id: str | None = None, queue_name: str | None = None,
+                        timeout_seconds: float | None = None,
+                        replacement_children: dict[str, str] | None = None) -> str:
     """Start a new workflow with the same inputs as ``workflow_id`` that reuses its checkpoints of the
-    operations before ``start_step`` (1-based function IDs) and runs the rest again. The new workflow's
-    ``forked_from`` names the original. It runs in this process when it can (``run_here``, function
-    registered, same application version), else any process of that version takes it from the internal
-    queue. Returns the new ID (``new_id``, the ID a ``SetWorkflowID`` block assigned, or a fresh UUID).
+    operations before ``start_step`` (1-based function IDs), with its events as they were then, and runs the
+    rest again. The new workflow's ``forked_from`` names the original (whose ``was_forked_from`` is set).
+    It runs in this process when it can (``run_here``, function registered, same application version),
+    else any process of that version takes it from the internal queue; with ``queue_name`` it is enqueued
+    there. ``timeout_seconds`` replaces the original's timeout; ``replacement_children`` maps child IDs
+    recorded before ``start_step`` to the IDs the fork should use instead (forks of those children, say).
+    Returns the new ID (``new_id``, the ID a ``SetWorkflowID`` block assigned, or a fresh UUID).
 
     Raises:
         WorkflowNotFoundError: no workflow has ``workflow_id``.
-        ValueError: ``start_step`` is negative (0, as 1, reruns every step).
+        ValueError: ``start_step`` is negative (0, as 1, reruns every step), or a timeout that is not positive.
     """
     if start_step < 0:
         raise ValueError("start_step must be 0 or more")
+    if timeout_seconds is not None and not timeout_seconds > 0:
+        raise ValueError(f"Invalid workflow timeout {timeout_seconds}. Timeouts must be positive.")
     src = await rt.io(rt.store.get_workflow, workflow_id, load_output=False)
     if src is None:
         raise WorkflowNotFoundError(workflow_id)
     version = application_version or src.application_version
-    local = (run_here and lookup_workflow(src.name) is not None
+    local = (queue_name is None and run_here and lookup_workflow(src.name) is not None
              and version in (None, "", rt.application_version))
     now = rt.clock.now_ms()
+    timeout_ms = int(timeout_seconds * 1000) if timeout_seconds is not None else src.workflow_timeout_ms
     row = WorkflowRow(
         workflow_uuid=new_id or take_assigned_id() or str(uuid.uuid4()),
         status=_S.PENDING.value if local else _S.ENQUEUED.value,
         name=src.name, class_name=src.class_name, config_name=src.config_name,
         authenticated_user=src.authenticated_user, inputs=src.inputs,
         executor_id=rt.settings.executor_id, application_version=version, application_id=src.application_id,
-        created_at=now, updated_at=now, queue_name=None if local else INTERNAL_QUEUE,
-        started_at_epoch_ms=now if local else None, workflow_timeout_ms=src.workflow_timeout_ms,
+        created_at=now, updated_at=now, queue_name=None if local else (queue_name or INTERNAL_QUEUE),
+        started_at_epoch_ms=now if local else None, workflow_timeout_ms=timeout_ms,
+        workflow_deadline_epoch_ms=now + timeout_ms if local and timeout_ms is not None else None,
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
         application_name=src.application_name,
     )
-    await rt.io(rt.store.fork_workflow, row, workflow_id, start_step)
+    await rt.io(rt.store.fork_workflow, row, workflow_id, start_step, replacement_children)
     rt.notify("wf", row.workflow_uuid, row.status)
     if local:
         await dispatch(rt, row)
@@ -157,3 +186,12 @@ async def set_workflow_delay(rt: Runtime, workflow_id: str, *, delay_seconds: fl
     if await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False) is None:
         raise WorkflowNotFoundError(workflow_id)
     return False
+
+
+async def delete_workflows(rt: Runtime, workflow_ids: Sequence[str], *, delete_children: bool = False) -> None:
+    """Delete workflows and everything recorded for them (checkpoints, messages, events, streams); with
+    ``delete_children``, their descendants too. Unknown IDs are ignored."""
+    ids = list(workflow_ids)
+    if delete_children:
+        ids += await descendants(rt, ids)
+    await rt.io(rt.store.delete_workflows, ids)

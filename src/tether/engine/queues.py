@@ -227,7 +227,7 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         return 0
     if row.schedule_name is not None:
         args = revive_scheduled_time(args)
-    start = Start(wfid, True, reg, args, kwargs, recorded)
+    start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms)
     if inline_io():
         # Called through the sync bridge, whose loop stops with the call: run it from the runtime's loop.
         rt.loop.call_soon_threadsafe(launch_in_background, rt, start)

@@ -54,5 +54,6 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
             continue
         launched.append(row.workflow_uuid)
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
-        launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded))
+        launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
+                                       row.workflow_deadline_epoch_ms))
     return launched

@@ -21,12 +21,14 @@ from tether.engine.context import (
     leave_workflow,
     rejects_reuse,
     start_attributes,
+    start_timeout,
     take_assigned_id,
     workflow_for_operation,
 )
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime
 from tether.engine.steps import replay
+from tether.engine.timeouts import arm, start_deadline
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -75,6 +77,7 @@ class Start:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     recorded: dict[int, OperationRow] | None = None
+    deadline_ms: int | None = None  # when it is cancelled if still running (see engine/timeouts.py)
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -123,13 +126,18 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         status = WorkflowStatusString.ENQUEUED.value
     else:
         status = WorkflowStatusString.PENDING.value
+    own_block, block_timeout = start_timeout()
+    timeout_ms = opts.timeout_ms if opts.timeout_ms is not None else block_timeout
+    deadline = start_deadline(now, timeout_ms, status != WorkflowStatusString.PENDING.value,
+                              parent.deadline_ms if parent is not None else None,
+                              own_block or opts.timeout_ms is not None)
     row = WorkflowRow(
         workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs, class_name=class_name,
         config_name=config_name,
         executor_id=rt.settings.executor_id, application_version=opts.app_version or rt.application_version,
         created_at=now, updated_at=now, queue_name=opts.queue_name, deduplication_id=opts.deduplication_id,
         priority=opts.priority, delay_until_epoch_ms=opts.delay_until_epoch_ms,
-        workflow_timeout_ms=opts.timeout_ms,
+        workflow_timeout_ms=timeout_ms, workflow_deadline_epoch_ms=deadline,
         authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=format_name(reg.serialization),
@@ -151,7 +159,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         return Start(wfid, False, reg, args, kwargs)
     if created:
         rt.notify("wf", wfid, status)
-    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {})
+    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline)
 
 
 async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
@@ -214,8 +222,11 @@ def execution_args(row: WorkflowRow) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 def _context(rt: Runtime, start: Start) -> WorkflowContext:
+    if start.deadline_ms is not None:
+        arm(rt, start.workflow_id, start.deadline_ms)
     return WorkflowContext(runtime=rt, workflow_id=start.workflow_id, name=start.reg.name,
-                           serialization=start.reg.serialization, recorded=start.recorded or {})
+                           serialization=start.reg.serialization, recorded=start.recorded or {},
+                           deadline_ms=start.deadline_ms)
 
 
 async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:

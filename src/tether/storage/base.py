@@ -291,14 +291,20 @@ class Store(abc.ABC):
     def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
-                   started_at: Any = ..., app_version: str | None = None) -> list[str]:
+                   started_at: Any = ..., app_version: str | None = None,
+                   restart_deadline_at: Any = ...) -> list[str]:
         """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` and
-        ``started_at`` if given replace those columns, ``app_version`` fills an empty version. Returns the
-        IDs changed.
+        ``started_at`` if given replace those columns, ``app_version`` fills an empty version,
+        ``restart_deadline_at`` (epoch ms) counts the timeout again from then, or None clears the deadline
+        (a queued workflow gets it at its dequeue). Returns the IDs changed.
 
         Raises:
             QueueDeduplicatedError: the change would make two active workflows share a deduplication ID.
         """
+
+    @abc.abstractmethod
+    def delete_workflows(self, workflow_ids: Sequence[str]) -> None:
+        """Delete workflows with everything recorded for them."""
 
     @abc.abstractmethod
     def update_attributes(self, workflow_id: str, attributes: str | None, merge: bool) -> bool:
@@ -364,8 +370,11 @@ class Store(abc.ABC):
         """Move a DELAYED workflow's start time; False if it is not DELAYED."""
 
     @abc.abstractmethod
-    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int) -> None:
-        """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it, atomically."""
+    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
+                      replacement_children: dict[str, str] | None = None) -> None:
+        """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it (child IDs
+        swapped per ``replacement_children``), with the events as they were then, atomically; mark the source
+        as forked from."""
 
     # -- schedules and debounces ------------------------------------------------------------------------
     @abc.abstractmethod
@@ -438,7 +447,9 @@ class Store(abc.ABC):
     # -- events ----------------------------------------------------------------------------------------
     @abc.abstractmethod
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None) -> None: ...
+                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
+        """Publish an event value; with ``op`` recorded in the same transaction (a repeat changes nothing),
+        and with ``history_fid`` kept in the event history under that step number (for forks)."""
 
     @abc.abstractmethod
     def get_event(self, workflow_id: str, key: str) -> bytes | None: ...

@@ -260,6 +260,14 @@ class SqlStore(QueueStore, Store):
     _prefix_column = "workflow_uuid"
     _explain = "EXPLAIN"
 
+    def delete_workflows(self, workflow_ids: Sequence[str]) -> None:
+        ids = list(workflow_ids)
+        for i in range(0, len(ids), self._CHUNK):
+            chunk = ids[i:i + self._CHUNK]
+            with self._tx() as s:  # checkpoints, messages, events and streams go with them (ON DELETE CASCADE)
+                s.run_sql(f"DELETE FROM workflow_status WHERE workflow_uuid IN "
+                          f"({', '.join([self.placeholder] * len(chunk))})", chunk)
+
     def update_attributes(self, workflow_id: str, attributes: str | None, merge: bool) -> bool:
         with self._tx() as s:
             row = s.run("attributes_for_update", {"workflow_uuid": workflow_id}).fetchone()
@@ -281,7 +289,8 @@ class SqlStore(QueueStore, Store):
     def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
-                   started_at: Any = ..., app_version: str | None = None) -> list[str]:
+                   started_at: Any = ..., app_version: str | None = None,
+                   restart_deadline_at: Any = ...) -> list[str]:
         if not workflow_ids:
             return []
         ph = self.placeholder
@@ -300,6 +309,12 @@ class SqlStore(QueueStore, Store):
             params.append(started_at)
         if reset_recovery:
             sets.append("recovery_attempts = 0")
+        if restart_deadline_at is None:
+            sets.append("workflow_deadline_epoch_ms = NULL")
+        elif restart_deadline_at is not ...:
+            sets.append(f"workflow_deadline_epoch_ms = CASE WHEN workflow_timeout_ms IS NOT NULL "
+                        f"THEN {ph} + workflow_timeout_ms END")
+            params.append(int(restart_deadline_at))
         if executor_id is not None:
             sets.append(f"executor_id = {ph}")
             params.append(executor_id)
@@ -338,11 +353,16 @@ class SqlStore(QueueStore, Store):
             return s.run("set_delay", {"workflow_uuid": workflow_id, "delay_until": delay_until_ms,
                                        "now": now_ms}).rowcount == 1
 
-    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int) -> None:
+    def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
+                      replacement_children: dict[str, str] | None = None) -> None:
+        copy = {"source_id": source_id, "target_id": row.workflow_uuid, "before_function_id": before_function_id}
         with self._tx() as s:
             s.run("insert_workflow", {c: getattr(row, c) for c in WORKFLOW_COLUMNS})
-            s.run("copy_operations", {"source_id": source_id, "target_id": row.workflow_uuid,
-                                      "before_function_id": before_function_id})
+            s.run("copy_operations", copy)
+            for old, new in (replacement_children or {}).items():
+                s.run("replace_child", {"workflow_uuid": row.workflow_uuid, "old": old, "new": new})
+            s.run("copy_event_history", copy)
+            s.run("restore_events", {**copy, "now": row.created_at})
             s.run("mark_forked", {"workflow_uuid": source_id})
 
     # -- schedules and debounces ------------------------------------------------------------------------
@@ -487,11 +507,14 @@ class SqlStore(QueueStore, Store):
 
     # -- events ----------------------------------------------------------------------------------------
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None) -> None:
+                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
         with self._tx() as s:
             if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
                 return
             s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms})
+            if history_fid is not None:
+                s.run("upsert_event_history", {"workflow_uuid": workflow_id, "function_id": history_fid,
+                                               "key": key, "value": value})
 
     def get_event(self, workflow_id: str, key: str) -> bytes | None:
         with self._auto() as s:

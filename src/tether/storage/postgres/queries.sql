@@ -128,6 +128,9 @@ FOR UPDATE SKIP LOCKED
 -- name: queue_claim
 UPDATE workflow_status
 SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
+    -- a queued workflow's timeout counts from its dequeue
+    workflow_deadline_epoch_ms = CASE WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
+                                      THEN :now + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END,
     application_version = CASE WHEN application_version IS NULL OR application_version = ''
                                THEN :app_version ELSE application_version END
 WHERE workflow_uuid = :workflow_uuid AND status = 'ENQUEUED'
@@ -212,6 +215,14 @@ WITH recorded AS (
            CAST(:now AS BIGINT), CAST(:now AS BIGINT)
     WHERE CAST(:function_id AS INTEGER) IS NOT NULL
     ON CONFLICT DO NOTHING
+    RETURNING 1
+), history AS (
+    -- the value under the step that set it, for forks
+    INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:history_fid AS INTEGER), CAST(:key AS TEXT), CAST(:value AS BYTEA)
+    WHERE CAST(:history_fid AS INTEGER) IS NOT NULL
+      AND (CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded))
+    ON CONFLICT (workflow_uuid, function_id, key) DO UPDATE SET value = excluded.value
     RETURNING 1
 )
 INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
@@ -372,3 +383,25 @@ SELECT attributes FROM workflow_status WHERE workflow_uuid = :workflow_uuid FOR 
 
 -- name: set_attributes
 UPDATE workflow_status SET attributes = :attributes WHERE workflow_uuid = :workflow_uuid
+
+-- name: upsert_event_history
+INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
+VALUES (:workflow_uuid, :function_id, :key, :value)
+ON CONFLICT (workflow_uuid, function_id, key) DO UPDATE SET value = excluded.value
+
+-- name: replace_child
+UPDATE operation_outputs SET child_workflow_id = :new
+WHERE workflow_uuid = :workflow_uuid AND child_workflow_id = :old
+
+-- name: copy_event_history
+INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
+SELECT :target_id, function_id, key, value FROM workflow_events_history
+WHERE workflow_uuid = :source_id AND function_id < :before_function_id
+
+-- name: restore_events
+-- The events of a fork: each key's last value set before the fork's start step.
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
+SELECT :target_id, h.key, h.value, :now FROM workflow_events_history h
+WHERE h.workflow_uuid = :source_id AND h.function_id = (
+    SELECT max(h2.function_id) FROM workflow_events_history h2
+    WHERE h2.workflow_uuid = :source_id AND h2.key = h.key AND h2.function_id < :before_function_id)

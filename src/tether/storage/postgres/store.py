@@ -133,9 +133,10 @@ class PostgresStore(SqlStore):
         return bytes(row[0]) if row is not None else None
 
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None) -> None:
+                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
         params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
-                  "function_id": op.function_id if op else None, "function_name": op.function_name if op else None}
+                  "function_id": op.function_id if op else None, "function_name": op.function_name if op else None,
+                  "history_fid": history_fid}
         try:
             with self._auto() as s:
                 s.run("set_event_recorded", params)

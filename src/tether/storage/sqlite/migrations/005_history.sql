@@ -12,3 +12,12 @@ CREATE INDEX workflow_status_application_name ON workflow_status (application_na
 -- Workflows with a deadline, by deadline: the timer that cancels them reads the earliest.
 CREATE INDEX workflow_status_deadline ON workflow_status (workflow_deadline_epoch_ms)
     WHERE workflow_deadline_epoch_ms IS NOT NULL AND status IN ('PENDING', 'ENQUEUED', 'DELAYED');
+-- Every value an event took, by the operation that set it, so that a fork restores the events as they
+-- were before its start step.
+CREATE TABLE workflow_events_history (
+    workflow_uuid TEXT NOT NULL REFERENCES workflow_status (workflow_uuid) ON DELETE CASCADE,
+    function_id   INTEGER NOT NULL,
+    key           TEXT NOT NULL,
+    value         BLOB NOT NULL,
+    PRIMARY KEY (workflow_uuid, function_id, key)
+) WITHOUT ROWID;

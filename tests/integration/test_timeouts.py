@@ -1,0 +1,131 @@
+"""Workflow timeouts on both backends: past its deadline a workflow is cancelled with its children; the deadline
+is stored (so it survives a relaunch), counted from the dequeue for queued workflows, and inherited by
+children. The decision of which deadline a new workflow gets is a pure rule, tested without a database."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from tests.conftest import make_config
+from tether import (
+    DBOS,
+    AwaitedWorkflowCancelledError,
+    DBOSClient,
+    Queue,
+    SetWorkflowID,
+    SetWorkflowTimeout,
+)
+from tether.engine.timeouts import start_deadline
+
+WAIT = 30
+
+
+def _tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def test_start_deadline_rule() -> None:
+    assert start_deadline(1000, 500, False, None, True) == 1500          # counted from the start
+    assert start_deadline(1000, 500, True, None, True) is None           # queued: counted from the dequeue
+    assert start_deadline(1000, None, False, 4000, False) == 4000        # a child inherits its parent's
+    assert start_deadline(1000, 500, False, 4000, True) == 1500          # unless it has a timeout of its own
+    assert start_deadline(1000, None, False, 4000, True) is None         # or a block says "none"
+
+
+def test_a_workflow_past_its_deadline_is_cancelled_with_its_children(dbos: type[DBOS]) -> None:
+    tag = _tag()
+    gate = threading.Event()
+
+    @DBOS.workflow(name=f"child-{tag}")
+    def child() -> None:
+        while not gate.is_set():
+            DBOS.sleep(0.05)
+
+    @DBOS.workflow(name=f"parent-{tag}")
+    def parent() -> None:
+        DBOS.start_workflow(child)
+        while not gate.is_set():
+            DBOS.sleep(0.05)
+
+    with SetWorkflowTimeout(0.5), SetWorkflowID(f"parent-{tag}"):
+        handle = DBOS.start_workflow(parent)
+    try:
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            handle.get_result(timeout_seconds=WAIT)
+        status = handle.get_status()
+        child_status = DBOS.get_workflow_status(f"parent-{tag}-1")
+        assert child_status is not None
+        assert status.status == "CANCELLED" and child_status.status == "CANCELLED"
+        assert status.workflow_timeout_ms == 500
+        assert status.workflow_deadline_epoch_ms is not None
+        # The child had no timeout of its own: it carried its parent's deadline.
+        assert child_status.workflow_deadline_epoch_ms == status.workflow_deadline_epoch_ms
+    finally:
+        gate.set()
+
+
+def test_a_queued_workflow_counts_its_timeout_from_the_dequeue(dbos: type[DBOS], db_url: str) -> None:
+    tag = _tag()
+    q = Queue(f"tq-{tag}")
+
+    @DBOS.workflow(name=f"quick-{tag}")
+    def quick() -> str:
+        return "done"
+
+    unserved = f"unserved-{tag}"
+    with DBOSClient(db_url) as client:
+        waiting = client.enqueue({"queue_name": unserved, "workflow_name": f"quick-{tag}",
+                                  "workflow_timeout": 0.2})
+        status = waiting.get_status()
+        assert status.workflow_timeout_ms == 200 and status.workflow_deadline_epoch_ms is None
+    with SetWorkflowTimeout(5):
+        handle = q.enqueue(quick)
+    assert handle.get_result(timeout_seconds=WAIT) == "done"
+    done = handle.get_status()
+    assert done.dequeued_at is not None and done.workflow_deadline_epoch_ms == done.dequeued_at + 5000
+
+
+def test_the_deadline_survives_a_relaunch(db_url: str) -> None:
+    tag = _tag()
+    config = make_config(db_url)
+
+    @DBOS.workflow(name=f"forever-{tag}")
+    def forever() -> None:
+        while True:
+            DBOS.sleep(0.05)
+
+    DBOS(config=config)
+    DBOS.launch()
+    try:
+        with SetWorkflowTimeout(1.0), SetWorkflowID(f"forever-{tag}"):
+            DBOS.start_workflow(forever)
+        DBOS.destroy()  # the timer dies with the process; the deadline is in the database
+        DBOS(config=config)
+        DBOS.launch()  # recovery resumes the workflow and arms its recorded deadline again
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            DBOS.retrieve_workflow(f"forever-{tag}").get_result(timeout_seconds=WAIT)
+    finally:
+        DBOS.destroy()
+
+
+def test_fork_with_a_timeout_and_invalid_timeouts(dbos: type[DBOS]) -> None:
+    tag = _tag()
+
+    @DBOS.workflow(name=f"loop-{tag}")
+    def loop(n: int) -> int:
+        for _ in range(n):
+            DBOS.sleep(0.05)
+        return n
+
+    with SetWorkflowID(f"loop-{tag}"):
+        assert loop(1) == 1
+    fork = DBOS.fork_workflow(f"loop-{tag}", 1, timeout_seconds=60)
+    assert fork.get_result(timeout_seconds=WAIT) == 1
+    assert fork.get_status().workflow_timeout_ms == 60_000
+    with pytest.raises(ValueError, match="Timeouts must be positive"):
+        SetWorkflowTimeout(0)
+    with pytest.raises(ValueError, match="Timeouts must be positive"):
+        DBOS.fork_workflow(f"loop-{tag}", 1, timeout_seconds=-1)
