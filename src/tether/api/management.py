@@ -8,11 +8,14 @@ launched runtime) and ``client.list_workflows(...)`` on a client instance (the c
 from __future__ import annotations
 
 import asyncio
-import types
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime, timezone
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar
 
+from tether.api.binding import StrOrList as StrOrList
+from tether.api.binding import _as_list as _as_list
+from tether.api.binding import _either as _either
+from tether.api.binding import _runtime_of as _runtime_of
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.status import to_status, to_step_info
 from tether.engine import attributes as attributes_engine
@@ -22,46 +25,8 @@ from tether.engine.bridge import run_sync
 from tether.engine.context import take_assigned_id
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
-from tether.errors import NotLaunchedError
 from tether.storage.base import WorkflowFilter
 from tether.types import StepInfo, WorkflowStatus, WorkflowStatusString
-
-P = ParamSpec("P")
-R = TypeVar("R")
-StrOrList = str | list[str] | None
-
-
-class _either(Generic[P, R]):
-    """A method bound to the instance when called on one, else to the class (``DBOS.x()`` and
-    ``client.x()`` share one definition)."""
-
-    def __init__(self, func: Callable[Concatenate[Any, P], R]) -> None:
-        self.func = func
-        self.__doc__ = func.__doc__
-
-    def __get__(self, obj: Any, owner: type[Any] | None = None) -> Callable[P, R]:
-        return cast(Callable[P, R], types.MethodType(self.func, owner if obj is None else obj))
-
-
-def _runtime_of(target: Any) -> Runtime:
-    """The runtime behind ``DBOS`` (``_runtime``) or a ``DBOSClient`` (``_rt``).
-
-    Raises:
-        NotLaunchedError: DBOS is not launched (or the client was destroyed).
-    """
-    for attr in ("_runtime", "_rt"):
-        rt = getattr(target, attr, None)
-        if isinstance(rt, Runtime):
-            if rt.destroyed:
-                break
-            return rt
-    raise NotLaunchedError("DBOS is not launched: call DBOS(config=...) and DBOS.launch() first")
-
-
-def _as_list(value: StrOrList) -> list[str] | None:
-    if value is None:
-        return None
-    return [value] if isinstance(value, str) else list(value)
 
 
 def parse_time(value: str | None) -> int | None:

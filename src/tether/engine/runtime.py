@@ -102,6 +102,11 @@ class Runtime:
             if len(self._outcomes) > _RECENT_OUTCOMES:
                 self._outcomes.popitem(last=False)
 
+    def forget_outcome(self, workflow_id: str) -> None:
+        """Drop a kept outcome (the workflow was sent back to run again)."""
+        with self._outcomes_lock:
+            self._outcomes.pop(workflow_id, None)
+
     def recent_outcome(self, workflow_id: str) -> WorkflowRow | None:
         with self._outcomes_lock:
             return self._outcomes.get(workflow_id)

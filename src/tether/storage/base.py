@@ -71,6 +71,16 @@ class OperationRow:
     wait_deadline: int | None = None
 
 
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """One message of a bulk send, already serialized; ``topic`` already mapped (NULL_TOPIC for None)."""
+
+    destination_id: str
+    topic: str
+    message: bytes
+    idempotency_key: str | None = None
+
+
 @dataclass
 class StreamChunk:
     """Rows of a stream from some offset, and the owning workflow's status when they were read."""
@@ -435,6 +445,30 @@ class Store(abc.ABC):
 
         Raises:
             NonExistentWorkflowError: no workflow has ``destination_id``.
+        """
+
+    @abc.abstractmethod
+    def send_messages(self, messages: Sequence[OutgoingMessage], now_ms: int, *,
+                      sender: tuple[str, OperationRow] | None = None,
+                      send_to_forks: bool = False) -> list[tuple[str, str]]:
+        """Queue several messages in one transaction (with ``send_to_forks``, also to every workflow forked,
+        directly or not, from each destination); with ``sender`` recorded as that operation. Returns the
+        (destination, topic) pairs delivered: none when the operation was already recorded; a message whose
+        idempotency key was used before is skipped.
+
+        Raises:
+            NonExistentWorkflowError: a destination has no workflow (nothing is written).
+        """
+
+    @abc.abstractmethod
+    def rewind_workflow(self, workflow_id: str, start_step: int, now_ms: int, *,
+                        application_version: str | None, queue_name: str) -> None:
+        """Drop an ended workflow's checkpoints from ``start_step`` on (rolling its events back, dropping its
+        unread messages and the close marks of its streams) and enqueue it on ``queue_name``, atomically.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has this ID.
+            TetherError: the workflow has not ended.
         """
 
     @abc.abstractmethod

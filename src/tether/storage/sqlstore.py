@@ -21,6 +21,7 @@ from tether.storage.base import (
     WORKFLOW_COLUMNS,
     DebounceResult,
     OperationRow,
+    OutgoingMessage,
     ScheduleRow,
     Store,
     StreamChunk,
@@ -479,6 +480,49 @@ class SqlStore(QueueStore, Store):
             s.run("insert_message", {"destination_uuid": destination_id, "topic": topic, "message": message,
                                      "idempotency_key": idempotency_key, "now": now_ms})
             return True
+
+    def send_messages(self, messages: Sequence[OutgoingMessage], now_ms: int, *,
+                      sender: tuple[str, OperationRow] | None = None,
+                      send_to_forks: bool = False) -> list[tuple[str, str]]:
+        delivered: list[tuple[str, str]] = []
+        with self._tx() as s:
+            if sender is not None and s.run("insert_operation", _op_params(*sender)).rowcount != 1:
+                return []
+            for m in messages:
+                if s.run("workflow_exists", {"workflow_uuid": m.destination_id}).fetchone() is None:
+                    raise NonExistentWorkflowError(m.destination_id)
+                targets = [m.destination_id]
+                if send_to_forks:
+                    targets = [r[0] for r in s.run("fork_tree", {"workflow_uuid": m.destination_id}).fetchall()]
+                for dest in targets:
+                    if m.idempotency_key is not None and s.run("claim_message_key", {
+                            "destination_uuid": dest, "idempotency_key": m.idempotency_key}).rowcount != 1:
+                        continue
+                    s.run("insert_message", {"destination_uuid": dest, "topic": m.topic, "message": m.message,
+                                             "idempotency_key": m.idempotency_key, "now": now_ms})
+                    delivered.append((dest, m.topic))
+        return delivered
+
+    def rewind_workflow(self, workflow_id: str, start_step: int, now_ms: int, *,
+                        application_version: str | None, queue_name: str) -> None:
+        p = {"workflow_uuid": workflow_id, "cut": start_step, "now": now_ms}
+        with self._tx() as s:
+            row = s.run("workflow_status_only", {"workflow_uuid": workflow_id}).fetchone()
+            if row is None:
+                raise NonExistentWorkflowError(workflow_id)
+            status = row[0]
+            if status in ("PENDING", "ENQUEUED", "DELAYED"):
+                raise TetherError(f"Cannot rewind {workflow_id} ({status}): only a workflow in a terminal state "
+                                  "can be rewound, so cancel it first")
+            s.run("rewind_events", p)          # events set from the cut on go back to their earlier values
+            s.run("rewind_restore_events", p)
+            for statement in ("rewind_stream_closes", "rewind_operations", "rewind_event_history",
+                              "rewind_messages"):
+                s.run(statement, p)
+            done = s.run("rewind_requeue", {**p, "status": status, "queue_name": queue_name,
+                                            "application_version": application_version})
+            if done.rowcount != 1:
+                raise TetherError(f"Workflow {workflow_id} changed status while being rewound; retry the rewind")
 
     def consume_message(self, workflow_id: str, topic: str, op: OperationRow, *,
                         also: OperationRow | None = None) -> bytes | None:

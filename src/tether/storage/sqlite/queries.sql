@@ -300,3 +300,44 @@ SELECT :target_id, h.key, h.value, :now FROM workflow_events_history h
 WHERE h.workflow_uuid = :source_id AND h.function_id = (
     SELECT max(h2.function_id) FROM workflow_events_history h2
     WHERE h2.workflow_uuid = :source_id AND h2.key = h.key AND h2.function_id < :before_function_id)
+
+-- name: fork_tree
+-- A workflow and every workflow forked from it, directly or not.
+WITH RECURSIVE tree(id) AS (
+    SELECT CAST(:workflow_uuid AS TEXT)
+    UNION
+    SELECT w.workflow_uuid FROM workflow_status w JOIN tree t ON w.forked_from = t.id
+)
+SELECT id FROM tree
+
+-- name: rewind_events
+DELETE FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key IN (
+    SELECT key FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+
+-- name: rewind_restore_events
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
+SELECT h.workflow_uuid, h.key, h.value, :now FROM workflow_events_history h
+WHERE h.workflow_uuid = :workflow_uuid AND h.function_id < :cut
+  AND h.key IN (SELECT key FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+  AND h.function_id = (SELECT max(h2.function_id) FROM workflow_events_history h2
+                       WHERE h2.workflow_uuid = :workflow_uuid AND h2.key = h.key AND h2.function_id < :cut)
+
+-- name: rewind_stream_closes
+DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
+
+-- name: rewind_operations
+DELETE FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+
+-- name: rewind_event_history
+DELETE FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+
+-- name: rewind_messages
+DELETE FROM messages WHERE destination_uuid = :workflow_uuid
+
+-- name: rewind_requeue
+UPDATE workflow_status
+SET status = 'ENQUEUED', queue_name = :queue_name,
+    application_version = coalesce(CAST(:application_version AS TEXT), application_version),
+    recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, deduplication_id = NULL,
+    started_at_epoch_ms = NULL, updated_at = :now, completed_at = NULL, output = NULL, error = NULL
+WHERE workflow_uuid = :workflow_uuid AND status = :status
