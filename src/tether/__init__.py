@@ -13,6 +13,7 @@ from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.history import SendMessage, StepReservation
 from tether.api.instances import DBOSConfiguredInstance
 from tether.api.queue import Queue, QueueRateLimit
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
@@ -97,6 +98,7 @@ __all__ = [
     "ScheduleExistsError",
     "ScheduleInput",
     "ScheduleNotFoundError",
+    "SendMessage",
     "SerializationError",
     "Serializer",
     "SetEnqueueOptions",
@@ -105,6 +107,7 @@ __all__ = [
     "SetWorkflowTimeout",
     "StepInfo",
     "StepOptions",
+    "StepReservation",
     "StepStatus",
     "StorageError",
     "StreamClosedError",

@@ -7,7 +7,7 @@ import tether
 PUBLIC = {
     # the application, its handles and context managers
     "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance", "SetWorkflowID", "SetWorkflowAttributes",
-    "SetWorkflowTimeout", "SetEnqueueOptions", "WorkflowHandle",
+    "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy",
     # schedules and the debouncer

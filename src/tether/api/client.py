@@ -102,7 +102,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
 
     # -- messages --------------------------------------------------------------------------------------
     def send(self, destination_id: str, message: Any, topic: str | None = None, idempotency_key: str | None = None,
-             *, serialization_type: WorkflowSerializationFormat | None = None) -> None:
+             *, serialization_type: WorkflowSerializationFormat | None = None, send_to_forks: bool = False,
+             shard_key: str | None = None) -> None:
         """Send a message to a workflow; with ``idempotency_key`` it is delivered once however often sent.
 
         Raises:
@@ -110,13 +111,14 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
             SerializationError: the message cannot be serialized.
         """
         run_sync(self.send_async(destination_id, message, topic, idempotency_key=idempotency_key,
-                                 serialization_type=serialization_type))
+                                 serialization_type=serialization_type, send_to_forks=send_to_forks))
 
     async def send_async(self, destination_id: str, message: Any, topic: str | None = None,
                          idempotency_key: str | None = None, *,
-                         serialization_type: WorkflowSerializationFormat | None = None) -> None:
+                         serialization_type: WorkflowSerializationFormat | None = None,
+                         send_to_forks: bool = False, shard_key: str | None = None) -> None:
         await messages.send(self._rt, destination_id, message, topic, idempotency_key=idempotency_key,
-                            serialization_type=serialization_type)
+                            serialization_type=serialization_type, send_to_forks=send_to_forks)
 
     # -- events ----------------------------------------------------------------------------------------
     def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:

@@ -7,13 +7,14 @@ from typing import Any
 
 from tether.api.enqueue_options import EnqueueOptions, enqueue_by_name
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.history import HistoryOperations
 from tether.api.management import WorkflowManagement, _runtime_of
 from tether.engine.bridge import run_sync
 
 __all__ = ["ClientManagement", "EnqueueOptions"]
 
 
-class ClientManagement(WorkflowManagement):
+class ClientManagement(WorkflowManagement, HistoryOperations):
     """Mixin of ``DBOSClient``."""
 
     _runs_workflows = False

@@ -268,11 +268,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
 
     @staticmethod
     def _policy(options: StepOptions | None, func: Callable[..., Any]) -> StepPolicy:
-        o = options or {}
-        return StepPolicy(str(o.get("name") or getattr(func, "__qualname__", "step")),
-                          o.get("retries_allowed", False), o.get("interval_seconds", 1.0),
-                          o.get("max_attempts", 3), o.get("backoff_rate", 2.0), o.get("should_retry"),
-                          o.get("preemptible", False), o.get("timeout_seconds"))
+        return StepPolicy.from_options(cast(dict[str, Any] | None, options), func)
 
     @classmethod
     def run_step(cls, dbos_step_options: StepOptions | None, func: Callable[P, R], *args: P.args,
@@ -414,8 +410,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     @classmethod
     def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
              idempotency_key: str | None = None,
-             serialization_type: WorkflowSerializationFormat | None = WorkflowSerializationFormat.DEFAULT
-             ) -> None:
+             serialization_type: WorkflowSerializationFormat | None = WorkflowSerializationFormat.DEFAULT,
+             send_to_forks: bool = False, shard_key: str | None = None) -> None:
         """Send ``message`` to a workflow's queue for ``topic``; see :func:`tether.engine.messages.send`.
 
         Raises:
@@ -423,15 +419,16 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
             SerializationError: the message cannot be serialized.
         """
         run_sync(messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
-                               serialization_type=serialization_type))
+                               serialization_type=serialization_type, send_to_forks=send_to_forks))
 
     @classmethod
     async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
                          idempotency_key: str | None = None,
                          serialization_type: WorkflowSerializationFormat | None =
-                         WorkflowSerializationFormat.DEFAULT) -> None:
+                         WorkflowSerializationFormat.DEFAULT, send_to_forks: bool = False,
+                         shard_key: str | None = None) -> None:
         await messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
-                            serialization_type=serialization_type)
+                            serialization_type=serialization_type, send_to_forks=send_to_forks)
 
     @classmethod
     def recv(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:

@@ -17,6 +17,7 @@ from tether.api.binding import _as_list as _as_list
 from tether.api.binding import _either as _either
 from tether.api.binding import _runtime_of as _runtime_of
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.history import HistoryOperations, ReservationAPI
 from tether.api.status import to_status, to_step_info
 from tether.engine import attributes as attributes_engine
 from tether.engine import management, patching, waiting
@@ -380,7 +381,7 @@ def _runs_here(target: Any) -> bool:
     return bool(getattr(target, "_runs_workflows", True))
 
 
-class ManagementAPI(WorkflowManagement):
+class ManagementAPI(WorkflowManagement, HistoryOperations, ReservationAPI):
     """What ``DBOS`` adds to the shared management methods: waiting on several workflows or futures, and
     patching."""
 

@@ -8,7 +8,7 @@ from tether.engine.context import current_step, require_workflow, take_assigned_
 from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
 from tether.serialization import deserialize, serialize
-from tether.storage.base import NULL_TOPIC, OperationRow
+from tether.storage.base import NULL_TOPIC, OperationRow, OutgoingMessage
 from tether.types import WorkflowSerializationFormat
 
 
@@ -22,11 +22,12 @@ def topic_key(topic: str | None) -> str:
 
 async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None, *,
                idempotency_key: str | None = None,
-               serialization_type: WorkflowSerializationFormat | None = None) -> None:
+               serialization_type: WorkflowSerializationFormat | None = None, send_to_forks: bool = False) -> None:
     """Queue ``message`` for ``destination_id``.
 
     From a workflow the send is a checkpointed operation (recovery does not send again). From plain code an
-    idempotency key (or the ID of an enclosing ``SetWorkflowID``) makes repeated sends deliver once.
+    idempotency key (or the ID of an enclosing ``SetWorkflowID``) makes repeated sends deliver once. With
+    ``send_to_forks`` the message also goes to every workflow forked, directly or not, from the destination.
 
     Raises:
         NonExistentWorkflowError: no workflow has ``destination_id``.
@@ -48,6 +49,13 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
                                                 completed_at=now))
     elif idempotency_key is None and current_step() is None:
         idempotency_key = take_assigned_id()
+    if send_to_forks:  # also to every workflow forked, directly or not, from the destination
+        delivered = await rt.io(rt.store.send_messages, [OutgoingMessage(destination_id, key, payload,
+                                                                         idempotency_key)],
+                                rt.clock.now_ms(), sender=sender, send_to_forks=True)
+        for dest, topic_name in delivered:
+            rt.notify("msg", dest, topic_name)
+        return
     sent = await rt.io(rt.store.send_message, destination_id, key, payload, rt.clock.now_ms(),
                        idempotency_key=idempotency_key, sender=sender)
     if sent:

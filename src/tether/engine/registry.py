@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,14 @@ class StepPolicy:
     should_retry: Callable[[BaseException], Any] | None = None
     preemptible: bool = False
     timeout_seconds: float | None = None
+
+    @classmethod
+    def from_options(cls, options: Mapping[str, Any] | None, func: Callable[..., Any]) -> StepPolicy:
+        """The policy a ``StepOptions`` dict (``run_step``) asks for; unset keys take the defaults."""
+        o = options or {}
+        return cls(str(o.get("name") or getattr(func, "__qualname__", "step")), o.get("retries_allowed", False),
+                   o.get("interval_seconds", 1.0), o.get("max_attempts", 3), o.get("backoff_rate", 2.0),
+                   o.get("should_retry"), o.get("preemptible", False), o.get("timeout_seconds"))
 
     def attempts(self) -> int:
         return max(1, self.max_attempts) if self.retries_allowed else 1

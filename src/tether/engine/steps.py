@@ -19,6 +19,7 @@ from tether.engine.context import (
     WorkflowContext,
     enter_step,
     leave_step,
+    require_workflow,
     workflow_for_operation,
 )
 from tether.engine.registry import StepPolicy
@@ -26,6 +27,7 @@ from tether.errors import (
     DBOSStepTimeoutError,
     DBOSUnexpectedStepError,
     MaxStepRetriesExceeded,
+    TetherError,
     WorkflowCancelledError,
 )
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
@@ -42,8 +44,9 @@ class StepPlan:
     recorded: OperationRow | None
 
 
-def plan_step(name: str) -> StepPlan | None:
-    """None: run the function plainly (outside a workflow, or nested in a step).
+def plan_step(name: str, reserved: int | None = None) -> StepPlan | None:
+    """None: run the function plainly (outside a workflow, or nested in a step). ``reserved``: run at that
+    step number (drawn earlier by ``reserve_step``) instead of the next one.
 
     Raises:
         DBOSUnexpectedStepError: replay found another operation recorded at this step number.
@@ -51,7 +54,7 @@ def plan_step(name: str) -> StepPlan | None:
     ctx = workflow_for_operation("step")
     if ctx is None:
         return None
-    fid = ctx.next_function_id()
+    fid = ctx.next_function_id() if reserved is None else reserved
     rec = ctx.recorded.get(fid)
     if rec is not None:
         if rec.function_name != name:
@@ -108,7 +111,7 @@ class _Attempts:
 
 
 def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, ...],
-                  kwargs: dict[str, Any]) -> T:
+                  kwargs: dict[str, Any], reserved: int | None = None) -> T:
     """Run a synchronous step (an async ``func`` goes through :func:`run_step_async` on the bridge).
 
     Raises:
@@ -116,10 +119,10 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
         MaxStepRetriesExceeded: every allowed attempt failed.
     """
     if inspect.iscoroutinefunction(func):
-        return run_sync(run_step_async(policy, func, args, kwargs))  # type: ignore[return-value]
+        return run_sync(run_step_async(policy, func, args, kwargs, reserved))  # type: ignore[return-value]
     if policy.should_retry is not None or policy.supervised:
         policy.check(func)
-    plan = plan_step(policy.name)
+    plan = plan_step(policy.name, reserved)
     if plan is None:
         return func(*args, **kwargs)
     if plan.recorded is not None:
@@ -146,7 +149,7 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
 
 
 async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] | Callable[..., T],
-                         args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+                         args: tuple[Any, ...], kwargs: dict[str, Any], reserved: int | None = None) -> T:
     """Run a step from async code; ``func`` may be sync or async.
 
     Raises:
@@ -156,7 +159,7 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
     """
     if policy.should_retry is not None or policy.supervised:
         policy.check(func)
-    plan = plan_step(policy.name)
+    plan = plan_step(policy.name, reserved)
     if plan is None:
         return await _call(func, args, kwargs)  # type: ignore[no-any-return]
     if plan.recorded is not None:
@@ -286,3 +289,37 @@ async def as_operation(name: str, fn: Callable[[], Awaitable[T]]) -> T:
     if workflow_for_operation(name) is None:
         return await fn()
     return await run_step_async(StepPolicy(name), fn, (), {})
+
+
+@dataclass
+class Reservation:
+    """A step number drawn now and run later, exactly once, in the same workflow (``DBOS.reserve_step``)."""
+
+    ctx: WorkflowContext
+    step_id: int
+    used: bool = False
+
+    def claim(self) -> int:
+        """The reserved number, once.
+
+        Raises:
+            TetherError: already run, or not called from the reserving workflow outside any step.
+        """
+        if self.used:
+            raise TetherError("A step reservation can only be run once")
+        here = workflow_for_operation("reserved step")
+        if here is None or here.workflow_id != self.ctx.workflow_id:
+            raise TetherError(f"Step {self.step_id} was reserved in workflow {self.ctx.workflow_id} "
+                              "and must be run from that workflow, outside any step")
+        self.used = True
+        return self.step_id
+
+
+def reserve_step() -> Reservation:
+    """Draw the next step number of the calling workflow, to run a step at it later.
+
+    Raises:
+        NotInWorkflowError: not called from a workflow (or from inside a step).
+    """
+    ctx = require_workflow("DBOS.reserve_step")
+    return Reservation(ctx, ctx.next_function_id())
