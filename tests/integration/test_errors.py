@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 
@@ -54,8 +55,9 @@ def test_unserializable_message_and_event_are_rejected(dbos: type[DBOS]) -> None
 
 def test_unknown_workflow_ids(dbos: type[DBOS]) -> None:
     missing = f"missing-{uuid.uuid4()}"
-    with pytest.raises(WorkflowNotFoundError):
-        DBOS.get_result(missing)
+    # As in DBOS, a result is awaited even before its workflow exists: only the timeout ends the wait.
+    with pytest.raises(TimeoutError):
+        asyncio.run(asyncio.wait_for(DBOS.get_result_async(missing), 0.2))
     with pytest.raises(WorkflowNotFoundError):
         DBOS.retrieve_workflow(missing)
     assert DBOS.get_workflow_status(missing) is None

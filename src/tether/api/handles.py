@@ -25,12 +25,12 @@ class WorkflowHandleAsync(Generic[R]):
         return self.workflow_id
 
     async def get_result(self, *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None) -> R:
-        """The workflow's return value, or its exception re-raised. The wait is woken by the workflow's end
-        (``polling_interval_sec`` is accepted for DBOS compatibility; nothing polls at that interval).
+        """The workflow's return value, or its exception re-raised; waits for the workflow to exist and end,
+        woken by its end (``polling_interval_sec`` is accepted for DBOS compatibility; nothing polls at that
+        interval). Inside a workflow the read is the recorded operation ``DBOS.getResult``.
 
         Raises:
             AwaitedWorkflowCancelledError: the workflow was cancelled.
-            WorkflowNotFoundError: the workflow does not exist.
             TimeoutError: ``timeout_seconds`` passed first.
         """
         return await read_result(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]

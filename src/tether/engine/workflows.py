@@ -322,7 +322,7 @@ async def read_result(rt: Runtime, workflow_id: str, timeout_s: float | None = N
     the operation ``DBOS.getResult`` (naming the awaited workflow), so recovery replays it without waiting.
 
     Raises:
-        WorkflowNotFoundError, AwaitedWorkflowCancelledError, ...: as :func:`get_outcome`; the awaited
+        AwaitedWorkflowCancelledError, ...: as :func:`get_outcome`; the awaited
             workflow's own error is re-raised.
         TimeoutError: ``timeout_s`` passed first (nothing is recorded then).
     """
@@ -407,10 +407,10 @@ async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...]
 
 
 async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
-    """Wait for a workflow to end and return its result (or raise its error).
+    """Wait for a workflow to end and return its result (or raise its error). An ID with no workflow yet is
+    waited for, as DBOS does: its creation wakes the wait.
 
     Raises:
-        WorkflowNotFoundError: no workflow has this ID.
         AwaitedWorkflowCancelledError: the workflow was cancelled.
         AwaitedWorkflowMaxRecoveryAttemptsExceeded: it crashed more often than allowed.
         TimeoutError: ``timeout_s`` passed first.
@@ -424,9 +424,7 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
         if workflow_id in rt.active:
             return None  # running here (or stopping after a cancel): its end wakes us
         row = await rt.io(rt.store.get_workflow, workflow_id)
-        if row is None:
-            raise WorkflowNotFoundError(workflow_id)
-        return row if row.status in TERMINAL_STATUSES else None
+        return row if row is not None and row.status in TERMINAL_STATUSES else None
 
     row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
     if row is None:
