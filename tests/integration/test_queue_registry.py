@@ -363,3 +363,38 @@ def test_workflow_id_reuse_policy_reject(dbos: type[DBOS], client: DBOSClient) -
     with pytest.raises(QueueConfigurationError, match="Invalid workflow_id_reuse_policy"):
         SetWorkflowID(wfid, workflow_id_reuse_policy="sometimes")  # type: ignore[arg-type]
     DBOS.delete_queue(name)
+
+
+def test_dequeued_async_workflows_run_on_the_loop_dbos_was_launched_from(db_url: str) -> None:
+    name = f"loop-{_uid()}"
+
+    @DBOS.workflow(name=f"loop-wf-{name}")
+    async def where() -> int:
+        await asyncio.sleep(0.01)
+        return id(asyncio.get_running_loop())
+
+    async def main() -> None:
+        DBOS(config=make_config(db_url))
+        DBOS.launch()
+        try:
+            await DBOS.register_queue_async(name, polling_interval_sec=0.1)
+            handle = await DBOS.enqueue_workflow_async(name, where)
+            assert await handle.get_result(timeout_seconds=WAIT) == id(asyncio.get_running_loop())
+            await DBOS.delete_queue_async(name)
+        finally:
+            DBOS.destroy()
+
+    asyncio.run(main())
+
+
+def test_a_schedule_can_use_a_registered_queue(dbos: type[DBOS]) -> None:
+    name = f"sched-q-{_uid()}"
+    DBOS.register_queue(name)
+
+    @DBOS.workflow(name=f"sched-wf-{name}")
+    def tick(at: object, context: object) -> None:
+        return None
+
+    DBOS.create_schedule(schedule_name=f"s-{name}", workflow_fn=tick, schedule="0 0 1 1 *", queue_name=name)
+    DBOS.delete_schedule(f"s-{name}")
+    DBOS.delete_queue(name)

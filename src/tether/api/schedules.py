@@ -22,7 +22,7 @@ from typing import Any, TypedDict, TypeVar
 
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import _as_list, _either, _runtime_of
-from tether.engine import cron
+from tether.engine import cron, queue_settings
 from tether.engine import schedules as ops
 from tether.engine.bridge import run_sync
 from tether.engine.context import current_workflow
@@ -83,7 +83,8 @@ def _definition(*, schedule_name: Any, workflow_name: str, workflow_class_name: 
         raise InvalidScheduleError("A schedule needs a non-empty schedule_name")
     cron.check_cron(schedule)
     cron.zone(cron_timezone)
-    if check_queue and queue_name is not None and registered_queue(queue_name) is None:
+    if check_queue and queue_name is not None and registered_queue(queue_name) is None \
+            and not queue_settings.is_known(queue_name):
         raise InvalidScheduleError(
             f"Queue '{queue_name}' is not declared. Please create the queue before using it in a schedule.")
     return ScheduleRow(schedule_id=str(uuid.uuid4()), schedule_name=schedule_name, workflow_name=workflow_name,

@@ -10,6 +10,7 @@ the registry is one small query per change, never one per claim.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -131,6 +132,7 @@ class QueueDirectory:
     stored: dict[str, QueuePolicy] = field(default_factory=dict)
     loaded_at: float | None = None         # loop time of the last read; None: read before the next pass
     cursors: dict[str, str | None] = field(default_factory=dict)  # last partition served, per queue
+    main_loop: asyncio.AbstractEventLoop | None = None  # the loop DBOS was launched from, if any
 
     def stale(self, now: float) -> bool:
         return self.loaded_at is None or now - self.loaded_at >= REFRESH_SECONDS
@@ -158,8 +160,21 @@ def directory(rt: Runtime) -> QueueDirectory:
     return d
 
 
+def is_known(name: str) -> bool:
+    """Whether a launched process here knows a queue of this name in the database (registered here, or read
+    from the registry by its runner); no query."""
+    return any(name in d.stored for d in list(_directories.values()))
+
+
 def set_listen(rt: Runtime, names: Sequence[str] | None) -> None:
-    directory(rt).listen = None if names is None else frozenset(names)
+    """Serve only these queues (None: all), and remember the event loop the caller runs in, if any: dequeued
+    async workflows run on it while it runs."""
+    d = directory(rt)
+    d.listen = None if names is None else frozenset(names)
+    try:
+        d.main_loop = asyncio.get_running_loop()
+    except RuntimeError:
+        d.main_loop = None
 
 
 def _changed(rt: Runtime) -> None:
@@ -179,6 +194,7 @@ async def register(rt: Runtime, policy: QueuePolicy, on_conflict: QueueConflictR
     if on_conflict not in ("update_if_latest_version", "always_update", "never_update"):
         raise QueueConfigurationError(f"Unknown on_conflict {on_conflict!r}")
     created, stored = await rt.io(rt.store.register_queue, policy, rt.clock.now_ms(), on_conflict)
+    directory(rt).stored[stored.name] = stored  # known here at once (the runner re-reads the registry too)
     _changed(rt)
     return created, stored
 
@@ -204,6 +220,7 @@ async def list_stored(rt: Runtime, application_name: str | Sequence[str] | None,
 async def delete(rt: Runtime, name: str) -> None:
     """Delete a stored queue. Workflows still enqueued on it wait until a queue of that name is served again."""
     await rt.io(rt.store.delete_queue, name)
+    directory(rt).stored.pop(name, None)
     _changed(rt)
 
 

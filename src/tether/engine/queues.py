@@ -228,7 +228,12 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
     if row.schedule_name is not None:
         args = revive_scheduled_time(args)
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms)
-    if inline_io():
+    main = directory(rt).main_loop
+    if reg.is_async and main is not None and main.is_running() and not main.is_closed():
+        # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the
+        # application's own async code does.
+        main.call_soon_threadsafe(launch_in_background, rt, start)
+    elif inline_io():
         # Called through the sync bridge, whose loop stops with the call: run it from the runtime's loop.
         rt.loop.call_soon_threadsafe(launch_in_background, rt, start)
     else:
