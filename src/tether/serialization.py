@@ -15,9 +15,11 @@ A configured ``DBOSPortableJSONSerializer`` writes ``J`` values, readable everyw
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 from tether.errors import SerializationError
 from tether.types import WorkflowSerializationFormat
 
+_log = logging.getLogger("tether")
 _PICKLE = b"P"
 _JSON = b"J"
 _CUSTOM = b"C"
@@ -108,6 +111,38 @@ class PortableWorkflowError(Exception):
 
 
 RemoteError = PortableWorkflowError  # the name Tether used before
+
+
+@dataclass(frozen=True)
+class UndecodableValue:
+    """Stands, in a listing, for a stored value this process cannot decode (a pickled class it does not have,
+    a serializer it is not configured with). ``reason`` says why; ``raw`` is the stored bytes."""
+
+    reason: str
+    raw: bytes = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"<undecodable: {self.reason}>"
+
+
+def decode_or_mark(data: bytes | memoryview | None, what: str, workflow_id: str) -> Any:
+    """:func:`deserialize`, but a value that cannot be decoded here comes back as an :class:`UndecodableValue`
+    (and a warning is logged) instead of failing the whole listing."""
+    try:
+        return deserialize(data)
+    except SerializationError as exc:
+        _log.warning("The %s of workflow %s cannot be decoded here: %s", what, workflow_id, exc)
+        return UndecodableValue(str(exc), bytes(data or b""))
+
+
+def decode_error_or_mark(data: bytes | memoryview | None, workflow_id: str) -> BaseException | None:
+    """:func:`deserialize_error`, but an error that cannot be decoded here comes back as a
+    :class:`PortableWorkflowError` named ``UndecodableError`` whose message says why."""
+    try:
+        return deserialize_error(data)
+    except SerializationError as exc:
+        _log.warning("The error of workflow %s cannot be decoded here: %s", workflow_id, exc)
+        return PortableWorkflowError(f"<undecodable: {exc}>", "UndecodableError")
 
 
 _custom: Serializer | None = None
