@@ -28,6 +28,7 @@ PUBLIC = {
     "DBOSQueueDeduplicatedError",
     # DBOS's error module; serializers
     "error", "DBOSPortableJSONSerializer", "PortableWorkflowError", "Serializer",
+    "make_pydantic_args_validator", "pydantic_args_validator",
 }
 
 

@@ -36,8 +36,8 @@ class SetWorkflowID:
 
     def __init__(self, workflow_id: str, *,
                  workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
-        if not isinstance(workflow_id, str) or not workflow_id:
-            raise ValueError("SetWorkflowID needs a non-empty string")
+        if not isinstance(workflow_id, str) or not workflow_id.strip():
+            raise ValueError("SetWorkflowID needs a workflow ID that is a non-empty string (not only spaces)")
         check_reuse_policy(workflow_id_reuse_policy)
         self.workflow_id = workflow_id
         self.workflow_id_reuse_policy = workflow_id_reuse_policy

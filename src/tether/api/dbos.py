@@ -3,13 +3,15 @@ awaits it, the sync form runs it through the bridge."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-from tether.api import instances
+from tether.api import instances, validation
+from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.enqueue_options import start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
@@ -17,18 +19,18 @@ from tether.api.queue_api import QueueAPI
 from tether.api.schedules import ScheduleAPI
 from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
+from tether.api.validation import ValidateArgs
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
 from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
-from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
-from tether.engine.steps import as_operation, durable_sleep, run_step_async, run_step_sync
+from tether.engine.steps import as_operation, run_step_async, run_step_sync
 from tether.engine.workflows import (
     Start,
     call_async,
@@ -41,7 +43,7 @@ from tether.engine.workflows import (
 )
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
-from tether.types import StepOptions, StepStatus, WorkflowSerializationFormat, WorkflowStatus
+from tether.types import StepOptions, WorkflowSerializationFormat, WorkflowStatus
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,14 +51,6 @@ T = TypeVar("T")
 
 _WORKFLOW_ATTR = WORKFLOW_ATTR
 _STEP_ATTR = "__tether_step__"
-
-
-class _ClassProperty:
-    def __init__(self, fget: Callable[[Any], Any]) -> None:
-        self.fget = fget
-
-    def __get__(self, obj: Any, owner: Any) -> Any:
-        return self.fget(owner)
 
 
 def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any, ...]]:
@@ -92,7 +86,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -197,13 +191,19 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     # -- decorators ------------------------------------------------------------------------------------
     @staticmethod
     def workflow(*, name: str | None = None, max_recovery_attempts: int | None = None,
-                 serialization_type: WorkflowSerializationFormat | None = None
+                 serialization_type: WorkflowSerializationFormat | None = None,
+                 validate_args: ValidateArgs | None = None, auto_upgrade: bool | None = None
                  ) -> Callable[[Callable[P, R]], Callable[P, R]]:
-        """Make a function (sync or async, plain or method) a durable workflow."""
+        """Make a function (sync or async, plain or method) a durable workflow.
+
+        ``validate_args`` checks arguments decoded from the database before a run (see
+        :mod:`tether.api.validation`); ``auto_upgrade`` is accepted and has no effect (Tether does not move
+        workflows between application versions).
+        """
         fmt = WorkflowSerializationFormat(serialization_type or WorkflowSerializationFormat.DEFAULT)
 
         def decorate(func: Callable[P, R]) -> Callable[P, R]:
-            reg = register_workflow(func, name, max_recovery_attempts, fmt)
+            reg = register_workflow(func, name, max_recovery_attempts, fmt, validation.resolve(validate_args, func))
             if reg.is_async:
                 @functools.wraps(func)
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
@@ -273,7 +273,14 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     @classmethod
     def run_step(cls, dbos_step_options: StepOptions | None, func: Callable[P, R], *args: P.args,
                  **kwargs: P.kwargs) -> R:
-        """Run ``func`` as a checkpointed step of the current workflow (plainly outside one)."""
+        """Run ``func`` (sync or async) as a checkpointed step of the current workflow (plainly outside one).
+
+        Raises:
+            RuntimeError: called from a running event loop (use :meth:`run_step_async` there).
+        """
+        _refuse_running_loop("run_step")
+        if inspect.iscoroutinefunction(func):
+            return cast(R, run_sync(run_step_async(cls._policy(dbos_step_options, func), func, args, kwargs)))
         return run_step_sync(cls._policy(dbos_step_options, func), func, args, kwargs)
 
     @classmethod
@@ -366,45 +373,6 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
                 raise WorkflowNotFoundError(workflow_id)
         else:
             await wait_for_workflow(rt, workflow_id)
-
-    @_ClassProperty
-    def workflow_id(cls) -> str | None:
-        """The ID of the workflow this code runs in (also inside its steps), or None."""
-        ctx = current_workflow()
-        return ctx.workflow_id if ctx is not None else None
-
-    @_ClassProperty
-    def step_id(cls) -> int | None:
-        """The operation number of the current step, or None outside a step."""
-        step = current_step()
-        return step.function_id if step is not None else None
-
-    @_ClassProperty
-    def step_status(cls) -> StepStatus | None:
-        """The running step's number and, for a retrying step, its attempt (from 0) and attempt limit."""
-        step = current_step()
-        if step is None:
-            return None
-        retrying = step.max_attempts is not None
-        return StepStatus(step.function_id, step.attempt - 1 if retrying else None, step.max_attempts)
-
-    # -- time ------------------------------------------------------------------------------------------
-    @classmethod
-    def sleep(cls, seconds: float) -> None:
-        """Durable sleep: the wake-up time is recorded, so a recovered workflow sleeps only what remains.
-
-        Raises:
-            NotInWorkflowError: called outside a workflow (inside a step it is a plain sleep).
-        """
-        cls._rt()
-        require_workflow("DBOS.sleep", allow_step=True)
-        run_sync(durable_sleep(seconds))
-
-    @classmethod
-    async def sleep_async(cls, seconds: float) -> None:
-        cls._rt()
-        require_workflow("DBOS.sleep", allow_step=True)
-        await durable_sleep(seconds)
 
     # -- messages --------------------------------------------------------------------------------------
     @classmethod
@@ -503,6 +471,15 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading):
     @classmethod
     async def close_stream_async(cls, key: str) -> None:
         await streams.write_stream(cls._rt(), key, None, close=True)
+
+
+def _refuse_running_loop(name: str) -> None:
+    """A blocking call made on a running event loop would stall it: say which async form to await."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(f"{name}() was called while an event loop is running. Use await {name}_async(...) instead.")
 
 
 def _run_started(rt: Runtime, start: Start) -> None:

@@ -96,5 +96,22 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
 
 
 async def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:
+    """The latest value of every event of ``workflow_id``. Inside a workflow the values read are checkpointed
+    (as the step ``DBOS.get_events``), so recovery sees the same values."""
+    ctx = workflow_for_operation("get_all_events")
+    fid = None
+    if ctx is not None:
+        fid = ctx.next_function_id()
+        rec = ctx.recorded.get(fid)
+        if rec is not None and rec.completed_at is not None:
+            return dict(deserialize(rec.output))
+    started = rt.clock.now_ms()
     raw = await rt.io(rt.store.get_all_events, workflow_id)
-    return {k: deserialize(v) for k, v in raw.items()}
+    values = {k: deserialize(v) for k, v in raw.items()}
+    if ctx is not None and fid is not None:
+        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+            function_id=fid, function_name="DBOS.get_events", output=serialize(values),
+            started_at=started, completed_at=rt.clock.now_ms()))
+        if prior is not None:
+            return dict(deserialize(prior.output))
+    return values

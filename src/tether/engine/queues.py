@@ -227,7 +227,8 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         return 0
     if row.schedule_name is not None:
         args = revive_scheduled_time(args)
-    start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms)
+    start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
+                  from_storage=True)
     main = directory(rt).main_loop
     if reg.is_async and main is not None and main.is_running() and not main.is_closed():
         # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the

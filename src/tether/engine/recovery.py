@@ -55,5 +55,5 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
         launched.append(row.workflow_uuid)
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
-                                       row.workflow_deadline_epoch_ms))
+                                       row.workflow_deadline_epoch_ms, from_storage=True))
     return launched

@@ -22,6 +22,8 @@ class RegisteredWorkflow:
     is_async: bool
     max_recovery_attempts: int
     serialization: WorkflowSerializationFormat
+    # checks (and converts) arguments decoded from storage before a run; see api/validation.py
+    validate_args: Callable[[tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -162,7 +164,7 @@ def _class_name(cls: type) -> str | None:
 
 
 def register_workflow(func: Callable[..., Any], name: str | None, max_recovery_attempts: int | None,
-                      serialization: WorkflowSerializationFormat) -> RegisteredWorkflow:
+                      serialization: WorkflowSerializationFormat, validate_args: Any = None) -> RegisteredWorkflow:
     reg = RegisteredWorkflow(
         name=name or func.__qualname__,
         func=func,
@@ -170,6 +172,7 @@ def register_workflow(func: Callable[..., Any], name: str | None, max_recovery_a
         max_recovery_attempts=DEFAULT_MAX_RECOVERY_ATTEMPTS if max_recovery_attempts is None
         else max_recovery_attempts,
         serialization=serialization,
+        validate_args=validate_args,
     )
     _workflows[reg.name] = reg  # the last definition wins, as when a module is reloaded
     return reg

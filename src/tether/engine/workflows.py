@@ -78,6 +78,7 @@ class Start:
     kwargs: dict[str, Any]
     recorded: dict[int, OperationRow] | None = None
     deadline_ms: int | None = None  # when it is cancelled if still running (see engine/timeouts.py)
+    from_storage: bool = False  # the arguments were decoded from the database (recovery, a queue)
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -221,6 +222,17 @@ def execution_args(row: WorkflowRow) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (target, *args), kwargs
 
 
+def _validated(start: Start) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The arguments to call the function with: decoded ones pass the workflow's ``validate_args`` first
+    (a method's instance or class is not passed to it)."""
+    check = start.reg.validate_args
+    if check is None or not start.from_storage:
+        return start.args, start.kwargs
+    bound = start.args[:1] if method_target(start.reg, start.args)[0] is not None else ()
+    args, kwargs = check(start.args[len(bound):], start.kwargs)
+    return (*bound, *args), kwargs
+
+
 def _context(rt: Runtime, start: Start) -> WorkflowContext:
     if start.deadline_ms is not None:
         arm(rt, start.workflow_id, start.deadline_ms)
@@ -265,7 +277,8 @@ def execute_sync(rt: Runtime, start: Start) -> Any:
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True
     try:
-        result = start.reg.func(*start.args, **start.kwargs)
+        args, kwargs = _validated(start)
+        result = start.reg.func(*args, **kwargs)
     except (Exception, WorkflowCancelledError) as exc:
         return run_sync(finish(rt, start, None, exc))
     finally:
@@ -279,7 +292,8 @@ async def execute_async(rt: Runtime, start: Start) -> Any:
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True
     try:
-        result = await start.reg.func(*start.args, **start.kwargs)
+        args, kwargs = _validated(start)
+        result = await start.reg.func(*args, **kwargs)
     except asyncio.CancelledError:
         rt.active.pop(start.workflow_id, None)
         raise
@@ -468,3 +482,4 @@ async def drain(rt: Runtime, timeout_s: float) -> None:
         except Exception:  # its own failure, or the time ran out: either way we stop waiting for it
             if rt.clock.now_ms() >= deadline:
                 return
+

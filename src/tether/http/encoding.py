@@ -14,6 +14,7 @@ import dataclasses
 import json
 from typing import Any
 
+from tether.serialization import PortableWorkflowError, UndecodableValue
 from tether.types import StepInfo, WorkflowStatus
 
 ERROR_MARKER = "$tether_error"
@@ -61,7 +62,10 @@ def undecodable(detail: str) -> dict[str, Any]:
 
 
 def to_json_or_marker(value: Any) -> Any:
-    """Like :func:`to_json`, but a value without JSON form becomes an error marker instead of raising."""
+    """Like :func:`to_json`, but a value without JSON form becomes an error marker instead of raising (and a
+    value listed as undecodable here, the ``undecodable`` marker)."""
+    if isinstance(value, UndecodableValue):
+        return undecodable(value.reason)
     try:
         return to_json(value)
     except NotJSONError as exc:
@@ -72,6 +76,8 @@ def error_json(error: BaseException | None) -> dict[str, str] | None:
     """A recorded workflow or step error as ``{"type": ..., "message": ...}``."""
     if error is None:
         return None
+    if isinstance(error, PortableWorkflowError) and error.name == "UndecodableError":
+        return undecodable(error.message)
     type_name = getattr(error, "type_name", None) or type(error).__name__
     message = getattr(error, "message", None) or str(error)
     return {"type": str(type_name), "message": str(message)}
@@ -81,6 +87,9 @@ def status_json(status: WorkflowStatus, undecoded: str | None = None) -> dict[st
     """A :class:`WorkflowStatus` as JSON data; inputs and output that have no JSON form become markers.
     ``undecoded`` (why they could not be read) marks a status loaded without input, output and error."""
     out: dict[str, Any] = {}
+    if undecoded is None:  # a value the status could not decode here marks all three, as a failed load does
+        undecoded = next((v.reason for v in (status.input, status.output) if isinstance(v, UndecodableValue)),
+                         None)
     for field in dataclasses.fields(status):
         value = getattr(status, field.name)
         if undecoded is not None and field.name in ("input", "output", "error"):
