@@ -38,24 +38,6 @@ class StreamReading:
             yield value
 
     @_either
-    def read_stream_offset(self, workflow_id: str, key: str, offset: int, *,
-                           polling_interval_sec: float | None = None, timeout_seconds: float | None = None) -> Any:
-        """The one value at ``offset`` of a stream, waiting for it to be written.
-
-        Raises:
-            NonExistentWorkflowError: no workflow has ``workflow_id``.
-            DBOSStreamTimeoutError: ``timeout_seconds`` passed, or the stream ended before ``offset``.
-        """
-        return run_sync(streams.read_offset(_runtime_of(self), workflow_id, key, offset, timeout_seconds))
-
-    @_either
-    async def read_stream_offset_async(self, workflow_id: str, key: str, offset: int, *,
-                                       polling_interval_sec: float | None = None,
-                                       timeout_seconds: float | None = None) -> Any:
-        """Async form of :meth:`read_stream_offset`."""
-        return await streams.read_offset(_runtime_of(self), workflow_id, key, offset, timeout_seconds)
-
-    @_either
     def read_stream_nowait(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead:
         """The values written so far from ``offset`` and whether the stream is closed, without waiting."""
         return run_sync(streams.StreamReader(_runtime_of(self), workflow_id, key, offset).poll())

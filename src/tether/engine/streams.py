@@ -105,21 +105,6 @@ class StreamReader:
             return None
 
 
-async def read_offset(rt: Runtime, workflow_id: str, key: str, offset: int,
-                      timeout_seconds: float | None = None) -> Any:
-    """The one value at ``offset`` of a stream, waiting for it to be written.
-
-    Raises:
-        NonExistentWorkflowError: no workflow has this ID.
-        DBOSStreamTimeoutError: the time ran out, or the stream ended before reaching ``offset``.
-    """
-    reader = StreamReader(rt, workflow_id, key, offset)
-    batch = await reader.next_batch(timeout_seconds)
-    if batch is None:
-        raise DBOSStreamTimeoutError(workflow_id, key)
-    return batch[0]
-
-
 def follow(rt: Runtime, workflow_id: str, key: str, offset: int = 0,
            timeout_seconds: float | None = None) -> Generator[Any, Any, None]:
     """Yield a stream's values in order from ``offset`` until it is closed or its workflow ends, waiting at
