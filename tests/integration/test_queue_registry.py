@@ -398,3 +398,30 @@ def test_a_schedule_can_use_a_registered_queue(dbos: type[DBOS]) -> None:
     DBOS.create_schedule(schedule_name=f"s-{name}", workflow_fn=tick, schedule="0 0 1 1 *", queue_name=name)
     DBOS.delete_schedule(f"s-{name}")
     DBOS.delete_queue(name)
+
+
+def test_a_parent_that_ended_in_time_leaves_its_children_alone(dbos: type[DBOS]) -> None:
+    """An enqueued parent with a timeout enqueues a child that opts out of it (SetWorkflowTimeout(None)) and
+    ends at once; when the parent's deadline passes, the child (still waiting) is not cancelled."""
+    from tether import SetWorkflowTimeout
+
+    name = f"tmo-{_uid()}"
+    DBOS.register_queue(name, polling_interval_sec=0.1)
+
+    @DBOS.workflow(name=f"tmo-child-{name}")
+    def child() -> str:
+        return str(DBOS.recv("go", timeout_seconds=WAIT))
+
+    @DBOS.workflow(name=f"tmo-parent-{name}")
+    def parent(child_id: str) -> None:
+        with SetWorkflowID(child_id), SetWorkflowTimeout(None):
+            DBOS.enqueue_workflow(name, child)
+
+    child_id = f"c-{name}"
+    with SetWorkflowTimeout(0.3):
+        DBOS.enqueue_workflow(name, parent, child_id).get_result(timeout_seconds=WAIT)
+    time.sleep(0.8)  # past the parent's deadline
+    assert DBOS.get_workflow_status(child_id).status == "PENDING"  # type: ignore[union-attr]
+    DBOS.send(child_id, "done", "go")
+    assert DBOS.retrieve_workflow(child_id).get_result(timeout_seconds=WAIT) == "done"
+    DBOS.delete_queue(name)

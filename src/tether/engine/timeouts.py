@@ -44,8 +44,12 @@ def arm(rt: Runtime, workflow_id: str, deadline_ms: int) -> None:
 async def expire(rt: Runtime, workflow_id: str) -> None:
     """The deadline of ``workflow_id`` has passed: cancel it and its descendants if it is still active."""
     from tether.engine.management import cancel_workflows
+    from tether.types import TERMINAL_STATUSES
 
     try:
+        row = await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+        if row is None or row.status in TERMINAL_STATUSES:
+            return  # it ended in time: its children keep their own deadlines (or none)
         cancelled = await cancel_workflows(rt, [workflow_id], cancel_children=True)
     except asyncio.CancelledError:
         raise
