@@ -7,6 +7,8 @@
     tether workflow resume ID [--queue Q]        resume a cancelled workflow
     tether workflow fork ID --step N [--id NEW]  re-run a workflow from step N as a new workflow
     tether queue list [QUEUE]                    workflows waiting in or running from queues
+    tether schedule list [--status S]            durable schedules
+    tether schedule pause|resume|trigger|delete NAME
     tether send ID '{"approved": true}' --topic notification
     tether event get ID progress --timeout 5     an event's value (waits for it)
     tether event list ID
@@ -32,6 +34,7 @@ from collections.abc import Callable, Sequence
 
 from tether.cli import commands, manage, streams
 from tether.cli.output import Output
+from tether.cli.schedules import add_schedule_commands
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///tether-demo.sqlite"
@@ -125,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command(qu, "list", manage.queue_list, "workflows waiting in or running from queues, newest first")
     p.add_argument("queue", nargs="?", default=None, help="only this queue")
     p.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
+
+    add_schedule_commands(top, common)
 
     command(top, "migrate", commands.migrate, "create the database if needed, and create or upgrade its tables")
 

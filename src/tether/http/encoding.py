@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from tether.serialization import PortableWorkflowError, UndecodableValue
-from tether.types import StepInfo, WorkflowStatus
+from tether.types import StepInfo, WorkflowSchedule, WorkflowStatus
 
 ERROR_MARKER = "$tether_error"
 
@@ -108,4 +108,11 @@ def step_json(step: StepInfo) -> dict[str, Any]:
     out: dict[str, Any] = dict(step)
     out["output"] = to_json_or_marker(step["output"])
     out["error"] = error_json(step["error"])
+    return out
+
+
+def schedule_json(schedule: WorkflowSchedule) -> dict[str, Any]:
+    """A :class:`WorkflowSchedule` as JSON data; a context without JSON form becomes a marker."""
+    out: dict[str, Any] = dict(schedule)
+    out["context"] = to_json_or_marker(schedule["context"])
     return out

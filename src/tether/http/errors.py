@@ -5,6 +5,8 @@ Body shape: ``{"error": "<code>", "detail": "<human readable>"}`` (validation er
     WorkflowNotFoundError / NonExistentWorkflowError  404 workflow_not_found
     ConflictingWorkflowError                          409 conflicting_workflow
     QueueDeduplicatedError                            409 deduplicated
+    ScheduleNotFoundError                             404 schedule_not_found
+    ScheduleExistsError                               409 schedule_exists
     NotJSONError (stored value without JSON form)     406 not_json
     SerializationError                                422 serialization
     request validation (FastAPI)                      422 invalid_request
@@ -27,6 +29,8 @@ from tether.errors import (
     ConflictingWorkflowError,
     NotLaunchedError,
     QueueDeduplicatedError,
+    ScheduleExistsError,
+    ScheduleNotFoundError,
     SerializationError,
     StorageError,
     WorkflowNotFoundError,
@@ -51,6 +55,8 @@ class ApiError(Exception):
 # Most specific first: SerializationError is a TypeError, NonExistentWorkflowError a WorkflowNotFoundError.
 _MAPPING: list[tuple[type[Exception], int, str]] = [
     (WorkflowNotFoundError, 404, "workflow_not_found"),
+    (ScheduleNotFoundError, 404, "schedule_not_found"),
+    (ScheduleExistsError, 409, "schedule_exists"),
     (ConflictingWorkflowError, 409, "conflicting_workflow"),
     (QueueDeduplicatedError, 409, "deduplicated"),
     (NotJSONError, 406, "not_json"),

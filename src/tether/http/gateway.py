@@ -19,6 +19,9 @@ Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
     GET  /workflows/{id}/streams/{key}?offset=0   a snapshot; SSE with Accept: text/event-stream
     GET  /queues/{name}/workflows                 queued workflows
     POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)
+    GET  /schedules, /schedules/{name}            durable schedules
+    POST /schedules/{name}/pause | resume | trigger
+    DELETE /schedules/{name}
 
 Only JSON crosses HTTP: messages and enqueued arguments are stored in the portable (JSON) format, and client
 input is never unpickled. Values that workflows stored as pickles are decoded and re-encoded as JSON (406 when
@@ -27,7 +30,7 @@ a value has no JSON form). Errors are JSON bodies with 4xx codes, listed in :mod
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
@@ -40,6 +43,7 @@ from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
 from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
+from tether.http.schedules import ScheduleAPI, add_schedule_routes
 from tether.http.sse import StreamFanout, resume_offset
 from tether.types import WorkflowSerializationFormat
 
@@ -166,5 +170,6 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
                                    "closed": snap.closed, "next_offset": snap.next_offset})
 
     add_management_routes(router, api)
+    add_schedule_routes(router, cast(ScheduleAPI, api))
     app.include_router(router)
     return app

@@ -1,0 +1,79 @@
+"""Gateway routes for durable schedules: list, pause, resume, trigger, delete."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Path, Query
+
+from tether.api.handles import WorkflowHandleAsync
+from tether.errors import ScheduleNotFoundError
+from tether.http.encoding import schedule_json
+from tether.types import WorkflowSchedule
+
+ScheduleName = Path(min_length=1, max_length=512, description="The schedule's name")
+
+
+class ScheduleAPI(Protocol):
+    """The schedule methods ``DBOS`` and ``DBOSClient`` share."""
+
+    async def list_schedules_async(self, *, status: str | list[str] | None = None,
+                                   workflow_name: str | list[str] | None = None,
+                                   schedule_name_prefix: str | list[str] | None = None
+                                   ) -> list[WorkflowSchedule]: ...
+
+    async def get_schedule_async(self, name: str) -> WorkflowSchedule | None: ...
+
+    async def pause_schedule_async(self, name: str) -> None: ...
+
+    async def resume_schedule_async(self, name: str) -> None: ...
+
+    async def delete_schedule_async(self, name: str) -> None: ...
+
+    async def trigger_schedule_async(self, schedule_name: str) -> WorkflowHandleAsync[None]: ...
+
+
+def add_schedule_routes(router: APIRouter, api: ScheduleAPI) -> None:
+    """Add the schedule routes for ``api`` to ``router``."""
+
+    async def existing(name: str) -> WorkflowSchedule:
+        found = await api.get_schedule_async(name)
+        if found is None:
+            raise ScheduleNotFoundError(name)
+        return found
+
+    @router.get("/schedules", summary="Durable schedules, by name")
+    async def list_schedules(status: list[str] | None = Query(None, description="ACTIVE and/or PAUSED"),
+                             workflow_name: list[str] | None = Query(None),
+                             prefix: str | None = Query(None, description="Only names starting with this")
+                             ) -> dict[str, Any]:
+        found = await api.list_schedules_async(status=status, workflow_name=workflow_name,
+                                               schedule_name_prefix=prefix)
+        return {"schedules": [schedule_json(s) for s in found]}
+
+    @router.get("/schedules/{name}", summary="One schedule")
+    async def get_schedule(name: str = ScheduleName) -> dict[str, Any]:
+        return schedule_json(await existing(name))
+
+    @router.post("/schedules/{name}/pause", summary="Stop a schedule firing, in every process")
+    async def pause(name: str = ScheduleName) -> dict[str, Any]:
+        await existing(name)
+        await api.pause_schedule_async(name)
+        return schedule_json(await existing(name))
+
+    @router.post("/schedules/{name}/resume", summary="Let a paused schedule fire again")
+    async def resume(name: str = ScheduleName) -> dict[str, Any]:
+        await existing(name)
+        await api.resume_schedule_async(name)
+        return schedule_json(await existing(name))
+
+    @router.post("/schedules/{name}/trigger", status_code=201, summary="Start one run of a schedule now")
+    async def trigger(name: str = ScheduleName) -> dict[str, Any]:
+        handle = await api.trigger_schedule_async(name)
+        return {"schedule_name": name, "workflow_id": handle.workflow_id}
+
+    @router.delete("/schedules/{name}", summary="Delete a schedule (its past runs stay)")
+    async def delete(name: str = ScheduleName) -> dict[str, Any]:
+        await existing(name)
+        await api.delete_schedule_async(name)
+        return {"schedule_name": name, "deleted": True}
