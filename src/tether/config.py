@@ -25,6 +25,8 @@ class DBOSConfig(TypedDict, total=False):
     - ``serializer``: a :class:`tether.Serializer` used for values stored in the default format.
     - ``notification_listener_polling_interval_sec`` (or Tether's ``sqlite_poll_interval_sec``): how often SQLite
       checks for writes made by *other* processes (default 0.05).
+    - ``sqlite_busy_timeout_sec`` (Tether's): how long a SQLite write waits for another connection's lock before
+      the operation backs off and tries again (default 60).
     """
 
     name: str
@@ -66,6 +68,7 @@ class DBOSConfig(TypedDict, total=False):
     otel_attribute_format: str | None
     # Tether's own keys
     sqlite_poll_interval_sec: float | None
+    sqlite_busy_timeout_sec: float | None
     db_pool_size: int | None
 
 
@@ -124,6 +127,7 @@ class Settings:
     log_level: str = "INFO"
     console_log_level: str | None = None
     serializer: Any = None
+    sqlite_busy_timeout_sec: float = 60.0
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -175,8 +179,10 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         or 0.05
     threads = config.get("max_executor_threads") or 256
     pool = config.get("db_pool_size") or config.get("sys_db_pool_size") or 10
-    if poll <= 0 or threads <= 0 or pool <= 0:
-        raise ConfigError("sqlite_poll_interval_sec, max_executor_threads and db_pool_size must be positive")
+    busy = config.get("sqlite_busy_timeout_sec") or 60.0
+    if poll <= 0 or threads <= 0 or pool <= 0 or busy <= 0:
+        raise ConfigError("sqlite_poll_interval_sec, sqlite_busy_timeout_sec, max_executor_threads and "
+                          "db_pool_size must be positive")
     version = config.get("application_version") or os.environ.get("DBOS__APPVERSION") or ""
     if config.get("enable_patching"):
         version = "PATCHING_ENABLED"
@@ -191,6 +197,7 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         log_level=_level(config.get("log_level"), "log_level") or "INFO",
         console_log_level=_level(config.get("console_log_level"), "console_log_level"),
         serializer=_serializer(config.get("serializer")),
+        sqlite_busy_timeout_sec=float(busy),
     )
 
 

@@ -30,6 +30,9 @@
     ├── ScheduleExistsError (ValueError)           create_schedule with a name already taken
     ├── ScheduleNotFoundError (LookupError)        no schedule has that name
     └── StorageError                               the database failed; the driver's error is ``__cause__``
+        └── DatabaseUnavailableError               a passing fault (connection lost, server restarting, lock
+                                                   held, disk full, read-only): retried until the database
+                                                   is back; seen only when the caller's own timeout ran out
 
     DBOSBaseException (BaseException)              stops a workflow; ``except Exception`` does not swallow it
     ├── DBOSWorkflowCancelledError
@@ -433,6 +436,17 @@ class StepOptionsError(TetherError, ValueError):
 
 class StorageError(TetherError):
     """The database failed. The driver's exception is attached as ``__cause__``."""
+
+
+class DatabaseUnavailableError(StorageError):
+    """The database is unreachable or cannot take writes for now: the connection was lost, the server is
+    restarting or shutting down, a SQLite write lock was held past the busy timeout, the disk is full, or the
+    database is read-only.
+
+    Tether retries every operation that meets such a fault, with backoff, until the database is back, so
+    this error reaches code only when the caller's own timeout (``get_result(timeout)``, ``get_event``'s
+    ``timeout_seconds`` outside a workflow) ran out first. It is never recorded as a workflow's outcome.
+    """
 
 
 class DBOSWorkflowCancelledError(DBOSBaseException):

@@ -17,6 +17,7 @@ PUBLIC = {
     "WorkflowSerializationFormat",
     # errors (Tether names)
     "TetherError", "ConfigError", "NotLaunchedError", "NotInWorkflowError", "SerializationError", "StorageError",
+    "DatabaseUnavailableError",
     "WorkflowNotFoundError", "NonExistentWorkflowError", "ConflictingWorkflowError", "UnregisteredWorkflowError",
     "MaxStepRetriesExceeded", "MaxRecoveryAttemptsExceeded", "WorkflowCancelledError",
     "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError", "InvalidScheduleError",

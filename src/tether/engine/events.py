@@ -81,7 +81,7 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
             completed_at=started))
 
     async def look() -> bytes | None:
-        return await rt.io(rt.store.get_event, workflow_id, k)
+        return await rt.io_until(deadline, rt.store.get_event, workflow_id, k)
 
     got = await look()
     if got is None and deadline > rt.clock.now_ms():

@@ -8,6 +8,7 @@ import collections
 import concurrent.futures
 import functools
 import logging
+import random
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -15,9 +16,11 @@ from typing import Any, TypeVar
 from tether.config import Settings
 from tether.engine.bridge import inline_io
 from tether.engine.clock import Clock
+from tether.engine.context import current_workflow
+from tether.engine.outage import OutageLog, gives_up, retry_delay
 from tether.engine.threads import DaemonExecutor, WorkerThreads
 from tether.engine.waiters import Key, WakeupHub
-from tether.errors import NotLaunchedError, TetherError
+from tether.errors import DatabaseUnavailableError, NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
 from tether.storage.base import WorkflowRow
 from tether.storage.provision import create_database as create_database  # run by launch() first
@@ -32,6 +35,10 @@ FALLBACK_RECHECK_SECONDS = 30.0
 _RECENT_OUTCOMES = 4096
 # Wake-up kind for "any workflow changed to status <key>" (registered with workflow id "*").
 ANY_STATUS_KIND = "wf-any"
+# After the listener reconnects, waiters re-check in batches of this many, this far apart (10,000 waiters
+# take about a second), so that they do not all query the database at the same instant.
+RECHECK_BATCH = 200
+RECHECK_PAUSE_SECONDS = 0.02
 
 
 class Runtime:
@@ -44,15 +51,18 @@ class Runtime:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outcomes: collections.OrderedDict[str, WorkflowRow] = collections.OrderedDict()
         self._outcomes_lock = threading.Lock()
+        self.stranded: set[str] = set()  # executions that ended without an outcome, to be run again here
+        self.outage = OutageLog()
         self.store: Store = open_store(settings.database, pool_size=settings.db_pool_size,
-                                       poll_interval=settings.sqlite_poll_interval_sec)
+                                       poll_interval=settings.sqlite_poll_interval_sec,
+                                       busy_timeout=settings.sqlite_busy_timeout_sec)
         self._io_pool = DaemonExecutor(settings.db_pool_size)
         self._workers = WorkerThreads(settings.max_executor_threads)
-        self._listener: Listener = self.store.listener()
-        self._listener.start(self._on_remote_wakeup, self.hub.notify_all)
         self.loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._run_loop, name="tether-loop", daemon=True)
         self._loop_thread.start()
+        self._listener: Listener = self.store.listener()
+        self._listener.start(self._on_remote_wakeup, self._on_listener_reconnect)
         self.application_version = settings.application_version
         self.destroyed = False
 
@@ -62,14 +72,72 @@ class Runtime:
         self.loop.run_forever()
 
     async def io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a blocking storage call: inline on a bridge loop, on the I/O pool from a shared loop."""
+        """Run a blocking storage call: inline on a bridge loop, on the I/O pool from a shared loop. A call
+        that meets a database outage is tried again until the database is back (see ``engine/outage.py``).
+
+        Raises:
+            NotLaunchedError: the runtime was destroyed.
+        """
         if self.destroyed:
             raise NotLaunchedError("DBOS has been destroyed")
-        if inline_io():
-            return fn(*args, **kwargs)
         if kwargs:
             fn = functools.partial(fn, **kwargs)
+        try:
+            if inline_io():
+                return fn(*args)
+            return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+        except DatabaseUnavailableError as exc:
+            return (await self._ride_out(exc, fn, args, None))[0]
+
+    async def io_until(self, deadline_ms: int | None, fn: Callable[..., T], *args: Any) -> T:
+        """Like :meth:`io`, for a caller outside workflows with a timeout of its own: in an outage it gives up
+        at ``deadline_ms`` (epoch ms of the runtime's clock) rather than waiting for the database for good.
+        Inside a workflow the deadline is ignored: workflow code never sees an outage.
+
+        Raises:
+            NotLaunchedError: the runtime was destroyed.
+            DatabaseUnavailableError: the database was still unavailable at ``deadline_ms``.
+        """
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return await self._call(fn, args)
+        except DatabaseUnavailableError as exc:
+            bound = deadline_ms if current_workflow() is None else None
+            return (await self._ride_out(exc, fn, args, bound))[0]
+
+    async def io_noting_faults(self, fn: Callable[..., T], *args: Any) -> tuple[T, bool]:
+        """Like :meth:`io`, and also tell whether a try failed on the way. A write whose connection was lost
+        may have committed before the loss; the few callers for which that matters check what they find."""
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return await self._call(fn, args), False
+        except DatabaseUnavailableError as exc:
+            return await self._ride_out(exc, fn, args, None)
+
+    async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        if inline_io():
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+
+    async def _ride_out(self, exc: DatabaseUnavailableError, fn: Callable[..., T], args: tuple[Any, ...],
+                        deadline: int | None) -> tuple[T, bool]:
+        attempt = 0
+        while True:
+            delay = retry_delay(attempt, random.random())
+            if self.destroyed or gives_up(self.clock.now_ms(), delay, deadline):
+                raise exc
+            self.outage.failed(exc)
+            await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                result = await self._call(fn, args)
+            except DatabaseUnavailableError as again:
+                exc = again
+                continue
+            self.outage.recovered()
+            return result, True
 
     def _on_remote_wakeup(self, kind: str, workflow_id: str, key: str) -> None:
         """A wake-up from the listener: another process's write, or a late echo of one of ours."""
@@ -93,6 +161,19 @@ class Runtime:
         self.hub.notify(kind, workflow_id, key)
         if kind == "wf":  # queue runners and wait_first listen to status changes of any workflow, by status
             self.hub.notify(ANY_STATUS_KIND, "*", key)
+
+    def _on_listener_reconnect(self) -> None:
+        """The listener is back after losing its connection: notifications sent meanwhile are lost, so every
+        waiter re-checks the database once, a batch at a time rather than all in the same instant."""
+        if not self.destroyed:
+            asyncio.run_coroutine_threadsafe(self._recheck_all_waiters(), self.loop)
+
+    async def _recheck_all_waiters(self) -> None:
+        waiters = self.hub.snapshot()
+        for start in range(0, len(waiters), RECHECK_BATCH):
+            for waiter in waiters[start:start + RECHECK_BATCH]:
+                waiter.wake()
+            await asyncio.sleep(RECHECK_PAUSE_SECONDS)
 
     def remember_outcome(self, row: WorkflowRow) -> None:
         """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query.

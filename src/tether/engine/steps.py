@@ -24,6 +24,7 @@ from tether.engine.context import (
 )
 from tether.engine.registry import StepPolicy
 from tether.errors import (
+    DatabaseUnavailableError,
     DBOSStepTimeoutError,
     DBOSUnexpectedStepError,
     MaxStepRetriesExceeded,
@@ -76,6 +77,8 @@ async def record_step(plan: StepPlan, name: str, result: Any, error: BaseExcepti
     """Checkpoint a step's outcome; if an earlier run already recorded one, that one wins."""
     rt = plan.ctx.runtime
     fmt = plan.ctx.serialization
+    if isinstance(error, DatabaseUnavailableError):
+        raise error  # a database outage is not the step's outcome: the workflow runs it again later
     row = OperationRow(function_id=plan.function_id, function_name=name, started_at=plan.started_at,
                        completed_at=rt.clock.now_ms())
     if error is None:

@@ -82,11 +82,15 @@ class WakeupHub:
         for waiter in targets:
             waiter.wake()
 
-    def notify_all(self) -> None:
-        """Wake everyone to re-check (after a listener reconnect, when notifications may have been lost)."""
+    def snapshot(self) -> list[Waiter]:
+        """Every waiter parked right now (each once)."""
         with self._lock:
-            targets = [w for by_key in self._waiters.values() for group in by_key.values() for w in group]
-        for waiter in targets:
+            found = {id(w): w for by_key in self._waiters.values() for group in by_key.values() for w in group}
+        return list(found.values())
+
+    def notify_all(self) -> None:
+        """Wake everyone to re-check (notifications may have been lost)."""
+        for waiter in self.snapshot():
             waiter.wake()
 
     def count(self, kind: str | None = None) -> int:

@@ -2,12 +2,18 @@
 
 A start is durable before anything runs: the workflow's row (inputs, status PENDING or ENQUEUED) is inserted
 first, and an ID that already exists is never run again by a start (only recovery resumes a PENDING one).
+
+Only the workflow's own code decides its outcome. An execution that ends for any other reason (the database
+unavailable past every retry, its outcome impossible to record, its task cancelled while the process lives
+on) is *stranded*: its workflow stays PENDING, and this process runs it again from its checkpoints as soon as
+the database answers (:func:`strand`), instead of leaving it, and whoever waits for it, until a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +32,14 @@ from tether.engine.context import (
     workflow_for_operation,
 )
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
-from tether.engine.runtime import Runtime
+from tether.engine.runtime import Runtime, logger
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm, start_deadline
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
+    DatabaseUnavailableError,
     DBOSWorkflowIDInUseError,
     QueueDeduplicatedError,
     UnregisteredWorkflowError,
@@ -100,7 +107,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
 
     Raises:
         SerializationError: the arguments cannot be stored; nothing is written.
-        ConflictingWorkflowError: the ID belongs to a workflow of another name.
+        ConflictingWorkflowError: the ID belongs to a workflow of another name, or is the calling workflow's
+            own ID (a workflow cannot be its own child: it would wait for itself forever).
     """
     opts = opts or StartOptions()
     debounce = current_debounce()
@@ -117,6 +125,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         if recorded is not None and recorded.child_workflow_id:
             return Start(recorded.child_workflow_id, False, reg, args, kwargs)
     wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else str(uuid.uuid4()))
+    if parent is not None and wfid == parent.workflow_id:
+        raise ConflictingWorkflowError(wfid, "a workflow cannot start itself as its own child")
     # A method's instance (or class) is not stored: it is found again by its registered names.
     class_name, config_name = method_target(reg, args)
     inputs = encode_inputs(args[1:] if class_name is not None else args, kwargs, reg.serialization)
@@ -175,7 +185,7 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None,
     """
     for _ in range(_DEDUP_ATTEMPTS):
         try:
-            created, existing = await rt.io(rt.store.insert_workflow, row)
+            (created, existing), faulted = await rt.io_noting_faults(rt.store.insert_workflow, row)
         except QueueDeduplicatedError:
             if duplication_policy != "return-existing" or row.queue_name is None or row.deduplication_id is None:
                 raise
@@ -183,6 +193,8 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None,
             if holder is not None:
                 return False, holder
             continue  # the holder ended in between: try to take the ID again
+        if not created and faulted and _is_row_we_wrote(existing, row):
+            created = True  # our first try committed, but the connection was lost before it could say so
         if not created and reject_reuse:
             raise DBOSWorkflowIDInUseError(row.workflow_uuid, existing.status, existing.name)
         if not created:
@@ -233,6 +245,11 @@ def _validated(start: Start) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (*bound, *args), kwargs
 
 
+def _is_row_we_wrote(existing: WorkflowRow, row: WorkflowRow) -> bool:
+    return (existing.created_at, existing.executor_id, existing.name, existing.status) == (
+        row.created_at, row.executor_id, row.name, row.status)
+
+
 def _context(rt: Runtime, start: Start) -> WorkflowContext:
     if start.deadline_ms is not None:
         arm(rt, start.workflow_id, start.deadline_ms)
@@ -249,6 +266,9 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
         rt.cancelled.discard(wfid)
         rt.hub.notify("wf", wfid, WorkflowStatusString.CANCELLED.value)  # get_result waits for the stop
         raise error
+    if isinstance(error, DatabaseUnavailableError):  # not the workflow's doing: it is not its outcome
+        strand(rt, start, error)
+        raise error
     if error is None:
         try:
             output = serialize(result, start.reg.serialization)
@@ -259,7 +279,12 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
                                      serialize_error(error, start.reg.serialization))
     else:
         status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
-    if await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms()):
+    try:
+        recorded = await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms())
+    except BaseException as exc:
+        strand(rt, start, exc)
+        raise
+    if recorded:
         rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=status, name=start.reg.name, output=output_b,
                                         error=error_b))
     rt.cancelled.discard(wfid)
@@ -281,6 +306,9 @@ def execute_sync(rt: Runtime, start: Start) -> Any:
         result = start.reg.func(*args, **kwargs)
     except (Exception, WorkflowCancelledError) as exc:
         return run_sync(finish(rt, start, None, exc))
+    except BaseException as exc:
+        strand(rt, start, exc)
+        raise
     finally:
         leave_workflow(tokens)
     return run_sync(finish(rt, start, result, None))
@@ -294,14 +322,54 @@ async def execute_async(rt: Runtime, start: Start) -> Any:
     try:
         args, kwargs = _validated(start)
         result = await start.reg.func(*args, **kwargs)
-    except asyncio.CancelledError:
-        rt.active.pop(start.workflow_id, None)
-        raise
     except (Exception, WorkflowCancelledError) as exc:
         return await finish(rt, start, None, exc)
+    except BaseException as exc:  # the task was cancelled (or worse): the workflow has not ended
+        strand(rt, start, exc)
+        raise
     finally:
         leave_workflow(tokens)
     return await finish(rt, start, result, None)
+
+
+def strand(rt: Runtime, start: Start, cause: BaseException) -> None:
+    """An execution of ``start`` ended without its outcome recorded, for a reason that is not the workflow's
+    own doing. Its workflow stays PENDING; unless the runtime is closing (then the next launch recovers it),
+    run it again here from its checkpoints once the database answers, so that nobody waits for it in vain."""
+    wfid = start.workflow_id
+    rt.active.pop(wfid, None)
+    if rt.destroyed or wfid in rt.stranded:
+        return
+    rt.stranded.add(wfid)
+    logger.warning("Workflow %s stopped without an outcome (%r); running it again", wfid, cause)
+    asyncio.run_coroutine_threadsafe(_run_again(rt, start), rt.loop)
+
+
+async def _run_again(rt: Runtime, start: Start) -> None:
+    wfid = start.workflow_id
+    try:
+        await asyncio.sleep(0.05)  # let whatever stopped it settle; the store calls below wait for the database
+        if wfid in rt.active:
+            return  # something (a resume, a queue claim) already runs it again here
+        rows = await rt.io(rt.store.begin_recovery_many, [wfid], rt.clock.now_ms())
+        if not rows:
+            return  # it ended after all (its outcome was recorded before the connection dropped), or cancelled
+        if rows[0].recovery_attempts > start.reg.max_recovery_attempts:
+            status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
+            if await rt.io(rt.store.set_status, [wfid], status, rt.clock.now_ms(),
+                           only_from=[WorkflowStatusString.PENDING.value]):
+                logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
+                rt.notify("wf", wfid, status)
+            return
+        recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, wfid)}
+    except Exception:
+        if not rt.destroyed:
+            logger.exception("Could not run stranded workflow %s again; the next launch recovers it", wfid)
+        return
+    finally:
+        rt.stranded.discard(wfid)
+    if wfid not in rt.active:
+        launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded))
 
 
 def launch_in_background(rt: Runtime, start: Start) -> None:
@@ -428,7 +496,12 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
         AwaitedWorkflowCancelledError: the workflow was cancelled.
         AwaitedWorkflowMaxRecoveryAttemptsExceeded: it crashed more often than allowed.
         TimeoutError: ``timeout_s`` passed first.
+        ConflictingWorkflowError: a workflow waits for its own outcome (it would wait forever).
+        DatabaseUnavailableError: ``timeout_s`` passed while the database was unavailable.
     """
+    ctx = current_workflow()
+    if ctx is not None and ctx.workflow_id == workflow_id:
+        raise ConflictingWorkflowError(workflow_id, "a workflow cannot wait for its own outcome")
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
 
     async def check() -> WorkflowRow | None:
@@ -437,7 +510,7 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
             return row
         if workflow_id in rt.active:
             return None  # running here (or stopping after a cancel): its end wakes us
-        row = await rt.io(rt.store.get_workflow, workflow_id)
+        row = await rt.io_until(deadline, rt.store.get_workflow, workflow_id)
         return row if row is not None and row.status in TERMINAL_STATUSES else None
 
     row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
@@ -462,7 +535,8 @@ async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | No
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
 
     async def check() -> WorkflowRow | None:
-        return await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+        return await rt.io_until(deadline, functools.partial(rt.store.get_workflow, load_input=False,
+                                                             load_output=False), workflow_id)
 
     row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
     if row is None:

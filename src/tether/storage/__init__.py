@@ -9,7 +9,8 @@ from tether.config import DatabaseURL
 from tether.storage.base import Listener, Store
 
 
-def open_store(database: DatabaseURL, *, pool_size: int = 10, poll_interval: float = 0.05) -> Store:
+def open_store(database: DatabaseURL, *, pool_size: int = 10, poll_interval: float = 0.05,
+               busy_timeout: float = 60.0) -> Store:
     """Open (and migrate) the store a URL names.
 
     Raises:
@@ -18,7 +19,8 @@ def open_store(database: DatabaseURL, *, pool_size: int = 10, poll_interval: flo
     if database.backend == "sqlite":
         from tether.storage.sqlite.store import SqliteStore
 
-        return SqliteStore(database.url, pool_size=pool_size, poll_interval=poll_interval)
+        return SqliteStore(database.url, pool_size=pool_size, poll_interval=poll_interval,
+                           busy_timeout=busy_timeout)
     from tether.storage.postgres.store import PostgresStore
 
     return PostgresStore(database.url, pool_size=pool_size)

@@ -173,7 +173,8 @@ RETURNING 1
 
 -- name: consume_message
 -- One statement: take the oldest message of the topic and record it as the recv's output. Nothing is taken
--- when an earlier run already completed this operation.
+-- when an earlier run already completed this operation; its recorded output is returned instead (so a call
+-- retried after its connection was lost mid-commit still gets the message the first try took).
 WITH taken AS (
     DELETE FROM messages
     WHERE message_id = (
@@ -206,6 +207,9 @@ WITH taken AS (
     RETURNING 1
 )
 SELECT message FROM taken
+UNION ALL
+SELECT output FROM operation_outputs
+WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER) AND completed_at IS NOT NULL
 
 -- name: set_event_recorded
 -- One statement: the checkpoint (when given) and the upsert of the event's latest value.

@@ -6,6 +6,7 @@ writes use an explicit transaction.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -16,7 +17,7 @@ import psycopg
 
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
 from tether.storage.base import Listener, OperationRow
-from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool
+from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool, connect_error
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlstore import Cursor, ForeignKeyViolation, SqlStore
 
@@ -55,15 +56,22 @@ class PostgresStore(SqlStore):
         return f"(attributes IS NOT NULL AND CAST(attributes AS JSONB) @> CAST({ph} AS JSONB))"
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        """Connect, migrate, and check that the database takes writes.
+
+        Raises:
+            DatabaseUnavailableError: the server cannot be reached now (refused, starting, shutting down).
+            StorageError: wrong credentials or database, a failed migration, or a read-only database.
+        """
         self.url = url
         try:
             self._migrate()
         except psycopg.Error as exc:
-            raise StorageError(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+            cause = connect_error(exc)
+            raise type(cause)(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
         try:
             self._pool = WirePool(url, pool_size, f"SET search_path TO {SCHEMA}")
         except StorageError as exc:
-            raise StorageError(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+            raise type(exc)(f"Cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
 
     def _migrate(self) -> None:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
@@ -83,6 +91,10 @@ class PostgresStore(SqlStore):
                                      (version, name, int(time.time() * 1000)))
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
+            row = conn.execute("SHOW transaction_read_only").fetchone()
+            if row is not None and row[0] == "on":
+                raise StorageError(f"The PostgreSQL database at {_redact(self.url)} is read-only (a standby, or "
+                                   "default_transaction_read_only is set); Tether needs to write to it")
 
     def applied_migrations(self) -> list[int]:
         with self._auto() as s:
@@ -96,7 +108,8 @@ class PostgresStore(SqlStore):
                 yield _PgSession(wire)
             except BaseException:
                 if not wire.broken:
-                    wire.simple(b"ROLLBACK")
+                    with contextlib.suppress(StorageError):  # the cause, re-raised below, is what matters
+                        wire.simple(b"ROLLBACK")
                 raise
             wire.simple(b"COMMIT")
 
@@ -130,7 +143,7 @@ class PostgresStore(SqlStore):
                   "also_completed_at": also.completed_at if also else None}
         with self._auto() as s:
             row = s.run("consume_message", params).fetchone()
-        return bytes(row[0]) if row is not None else None
+        return bytes(row[0]) if row is not None and row[0] is not None else None
 
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
                   op: OperationRow | None = None, history_fid: int | None = None) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import re
+import select
 import struct
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,10 +23,32 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from tether.errors import StorageError
+from tether.errors import DatabaseUnavailableError, StorageError
 from tether.storage.sqlstore import ForeignKeyViolation, UniqueViolation
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+# SQLSTATEs of faults that pass: the connection or server went away (class 08, 57P0x shutdowns), the server
+# ran out of something (class 53: disk full, memory, connections), an I/O error (class 58), the database is
+# read-only for now (25006), or the transaction lost a race it can simply run again (40001, 40P01).
+_PASSING_CLASSES = (b"08", b"53", b"58")
+_PASSING_STATES = {b"57P01", b"57P02", b"57P03", b"25006", b"40001", b"40P01", b"55P03"}
+# Connecting fails for good (not for now) when the credentials or the database name are wrong.
+_FATAL_CONNECT_CLASSES = ("28", "3D")
+
+
+def is_passing_fault(sqlstate: bytes | None) -> bool:
+    """Whether an error with this SQLSTATE is an infrastructure fault worth retrying."""
+    return sqlstate is not None and (sqlstate[:2] in _PASSING_CLASSES or sqlstate in _PASSING_STATES)
+
+
+def connect_error(exc: psycopg.Error) -> StorageError:
+    """Translate a failure to connect: wrong credentials or database are errors, anything else (refused,
+    starting up, shutting down, too many connections) means the server is unavailable for now."""
+    state = exc.sqlstate or ""
+    if state[:2] in _FATAL_CONNECT_CLASSES:
+        return StorageError(f"Cannot connect to PostgreSQL: {exc}")
+    return DatabaseUnavailableError(f"Cannot connect to PostgreSQL: {exc}")
 
 
 class PreparedQuery:
@@ -143,36 +166,71 @@ class WireConnection:
             raise UniqueViolation(message)
         if sqlstate == b"23503":
             raise ForeignKeyViolation(message)
+        if self.broken or is_passing_fault(sqlstate):
+            raise DatabaseUnavailableError(f"PostgreSQL unavailable: {message}")
         raise StorageError(f"PostgreSQL error: {message}")
+
+    def _lost(self, exc: psycopg.Error) -> StorageError:
+        """libpq could not even send the statement or read a result: the connection is gone."""
+        message = f"PostgreSQL connection lost: {exc}"
+        return DatabaseUnavailableError(message) if self.broken else StorageError(message)
 
     def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
         values, formats = _encode([params.get(n) for n in query.names])
-        if query.statement not in self.prepared:
-            self._check(self.pgconn.prepare(query.statement, query.sql))
-            self.prepared.add(query.statement)
-        res = self.pgconn.exec_prepared(query.statement, values, formats,  # type: ignore[arg-type]  # NULLs are None
-                                        result_format=1)
+        try:
+            if query.statement not in self.prepared:
+                self._check(self.pgconn.prepare(query.statement, query.sql))
+                self.prepared.add(query.statement)
+            res = self.pgconn.exec_prepared(query.statement, values, formats,  # type: ignore[arg-type]  # NULLs are None
+                                            result_format=1)
+        except psycopg.Error as exc:
+            raise self._lost(exc) from exc
         return WireCursor(self._check(res))
 
     def run_sql(self, sql: str, params: Sequence[Any] | None) -> WireCursor:
         values, formats = _encode(params or ())
-        res = self.pgconn.exec_params(_positional(sql), values, formats,
-                                     result_format=1)
+        try:
+            res = self.pgconn.exec_params(_positional(sql), values, formats,
+                                         result_format=1)
+        except psycopg.Error as exc:
+            raise self._lost(exc) from exc
         return WireCursor(self._check(res))
 
     def simple(self, command: bytes) -> None:
-        self._check(self.pgconn.exec_(command))
+        try:
+            res = self.pgconn.exec_(command)
+        except psycopg.Error as exc:
+            raise self._lost(exc) from exc
+        self._check(res)
 
     @property
     def broken(self) -> bool:
         return bool(self.pgconn.status != pq.ConnStatus.OK)
+
+    def looks_alive(self) -> bool:
+        """An idle connection has nothing to read; if its socket is readable, the server has sent an error or
+        closed it (a restart, an idle timeout, a terminated backend). A cheap check before handing it out."""
+        if self.broken:
+            return False
+        try:
+            poller = select.poll()
+            poller.register(self.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+            return not poller.poll(0)
+        except (OSError, psycopg.Error):
+            return False
 
     def close(self) -> None:
         self.conn.close()
 
 
 class WirePool:
-    """A LIFO pool of autocommit connections, opened on demand up to ``size`` and replaced when broken."""
+    """A LIFO pool of autocommit connections, opened on demand up to ``size`` and replaced when broken.
+
+    It never hands out a connection it can tell is dead: an idle connection whose socket has something to read
+    (the server closed it) is dropped at checkout, and when a connection is lost in use every idle one is
+    dropped too, since a server restart kills them all at once. Failing to connect, or to get a connection in
+    time, raises :class:`DatabaseUnavailableError` (the caller retries).
+    """
 
     def __init__(self, url: str, size: int, setup: str, connect_timeout: int = 10) -> None:
         self.url = url
@@ -190,29 +248,52 @@ class WirePool:
         try:
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=self.connect_timeout)
         except psycopg.Error as exc:
-            raise StorageError(f"Cannot connect to PostgreSQL: {exc}") from exc
+            raise connect_error(exc) from exc
         wire = WireConnection(conn)
-        wire.simple(self.setup)
+        try:
+            wire.simple(self.setup)
+        except StorageError:
+            wire.close()
+            raise
         self.backend_pids.add(wire.pgconn.backend_pid)
         return wire
+
+    def _take(self) -> WireConnection:
+        while True:
+            try:
+                wire = self._idle.get_nowait()
+            except queue.Empty:
+                return self._open()
+            if wire.looks_alive():
+                return wire
+            self._discard(wire)
+
+    def _discard(self, wire: WireConnection) -> None:
+        self.backend_pids.discard(wire.pgconn.backend_pid)
+        wire.close()
+
+    def _drop_idle(self) -> None:
+        while True:
+            try:
+                self._discard(self._idle.get_nowait())
+            except queue.Empty:
+                return
 
     @contextmanager
     def connection(self) -> Iterator[WireConnection]:
         if self._closed:
             raise StorageError("The store is closed")
         if not self._slots.acquire(timeout=30):
-            raise StorageError("Timed out waiting for a PostgreSQL connection")
+            raise DatabaseUnavailableError("Timed out waiting for a free PostgreSQL connection")
         try:
-            try:
-                wire = self._idle.get_nowait()
-            except queue.Empty:
-                wire = self._open()
+            wire = self._take()
             try:
                 yield wire
             finally:
                 if wire.broken or self._closed:
-                    self.backend_pids.discard(wire.pgconn.backend_pid)
-                    wire.close()
+                    self._discard(wire)
+                    if not self._closed:
+                        self._drop_idle()  # lost in use: the others were most likely cut off with it
                 else:
                     self._idle.put(wire)
         finally:

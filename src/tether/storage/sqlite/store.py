@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tether.errors import StorageError
+from tether.errors import DatabaseUnavailableError, StorageError
 from tether.storage.base import Listener
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlstore import Cursor, SqlStore, UniqueViolation
@@ -35,9 +35,30 @@ class _SqliteSession:
         return self.conn.execute(sql, params or ())
 
 
+# Primary result codes of faults that pass (or that an operator fixes) without the data being wrong: another
+# connection holds the lock past the busy timeout, the disk is full or failing, the file went read-only or
+# cannot be opened right now. Operations meeting them are retried; anything else is a real error.
+_PASSING_FAULTS = {
+    5,   # SQLITE_BUSY
+    6,   # SQLITE_LOCKED
+    7,   # SQLITE_NOMEM
+    8,   # SQLITE_READONLY
+    10,  # SQLITE_IOERR
+    13,  # SQLITE_FULL
+    14,  # SQLITE_CANTOPEN
+    15,  # SQLITE_PROTOCOL
+}
+
+
+def _primary_code(exc: sqlite3.Error) -> int:
+    return int(getattr(exc, "sqlite_errorcode", 0)) & 0xFF  # extended code -> primary
+
+
 def _translate(exc: sqlite3.Error) -> StorageError:
     if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
         return UniqueViolation(str(exc))
+    if _primary_code(exc) in _PASSING_FAULTS:
+        return DatabaseUnavailableError(f"SQLite database unavailable: {exc}")
     return StorageError(f"SQLite error: {exc}")
 
 
@@ -48,9 +69,17 @@ class SqliteStore(SqlStore):
     _no_limit = "-1"
     _explain = "EXPLAIN QUERY PLAN"
 
-    def __init__(self, path: str, *, pool_size: int = 10, poll_interval: float = 0.05) -> None:
+    def __init__(self, path: str, *, pool_size: int = 10, poll_interval: float = 0.05,
+                 busy_timeout: float = 60.0) -> None:
+        """Open the database file (creating it) and migrate it.
+
+        Raises:
+            StorageError: the file cannot be opened, migrated or written (a read-only file fails here, at
+                launch, rather than at the first write).
+        """
         self.path = path
         self.poll_interval = poll_interval
+        self.busy_timeout = busy_timeout
         self._pool: queue.LifoQueue[sqlite3.Connection] = queue.LifoQueue()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -60,14 +89,23 @@ class SqliteStore(SqlStore):
         except sqlite3.Error as exc:
             raise StorageError(f"Cannot open SQLite database {path!r}: {exc}") from exc
         self._pool.put(conn)
-        self._migrate()
+        try:
+            self._migrate()
+        except StorageError as exc:
+            self.close()
+            raise StorageError(f"Cannot use SQLite database {path!r}: {exc}") from exc
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False,
+                               timeout=self.busy_timeout)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error:
+            conn.close()
+            raise
         with self._lock:
             self._all.append(conn)
         return conn
@@ -84,6 +122,14 @@ class SqliteStore(SqlStore):
                     s.run_sql(statement)
                 s.run_sql("INSERT INTO tether_migrations VALUES (?, ?, ?)",
                           (version, name, int(time.time() * 1000)))
+            # A read-only file opens and reads fine; write one row (to its own value) so that it fails now.
+            try:
+                s.run_sql("UPDATE tether_migrations SET applied_at = applied_at "
+                          "WHERE version = (SELECT MAX(version) FROM tether_migrations)")
+            except sqlite3.OperationalError as exc:
+                if _primary_code(exc) == 8:  # SQLITE_READONLY
+                    raise StorageError(f"the database is read-only ({exc}); Tether needs to write to it") from exc
+                raise
 
     def applied_migrations(self) -> list[int]:
         with self._auto() as s:
@@ -96,11 +142,14 @@ class SqliteStore(SqlStore):
         try:
             conn = self._pool.get_nowait()
         except queue.Empty:
-            conn = self._connect()
+            try:
+                conn = self._connect()
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
         try:
             yield conn
         finally:
-            if self._closed:
+            if self._closed or conn.in_transaction:  # a transaction left open cannot be handed out again
                 conn.close()
             else:
                 self._pool.put(conn)
@@ -115,7 +164,7 @@ class SqliteStore(SqlStore):
             try:
                 yield _SqliteSession(conn)
             except BaseException as exc:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 if isinstance(exc, sqlite3.Error):
                     raise _translate(exc) from exc
                 raise
@@ -123,7 +172,7 @@ class SqliteStore(SqlStore):
                 try:
                     conn.execute("COMMIT")
                 except sqlite3.Error as exc:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise _translate(exc) from exc
 
     @contextmanager
@@ -149,6 +198,18 @@ class SqliteStore(SqlStore):
                 self._pool.get_nowait().close()
             except queue.Empty:
                 break
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left of a failed transaction. After some errors (disk full, I/O error) SQLite has
+    already rolled back by itself; a ROLLBACK then fails with "no transaction is active" and would hide the
+    error that matters, so it is only issued while a transaction is open, and its own failure is dropped
+    (the caller re-raises the cause)."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
 
 
 def _split_statements(script: str) -> list[str]:
