@@ -11,10 +11,11 @@ from collections import Counter
 from typing import Any
 
 import psycopg
+import pytest
 
 from tests.conftest import make_config
 from tests.faults.conftest import PgCluster
-from tether import DBOS, DBOSClient
+from tether import DBOS, DatabaseUnavailableError, DBOSClient
 
 STEPS = 30
 WAIT = 60.0  # generous bound on each result: a hang fails the test instead of blocking the suite
@@ -77,13 +78,22 @@ def test_restart_and_stop_fail_no_workflow(pg_cluster: PgCluster) -> None:
         pg_cluster.restart()  # every connection is cut: pool, listener, the client's
         _until(lambda: sum(runs.values()) >= 4 * STEPS // 2, "the steppers to step on after the restart")
 
+        follower = client.retrieve_workflow(steppers[0].workflow_id)
         pg_cluster.stop()
         # Sent while the server is down: the send waits for the database and then delivers, once.
         senders = [threading.Thread(target=client.send, args=(h.workflow_id, f"second-{h.workflow_id}", "go"))
                    for h in waiters]
         for t in senders:
             t.start()
-        time.sleep(2.0)  # an outage of two seconds, with steps finishing and waiting to be recorded
+        # A caller with a timeout of its own is told the database is unavailable once it runs out, rather
+        # than waiting on or getting a made-up answer (None, "not finished").
+        outage_started = time.monotonic()
+        with pytest.raises(DatabaseUnavailableError):
+            follower.get_result(timeout_seconds=0.5)
+        with pytest.raises(DatabaseUnavailableError):
+            client.get_event(waiters[0].workflow_id, "never-set", timeout_seconds=0.5)
+        # An outage of two seconds, with steps finishing and waiting to be recorded.
+        time.sleep(max(0.0, 2.0 - (time.monotonic() - outage_started)))
         pg_cluster.start()
 
         for t in senders:

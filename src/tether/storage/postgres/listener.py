@@ -1,13 +1,15 @@
 """Cross-process wake-ups on PostgreSQL: one LISTEN connection per process, reconnecting when it drops.
 
 Writers call ``pg_notify`` from triggers inside their own transaction, so a wake-up is never delivered before
-the data it announces is committed. After a reconnect every waiter is woken once to re-check, since
-notifications sent while disconnected are lost.
+the data it announces is committed. When the connection drops (a server restart, a network cut) the thread
+reconnects with jittered backoff and LISTENs again; then every waiter is woken once to re-check (the runtime
+spreads those wake-ups over a moment), since notifications sent while disconnected are lost.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +20,8 @@ from tether.storage.base import Listener, WakeupCallback
 
 # How often the listening thread looks up from the socket to see whether it should stop (bounds close()).
 _STOP_CHECK_SECONDS = 0.2
+# Longest pause between two reconnection attempts after the connection dropped.
+_MAX_RECONNECT_SECONDS = 2.0
 
 
 class PostgresListener(Listener):
@@ -53,9 +57,10 @@ class PostgresListener(Listener):
                             if note.pid not in self.ignore_pids:  # our own writes woke us already
                                 _dispatch(note.payload, callback)
             except psycopg.Error:
-                if self._stop.wait(backoff):
+                # Jittered, so that the processes of a fleet do not all reconnect in the same instant.
+                if self._stop.wait(backoff * random.uniform(0.5, 1.0)):
                     break
-                backoff = min(backoff * 2, 5.0)
+                backoff = min(backoff * 2, _MAX_RECONNECT_SECONDS)
         self._ready.set()
 
     def stop(self) -> None:
