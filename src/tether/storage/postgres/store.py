@@ -75,6 +75,10 @@ class PostgresStore(SqlStore):
 
     def _migrate(self) -> None:
         with psycopg.connect(self.url, autocommit=True, connect_timeout=10) as conn:
+            row = conn.execute("SHOW transaction_read_only").fetchone()
+            if row is not None and row[0] == "on":
+                raise StorageError(f"The PostgreSQL database at {_redact(self.url)} is read-only (a standby, or "
+                                   "default_transaction_read_only is set); Tether needs to write to it")
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -91,10 +95,6 @@ class PostgresStore(SqlStore):
                                      (version, name, int(time.time() * 1000)))
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
-            row = conn.execute("SHOW transaction_read_only").fetchone()
-            if row is not None and row[0] == "on":
-                raise StorageError(f"The PostgreSQL database at {_redact(self.url)} is read-only (a standby, or "
-                                   "default_transaction_read_only is set); Tether needs to write to it")
 
     def applied_migrations(self) -> list[int]:
         with self._auto() as s:

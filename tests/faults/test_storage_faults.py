@@ -1,5 +1,6 @@
-"""SQLite faults: a write lock held by another process past the busy timeout, a full disk, a read-only file.
-Workflows ride out the first two (none ERROR, every step once); the third fails at launch, saying why."""
+"""Storage faults: a SQLite write lock held by another process past the busy timeout, a full disk, a read-only
+database. Workflows ride out the first two (none ERROR, every step once); the third fails at launch, saying
+why, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from tests.conftest import make_config
@@ -184,3 +186,17 @@ def read_only(path: Path) -> Iterator[None]:
         yield
     finally:
         subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_launch_on_a_read_only_postgres_database_fails_at_launch(pg_database: str) -> None:
+    from tests.conftest import PG_ADMIN_URL, temporary_pg_database
+
+    with temporary_pg_database("tether_readonly") as url:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'ALTER DATABASE "{url.rsplit("/", 1)[1]}" SET default_transaction_read_only = on')
+        DBOS(config=make_config(url))
+        try:
+            with pytest.raises(StorageError, match="read-only"):
+                DBOS.launch()
+        finally:
+            DBOS.destroy()
