@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import logging
 import os
 import shutil
 import socket
@@ -147,3 +148,26 @@ def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
             if subprocess.run(["umount", str(mountpoint)], capture_output=True).returncode == 0:
                 break
             time.sleep(0.1)
+
+
+class Records(logging.Handler):
+    """The records the ``tether`` logger emitted during a test (it does not propagate to the root logger,
+    so pytest's caplog does not see them)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@pytest.fixture
+def tether_log() -> Iterator[Records]:
+    records = Records()
+    logger = logging.getLogger("tether")
+    logger.addHandler(records)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(records)

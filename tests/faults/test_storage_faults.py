@@ -5,7 +5,6 @@ why, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.conftest import make_config
-from tests.faults.conftest import SmallDisk, unavailable
+from tests.faults.conftest import Records, SmallDisk, unavailable
 from tether import DBOS, DBOSClient, StorageError, WorkflowHandle
 from tether.config import parse_database_url
 from tether.errors import DatabaseUnavailableError
@@ -104,10 +103,10 @@ def launched(url: str, **extra: Any) -> Iterator[None]:
         DBOS.destroy()
 
 
-def test_write_lock_held_past_the_busy_timeout(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_write_lock_held_past_the_busy_timeout(tmp_path: Path, tether_log: Records) -> None:
     path = tmp_path / "locked.sqlite"
     url = f"sqlite:///{path}"
-    with launched(url, sqlite_busy_timeout_sec=0.2), caplog.at_level(logging.WARNING, logger="tether"):
+    with launched(url, sqlite_busy_timeout_sec=0.2):
         steppers = Steppers(url)
         try:
             _until(lambda: steppers.stepped() >= 3, "the steppers to start")
@@ -119,12 +118,12 @@ def test_write_lock_held_past_the_busy_timeout(tmp_path: Path, caplog: pytest.Lo
             steppers.check_all_finished()
         finally:
             steppers.close()
-    assert any("Database unavailable" in r.getMessage() and "locked" in r.getMessage() for r in caplog.records)
+    assert any("Database unavailable" in m and "locked" in m for m in tether_log.messages)  # the fault was met
 
 
-def test_full_disk(small_disk: SmallDisk, caplog: pytest.LogCaptureFixture) -> None:
+def test_full_disk(small_disk: SmallDisk, tether_log: Records) -> None:
     url = f"sqlite:///{small_disk.path / 'full.sqlite'}"
-    with launched(url), caplog.at_level(logging.WARNING, logger="tether"):
+    with launched(url):
         steppers = Steppers(url)
         try:
             _until(lambda: steppers.stepped() >= 3, "the steppers to start")
@@ -134,7 +133,7 @@ def test_full_disk(small_disk: SmallDisk, caplog: pytest.LogCaptureFixture) -> N
             steppers.check_all_finished()
         finally:
             steppers.close()
-    assert any("Database unavailable" in r.getMessage() and "full" in r.getMessage() for r in caplog.records)
+    assert any("Database unavailable" in m and "full" in m for m in tether_log.messages)  # the fault was met
 
 
 def test_full_disk_error_names_its_cause(small_disk: SmallDisk) -> None:
