@@ -56,10 +56,16 @@ class Steppers:
         lock = threading.Lock()
         self.count = count
 
+        # Halfway through, every stepper waits until the fault is in place, so that the second half of their
+        # checkpoints meets it however slowly this machine started the fault.
+        self.fault_in_place = threading.Event()
+
         @DBOS.step(name=f"step-{tag}")
         def step(n: int, i: int) -> int:
             with lock:
                 self.runs[(n, i)] += 1
+            if i == STEPS // 2:
+                self.fault_in_place.wait(WAIT)
             time.sleep(0.02)
             return i
 
@@ -114,6 +120,7 @@ def test_write_lock_held_past_the_busy_timeout(tmp_path: Path, tether_log: Recor
             holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(path), "2.0"], stdout=subprocess.PIPE,
                                       text=True)
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            steppers.fault_in_place.set()
             assert holder.wait(WAIT) == 0
             steppers.check_all_finished()
         finally:
@@ -128,6 +135,7 @@ def test_full_disk(small_disk: SmallDisk, tether_log: Records) -> None:
         try:
             _until(lambda: steppers.stepped() >= 3, "the steppers to start")
             small_disk.fill()
+            steppers.fault_in_place.set()
             time.sleep(1.0)  # a second of full disk: checkpoints fail and are retried
             small_disk.free()
             steppers.check_all_finished()
