@@ -26,6 +26,7 @@ from tether.engine.bridge import run_sync
 from tether.engine.context import take_assigned_id
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
+from tether.errors import WorkflowNotFoundError
 from tether.storage.base import WorkflowFilter
 from tether.types import StepInfo, WorkflowStatus, WorkflowStatusString
 
@@ -160,11 +161,8 @@ class WorkflowManagement:
     def list_workflow_steps(self, workflow_id: str, *, load_output: bool = True, limit: int | None = None,
                             offset: int | None = None, shard_key: str | None = None) -> list[StepInfo]:
         """The recorded steps (operations) of a workflow, by function_id; ``load_output=False`` leaves
-        ``output`` and ``error`` out (None). ``shard_key`` is accepted and ignored (the database is not
-        sharded).
-
-        Raises:
-            WorkflowNotFoundError: no workflow has this ID.
+        ``output`` and ``error`` out (None). An unknown workflow has no steps (an empty list, as in DBOS).
+        ``shard_key`` is accepted and ignored (the database is not sharded).
         """
         return run_sync(self.list_workflow_steps_async(workflow_id, load_output=load_output, limit=limit,
                                                        offset=offset))
@@ -177,7 +175,10 @@ class WorkflowManagement:
         rt = _runtime_of(self)
 
         async def run() -> list[StepInfo]:
-            ops = await management.list_steps(rt, workflow_id, limit, offset)
+            try:
+                ops = await management.list_steps(rt, workflow_id, limit, offset)
+            except WorkflowNotFoundError:
+                return []  # as DBOS: an unknown workflow has no steps
             return [to_step_info(op, load_output) for op in ops]
         return await as_operation("DBOS.listWorkflowSteps", run)
 

@@ -11,7 +11,7 @@ from tether.cli.commands import NOTHING_TO_DO, OK, open_client, public_status, s
 from tether.cli.output import Output, table, when
 from tether.engine.management import CANCELLABLE, RESUMABLE
 from tether.engine.queues import INTERNAL_QUEUE
-from tether.errors import SerializationError
+from tether.errors import SerializationError, WorkflowNotFoundError
 from tether.http.encoding import status_json, step_json
 from tether.types import WorkflowStatus
 
@@ -62,6 +62,8 @@ def queue_list(args: argparse.Namespace, out: Output) -> int:
 def workflow_steps(args: argparse.Namespace, out: Output) -> int:
     with open_client(args) as client:
         steps = client.list_workflow_steps(args.workflow_id)
+        if not steps and client.get_workflow_status(args.workflow_id) is None:
+            raise WorkflowNotFoundError(args.workflow_id)  # the API lists no steps for an unknown ID
     if out.as_json:
         out.json([step_json(s) for s in steps])
         return OK

@@ -87,6 +87,8 @@ def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
     async def steps(workflow_id: str = WorkflowId, limit: int | None = Query(None, ge=1),
                     offset: int | None = Query(None, ge=0)) -> dict[str, Any]:
         found = await api.list_workflow_steps_async(workflow_id, limit=limit, offset=offset)
+        if not found:
+            await _status(api, workflow_id)  # an unknown ID is a 404, not an empty list
         return {"workflow_id": workflow_id, "steps": [step_json(s) for s in found]}
 
     @router.post("/workflows/{workflow_id}/cancel", summary="Cancel a workflow (it stops at its next step)")
