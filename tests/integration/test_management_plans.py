@@ -25,14 +25,15 @@ T0 = 1_700_000_000_000  # created_at of the first row (epoch ms); one row per 10
 # every 1000th forked from the one before.
 _ROWS = """
 INSERT INTO {schema}workflow_status (workflow_uuid, status, name, executor_id, application_version, created_at,
-    updated_at, queue_name, parent_workflow_id, forked_from, authenticated_user, inputs, output)
+    updated_at, queue_name, parent_workflow_id, forked_from, authenticated_user, inputs, output, attributes)
 SELECT 'wf-' || lpad(i::text, 7, '0'),
        CASE WHEN i % 100 = 0 THEN 'ENQUEUED' WHEN i % 50 = 0 THEN 'ERROR' ELSE 'SUCCESS' END,
        'n' || (i % 10), 'exec-' || (i % 5), 'v' || (i % 3), {t0} + i * 10, {t0} + i * 10,
        CASE WHEN i % 10 = 0 THEN 'q' || (i % 3) END,
        CASE WHEN i % 7 = 0 THEN 'wf-' || lpad((i - 1)::text, 7, '0') END,
        CASE WHEN i % 1000 = 0 THEN 'wf-' || lpad((i - 1)::text, 7, '0') END,
-       'user-' || (i % 4), '\\x{blob}'::bytea, '\\x{blob}'::bytea
+       'user-' || (i % 4), '\\x{blob}'::bytea, '\\x{blob}'::bytea,
+       CASE WHEN i % 1000 = 0 THEN '{{"customer": "c' || (i % 7) || '"}}' END
 FROM generate_series(1, {n}) AS i
 """
 
@@ -66,6 +67,15 @@ CASES: list[tuple[str, dict[str, object]]] = [
     ("time window", {"start_time": "2023-11-14T22:20:00Z", "end_time": "2023-11-14T22:30:00Z", "limit": 100}),
     ("by executor", {"executor_id": "exec-2", "limit": 100}),
     ("by user", {"user": "user-1", "limit": 100, "load_input": False, "load_output": False}),
+    ("completed window", {"completed_after": "2023-11-14T22:20:00Z", "completed_before": "2023-11-14T22:30:00Z",
+                          "limit": 100}),
+    ("dequeued window", {"dequeued_after": "2023-11-14T22:20:00Z", "limit": 100}),
+    ("forks only", {"is_fork": True, "limit": 100}),
+    ("by application", {"application_name": "app-1", "limit": 100}),
+]
+# PostgreSQL only: SQLite refuses the attributes filter (as DBOS does).
+PG_CASES: list[tuple[str, dict[str, object]]] = [
+    ("by attributes", {"attributes": {"customer": "c3"}, "limit": 100}),
 ]
 
 IN_INDEX_ORDER = {"first page", "newest page", "deep page", "by name", "time window"}
@@ -123,7 +133,7 @@ def test_postgres_lists_from_a_million_rows_by_index(big_pg: str) -> None:
     DBOS(config=make_config(big_pg))
     DBOS.launch()
     try:
-        for what, filters in CASES:
+        for what, filters in CASES + PG_CASES:
             plan = _store().explain_list_workflows(workflow_filter(**filters))  # type: ignore[arg-type]
             print(f"-- {what} {filters}\n{plan}")  # shown with pytest -s
             assert "Index" in plan, f"{what}: {plan}"
@@ -138,6 +148,7 @@ def test_postgres_lists_from_a_million_rows_by_index(big_pg: str) -> None:
         assert len(DBOS.list_workflows(workflow_id_prefix="wf-001234")) == 10
         assert [w.workflow_id for w in DBOS.list_workflows(forked_from="wf-0000999")] == ["wf-0001000"]
         assert len(DBOS.list_queued_workflows(queue_name="q1", limit=100)) == 100
+        assert len(DBOS.list_workflows(attributes={"customer": "c3"})) == 143  # i % 1000 == 0 and i % 7 == 3
     finally:
         DBOS.destroy()
 
