@@ -86,6 +86,7 @@ class Start:
     recorded: dict[int, OperationRow] | None = None
     deadline_ms: int | None = None  # when it is cancelled if still running (see engine/timeouts.py)
     from_storage: bool = False  # the arguments were decoded from the database (recovery, a queue)
+    result_fid: int | None = None  # the parent's step number for reading its result (direct calls)
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -102,8 +103,10 @@ def decode_inputs(data: bytes | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
 
 
 async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
-                        opts: StartOptions | None = None) -> Start:
-    """Record a workflow start durably (or find the one already recorded under its ID).
+                        opts: StartOptions | None = None, *, read_result: bool = False) -> Start:
+    """Record a workflow start durably (or find the one already recorded under its ID). With ``read_result``
+    (a direct call from a workflow), the step number of the result read is drawn right after the start's,
+    before anything is awaited, so that concurrent operations of the parent cannot take it in between.
 
     Raises:
         SerializationError: the arguments cannot be stored; nothing is written.
@@ -119,11 +122,14 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     parent = current_workflow() if current_step() is None else None
     function_id = None
     assigned = opts.workflow_id or take_assigned_id()
+    result_fid = None
     if parent is not None:
         function_id = parent.next_function_id()
+        if read_result:
+            result_fid = parent.next_function_id()
         recorded = parent.recorded.get(function_id)
         if recorded is not None and recorded.child_workflow_id:
-            return Start(recorded.child_workflow_id, False, reg, args, kwargs)
+            return Start(recorded.child_workflow_id, False, reg, args, kwargs, result_fid=result_fid)
     wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else str(uuid.uuid4()))
     if parent is not None and wfid == parent.workflow_id:
         raise ConflictingWorkflowError(wfid, "a workflow cannot start itself as its own child")
@@ -170,7 +176,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         return Start(wfid, False, reg, args, kwargs)
     if created:
         rt.notify("wf", wfid, status)
-    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline)
+    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline,
+                 result_fid=result_fid)
 
 
 async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
@@ -448,13 +455,13 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
     operations of the parent, as in DBOS."""
     from tether.engine.bridge import run_sync
 
-    start = run_sync(prepare_start(rt, reg, args, kwargs))
+    start = run_sync(prepare_start(rt, reg, args, kwargs, read_result=True))
     ctx = workflow_for_operation("getResult")
     if ctx is None:
         if not start.created:
             return run_sync(get_outcome(rt, start.workflow_id))
         return execute_sync(rt, start)
-    fid = ctx.next_function_id()
+    fid = start.result_fid if start.result_fid is not None else ctx.next_function_id()
     rec = ctx.recorded.get(fid)
     if rec is not None and rec.completed_at is not None:
         return replay(rec)
@@ -469,13 +476,13 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
 
 async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """The async form of :func:`call_sync`."""
-    start = await prepare_start(rt, reg, args, kwargs)
+    start = await prepare_start(rt, reg, args, kwargs, read_result=True)
     ctx = workflow_for_operation("getResult")
     if ctx is None:
         if not start.created:
             return await get_outcome(rt, start.workflow_id)
         return await execute_async(rt, start)
-    fid = ctx.next_function_id()
+    fid = start.result_fid if start.result_fid is not None else ctx.next_function_id()
     rec = ctx.recorded.get(fid)
     if rec is not None and rec.completed_at is not None:
         return replay(rec)
