@@ -173,7 +173,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
             function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
             started_at=now, completed_at=now))
     if holder is not None:
-        return Start(wfid, False, reg, args, kwargs)
+        return Start(wfid, False, reg, args, kwargs, result_fid=result_fid)
     if created:
         rt.notify("wf", wfid, status)
     return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline,
