@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 
 from tether import DBOS, DBOSClient, SetWorkflowID
+from tether.error import (
+    DBOSAwaitedWorkflowCancelledError as AwaitedWorkflowCancelledError,
+)
 from tether.error import DBOSException, DBOSNonExistentWorkflowError, DBOSStreamTimeoutError
 
 gate = threading.Event()
@@ -132,3 +135,43 @@ def test_stream_read_times_out_while_the_writer_is_still_running(client: DBOSCli
         for value in DBOS.read_stream(wfid, "s", timeout_seconds=0.2):
             seen.append(value)
     assert seen == ["first"]
+
+
+def test_destroy_twice_is_harmless(dbos: type[DBOS], db_url: str) -> None:
+    c = DBOSClient(system_database_url=db_url)
+    c.destroy()
+    c.destroy()
+
+
+hold = threading.Event()
+reader_saw = threading.Event()
+
+
+@DBOS.workflow()
+def writes_then_holds() -> None:
+    DBOS.write_stream("s", "v0")
+    hold.wait(30)
+
+
+@DBOS.workflow()
+def reads_stream_of(target: str) -> list[Any]:
+    seen = []
+    for value in DBOS.read_stream(target, "s"):
+        seen.append(value)
+        reader_saw.set()
+    return seen
+
+
+def test_a_workflow_reading_a_stream_stops_when_cancelled(dbos: type[DBOS]) -> None:
+    hold.clear()
+    reader_saw.clear()
+    writer = DBOS.start_workflow(writes_then_holds)
+    try:
+        reader = DBOS.start_workflow(reads_stream_of, writer.workflow_id)
+        assert reader_saw.wait(30)
+        DBOS.cancel_workflow(reader.workflow_id)
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            reader.get_result(timeout_seconds=30)
+    finally:
+        hold.set()
+    writer.get_result()

@@ -91,7 +91,7 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
     def destroy(self) -> None:
         """Close the client's connections."""
         rt = self.__dict__.get("_rt")
-        if rt is not None:
+        if rt is not None and not rt.destroyed:  # a second destroy is harmless
             rt.close()
 
     def __enter__(self) -> DBOSClient:

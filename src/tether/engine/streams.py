@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
-from tether.engine.context import current_step, require_workflow
+from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.events import event_key
 from tether.engine.runtime import Runtime
-from tether.errors import DBOSStreamTimeoutError, NonExistentWorkflowError
+from tether.errors import DBOSStreamTimeoutError, NonExistentWorkflowError, WorkflowCancelledError
 from tether.serialization import deserialize, serialize
 from tether.storage.base import OperationRow
 from tether.types import ACTIVE_STATUSES, StreamInfo, StreamRead, WorkflowSerializationFormat
@@ -59,6 +59,9 @@ class StreamReader:
         self.offset = offset
         self.closed = False
         self.missing = False  # no workflow has this ID (as of the last poll)
+        reader = current_workflow()
+        # A workflow reading a stream stops waiting when it is itself cancelled.
+        self.reader_id = reader.workflow_id if reader is not None and reader.runtime is rt else None
 
     async def poll(self) -> StreamRead:
         chunk = await self.rt.io(self.rt.store.read_stream, self.workflow_id, self.key, self.offset, _BATCH)
@@ -87,15 +90,19 @@ class StreamReader:
             return None
 
         async def look() -> StreamRead | None:
+            if self.reader_id is not None and self.reader_id in self.rt.cancelled:
+                raise WorkflowCancelledError(self.reader_id)
             got = await self.poll()
             if self.missing:
                 raise NonExistentWorkflowError(self.workflow_id, "target")
             return got if got.values or got.closed else None
 
         deadline = None if timeout_seconds is None else self.rt.clock.now_ms() + int(timeout_seconds * 1000)
+        keys = [("stream", self.workflow_id, self.key), ("wf", self.workflow_id, "")]
+        if self.reader_id is not None:
+            keys.append(("wf", self.reader_id, ""))
         while True:
-            got = await self.rt.wait_until([("stream", self.workflow_id, self.key), ("wf", self.workflow_id, "")],
-                                           look, deadline)
+            got = await self.rt.wait_until(keys, look, deadline)
             if got is None:
                 if deadline is not None and self.rt.clock.now_ms() >= deadline:
                     raise DBOSStreamTimeoutError(self.workflow_id, self.key, timeout_seconds)
