@@ -43,6 +43,11 @@ def resumable() -> list[str]:
     return [a, b]
 
 
+@DBOS.workflow()
+def plain(x: str) -> str:
+    return x
+
+
 def _relaunch(config: dict[str, Any]) -> None:
     DBOS.destroy()
     DBOS(config=config)
@@ -72,7 +77,7 @@ def test_relaunch_resumes_pending_workflow_from_checkpoint(db_url: str) -> None:
     assert DBOS.retrieve_workflow(wfid).get_result() == ["a", "released"]
     assert step_runs.count("a") == 1
     status = DBOS.get_workflow_status(wfid)
-    assert status is not None and status.recovery_attempts == 1
+    assert status is not None and status.recovery_attempts == 2  # the first run and one recovery (as DBOS counts)
 
 
 def test_too_many_recoveries_end_in_max_recovery_attempts_exceeded(db_url: str) -> None:
@@ -105,7 +110,7 @@ def test_recovery_skips_other_application_versions(db_url: str) -> None:
         threading.Event().wait(0.01)
     _relaunch({**config, "application_version": "v2"})
     status = DBOS.get_workflow_status(wfid)
-    assert status is not None and status.status == "PENDING" and status.recovery_attempts == 0
+    assert status is not None and status.status == "PENDING" and status.recovery_attempts == 1
 
 
 @DBOS.workflow()
@@ -160,3 +165,16 @@ def test_durable_sleep_keeps_its_recorded_wake_up_time_under_an_injected_clock(d
     DBOS.launch()
     assert DBOS.retrieve_workflow(wfid).get_result() == "woke"
     assert time.monotonic() - started < 10
+
+
+def test_the_first_execution_counts_as_attempt_one(db_url: str) -> None:
+    """As in DBOS, ``recovery_attempts`` counts executions: a direct start and a dequeue are attempt 1."""
+    from tether import Queue
+
+    DBOS(config=make_config(db_url))
+    DBOS.launch()
+    direct = DBOS.start_workflow(plain, "x")
+    queued = Queue(f"attempts-{uuid.uuid4().hex[:8]}").enqueue(plain, "y")
+    assert direct.get_result() == "x" and queued.get_result() == "y"
+    assert direct.get_status().recovery_attempts == 1
+    assert queued.get_status().recovery_attempts == 1

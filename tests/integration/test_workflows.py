@@ -49,7 +49,7 @@ def test_sync_workflow_runs_steps_and_records_status(dbos: type[DBOS]) -> None:
     assert status.executor_id is not None and status.executor_id.startswith("test-")
     assert status.app_version == "test"
     assert status.created_at is not None and status.updated_at is not None
-    assert status.recovery_attempts == 0
+    assert status.recovery_attempts == 1  # executions are counted, the first one included (as in DBOS)
     assert DBOS.workflow_id is None and DBOS.step_id is None
 
 

@@ -34,7 +34,7 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
     for row in rows:
         reg = lookup_workflow(row.name)
         assert reg is not None
-        if row.recovery_attempts > reg.max_recovery_attempts:
+        if row.recovery_attempts > reg.max_recovery_attempts + 1:  # the first execution is attempt 1
             exceeded.append(row.workflow_uuid)
         else:
             runnable.append((row, reg))

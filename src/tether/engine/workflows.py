@@ -159,6 +159,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=format_name(reg.serialization),
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
+        # attempts count executions, this first one included (as DBOS counts them)
+        recovery_attempts=1 if status == WorkflowStatusString.PENDING.value else 0,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
         attributes=opts.attributes if opts.attributes is not None else start_attributes(),
@@ -532,7 +534,7 @@ def outcome_of(row: WorkflowRow) -> Any:
     if row.status == WorkflowStatusString.CANCELLED.value:
         raise AwaitedWorkflowCancelledError(row.workflow_uuid)
     if row.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value:
-        raise AwaitedWorkflowMaxRecoveryAttemptsExceeded(row.workflow_uuid, row.recovery_attempts - 1)
+        raise AwaitedWorkflowMaxRecoveryAttemptsExceeded(row.workflow_uuid, max(0, row.recovery_attempts - 2))
     err = deserialize_error(row.error)
     raise err if err is not None else RuntimeError(f"Workflow {row.workflow_uuid!r} failed")
 

@@ -308,8 +308,11 @@ class SqlStore(QueueStore, Store):
         if started_at is not ...:
             sets.append(f"started_at_epoch_ms = {ph}")
             params.append(started_at)
+        starts = status == "PENDING" and started_at is not ...  # an execution begins: it counts as an attempt
         if reset_recovery:
-            sets.append("recovery_attempts = 0")
+            sets.append(f"recovery_attempts = {1 if starts else 0}")
+        elif starts:
+            sets.append("recovery_attempts = recovery_attempts + 1")
         if restart_deadline_at is None:
             sets.append("workflow_deadline_epoch_ms = NULL")
         elif restart_deadline_at is not ...:

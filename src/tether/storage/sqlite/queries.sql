@@ -133,6 +133,7 @@ ORDER BY priority, created_at, workflow_uuid LIMIT :limit
 -- name: queue_claim
 UPDATE workflow_status
 SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
+    recovery_attempts = recovery_attempts + 1,  -- executions are counted, the first one included (as DBOS)
     -- a queued workflow's timeout counts from its dequeue
     workflow_deadline_epoch_ms = CASE WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
                                       THEN :now + workflow_timeout_ms ELSE workflow_deadline_epoch_ms END,
