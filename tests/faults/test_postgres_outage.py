@@ -19,6 +19,10 @@ from tether import DBOS, DatabaseUnavailableError, DBOSClient
 
 STEPS = 30
 WAIT = 60.0  # generous bound on each result: a hang fails the test instead of blocking the suite
+# The second message arrives after the restart from another client: only the listener (reconnected and
+# listening again, or re-checking every waiter after it reconnected) can wake the waiter for it. Shorter than
+# the 30 s safety-net re-check, so a listener that never came back would make recv time out (None).
+AFTER_RESTART = 20.0
 
 
 def _until(condition: Any, what: str, timeout: float = 30.0) -> None:
@@ -36,12 +40,12 @@ def test_restart_and_stop_fail_no_workflow(pg_cluster: PgCluster) -> None:
 
     @DBOS.workflow(name=f"waiter-{tag}")
     def waiter(n: int) -> list[Any]:
-        return [DBOS.recv("go", timeout_seconds=WAIT), DBOS.recv("go", timeout_seconds=WAIT)]
+        return [DBOS.recv("go", timeout_seconds=WAIT), DBOS.recv("go", timeout_seconds=AFTER_RESTART)]
 
     @DBOS.workflow(name=f"async-waiter-{tag}")
     async def async_waiter(n: int) -> list[Any]:
         first = await DBOS.recv_async("go", timeout_seconds=WAIT)
-        return [first, await DBOS.recv_async("go", timeout_seconds=WAIT)]
+        return [first, await DBOS.recv_async("go", timeout_seconds=AFTER_RESTART)]
 
     @DBOS.step(name=f"slow-step-{tag}")
     def slow_step(n: int, i: int) -> int:
@@ -120,3 +124,18 @@ def _messages_left(url: str, workflow_ids: list[str]) -> int:
         row = conn.execute("SELECT count(*) FROM tether.messages WHERE destination_uuid = ANY(%s)",
                            (workflow_ids,)).fetchone()
     return int(row[0]) if row is not None else -1
+
+
+def test_pool_hands_out_no_connection_the_restart_killed(pg_cluster: PgCluster) -> None:
+    """Straight at the storage layer (no retries above it): after a restart, the next call gets a live
+    connection, not one of the idle ones the server closed."""
+    from tether.config import parse_database_url
+    from tether.storage import open_store
+
+    store = open_store(parse_database_url(pg_cluster.create_database("tether_pool")), pool_size=4)
+    try:
+        assert store.get_workflow("nobody") is None
+        pg_cluster.restart()
+        assert store.get_workflow("nobody") is None
+    finally:
+        store.close()
