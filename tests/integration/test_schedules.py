@@ -355,3 +355,36 @@ async def _async_forms() -> None:
     finally:
         await DBOS.delete_schedule_async(name)
     assert await DBOS.get_schedule_async(name) is None
+
+
+@DBOS.dbos_class()
+class Reports:
+    """A class whose class method is a scheduled workflow (module level, so its runs can find it)."""
+
+    seen: list[tuple[type, datetime, Any]] = []
+
+    @classmethod
+    @DBOS.workflow(name="Reports.weekly")
+    def weekly(cls, scheduled_at: datetime, ctx: Any) -> None:
+        cls.seen.append((cls, scheduled_at, ctx))
+
+
+@pytest.mark.parametrize("portable", [False, True])
+def test_a_class_method_runs_on_its_class(db_url: str, portable: bool) -> None:
+    config = make_config(db_url)
+    if portable:
+        from tether import DBOSPortableJSONSerializer
+
+        config["serializer"] = DBOSPortableJSONSerializer()
+    DBOS(config=config)
+    DBOS.launch()
+    name = f"weekly-{_uid()}"
+    try:
+        DBOS.create_schedule(schedule_name=name, workflow_fn=Reports.weekly, schedule=_far_daily(), context="c")
+        assert DBOS.get_schedule(name)["workflow_class_name"] == "Reports"  # type: ignore[index]
+        DBOS.trigger_schedule(name).get_result()
+        cls, at, ctx = Reports.seen[-1]
+        assert cls is Reports and isinstance(at, datetime) and ctx == "c"
+    finally:
+        DBOS.delete_schedule(name)
+        DBOS.destroy()

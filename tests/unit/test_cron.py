@@ -82,6 +82,7 @@ def test_portable_scheduled_time_is_revived() -> None:
     assert cron.revive_scheduled_time((at.isoformat(), {"a": 1})) == (at, {"a": 1})
     assert cron.revive_scheduled_time(("not a time", 1)) == ("not a time", 1)
     assert cron.revive_scheduled_time(()) == ()
+    assert cron.revive_scheduled_time((int, at.isoformat(), None), 1) == (int, at, None)  # after a class
 
 
 @given(st.integers(0, 10**12), st.floats(0, 10**4), st.floats(0, 10**4))

@@ -27,7 +27,7 @@ from tether.engine import schedules as ops
 from tether.engine.bridge import run_sync
 from tether.engine.context import current_workflow
 from tether.engine.queues import registered_queue
-from tether.engine.registry import StepPolicy, lookup_workflow
+from tether.engine.registry import WORKFLOW_ATTR, StepPolicy, lookup_workflow, registered_class_name
 from tether.engine.runtime import Runtime
 from tether.engine.steps import run_step_async
 from tether.errors import InvalidScheduleError
@@ -39,7 +39,6 @@ T = TypeVar("T")
 ScheduledWorkflow = Callable[[datetime, Any], None] | Callable[[datetime, Any], Awaitable[None]]
 StrOrList = str | list[str] | None
 
-_WORKFLOW_ATTR = "__tether_workflow__"  # set by @DBOS.workflow() on the function it returns (api/dbos.py)
 
 
 class ScheduleInput(TypedDict, total=False):
@@ -104,9 +103,9 @@ def _workflow_of(func: Any) -> tuple[str, str | None]:
     if inspect.ismethod(func):
         if not isinstance(func.__self__, type):
             raise InvalidScheduleError("Configured instance methods cannot be used as scheduled workflows")
-        class_name = func.__self__.__qualname__
+        class_name = registered_class_name(func.__self__) or func.__self__.__qualname__
         target = func.__func__
-    reg = getattr(target, _WORKFLOW_ATTR, None)
+    reg = getattr(target, WORKFLOW_ATTR, None)
     name = str(getattr(reg, "name", None) or getattr(target, "__qualname__", repr(target)))
     if reg is None or lookup_workflow(name) is None:
         raise InvalidScheduleError(f"Workflow function '{name}' is not registered")
@@ -314,7 +313,7 @@ class ScheduleAPI(ScheduleManagement):
         cron.check_cron(cron_expression)
 
         def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-            reg = getattr(func, _WORKFLOW_ATTR, None)
+            reg = getattr(func, WORKFLOW_ATTR, None)
             ops.register_classic(reg.name if reg is not None else func.__qualname__, cron_expression)
             return func
 

@@ -78,12 +78,13 @@ def trigger_workflow_id(schedule_name: str, at: datetime) -> str:
     return f"sched-{schedule_name}-trigger-{at.isoformat()}"
 
 
-def revive_scheduled_time(args: tuple[Any, ...]) -> tuple[Any, ...]:
+def revive_scheduled_time(args: tuple[Any, ...], at: int = 0) -> tuple[Any, ...]:
     """The arguments of a scheduled run as the workflow receives them: in the portable (JSON) format the
-    scheduled time is stored as an ISO 8601 string, and turned back into a ``datetime`` here."""
-    if args and isinstance(args[0], str):
+    scheduled time (argument ``at``: 1 after the class of a class method) is stored as an ISO 8601 string,
+    and turned back into a ``datetime`` here."""
+    if len(args) > at and isinstance(args[at], str):
         try:
-            return (datetime.fromisoformat(args[0]), *args[1:])
+            return (*args[:at], datetime.fromisoformat(args[at]), *args[at + 1:])
         except ValueError:
             return args
     return args

@@ -226,7 +226,7 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         logger.error("Cannot start workflow %s: %s", wfid, exc)
         return 0
     if row.schedule_name is not None:
-        args = revive_scheduled_time(args)
+        args = revive_scheduled_time(args, 0 if row.class_name is None else 1)
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
                   from_storage=True)
     main = directory(rt).main_loop

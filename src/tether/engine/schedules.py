@@ -60,15 +60,18 @@ class Plan:
     automatic_backfill: bool = False
     last_fired_ms: int | None = None
     classic: bool = False  # @DBOS.scheduled: arguments (scheduled time, actual time), no context
+    class_name: str | None = None  # a class method's class, as registered with @DBOS.dbos_class()
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        return (self.workflow_name, self.expression, str(self.tz), self.context, self.queue_name, self.classic)
+        return (self.workflow_name, self.expression, str(self.tz), self.context, self.queue_name, self.classic,
+                self.class_name)
 
     @staticmethod
     def of(row: ScheduleRow) -> Plan:
         return Plan(row.schedule_name, row.workflow_name, row.schedule, cron.zone(row.cron_timezone), row.context,
-                    row.queue_name, bool(row.automatic_backfill), row.last_fired_ms)
+                    row.queue_name, bool(row.automatic_backfill), row.last_fired_ms,
+                    class_name=row.workflow_class_name)
 
 
 # -- the schedules of @DBOS.scheduled: defined in code, so every process has them ---------------------------
@@ -203,7 +206,7 @@ async def fire(rt: Runtime, plan: Plan, at: datetime, workflow_id: str) -> bool:
     row = WorkflowRow(workflow_uuid=workflow_id, status=status, name=plan.workflow_name,
                       inputs=encode_inputs(args, {}, fmt), application_version=rt.application_version or None,
                       created_at=now, updated_at=now, queue_name=plan.queue_name or INTERNAL_QUEUE,
-                      serialization=fmt.value, schedule_name=plan.name)
+                      serialization=fmt.value, schedule_name=plan.name, class_name=plan.class_name)
     created, _ = await rt.io(rt.store.insert_workflow, row)
     if created:
         rt.notify("wf", workflow_id, status)
