@@ -363,7 +363,7 @@ async def _run_again(rt: Runtime, start: Start) -> None:
         rows = await rt.io(rt.store.begin_recovery_many, [wfid], rt.clock.now_ms())
         if not rows:
             return  # it ended after all (its outcome was recorded before the connection dropped), or cancelled
-        if rows[0].recovery_attempts > start.reg.max_recovery_attempts:
+        if rows[0].recovery_attempts > start.reg.max_recovery_attempts + 1:  # as recovery counts (start = 1)
             status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
             if await rt.io(rt.store.set_status, [wfid], status, rt.clock.now_ms(),
                            only_from=[WorkflowStatusString.PENDING.value]):
