@@ -130,3 +130,25 @@ def test_portable_json_serializer_as_default_stores_json(db_url: str) -> None:
     assert is_portable(serialize("anything"))
     assert DBOSPortableJSONSerializer().deserialize(DBOSPortableJSONSerializer().serialize({"x": {1, 2}})) == {
         "x": [1, 2]}
+
+
+def test_the_start_handle_raises_the_error_as_raised_a_retrieved_one_the_stored_form(db_url: str) -> None:
+    class LocalError(Exception):  # a local class: it cannot be pickled, so it is stored in portable form
+        pass
+
+    @DBOS.step()
+    def failing_step() -> None:
+        raise LocalError("Custom error message")
+
+    @DBOS.workflow()
+    def failing() -> None:
+        failing_step()
+
+    DBOS(config=make_config(db_url, serializer=DBOSPortableJSONSerializer()))
+    DBOS.launch()
+    handle = DBOS.start_workflow(failing)
+    with pytest.raises(LocalError, match="Custom error message"):
+        handle.get_result()
+    with pytest.raises(PortableWorkflowError) as info:
+        DBOS.retrieve_workflow(handle.workflow_id).get_result()
+    assert (info.value.name, info.value.message) == ("LocalError", "Custom error message")

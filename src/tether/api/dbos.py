@@ -303,7 +303,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         reg, bound = _registered(func)
         start = run_sync(prepare_start(rt, reg, bound + args, kwargs, start_options(now_ms=rt.clock.now_ms())))
         _run_started(rt, start)
-        return WorkflowHandle(rt, start.workflow_id)
+        return WorkflowHandle(rt, start.workflow_id, started_here=start.created)
 
     @classmethod
     @overload
@@ -323,7 +323,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         reg, bound = _registered(func)
         start = await prepare_start(rt, reg, bound + args, kwargs, start_options(now_ms=rt.clock.now_ms()))
         _run_started(rt, start)
-        return WorkflowHandleAsync(rt, start.workflow_id)
+        return WorkflowHandleAsync(rt, start.workflow_id, started_here=start.created)
 
     @classmethod
     def get_result(cls, workflow_id: str) -> Any:

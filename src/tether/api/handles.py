@@ -6,6 +6,7 @@ from typing import Generic, TypeVar
 
 from tether.api.status import to_status
 from tether.engine.bridge import run_sync
+from tether.engine.context import current_workflow
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
 from tether.engine.workflows import read_result
@@ -14,12 +15,17 @@ from tether.types import WorkflowStatus
 R = TypeVar("R")
 
 
+def in_workflow() -> bool:
+    return current_workflow() is not None
+
+
 class WorkflowHandleAsync(Generic[R]):
     """A handle for async code. ``get_result`` waits (without holding a thread) for the workflow to end."""
 
-    def __init__(self, rt: Runtime, workflow_id: str) -> None:
+    def __init__(self, rt: Runtime, workflow_id: str, *, started_here: bool = False) -> None:
         self._rt = rt
         self.workflow_id = workflow_id
+        self._started_here = started_here  # from start_workflow: its error is raised as the workflow raised it
 
     def get_workflow_id(self) -> str:
         return self.workflow_id
@@ -33,7 +39,15 @@ class WorkflowHandleAsync(Generic[R]):
             AwaitedWorkflowCancelledError: the workflow was cancelled.
             TimeoutError: ``timeout_seconds`` passed first.
         """
-        return await read_result(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
+        try:
+            return await read_result(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
+        except Exception:
+            # As DBOS: the handle of a workflow started here re-raises the exception object it raised, which
+            # the stored form (portable, say) may not reproduce; handles retrieved by ID read the stored form.
+            live = self._rt.live_error(self.workflow_id) if self._started_here and not in_workflow() else None
+            if live is not None:
+                raise live from None
+            raise
 
     async def get_status(self) -> WorkflowStatus:
         """The workflow's current status.
@@ -57,8 +71,8 @@ class WorkflowHandleAsync(Generic[R]):
 class WorkflowHandle(Generic[R]):
     """A handle for synchronous code; the same operations as :class:`WorkflowHandleAsync`, blocking."""
 
-    def __init__(self, rt: Runtime, workflow_id: str) -> None:
-        self._async: WorkflowHandleAsync[R] = WorkflowHandleAsync(rt, workflow_id)
+    def __init__(self, rt: Runtime, workflow_id: str, *, started_here: bool = False) -> None:
+        self._async: WorkflowHandleAsync[R] = WorkflowHandleAsync(rt, workflow_id, started_here=started_here)
         self.workflow_id = workflow_id
 
     def get_workflow_id(self) -> str:

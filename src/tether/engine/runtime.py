@@ -50,6 +50,7 @@ class Runtime:
         self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
         self._tasks: set[asyncio.Task[Any]] = set()
         self._outcomes: collections.OrderedDict[str, WorkflowRow] = collections.OrderedDict()
+        self._live_errors: dict[str, BaseException] = {}  # the exception objects of kept ERROR outcomes
         self._outcomes_lock = threading.Lock()
         self.stranded: set[str] = set()  # executions that ended without an outcome, to be run again here
         self.outage = OutageLog()
@@ -175,18 +176,28 @@ class Runtime:
                 waiter.wake()
             await asyncio.sleep(RECHECK_PAUSE_SECONDS)
 
-    def remember_outcome(self, row: WorkflowRow) -> None:
-        """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query.
-        Bounded: the oldest are forgotten (and then read from the database as usual)."""
+    def remember_outcome(self, row: WorkflowRow, live_error: BaseException | None = None) -> None:
+        """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query
+        (and, for an error, the exception object itself: see :meth:`live_error`). Bounded: the oldest are
+        forgotten (and then read from the database as usual)."""
         with self._outcomes_lock:
             self._outcomes[row.workflow_uuid] = row
+            if live_error is not None:
+                self._live_errors[row.workflow_uuid] = live_error
             if len(self._outcomes) > _RECENT_OUTCOMES:
-                self._outcomes.popitem(last=False)
+                old, _ = self._outcomes.popitem(last=False)
+                self._live_errors.pop(old, None)
+
+    def live_error(self, workflow_id: str) -> BaseException | None:
+        """The exception a workflow that ended here raised, as raised (its stored form may have lost its class)."""
+        with self._outcomes_lock:
+            return self._live_errors.get(workflow_id)
 
     def forget_outcome(self, workflow_id: str) -> None:
         """Drop a kept outcome (the workflow was sent back to run again)."""
         with self._outcomes_lock:
             self._outcomes.pop(workflow_id, None)
+            self._live_errors.pop(workflow_id, None)
 
     def recent_outcome(self, workflow_id: str) -> WorkflowRow | None:
         with self._outcomes_lock:

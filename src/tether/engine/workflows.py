@@ -295,7 +295,7 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
         raise
     if recorded:
         rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=status, name=start.reg.name, output=output_b,
-                                        error=error_b))
+                                        error=error_b), live_error=error)
     rt.cancelled.discard(wfid)
     rt.notify("wf", wfid, status)
     if error is not None:
