@@ -178,3 +178,15 @@ def test_the_first_execution_counts_as_attempt_one(db_url: str) -> None:
     assert direct.get_result() == "x" and queued.get_result() == "y"
     assert direct.get_status().recovery_attempts == 1
     assert queued.get_status().recovery_attempts == 1
+
+
+def test_handles_survive_a_relaunch_on_the_same_database(db_url: str) -> None:
+    """As DBOS's handles (bound to the process's one DBOS) do: a handle taken before destroy() still works
+    once the application is launched again on the same database."""
+    config = make_config(db_url)
+    DBOS(config=config)
+    DBOS.launch()
+    handle = DBOS.start_workflow(plain, "kept")
+    assert handle.get_result() == "kept"
+    _relaunch(config)
+    assert handle.get_status().status == "SUCCESS" and handle.get_result() == "kept"

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
-from tether.api import instances, validation
+from tether.api import handles, instances, validation
 from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.enqueue_options import start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
@@ -471,6 +471,9 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
     @classmethod
     async def close_stream_async(cls, key: str) -> None:
         await streams.write_stream(cls._rt(), key, None, close=True)
+
+
+handles.follow_relaunches(lambda: DBOS._runtime)
 
 
 def _refuse_running_loop(name: str) -> None:

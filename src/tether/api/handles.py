@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from tether.api.status import to_status
@@ -19,6 +20,16 @@ def in_workflow() -> bool:
     return current_workflow() is not None
 
 
+_relaunched: Callable[[], Runtime | None] | None = None
+
+
+def follow_relaunches(current: Callable[[], Runtime | None]) -> None:
+    """Let handles of a destroyed DBOS use the one launched since on the same database, as DBOS's handles
+    (bound to the process's one DBOS) do. Set by ``tether.api.dbos``."""
+    global _relaunched
+    _relaunched = current
+
+
 class WorkflowHandleAsync(Generic[R]):
     """A handle for async code. ``get_result`` waits (without holding a thread) for the workflow to end."""
 
@@ -26,6 +37,18 @@ class WorkflowHandleAsync(Generic[R]):
         self._rt = rt
         self.workflow_id = workflow_id
         self._started_here = started_here  # from start_workflow: its error is raised as the workflow raised it
+
+    @property
+    def rt(self) -> Runtime:
+        """The runtime to read through: the one the handle was made with, or, once that one is destroyed, the
+        application launched since on the same database."""
+        rt = self._rt
+        if rt.destroyed and _relaunched is not None:
+            now = _relaunched()
+            if now is not None and not now.destroyed and now.settings.database == rt.settings.database:
+                self._rt = now
+                return now
+        return rt
 
     def get_workflow_id(self) -> str:
         return self.workflow_id
@@ -40,11 +63,11 @@ class WorkflowHandleAsync(Generic[R]):
             TimeoutError: ``timeout_seconds`` passed first.
         """
         try:
-            return await read_result(self._rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
+            return await read_result(self.rt, self.workflow_id, timeout_seconds)  # type: ignore[no-any-return]
         except Exception:
             # As DBOS: the handle of a workflow started here re-raises the exception object it raised, which
             # the stored form (portable, say) may not reproduce; handles retrieved by ID read the stored form.
-            live = self._rt.live_error(self.workflow_id) if self._started_here and not in_workflow() else None
+            live = self.rt.live_error(self.workflow_id) if self._started_here and not in_workflow() else None
             if live is not None:
                 raise live from None
             raise
@@ -58,7 +81,8 @@ class WorkflowHandleAsync(Generic[R]):
         from tether.errors import WorkflowNotFoundError
 
         async def read() -> WorkflowStatus:
-            row = await self._rt.io(self._rt.store.get_workflow, self.workflow_id)
+            rt = self.rt
+            row = await rt.io(rt.store.get_workflow, self.workflow_id)
             if row is None:
                 raise WorkflowNotFoundError(self.workflow_id)
             return to_status(row)
