@@ -418,9 +418,10 @@ def test_a_parent_that_ended_in_time_leaves_its_children_alone(dbos: type[DBOS])
             DBOS.enqueue_workflow(name, child)
 
     child_id = f"c-{name}"
-    with SetWorkflowTimeout(0.3):
+    with SetWorkflowTimeout(1.5):  # ample for the parent, which only enqueues
         DBOS.enqueue_workflow(name, parent, child_id).get_result(timeout_seconds=WAIT)
-    time.sleep(0.8)  # past the parent's deadline
+    assert DBOS.get_workflow_status(child_id).workflow_deadline_epoch_ms is None  # type: ignore[union-attr]
+    time.sleep(2.0)  # past the parent's deadline
     assert DBOS.get_workflow_status(child_id).status == "PENDING"  # type: ignore[union-attr]
     DBOS.send(child_id, "done", "go")
     assert DBOS.retrieve_workflow(child_id).get_result(timeout_seconds=WAIT) == "done"
