@@ -80,8 +80,7 @@ def trigger_workflow_id(schedule_name: str, at: datetime) -> str:
 
 def revive_scheduled_time(args: tuple[Any, ...], at: int = 0) -> tuple[Any, ...]:
     """The arguments of a scheduled run as the workflow receives them: in the portable (JSON) format the
-    scheduled time (argument ``at``: 1 after the class of a class method) is stored as an ISO 8601 string,
-    and turned back into a ``datetime`` here."""
+    scheduled time (argument ``at``) is stored as an ISO 8601 string, and turned back into a ``datetime``."""
     if len(args) > at and isinstance(args[at], str):
         try:
             return (*args[:at], datetime.fromisoformat(args[at]), *args[at + 1:])

@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass
 
 from tether.engine.bridge import inline_io
-from tether.engine.cron import revive_scheduled_time
 from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
@@ -225,8 +224,6 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         rt.active.pop(wfid, None)
         logger.error("Cannot start workflow %s: %s", wfid, exc)
         return 0
-    if row.schedule_name is not None:
-        args = revive_scheduled_time(args, 0 if row.class_name is None else 1)
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
                   from_storage=True)
     main = directory(rt).main_loop

@@ -46,6 +46,9 @@ RELOAD_SECONDS = 30.0
 MAX_TICKS_PER_PASS = 1000
 """At most this many overdue ticks of one schedule are fired at once (the rest follow on the next pass)."""
 
+MAX_BACKFILL = 10_000
+"""At most this many missed ticks of one schedule are started by an automatic backfill."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -241,7 +244,11 @@ async def _arm(rt: Runtime, armed: dict[str, _Armed]) -> dict[str, _Armed]:
             continue
         if old is None and plan.automatic_backfill and plan.last_fired_ms is not None:
             since = datetime.fromtimestamp(plan.last_fired_ms / 1000, tz=timezone.utc)
-            for at in cron.ticks_between(plan.expression, plan.tz, since, now, limit=MAX_TICKS_PER_PASS):
+            missed = cron.ticks_between(plan.expression, plan.tz, since, now, limit=MAX_BACKFILL)
+            if len(missed) == MAX_BACKFILL:
+                logger.warning("Schedule %r missed more than %d ticks; backfilling the oldest %d (use "
+                               "backfill_schedule for the rest)", plan.name, MAX_BACKFILL, MAX_BACKFILL)
+            for at in missed:
                 await _fire_tick(rt, plan, at)
         out[key] = _Armed(plan, cron.next_tick(plan.expression, plan.tz, now))
     return out

@@ -31,6 +31,7 @@ from tether.engine.context import (
     take_assigned_id,
     workflow_for_operation,
 )
+from tether.engine.cron import revive_scheduled_time
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime, logger
 from tether.engine.steps import replay
@@ -233,6 +234,8 @@ def execution_args(row: WorkflowRow) -> tuple[tuple[Any, ...], dict[str, Any]]:
         SerializationError: the inputs cannot be decoded here.
     """
     args, kwargs = decode_inputs(row.inputs)
+    if row.schedule_name is not None:  # a scheduled run: its first argument is the scheduled time
+        args = revive_scheduled_time(args)
     if row.class_name is None:
         return args, kwargs
     target = find_target(row.class_name, row.config_name)
