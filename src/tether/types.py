@@ -105,6 +105,7 @@ class WorkflowStatus:
     is_debounced: bool = False
     debounce_deadline_epoch_ms: int | None = None
     attributes: dict[str, Any] | None = None
+    queue_partition_key: str | None = None
     completed_at: int | None = None
     dequeued_at: int | None = None
     was_forked_from: bool = False

@@ -76,6 +76,10 @@ def test_replacement_children_and_a_fork_onto_a_queue(dbos: type[DBOS]) -> None:
     queued = DBOS.fork_workflow(wfid, 3, queue_name=q.name)
     assert queued.get_result(timeout_seconds=WAIT) == 6
     assert queued.get_status().queue_name == q.name
+    parted = DBOS.register_queue(f"forkp-{tag}", partition_concurrency=1)
+    in_partition = DBOS.fork_workflow(wfid, 3, queue_name=parted.name, queue_partition_key="p1")
+    assert in_partition.get_result(timeout_seconds=WAIT) == 6
+    assert in_partition.get_status().queue_partition_key == "p1"
 
 
 def test_cancel_and_delete_with_children(dbos: type[DBOS]) -> None:

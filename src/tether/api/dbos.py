@@ -281,7 +281,10 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         _refuse_running_loop("run_step")
         if inspect.iscoroutinefunction(func):
             return cast(R, run_sync(run_step_async(cls._policy(dbos_step_options, func), func, args, kwargs)))
-        return run_step_sync(cls._policy(dbos_step_options, func), func, args, kwargs)
+        policy = cls._policy(dbos_step_options, func)
+        if inspect.iscoroutinefunction(func):  # an async function from sync code: run it on the bridge
+            return cast(R, run_sync(run_step_async(policy, func, args, kwargs)))
+        return run_step_sync(policy, func, args, kwargs)
 
     @classmethod
     async def run_step_async(cls, dbos_step_options: StepOptions | None,

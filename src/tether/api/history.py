@@ -3,6 +3,7 @@ ended workflow, reading one stream offset; and, on ``DBOS`` only, reserving a st
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypedDict, TypeVar, cast
 
@@ -136,7 +137,10 @@ class StepReservation:
             TetherError: already run, or not called from the reserving workflow outside any step.
         """
         fid = self._reservation.claim()
-        return run_step_sync(_policy(dbos_step_options, func), func, args, kwargs, fid)
+        policy = _policy(dbos_step_options, func)
+        if inspect.iscoroutinefunction(func):  # an async function from sync code: run it on the bridge
+            return cast(R, run_sync(run_step_async(policy, func, args, kwargs, fid)))
+        return run_step_sync(policy, func, args, kwargs, fid)
 
     async def run_async(self, dbos_step_options: StepOptions | None,
                         func: Callable[P, Coroutine[Any, Any, R]] | Callable[P, R],

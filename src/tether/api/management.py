@@ -287,7 +287,8 @@ class WorkflowManagement:
                       shard_key: str | None = None) -> WorkflowHandle[Any]:
         """A new workflow with the same inputs that reuses the checkpoints before ``start_step`` (and the
         events as they were then) and runs the rest again; its ``forked_from`` is ``workflow_id``. A
-        ``SetWorkflowID`` block names it. ``queue_name`` enqueues it there; ``timeout_seconds`` gives it a
+        ``SetWorkflowID`` block names it. ``queue_name`` (and ``queue_partition_key``) enqueues it there;
+        ``timeout_seconds`` gives it a
         timeout of its own; ``replacement_children`` maps recorded child IDs to the ones the fork uses.
 
         Raises:
@@ -297,7 +298,8 @@ class WorkflowManagement:
         """
         rt = _runtime_of(self)
         return WorkflowHandle(rt, run_sync(self._fork(rt, workflow_id, start_step, application_version,
-                                                      queue_name, replacement_children, timeout_seconds)))
+                                                      queue_name, replacement_children, timeout_seconds,
+                                                      queue_partition_key)))
 
     @_either
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
@@ -309,16 +311,18 @@ class WorkflowManagement:
         """Coroutine form of :meth:`fork_workflow`."""
         rt = _runtime_of(self)
         return WorkflowHandleAsync(rt, await self._fork(rt, workflow_id, start_step, application_version,
-                                                        queue_name, replacement_children, timeout_seconds))
+                                                        queue_name, replacement_children, timeout_seconds,
+                                                        queue_partition_key))
 
     @_either
     async def _fork(self, rt: Runtime, workflow_id: str, start_step: int, application_version: str | None,
                     queue_name: str | None, replacement_children: dict[str, str] | None,
-                    timeout_seconds: float | None) -> str:
+                    timeout_seconds: float | None, queue_partition_key: str | None = None) -> str:
         new_id = take_assigned_id()  # a SetWorkflowID block names the fork, not the recorded operation
         return await as_operation("DBOS.forkWorkflow", lambda: management.fork_workflow(
             rt, workflow_id, start_step, application_version, run_here=_runs_here(self), new_id=new_id,
-            queue_name=queue_name, timeout_seconds=timeout_seconds, replacement_children=replacement_children))
+            queue_name=queue_name, timeout_seconds=timeout_seconds, replacement_children=replacement_children,
+            queue_partition_key=queue_partition_key))
 
     @_either
     def update_workflow_attributes(self, workflow_id: str, attributes: dict[str, Any] | None, *,

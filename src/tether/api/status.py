@@ -37,7 +37,7 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
         schedule_name=row.schedule_name, is_debounced=bool(row.is_debounced),
         debounce_deadline_epoch_ms=row.debounce_deadline_epoch_ms,
         attributes=json.loads(row.attributes) if row.attributes is not None else None,
-        completed_at=row.completed_at,
+        completed_at=row.completed_at, queue_partition_key=row.queue_partition_key,
         dequeued_at=row.started_at_epoch_ms if row.queue_name is not None else None,
         was_forked_from=bool(row.was_forked_from), application_name=row.application_name,
     )

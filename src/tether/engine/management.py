@@ -114,7 +114,8 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
 async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, application_version: str | None = None,
                         *, run_here: bool = True, new_id: str | None = None, queue_name: str | None = None,
                         timeout_seconds: float | None = None,
-                        replacement_children: dict[str, str] | None = None) -> str:
+                        replacement_children: dict[str, str] | None = None,
+                        queue_partition_key: str | None = None) -> str:
     """Start a new workflow with the same inputs as ``workflow_id`` that reuses its checkpoints of the
     operations before ``start_step`` (1-based function IDs), with its events as they were then, and runs the
     rest again. The new workflow's ``forked_from`` names the original (whose ``was_forked_from`` is set).
@@ -150,7 +151,7 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         started_at_epoch_ms=now if local else None, workflow_timeout_ms=timeout_ms,
         workflow_deadline_epoch_ms=now + timeout_ms if local and timeout_ms is not None else None,
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
-        application_name=src.application_name,
+        application_name=src.application_name, queue_partition_key=queue_partition_key if queue_name else None,
     )
     await rt.io(rt.store.fork_workflow, row, workflow_id, start_step, replacement_children)
     rt.notify("wf", row.workflow_uuid, row.status)

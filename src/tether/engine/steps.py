@@ -7,7 +7,6 @@ and how the pause is taken); what to replay and what to record is decided here o
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -115,14 +114,12 @@ class _Attempts:
 
 def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, ...],
                   kwargs: dict[str, Any], reserved: int | None = None) -> T:
-    """Run a synchronous step (an async ``func`` goes through :func:`run_step_async` on the bridge).
+    """Run a synchronous step (callers hand an async ``func`` to :func:`run_step_async` on the bridge).
 
     Raises:
         StepOptionsError: options that cannot work for ``func``.
         MaxStepRetriesExceeded: every allowed attempt failed.
     """
-    if inspect.iscoroutinefunction(func):
-        return run_sync(run_step_async(policy, func, args, kwargs, reserved))  # type: ignore[return-value]
     if policy.should_retry is not None or policy.supervised:
         policy.check(func)
     plan = plan_step(policy.name, reserved)
