@@ -127,7 +127,7 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
         return func(*args, **kwargs)
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
-    tries = _Attempts(policy)
+    tries: _Attempts | None = None  # made at the first failure: the common path allocates nothing
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
@@ -139,6 +139,7 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
             raise
         except Exception as exc:
             wanted = policy.should_retry is None or bool(policy.should_retry(exc))
+            tries = tries or _Attempts(policy)
             error = tries.give_up(attempt, exc, wanted)
         finally:
             leave_step(token)
@@ -164,7 +165,7 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
         return await _call(func, args, kwargs)  # type: ignore[no-any-return]
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
-    tries = _Attempts(policy)
+    tries: _Attempts | None = None  # made at the first failure: the common path allocates nothing
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
@@ -182,6 +183,7 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
             wanted = True
             if policy.should_retry is not None:
                 wanted = bool(await _call(policy.should_retry, (exc,), {}))
+            tries = tries or _Attempts(policy)
             error = tries.give_up(attempt, exc, wanted)
         finally:
             leave_step(token)
