@@ -183,9 +183,9 @@ def settings_from_config(config: DBOSConfig) -> Settings:
     if poll <= 0 or threads <= 0 or pool <= 0 or busy <= 0:
         raise ConfigError("sqlite_poll_interval_sec, sqlite_busy_timeout_sec, max_executor_threads and "
                           "db_pool_size must be positive")
-    version = config.get("application_version") or os.environ.get("DBOS__APPVERSION") or ""
-    if config.get("enable_patching"):
-        version = "PATCHING_ENABLED"
+    # as DBOS: an explicit application_version, else enable_patching's pin, else the environment
+    version = config.get("application_version") or (
+        "PATCHING_ENABLED" if config.get("enable_patching") else os.environ.get("DBOS__APPVERSION") or "")
     return Settings(
         name=name,
         database=parse_database_url(url),

@@ -75,9 +75,14 @@ def test_dbos_keys_are_accepted_and_launch(db_url: str) -> None:
 
 def test_enable_patching_pins_the_application_version(db_url: str) -> None:
     config = make_config(db_url, enable_patching=True)
+    del config["application_version"]
     DBOS(config=config)
     DBOS.launch()
     assert DBOS.application_version == "PATCHING_ENABLED"
+    DBOS.destroy()
+    DBOS(config={**config, "application_version": "explicit"})  # an explicit version wins, as in DBOS
+    DBOS.launch()
+    assert DBOS.application_version == "explicit"
 
 
 def test_a_second_config_naming_another_database_is_an_error(db_url: str, tmp_path: Any) -> None:
