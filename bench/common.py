@@ -30,6 +30,7 @@ __all__ = [
     "IMPL",
     "PG_BASE_URL",
     "Metric",
+    "SetEnqueueOptions",
     "SetWorkflowID",
     "database",
     "launched",
@@ -43,17 +44,18 @@ IMPL = os.environ.get("BENCH_IMPL", "none")
 PG_BASE_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
 if TYPE_CHECKING:  # both libraries expose the same surface; type-check against the peer's stubs
-    from dbos import DBOS, SetWorkflowID
+    from dbos import DBOS, SetEnqueueOptions, SetWorkflowID
 
 
 def __getattr__(name: str) -> Any:
     """PEP 562 hook: import the selected implementation the first time a scenario asks for it."""
-    if name not in ("DBOS", "SetWorkflowID"):
+    if name not in ("DBOS", "SetWorkflowID", "SetEnqueueOptions"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     if IMPL not in ("tether", "dbos"):
         raise RuntimeError(f"BENCH_IMPL must be 'tether' or 'dbos' to use {name}, got {IMPL!r}")
     module = importlib.import_module(IMPL)
-    globals().update(DBOS=module.DBOS, SetWorkflowID=module.SetWorkflowID)
+    globals().update(DBOS=module.DBOS, SetWorkflowID=module.SetWorkflowID,
+                     SetEnqueueOptions=module.SetEnqueueOptions)
     return globals()[name]
 
 

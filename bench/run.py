@@ -54,6 +54,10 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "quick": [{"n": 20, "budget_s": 8, "min_n": 5, "warmup": 1}],
         "full": [{"n": 60, "budget_s": 12, "min_n": 10, "warmup": 2}],
     },
+    "queue_throughput": {
+        "quick": [{"n": 60, "reps": 1}],
+        "full": [{"n": 200, "reps": 3}],
+    },
     "stream": {
         "quick": [{"n": 200, "reps": 2}],
         "full": [{"n": 500, "reps": 3}],
