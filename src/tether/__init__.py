@@ -20,6 +20,7 @@ from tether.api.schedules import ClientScheduleInput, ScheduleInput
 from tether.api.validation import make_pydantic_args_validator, pydantic_args_validator
 from tether.config import DBOSConfig
 from tether.errors import (
+    ArgumentTypeError,
     AwaitedWorkflowCancelledError,
     ConfigError,
     ConflictingWorkflowError,
@@ -32,6 +33,7 @@ from tether.errors import (
     DBOSQueueDeduplicatedError,
     DBOSWorkflowCancelledError,
     DBOSWorkflowConflictIDError,
+    InvalidArgumentError,
     InvalidScheduleError,
     MaxRecoveryAttemptsExceeded,
     MaxStepRetriesExceeded,
@@ -66,6 +68,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DBOS",
+    "ArgumentTypeError",
     "AwaitedWorkflowCancelledError",
     "ClientScheduleInput",
     "ConfigError",
@@ -87,6 +90,7 @@ __all__ = [
     "DebouncerClient",
     "DuplicationPolicy",
     "EnqueueOptions",
+    "InvalidArgumentError",
     "InvalidScheduleError",
     "MaxRecoveryAttemptsExceeded",
     "MaxStepRetriesExceeded",

@@ -29,6 +29,9 @@
     ├── InvalidScheduleError (ValueError)          a schedule or debouncer definition that cannot be used
     ├── ScheduleExistsError (ValueError)           create_schedule with a name already taken
     ├── ScheduleNotFoundError (LookupError)        no schedule has that name
+    ├── InvalidArgumentError (ValueError)          a bad argument: a NUL or lone surrogate in an ID, key or name,
+    │                                              one too long, a NaN/infinite/negative timeout, a huge offset
+    ├── ArgumentTypeError (TypeError)              an argument of the wrong type (an int idempotency key, ...)
     └── StorageError                               the database failed; the driver's error is ``__cause__``
         └── DatabaseUnavailableError               a passing fault (connection lost, server restarting, lock
                                                    held, disk full, read-only): retried until the database
@@ -504,3 +507,24 @@ class ScheduleNotFoundError(TetherError, LookupError):
         super().__init__(f"Schedule '{name}' does not exist")
         self.schedule_name = name
         self._ctor_args = (name,)
+class InvalidArgumentError(TetherError, ValueError):
+    """An argument's value cannot be accepted, and nothing was written: an ID, key, topic or name that is empty
+    where it may not be, contains a NUL character or a lone surrogate, or is longer than
+    :data:`tether.engine.validation.MAX_TEXT_BYTES` bytes of UTF-8; a timeout that is NaN, infinite, negative or
+    over :data:`tether.engine.validation.MAX_TIMEOUT_SECONDS`; an offset or step number out of range.
+    ``argument`` names the parameter."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}")
+        self.argument = argument
+        self._ctor_args = (argument, message)
+
+
+class ArgumentTypeError(TetherError, TypeError):
+    """An argument has the wrong type (an ``int`` idempotency key, a ``str`` timeout); nothing was written.
+    ``argument`` names the parameter."""
+
+    def __init__(self, argument: str, message: str) -> None:
+        super().__init__(f"{argument}: {message}")
+        self.argument = argument
+        self._ctor_args = (argument, message)

@@ -23,6 +23,7 @@ PUBLIC = {
     "AwaitedWorkflowCancelledError", "QueueDeduplicatedError", "StreamClosedError", "InvalidScheduleError",
     "ScheduleExistsError", "ScheduleNotFoundError",
     "QueueConfigurationError",
+    "InvalidArgumentError", "ArgumentTypeError",
     # errors (DBOS names, aliases of the above)
     "DBOSException", "DBOSNonExistentWorkflowError", "DBOSConflictingWorkflowError", "DBOSWorkflowConflictIDError",
     "DBOSMaxStepRetriesExceeded", "DBOSWorkflowCancelledError", "DBOSAwaitedWorkflowCancelledError",

@@ -13,7 +13,7 @@ from tether.api.schedules import ClientSchedules
 from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
 from tether.config import DBOSConfig, settings_from_config
-from tether.engine import events, messages, waiting
+from tether.engine import events, messages, validation, waiting
 from tether.engine.bridge import run_sync
 from tether.engine.runtime import Runtime
 from tether.engine.workflows import get_outcome, wait_for_workflow
@@ -151,7 +151,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
 
     async def _find(self, workflow_id: str, existing_workflow: bool) -> None:
         if existing_workflow:
-            row = await self._rt.io(self._rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+            wfid = validation.workflow_id(workflow_id)
+            row = await self._rt.io(self._rt.store.get_workflow, wfid, load_input=False, load_output=False)
             if row is None:
                 raise WorkflowNotFoundError(workflow_id)
         else:
@@ -161,7 +162,7 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
         return run_sync(self.get_workflow_status_async(workflow_id))
 
     async def get_workflow_status_async(self, workflow_id: str) -> WorkflowStatus | None:
-        row = await self._rt.io(self._rt.store.get_workflow, workflow_id)
+        row = await self._rt.io(self._rt.store.get_workflow, validation.workflow_id(workflow_id))
         return to_status(row) if row is not None else None
 
     def wait_first(self, handles: list[WorkflowHandle[Any]], *, polling_interval_sec: float = 1.0

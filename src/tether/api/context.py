@@ -7,6 +7,7 @@ import contextvars
 from types import TracebackType
 from typing import Any, Literal
 
+from tether.engine import validation
 from tether.engine.attributes import encode_attributes
 from tether.engine.context import (
     reset_assigned_id,
@@ -18,7 +19,7 @@ from tether.engine.context import (
     set_start_attributes,
     set_start_timeout,
 )
-from tether.errors import QueueConfigurationError
+from tether.errors import InvalidArgumentError, QueueConfigurationError
 
 
 class SetWorkflowID:
@@ -30,14 +31,16 @@ class SetWorkflowID:
     from plain code in the block uses the ID as its idempotency key.
 
     Raises:
-        ValueError: the ID is empty or not a string.
+        ArgumentTypeError: the ID is not a string.
+        InvalidArgumentError: the ID is empty or only spaces, too long, or contains NUL or a lone surrogate.
         QueueConfigurationError: an unknown reuse policy.
     """
 
     def __init__(self, workflow_id: str, *,
                  workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
-        if not isinstance(workflow_id, str) or not workflow_id.strip():
-            raise ValueError("SetWorkflowID needs a workflow ID that is a non-empty string (not only spaces)")
+        if not validation.workflow_id(workflow_id).strip():
+            raise InvalidArgumentError("workflow_id", "SetWorkflowID needs a workflow ID that is a non-empty "
+                                                      "string (not only spaces)")
         check_reuse_policy(workflow_id_reuse_policy)
         self.workflow_id = workflow_id
         self.workflow_id_reuse_policy = workflow_id_reuse_policy

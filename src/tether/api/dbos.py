@@ -31,6 +31,7 @@ from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import as_operation, run_step_async, run_step_sync
+from tether.engine.validation import workflow_id as valid_workflow_id
 from tether.engine.workflows import (
     Start,
     call_async,
@@ -345,6 +346,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
     @classmethod
     async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
         rt = cls._rt()
+        valid_workflow_id(workflow_id)
 
         async def read() -> WorkflowStatus | None:
             row = await rt.io(rt.store.get_workflow, workflow_id)
@@ -371,7 +373,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
     async def _find(cls, workflow_id: str, existing_workflow: bool) -> None:
         rt = cls._rt()
         if existing_workflow:
-            row = await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False)
+            wfid = valid_workflow_id(workflow_id)
+            row = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
             if row is None:
                 raise WorkflowNotFoundError(workflow_id)
         else:

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Literal, TypedDict
 
 from tether.api.context import check_reuse_policy
+from tether.engine import validation
 from tether.engine.attributes import encode_attributes
 from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import Runtime
@@ -55,11 +56,17 @@ def check_enqueue(queue_name: str | None, *, deduplication_id: str | None = None
         QueueConfigurationError: a queue-only option without a queue, deduplication on a partition, or a bad
             duplication policy.
         ValueError: a priority outside 0..2**31-1 or a negative delay.
+        InvalidArgumentError, ArgumentTypeError: a bad queue name, deduplication ID or partition key, or a
+            delay that is NaN, infinite or too large (see :mod:`tether.engine.validation`).
     """
     if priority is not None and not 0 <= priority <= MAX_PRIORITY:
         raise ValueError(f"Invalid priority {priority}: priority must be between 0 and {MAX_PRIORITY}")
     if delay_seconds is not None and delay_seconds < 0:
         raise ValueError("delay_seconds must be non-negative")
+    validation.optional_timeout(delay_seconds, "delay_seconds")
+    for argument, value in (("queue_name", queue_name), ("deduplication_id", deduplication_id),
+                            ("queue_partition_key", queue_partition_key)):
+        validation.optional_text(value, argument)
     if queue_name is None:
         given = [name for name, value in (("deduplication_id", deduplication_id), ("priority", priority),
                                           ("queue_partition_key", queue_partition_key),
@@ -100,6 +107,10 @@ class SetEnqueueOptions:
             raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}")
         if delay_seconds is not None and delay_seconds < 0:
             raise ValueError("delay_seconds must be non-negative")
+        validation.optional_timeout(delay_seconds, "delay_seconds")
+        for argument, value in (("deduplication_id", deduplication_id), ("app_version", app_version),
+                                ("queue_partition_key", queue_partition_key)):
+            validation.optional_text(value, argument)
         self.deduplication_id = deduplication_id
         self.priority = priority
         self.app_version = app_version
@@ -227,6 +238,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
     if not queue_name or not name:
         raise ValueError("enqueue options need queue_name and workflow_name")
+    validation.text(name, "workflow_name")
     delay = options.get("delay_seconds")
     check_enqueue(queue_name, deduplication_id=options.get("deduplication_id"), priority=options.get("priority"),
                   queue_partition_key=options.get("queue_partition_key"), delay_seconds=delay,

@@ -20,7 +20,7 @@ from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.history import HistoryOperations, ReservationAPI
 from tether.api.status import to_status, to_step_info
 from tether.engine import attributes as attributes_engine
-from tether.engine import management, patching, waiting
+from tether.engine import management, patching, validation, waiting
 from tether.engine.attributes import encode_attributes
 from tether.engine.bridge import run_sync
 from tether.engine.context import take_assigned_id
@@ -68,15 +68,23 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
     and ignored: the database is not sharded.
 
     Raises:
-        ValueError: an unknown status, a malformed timestamp, or a negative limit or offset.
+        ValueError: an unknown status or a malformed timestamp.
+        InvalidArgumentError, ArgumentTypeError: a limit or offset out of range, or an ID, prefix or name
+            that no workflow can have (see :mod:`tether.engine.validation`).
         TetherError: ``attributes`` is not a JSON-serializable dict.
     """
     statuses = _as_list(status)
     for s in statuses or ():
         if str(s) not in _STATUSES:
             raise ValueError(f"Unknown workflow status {s!r}; expected one of {sorted(_STATUSES)}")
-    if (limit is not None and limit < 0) or (offset is not None and offset < 0):
-        raise ValueError("limit and offset must be non-negative")
+    validation.optional_count(limit, "limit")
+    validation.optional_count(offset, "offset")
+    for argument, values in (("workflow_ids", workflow_ids), ("workflow_id_prefix", workflow_id_prefix),
+                             ("name", name), ("queue_name", queue_name), ("app_version", app_version),
+                             ("forked_from", forked_from), ("parent_workflow_id", parent_workflow_id),
+                             ("user", user), ("executor_id", executor_id)):
+        for value in _as_list(values) or ():
+            validation.text(value, argument, empty=True)
     return WorkflowFilter(
         workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
         status=[str(s) for s in statuses] if statuses is not None else None,

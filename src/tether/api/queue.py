@@ -19,7 +19,7 @@ from typing import Any, ParamSpec, TypedDict, TypeVar
 
 from tether.api.enqueue_options import SetEnqueueOptions, start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
-from tether.engine import queue_settings
+from tether.engine import queue_settings, validation
 from tether.engine.bridge import run_sync
 from tether.engine.queues import register_queue
 from tether.engine.runtime import Runtime
@@ -69,6 +69,7 @@ class Queue:
                  global_concurrency: int | None = None, partition_concurrency: int | None = None,
                  partition_worker_concurrency: int | None = None,
                  partition_limiter: QueueRateLimit | None = None, polling_interval_sec: float = 1.0) -> None:
+        validation.text(name, "queue name")
         for what, value in (("concurrency", concurrency), ("global_concurrency", global_concurrency),
                             ("worker_concurrency", worker_concurrency)):
             if value is not None and value < 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import current_step, require_workflow, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
@@ -17,13 +18,12 @@ def event_key(key: str) -> str:
     name the same event on every backend).
 
     Raises:
-        TypeError: the key is not a string.
+        ArgumentTypeError: the key is not a string.
+        InvalidArgumentError: the key is too long or contains NUL or a lone surrogate.
     """
     if isinstance(key, Enum):
         key = key.value
-    if not isinstance(key, str):
-        raise TypeError(f"event key must be a str, not {type(key).__name__}")
-    return str(key)
+    return str(validation.text(key, "key", empty=True))
 
 
 async def set_event(rt: Runtime, key: str, value: Any,
@@ -56,8 +56,14 @@ async def set_event(rt: Runtime, key: str, value: Any,
 async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:
     """The latest value of ``key`` on ``workflow_id``, waiting up to the timeout for it to appear (None then).
     Inside a workflow the value read is checkpointed (``DBOS.getEvent``), so recovery sees the same value,
-    and the deadline is recorded as the ``DBOS.sleep`` operation that follows it, as DBOS records them."""
+    and the deadline is recorded as the ``DBOS.sleep`` operation that follows it, as DBOS records them.
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: a bad ID, key or timeout (see :mod:`tether.engine.validation`).
+    """
+    validation.workflow_id(workflow_id)
     k = event_key(key)
+    timeout_seconds = validation.timeout(timeout_seconds)
     ctx = workflow_for_operation("get_event")
     fid = None
     deadline = None
@@ -74,7 +80,7 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
         elif rec is not None and rec.wait_deadline is not None:
             deadline = rec.wait_deadline  # recorded by an older version, before the sleep row existed
     if deadline is None:
-        deadline = started + int(max(0.0, timeout_seconds) * 1000)
+        deadline = started + int(timeout_seconds * 1000)
     if ctx is not None and fid is not None and ctx.recorded.get(fid + 1) is None:
         await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
             function_id=fid + 1, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
@@ -97,7 +103,12 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
 
 async def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:
     """The latest value of every event of ``workflow_id``. Inside a workflow the values read are checkpointed
-    (as the step ``DBOS.get_events``), so recovery sees the same values."""
+    (as the step ``DBOS.get_events``), so recovery sees the same values.
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: a bad workflow ID.
+    """
+    validation.workflow_id(workflow_id)
     ctx = workflow_for_operation("get_all_events")
     fid = None
     if ctx is not None:

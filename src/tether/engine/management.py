@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from tether.engine import validation
 from tether.engine.context import take_assigned_id
 from tether.engine.queues import INTERNAL_QUEUE, dispatch
 from tether.engine.registry import lookup_workflow
@@ -35,7 +36,11 @@ async def list_steps(rt: Runtime, workflow_id: str, limit: int | None = None,
 
     Raises:
         WorkflowNotFoundError: no workflow has this ID.
+        InvalidArgumentError, ArgumentTypeError: a bad ID, limit or offset.
     """
+    validation.workflow_id(workflow_id)
+    limit = validation.optional_count(limit, "limit")
+    offset = validation.optional_count(offset, "offset")
     ops = await rt.io(rt.store.load_operations, workflow_id, limit=limit, offset=offset)
     if not ops and await rt.io(rt.store.get_workflow, workflow_id, load_input=False, load_output=False) is None:
         raise WorkflowNotFoundError(workflow_id)
@@ -60,8 +65,12 @@ async def descendants(rt: Runtime, workflow_ids: Sequence[str]) -> list[str]:
 async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str], *, cancel_children: bool = False
                            ) -> list[str]:
     """Cancel every listed workflow that has not ended (with ``cancel_children``, their descendants too);
-    returns those that were cancelled. Unknown IDs and ended workflows are left as they are."""
-    ids = list(workflow_ids)
+    returns those that were cancelled. Unknown IDs and ended workflows are left as they are.
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: a bad ID (nothing is cancelled).
+    """
+    ids = [validation.workflow_id(wfid) for wfid in workflow_ids]
     if cancel_children:
         ids += await descendants(rt, ids)
     changed = await rt.io(rt.store.set_status, ids, _S.CANCELLED.value, rt.clock.now_ms(),
@@ -83,7 +92,11 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
     Raises:
         WorkflowNotFoundError: an ID names no workflow (the ones before it were resumed).
         QueueDeduplicatedError: re-enqueueing would clash with an active workflow's deduplication ID.
+        InvalidArgumentError, ArgumentTypeError: a bad ID or queue name (nothing is resumed).
     """
+    for wfid in workflow_ids:
+        validation.workflow_id(wfid)
+    validation.optional_text(queue_name, "queue_name")
     for wfid in workflow_ids:
         row = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
         if row is None:
@@ -127,10 +140,16 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
 
     Raises:
         WorkflowNotFoundError: no workflow has ``workflow_id``.
-        ValueError: ``start_step`` is negative (0, as 1, reruns every step), or a timeout that is not positive.
+        ValueError: a timeout that is not positive.
+        InvalidArgumentError, ArgumentTypeError: ``start_step`` is not an int from 0 to 2**63 - 1 (0, as 1,
+            reruns every step), or a bad ID.
     """
-    if start_step < 0:
-        raise ValueError("start_step must be 0 or more")
+    validation.workflow_id(workflow_id)
+    validation.count(start_step, "start_step")
+    validation.optional_text(application_version, "application_version")
+    new_id = new_id or take_assigned_id()
+    if new_id is not None:
+        validation.workflow_id(new_id, "new workflow_id")
     if timeout_seconds is not None and not timeout_seconds > 0:
         raise ValueError(f"Invalid workflow timeout {timeout_seconds}. Timeouts must be positive.")
     src = await rt.io(rt.store.get_workflow, workflow_id, load_output=False)
@@ -142,7 +161,7 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
     now = rt.clock.now_ms()
     timeout_ms = int(timeout_seconds * 1000) if timeout_seconds is not None else src.workflow_timeout_ms
     row = WorkflowRow(
-        workflow_uuid=new_id or take_assigned_id() or str(uuid.uuid4()),
+        workflow_uuid=new_id or str(uuid.uuid4()),
         status=_S.PENDING.value if local else _S.ENQUEUED.value,
         name=src.name, class_name=src.class_name, config_name=src.config_name,
         authenticated_user=src.authenticated_user, inputs=src.inputs,
@@ -168,7 +187,11 @@ async def set_workflow_delay(rt: Runtime, workflow_id: str, *, delay_seconds: fl
     Raises:
         ValueError: neither or both given, or a negative value.
         WorkflowNotFoundError: no workflow has this ID.
+        InvalidArgumentError, ArgumentTypeError: a bad ID, or a delay out of range.
     """
+    validation.workflow_id(workflow_id)
+    validation.optional_timeout(delay_seconds, "delay_seconds")
+    validation.optional_count(delay_until_epoch_ms, "delay_until_epoch_ms")
     if (delay_seconds is None) == (delay_until_epoch_ms is None):
         raise ValueError("Give exactly one of delay_seconds and delay_until_epoch_ms")
     now = rt.clock.now_ms()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import current_step, require_workflow, take_assigned_id, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
@@ -15,9 +16,7 @@ from tether.types import WorkflowSerializationFormat
 def topic_key(topic: str | None) -> str:
     if topic is None:
         return NULL_TOPIC
-    if not isinstance(topic, str):
-        raise TypeError(f"topic must be a str or None, not {type(topic).__name__}")
-    return getattr(topic, "value", topic)  # a str Enum member stands for its value
+    return validation.text(getattr(topic, "value", topic), "topic", empty=True)  # a str Enum stands for its value
 
 
 async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None, *,
@@ -32,10 +31,12 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
     Raises:
         NonExistentWorkflowError: no workflow has ``destination_id``.
         SerializationError: the message cannot be serialized (nothing is written).
+        InvalidArgumentError, ArgumentTypeError: a bad ID, topic or idempotency key (see
+            :mod:`tether.engine.validation`); nothing is written.
     """
-    if not isinstance(destination_id, str) or not destination_id:
-        raise ValueError("destination_id must be a non-empty string")
+    validation.workflow_id(destination_id, "destination_id")
     key = topic_key(topic)
+    validation.optional_text(idempotency_key, "idempotency_key")
     payload = serialize(message, serialization_type)
     ctx = workflow_for_operation("send")
     sender = None
@@ -71,9 +72,11 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
 
     Raises:
         NotInWorkflowError: not called from a workflow.
+        InvalidArgumentError, ArgumentTypeError: a bad topic or timeout (see :mod:`tether.engine.validation`).
     """
     ctx = require_workflow("DBOS.recv")
     key = topic_key(topic)
+    timeout_seconds = validation.timeout(timeout_seconds)
     fid = ctx.next_function_id()
     sleep_fid = ctx.next_function_id()
     rec = ctx.recorded.get(fid)
@@ -86,7 +89,7 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     elif rec is not None and rec.wait_deadline is not None:
         deadline = rec.wait_deadline  # recorded by an older version, before the sleep row existed
     else:
-        deadline = started + int(max(0.0, timeout_seconds) * 1000)
+        deadline = started + int(timeout_seconds * 1000)
     wfid = ctx.workflow_id
     sleep_row = None if slept is not None else OperationRow(
         function_id=sleep_fid, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,

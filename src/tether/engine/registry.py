@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from tether.engine import validation
 from tether.errors import StepOptionsError
 from tether.types import WorkflowSerializationFormat
 
@@ -165,8 +166,13 @@ def _class_name(cls: type) -> str | None:
 
 def register_workflow(func: Callable[..., Any], name: str | None, max_recovery_attempts: int | None,
                       serialization: WorkflowSerializationFormat, validate_args: Any = None) -> RegisteredWorkflow:
+    """Register ``func`` under ``name`` (default: its qualified name).
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: the name is not an acceptable workflow name.
+    """
     reg = RegisteredWorkflow(
-        name=name or func.__qualname__,
+        name=validation.text(name or func.__qualname__, "workflow name"),
         func=func,
         is_async=inspect.iscoroutinefunction(func),
         max_recovery_attempts=DEFAULT_MAX_RECOVERY_ATTEMPTS if max_recovery_attempts is None

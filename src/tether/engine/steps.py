@@ -254,10 +254,19 @@ async def _supervised(ctx: WorkflowContext, policy: StepPolicy, func: Callable[.
 
 async def durable_sleep(seconds: float) -> None:
     """Sleep whose wake-up time is recorded: after a crash only the remaining time is slept.
-    Outside a workflow it is a plain sleep. A cancellation of the workflow ends the sleep early."""
+    Outside a workflow it is a plain sleep. A cancellation of the workflow ends the sleep early.
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: ``seconds`` is not a number from 0 to
+            :data:`~tether.engine.validation.MAX_TIMEOUT_SECONDS`.
+    """
+    from tether.engine.validation import timeout
+    from tether.errors import WorkflowCancelledError
+
+    seconds = timeout(seconds, "seconds")
     ctx = workflow_for_operation("sleep")
     if ctx is None:
-        await asyncio.sleep(max(0.0, seconds))
+        await asyncio.sleep(seconds)
         return
     rt = ctx.runtime
     fid = ctx.next_function_id()
@@ -266,7 +275,7 @@ async def durable_sleep(seconds: float) -> None:
         wake_ms = int(deserialize(rec.output))
     else:
         now = rt.clock.now_ms()
-        wake_ms = now + int(max(0.0, seconds) * 1000)
+        wake_ms = now + int(seconds * 1000)
         prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.sleep", output=serialize(wake_ms), started_at=now,
             completed_at=wake_ms))  # as DBOS shows it: the sleep's span is the time slept

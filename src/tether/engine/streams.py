@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.events import event_key
 from tether.engine.runtime import Runtime
@@ -51,12 +52,14 @@ class StreamReader:
     """Follows one stream from an offset. ``next_batch`` waits for values; ``poll`` never waits."""
 
     def __init__(self, rt: Runtime, workflow_id: str, key: str, offset: int = 0) -> None:
-        if offset < 0:
-            raise ValueError("offset must be >= 0")
+        """Raises:
+            InvalidArgumentError, ArgumentTypeError: a bad ID or key, or an offset that is not an int from 0
+                to 2**63 - 1.
+        """
         self.rt = rt
-        self.workflow_id = workflow_id
+        self.workflow_id = validation.workflow_id(workflow_id)
         self.key = event_key(key)
-        self.offset = offset
+        self.offset = validation.count(offset, "offset")
         self.closed = False
         self.missing = False  # no workflow has this ID (as of the last poll)
         reader = current_workflow()

@@ -18,6 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import (
     WorkflowContext,
     current_debounce,
@@ -113,6 +114,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         SerializationError: the arguments cannot be stored; nothing is written.
         ConflictingWorkflowError: the ID belongs to a workflow of another name, or is the calling workflow's
             own ID (a workflow cannot be its own child: it would wait for itself forever).
+        InvalidArgumentError, ArgumentTypeError: a bad ID, queue name, deduplication ID, workflow name or
+            application version (see :mod:`tether.engine.validation`); nothing is written.
     """
     opts = opts or StartOptions()
     debounce = current_debounce()
@@ -124,6 +127,11 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     function_id = None
     assigned = opts.workflow_id or take_assigned_id()
     result_fid = None
+    if assigned is not None:
+        validation.workflow_id(assigned)
+    validation.text(reg.name, "workflow_name")
+    for argument in ("queue_name", "deduplication_id", "app_version", "authenticated_user", "queue_partition_key"):
+        validation.optional_text(getattr(opts, argument), argument)
     if parent is not None:
         function_id = parent.next_function_id()
         if read_result:
@@ -510,7 +518,10 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
         TimeoutError: ``timeout_s`` passed first.
         ConflictingWorkflowError: a workflow waits for its own outcome (it would wait forever).
         DatabaseUnavailableError: ``timeout_s`` passed while the database was unavailable.
+        InvalidArgumentError, ArgumentTypeError: a bad ID or timeout (see :mod:`tether.engine.validation`).
     """
+    validation.workflow_id(workflow_id)
+    timeout_s = validation.optional_timeout(timeout_s)
     ctx = current_workflow()
     if ctx is not None and ctx.workflow_id == workflow_id:
         raise ConflictingWorkflowError(workflow_id, "a workflow cannot wait for its own outcome")
@@ -543,7 +554,14 @@ def outcome_of(row: WorkflowRow) -> Any:
 
 
 async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> WorkflowRow:
-    """Wait until a workflow with this ID exists (for ``retrieve_workflow(existing_workflow=False)``)."""
+    """Wait until a workflow with this ID exists (for ``retrieve_workflow(existing_workflow=False)``).
+
+    Raises:
+        WorkflowNotFoundError: ``timeout_s`` passed first.
+        InvalidArgumentError, ArgumentTypeError: a bad ID or timeout.
+    """
+    validation.workflow_id(workflow_id)
+    timeout_s = validation.optional_timeout(timeout_s)
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
 
     async def check() -> WorkflowRow | None:
