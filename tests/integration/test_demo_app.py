@@ -19,7 +19,7 @@ FIB_BASE = 5
 @pytest.fixture
 def client(dbos: type[DBOS]) -> Iterator[TestClient]:
     app = create_demo_app(manage_dbos=False, fib_base=FIB_BASE, approval_timeout=30)
-    with TestClient(app) as c:
+    with TestClient(app, base_url="http://localhost") as c:
         yield c
 
 
@@ -154,7 +154,7 @@ def test_stream_as_server_sent_events_after_the_end(client: TestClient) -> None:
     again = client.get(f"/workflow-stream/{w}", headers={"Accept": "text/event-stream", "Last-Event-ID": "3"})
     assert again.status_code == 204
     bad = client.get(f"/workflow-stream/{w}", headers={"Accept": "text/event-stream", "Last-Event-ID": "x"})
-    assert bad.status_code == 400 and bad.json()["error"] == "bad_request"
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_argument"
 
 
 def test_starting_twice_with_one_id_runs_once(client: TestClient) -> None:

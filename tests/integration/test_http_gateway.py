@@ -58,7 +58,7 @@ def command(client: TestClient, workflow_id: str, **cmd: Any) -> None:
 
 @pytest.fixture
 def client(dbos: type[DBOS]) -> Iterator[TestClient]:
-    with TestClient(create_gateway(DBOS)) as c:
+    with TestClient(create_gateway(DBOS, insecure=True), base_url="http://localhost") as c:
         yield c
 
 
@@ -189,7 +189,8 @@ def test_gateway_without_token_needs_none_and_documents_its_routes(client: TestC
 
 def test_gateway_on_a_client_in_another_role(dbos: type[DBOS], db_url: str) -> None:
     """``tether serve``: the gateway holds only a DBOSClient; the workflow runs in the application."""
-    with DBOSClient(db_url) as tclient, TestClient(create_gateway(tclient)) as client:
+    with DBOSClient(db_url) as tclient, TestClient(create_gateway(tclient, insecure=True),
+                                                   base_url="http://localhost") as client:
         w = start_driven()
         command(client, w, op="write", value={"n": 1})
         command(client, w, op="event", key="k", value=[1, 2])

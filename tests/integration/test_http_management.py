@@ -25,14 +25,15 @@ def add(a: int, b: int, *, times: int = 1) -> int:
 
 @pytest.fixture
 def client(dbos: type[DBOS]) -> Iterator[TestClient]:
-    with TestClient(create_gateway(DBOS)) as c:
+    with TestClient(create_gateway(DBOS, insecure=True), base_url="http://localhost") as c:
         yield c
 
 
 @pytest.fixture
 def remote(dbos: type[DBOS], db_url: str) -> Iterator[TestClient]:
     """The ``tether serve`` gateway: over a DBOSClient, next to the application that runs the workflows."""
-    with DBOSClient(db_url) as tclient, TestClient(create_gateway(tclient)) as c:
+    with DBOSClient(db_url) as tclient, TestClient(create_gateway(tclient, insecure=True),
+                                                   base_url="http://localhost") as c:
         yield c
 
 

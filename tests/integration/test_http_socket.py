@@ -175,7 +175,7 @@ def test_demo_stream_followed_live_over_the_socket(dbos: type[DBOS]) -> None:
 
 
 def test_idle_streams_send_keepalive_comments(dbos: type[DBOS]) -> None:
-    app = create_gateway(DBOS, fanout=StreamFanout(keepalive_seconds=0.05))
+    app = create_gateway(DBOS, insecure=True, fanout=StreamFanout(keepalive_seconds=0.05))
     w = start_driven()
     with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=30) as http, \
             http.stream("GET", f"/workflows/{w}/streams/s", headers=SSE) as r:
@@ -194,7 +194,7 @@ def test_idle_streams_send_keepalive_comments(dbos: type[DBOS]) -> None:
 def test_sse_through_a_client_gateway_sees_the_applications_writes(dbos: type[DBOS], db_url: str) -> None:
     """``tether serve``: the gateway's DBOSClient learns of writes through the database's wake-ups."""
     w = start_driven()
-    with DBOSClient(db_url) as client, ServerThread(create_gateway(client)) as server, \
+    with DBOSClient(db_url) as client, ServerThread(create_gateway(client, insecure=True)) as server, \
             httpx.Client(base_url=server.url, timeout=30) as http:
         reader = Reader(http, f"/workflows/{w}/streams/s", headers=SSE)
         try:

@@ -2,6 +2,7 @@
 
     tether demo                                  the demo server on http://127.0.0.1:8000
     tether serve --token T                       the HTTP gateway alone, next to your applications
+                                                 (tokens, --insecure, --allow-host: see docs/gateway.md)
     tether workflow list [--status S] [--name N] [--queue Q] [--prefix P] [--limit N] [--oldest]
     tether workflow get|steps|cancel ID          a workflow's status, its steps; cancel it
     tether workflow resume ID [--queue Q]        resume a cancelled workflow
@@ -32,7 +33,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from tether.cli import commands, manage, streams
+from tether.cli import commands, manage, serving, streams
 from tether.cli.output import Output
 from tether.cli.schedules import add_schedule_commands
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
@@ -138,10 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("demo", commands.demo, "run the demo server (needs the http extra)"),
     ):
         p = command(top, name, handler, help_text)
-        p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-        p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-        p.add_argument("--token", default=os.environ.get("TETHER_TOKEN"),
-                       help="require this bearer token (default: $TETHER_TOKEN; none: no auth)")
+        serving.add_serving_options(p)
         if name == "demo":
             p.add_argument("--fib-base", type=int, default=None,
                            help="Fibonacci base number of every step (smaller is faster; default: 20 or 23)")
@@ -173,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     try:
         return handler(args, out)
-    except commands.UsageError as exc:
+    except (commands.UsageError, serving.RefusedError) as exc:
         out.error("usage", str(exc))
         return commands.USAGE
     except commands.NoDatabaseError as exc:

@@ -149,13 +149,23 @@ def _http_missing(out: Output, exc: ImportError) -> int:
 
 def serve(args: argparse.Namespace, out: Output) -> int:
     try:
+        from tether.cli import serving
         from tether.http.gateway import create_gateway
         from tether.http.server import run
     except ImportError as exc:
         return _http_missing(out, exc)
+    options = serving.security_options(args, "serve")
     with open_client(args, read_only=False) as client:
-        run(create_gateway(client, token=args.token), host=args.host, port=args.port)
+        app = create_gateway(client, insecure=True, **options)
+        _banner(out, *serving.banner("serve", args, options))
+        run(app, host=args.host, port=args.port)
     return OK
+
+
+def _banner(out: Output, line: str, notes: list[str]) -> None:
+    out.line(line)
+    for note in notes:
+        print(note, file=out.err, flush=True)
 
 
 def demo(args: argparse.Namespace, out: Output) -> int:
@@ -164,15 +174,26 @@ def demo(args: argparse.Namespace, out: Output) -> int:
         from tether.http.server import run
     except ImportError as exc:
         return _http_missing(out, exc)
+    from tether.cli import serving
+    from tether.http.guard import is_loopback
+
     database = parse_database_url(args.db)  # a bad URL is a usage error now, not a crash at startup
+    if not is_loopback(args.host) and not args.insecure:
+        raise serving.RefusedError("tether demo serves its own routes without a token: run it on loopback, "
+                                   "or add --insecure to serve it on " + args.host)
+    options = serving.security_options(args, "demo")
     create_database(database)  # a missing PostgreSQL database: created, or one line saying what to run
     url = f"http://{args.host}:{args.port}"
+    notes = serving.banner("demo", args, options)[1]
     if out.as_json:
-        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs"})
+        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs",
+                       "tokens": [t.describe() for t in options["tokens"]]})
     else:
         out.line(f"tether demo on {url} (database {shown_url(args.db)}); API docs at {url}/api/docs; Ctrl-C stops")
+    for note in notes:
+        print(note, file=out.err, flush=True)
     try:
-        run(create_demo_app(args.db, token=args.token, fib_base=args.fib_base), host=args.host, port=args.port)
+        run(create_demo_app(args.db, fib_base=args.fib_base, **options), host=args.host, port=args.port)
     except KeyboardInterrupt:
         out.error("interrupted", "stopped; unfinished workflows resume when tether demo starts again")
         return INTERRUPTED

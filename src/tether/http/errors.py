@@ -10,7 +10,12 @@ Body shape: ``{"error": "<code>", "detail": "<human readable>"}`` (validation er
     NotJSONError (stored value without JSON form)     406 not_json
     SerializationError                                422 serialization
     request validation (FastAPI)                      422 invalid_request
+    InvalidArgumentError / ArgumentTypeError          400 invalid_argument (a NUL in an ID, a key too long...)
     ValueError / TypeError                            400 bad_request
+    no token, or an unknown one                       401 unauthorized
+    a token without the scope, or outside its prefix  403 forbidden
+    Host not allowed / cross-site Origin              400 host_not_allowed / 403 origin_not_allowed
+    request body over the limit                       413 body_too_large
     TimeoutError (result not ready in time)           408 timeout
     NotLaunchedError / StorageError                   503 unavailable
 """
@@ -26,7 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tether.errors import (
+    ArgumentTypeError,
     ConflictingWorkflowError,
+    InvalidArgumentError,
     NotLaunchedError,
     QueueDeduplicatedError,
     ScheduleExistsError,
@@ -64,6 +71,8 @@ _MAPPING: list[tuple[type[Exception], int, str]] = [
     (TimeoutError, 408, "timeout"),
     (NotLaunchedError, 503, "unavailable"),
     (StorageError, 503, "unavailable"),
+    (InvalidArgumentError, 400, "invalid_argument"),
+    (ArgumentTypeError, 400, "invalid_argument"),
     (ValueError, 400, "bad_request"),
     (TypeError, 400, "bad_request"),
 ]
@@ -100,7 +109,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        code = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        code = codes.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
     async def on_exception(request: Request, exc: Exception) -> Response:

@@ -5,23 +5,28 @@
 
     app.mount("/tether", create_gateway(DBOSClient(url), token="s3cret"))
 
+A gateway refuses to be built without a token unless ``insecure=True`` says so. Tokens may be scoped (read,
+send, admin) and limited to a workflow-ID prefix: see :mod:`tether.http.auth`. Every request first passes
+:mod:`tether.http.guard` (Host allow-list, Origin check on state-changing requests, a body limit, then the
+token), before its body is read.
+
 Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
 
     GET  /health                                  liveness (no token needed)
-    GET  /workflows                               list (filters: status, name, queue_name, prefix, times)
-    GET  /workflows/{id}                          status
-    GET  /workflows/{id}/result?timeout=30        wait for the end, then the status
-    GET  /workflows/{id}/steps                    recorded steps
-    POST /workflows/{id}/cancel | resume | fork   management
-    POST /workflows/{id}/messages                 send {"message", "topic", "idempotency_key"}
-    GET  /workflows/{id}/events                   every event
-    GET  /workflows/{id}/events/{key}?timeout=5   one event (long poll)
-    GET  /workflows/{id}/streams/{key}?offset=0   a snapshot; SSE with Accept: text/event-stream
-    GET  /queues/{name}/workflows                 queued workflows
-    POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)
-    GET  /schedules, /schedules/{name}            durable schedules
-    POST /schedules/{name}/pause | resume | trigger
-    DELETE /schedules/{name}
+    GET  /workflows                               list (filters: status, name, queue_name, prefix, times)   read
+    GET  /workflows/{id}                          status                                                    read
+    GET  /workflows/{id}/result?timeout=30        wait for the end, then the status                         read
+    GET  /workflows/{id}/steps                    recorded steps                                            read
+    POST /workflows/{id}/cancel | resume | fork   management                                                admin
+    POST /workflows/{id}/messages                 send {"message", "topic", "idempotency_key"}              send
+    GET  /workflows/{id}/events                   every event                                               read
+    GET  /workflows/{id}/events/{key}?timeout=5   one event (long poll)                                     read
+    GET  /workflows/{id}/streams/{key}?offset=0   a snapshot; SSE with Accept: text/event-stream            read
+    GET  /queues/{name}/workflows                 queued workflows                                          read
+    POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)      admin
+    GET  /schedules, /schedules/{name}            durable schedules                                         read
+    POST /schedules/{name}/pause | resume | trigger                                                         admin
+    DELETE /schedules/{name}                                                                                admin
 
 Only JSON crosses HTTP: messages and enqueued arguments are stored in the portable (JSON) format, and client
 input is never unpickled. Values that workflows stored as pickles are decoded and re-encoded as JSON (406 when
@@ -30,25 +35,29 @@ a value has no JSON form). Errors are JSON bodies with 4xx codes, listed in :mod
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
-from tether.errors import SerializationError, WorkflowNotFoundError
+from tether.engine.validation import MAX_INT
+from tether.errors import ConfigError, SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
-from tether.http.auth import require_token
+from tether.http.auth import require_scope
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
+from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
 from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
 from tether.http.schedules import ScheduleAPI, add_schedule_routes
 from tether.http.sse import StreamFanout, resume_offset
+from tether.http.tokens import Token, check_unique, parse_token
 from tether.types import WorkflowSerializationFormat
 
 MAX_WAIT_SECONDS = 600.0
-WorkflowId = Path(min_length=1, max_length=512, description="The workflow's ID")
+WorkflowId = Path(min_length=1, description="The workflow's ID")
 
 
 class SendMessage(BaseModel):
@@ -96,17 +105,49 @@ async def status_document(api: WorkflowAPI, workflow_id: str) -> dict[str, Any]:
     return status_json(status)
 
 
-def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: StreamFanout | None = None,
-                   title: str = "Tether gateway") -> FastAPI:
+def gateway_tokens(token: str | None = None, tokens: Iterable[Token | str] | None = None) -> list[Token]:
+    """The tokens a gateway accepts: ``token`` (a bare secret or a spec) and ``tokens`` (specs or
+    :class:`~tether.http.auth.Token` objects).
+
+    Raises:
+        ConfigError: a malformed spec, or two tokens with one name or one secret.
+    """
+    out = [parse_token(token)] if token is not None else []
+    out += [t if isinstance(t, Token) else parse_token(t) for t in tokens or ()]
+    return check_unique(out)
+
+
+def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterable[Token | str] | None = None,
+                   insecure: bool = False, allowed_hosts: Sequence[str] | None = None,
+                   allowed_origins: Sequence[str] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+                   fanout: StreamFanout | None = None, title: str = "Tether gateway") -> FastAPI:
     """An ASGI app serving ``api`` (the launched ``DBOS`` class or a ``DBOSClient``); mount it anywhere.
 
-    ``token`` turns on bearer authentication for every route but ``/health``.
+    ``token`` (one secret, full access) and ``tokens`` (scoped tokens, ``NAME:SCOPES[:PREFIX]=SECRET``, see
+    :mod:`tether.http.auth`) turn on bearer authentication for every route but ``/health`` and the docs;
+    without either the gateway is only built with ``insecure=True``. ``allowed_hosts`` are the ``Host`` names
+    served (default: any when tokens are set, else only loopback names, against DNS rebinding; ``"*"`` for
+    any); ``allowed_origins`` are other origins (``https://app.example.com``) whose pages may make
+    state-changing requests; ``max_body_bytes`` bounds request bodies (default 1 MiB).
+
+    Raises:
+        ConfigError: no token and not ``insecure``, or a malformed token.
     """
+    accepted = gateway_tokens(token, tokens)
+    if not accepted and not insecure:
+        raise ConfigError("The gateway needs a token (token=... or tokens=[...]); pass insecure=True to serve "
+                          "without authentication")
+    if allowed_hosts is None:
+        allowed_hosts = ["*"] if accepted else list(LOOPBACK_HOSTS)
     fanout = fanout or StreamFanout()
     app = FastAPI(title=title, version="1", default_response_class=TetherJSONResponse)
     install_error_handlers(app)
+    app.add_middleware(Guard, tokens=accepted, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
+                       max_body_bytes=max_body_bytes)
     app.state.fanout = fanout
-    router = APIRouter(dependencies=[Depends(require_token(token))])
+    router = APIRouter(dependencies=[Depends(require_scope("read"))])
+    sender = APIRouter(dependencies=[Depends(require_scope("send"))])
+    admin = APIRouter(dependencies=[Depends(require_scope("admin"))])
 
     @app.get("/health", summary="Liveness check (never needs a token)")
     async def health() -> dict[str, Any]:
@@ -128,7 +169,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
             pass
         return await get_status(workflow_id)
 
-    @router.post("/workflows/{workflow_id}/messages", status_code=202, summary="Send a message to a workflow")
+    @sender.post("/workflows/{workflow_id}/messages", status_code=202, summary="Send a message to a workflow")
     async def send(body: SendMessage, workflow_id: str = WorkflowId,
                    idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> dict[str, Any]:
         key = body.idempotency_key or idempotency_key
@@ -155,7 +196,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
                 summary="A stream: a JSON snapshot, or live Server-Sent Events with `Accept: text/event-stream`",
                 responses={200: {"content": {"text/event-stream": {}}}})
     async def read_stream(request: Request, key: str, workflow_id: str = WorkflowId,
-                          offset: int = Query(0, ge=0, description="First offset to read"),
+                          offset: int = Query(0, ge=0, le=MAX_INT, description="First offset to read"),
                           last_event_id: str | None = Header(None, alias="Last-Event-ID"),
                           access_token: str | None = Query(None, description="Token, for EventSource")
                           ) -> Response:
@@ -169,7 +210,8 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, fanout: Stream
                                    "values": [to_json_or_marker(v) for v in snap.values],
                                    "closed": snap.closed, "next_offset": snap.next_offset})
 
-    add_management_routes(router, api)
-    add_schedule_routes(router, cast(ScheduleAPI, api))
-    app.include_router(router)
+    add_management_routes(router, admin, api)
+    add_schedule_routes(router, admin, cast(ScheduleAPI, api))
+    for part in (router, sender, admin):
+        app.include_router(part)
     return app

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from tether.api.context import SetWorkflowID
+from tether.engine.validation import MAX_INT
 from tether.errors import SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
+from tether.http.auth import check_covers, granted
 from tether.http.encoding import status_json, step_json
+from tether.http.errors import ApiError
+from tether.http.tokens import Token
 from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
-WorkflowId = Path(min_length=1, max_length=512, description="The workflow's ID")
-QueueName = Path(min_length=1, max_length=256, description="The queue's name")
+WorkflowId = Path(min_length=1, description="The workflow's ID")
+QueueName = Path(min_length=1, description="The queue's name")
 
 
 class ResumeRequest(BaseModel):
@@ -27,7 +31,8 @@ class ResumeRequest(BaseModel):
 
 
 class ForkRequest(BaseModel):
-    start_step: int = Field(ge=1, description="Re-run from this step (1-based); earlier checkpoints are reused")
+    start_step: int = Field(ge=1, le=MAX_INT,
+                            description="Re-run from this step (1-based); earlier checkpoints are reused")
     workflow_id: str | None = Field(default=None, min_length=1, description="The new workflow's ID")
     application_version: str | None = None
 
@@ -38,7 +43,7 @@ class EnqueueRequest(BaseModel):
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (JSON values)")
     workflow_id: str | None = Field(default=None, min_length=1)
     deduplication_id: str | None = None
-    priority: int | None = Field(default=None, ge=0)
+    priority: int | None = Field(default=None, ge=0, le=2**31 - 1)
     delay_seconds: float | None = Field(default=None, ge=0)
     app_version: str | None = None
 
@@ -60,21 +65,53 @@ def _brief(status: WorkflowStatus) -> dict[str, Any]:
             "forked_from": status.forked_from}
 
 
-def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
-    """Add the management routes for ``api`` to ``router``."""
+def _new_id_under(token: Token | None, workflow_id: str | None) -> None:
+    """A token limited to a prefix may only create workflows it can then reach: their ID must be given.
+
+    Raises:
+        ApiError: 403, no ID given, or one outside the token's prefix.
+    """
+    if token is None or token.prefix is None:
+        return
+    if workflow_id is None:
+        raise ApiError(403, "forbidden", f"Token {token.name!r} is limited to workflow IDs starting with "
+                                         f"{token.prefix!r}: give the new workflow_id")
+    check_covers(token, workflow_id)
+
+
+def _prefix_for(token: Token | None, asked: str | None) -> str | None:
+    """The ID prefix a listing uses: the one asked for, which must lie inside the token's own prefix.
+
+    Raises:
+        ApiError: 403, the prefix asked for reaches outside the token's prefix.
+    """
+    if token is None or token.prefix is None:
+        return asked
+    if asked is None:
+        return token.prefix
+    if not asked.startswith(token.prefix):
+        raise ApiError(403, "forbidden", f"Token {token.name!r} is limited to workflow IDs starting with "
+                                         f"{token.prefix!r}")
+    return asked
+
+
+def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI) -> None:
+    """Add the management routes for ``api``: reading ones to ``router``, changing ones to ``admin``."""
 
     @router.get("/workflows", summary="List workflows, newest first (sort_desc=false for oldest first), "
                                       "as the CLI lists them")
-    async def list_workflows(status: list[str] | None = Query(None, description="Any of these statuses"),
+    async def list_workflows(request: Request,
+                             status: list[str] | None = Query(None, description="Any of these statuses"),
                              name: list[str] | None = Query(None), queue_name: list[str] | None = Query(None),
                              workflow_id_prefix: str | None = None,
                              start_time: str | None = Query(None, description="RFC 3339, created at or after"),
                              end_time: str | None = Query(None, description="RFC 3339, created at or before"),
-                             limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0),
+                             limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0, le=MAX_INT),
                              sort_desc: bool = True, load_input: bool = True, load_output: bool = True
                              ) -> dict[str, Any]:
+        prefix = _prefix_for(granted(request), workflow_id_prefix)
         filters: dict[str, Any] = dict(
-            status=status, name=name, queue_name=queue_name, workflow_id_prefix=workflow_id_prefix,
+            status=status, name=name, queue_name=queue_name, workflow_id_prefix=prefix,
             start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc)
         try:
             found = await api.list_workflows_async(**filters, load_input=load_input, load_output=load_output)
@@ -84,27 +121,28 @@ def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
         return {"workflows": [status_json(s) for s in found]}
 
     @router.get("/workflows/{workflow_id}/steps", summary="A workflow's recorded steps")
-    async def steps(workflow_id: str = WorkflowId, limit: int | None = Query(None, ge=1),
-                    offset: int | None = Query(None, ge=0)) -> dict[str, Any]:
+    async def steps(workflow_id: str = WorkflowId, limit: int | None = Query(None, ge=1, le=MAX_INT),
+                    offset: int | None = Query(None, ge=0, le=MAX_INT)) -> dict[str, Any]:
         found = await api.list_workflow_steps_async(workflow_id, limit=limit, offset=offset)
         if not found:
             await _status(api, workflow_id)  # an unknown ID is a 404, not an empty list
         return {"workflow_id": workflow_id, "steps": [step_json(s) for s in found]}
 
-    @router.post("/workflows/{workflow_id}/cancel", summary="Cancel a workflow (it stops at its next step)")
+    @admin.post("/workflows/{workflow_id}/cancel", summary="Cancel a workflow (it stops at its next step)")
     async def cancel(workflow_id: str = WorkflowId) -> dict[str, Any]:
         await _status(api, workflow_id)
         await api.cancel_workflow_async(workflow_id)
         return _brief(await _status(api, workflow_id))
 
-    @router.post("/workflows/{workflow_id}/resume", summary="Resume a cancelled workflow from its last step")
+    @admin.post("/workflows/{workflow_id}/resume", summary="Resume a cancelled workflow from its last step")
     async def resume(workflow_id: str = WorkflowId, body: ResumeRequest | None = Body(None)) -> dict[str, Any]:
         await api.resume_workflow_async(workflow_id, queue_name=body.queue_name if body else None)
         return _brief(await _status(api, workflow_id))
 
-    @router.post("/workflows/{workflow_id}/fork", status_code=201,
-                 summary="Start a copy of a workflow that re-runs it from a step")
-    async def fork(body: ForkRequest, workflow_id: str = WorkflowId) -> dict[str, Any]:
+    @admin.post("/workflows/{workflow_id}/fork", status_code=201,
+                summary="Start a copy of a workflow that re-runs it from a step")
+    async def fork(request: Request, body: ForkRequest, workflow_id: str = WorkflowId) -> dict[str, Any]:
+        _new_id_under(granted(request), body.workflow_id)
         if body.workflow_id is not None:
             with SetWorkflowID(body.workflow_id):
                 handle = await api.fork_workflow_async(workflow_id, body.start_step,
@@ -115,19 +153,22 @@ def add_management_routes(router: APIRouter, api: WorkflowAPI) -> None:
         return _brief(await _status(api, handle.workflow_id))
 
     @router.get("/queues/{queue_name}/workflows", summary="Workflows waiting in or running from a queue")
-    async def queued(queue_name: str = QueueName, limit: int = Query(100, ge=1, le=10_000),
-                     offset: int = Query(0, ge=0)) -> dict[str, Any]:
+    async def queued(request: Request, queue_name: str = QueueName, limit: int = Query(100, ge=1, le=10_000),
+                     offset: int = Query(0, ge=0, le=MAX_INT)) -> dict[str, Any]:
+        token = granted(request)
         found = await api.list_workflows_async(queue_name=queue_name, queues_only=True, limit=limit,
-                                               offset=offset, load_output=False)
+                                               offset=offset, load_output=False,
+                                               workflow_id_prefix=token.prefix if token else None)
         return {"queue_name": queue_name, "workflows": [status_json(s) for s in found]}
 
     enqueue_async = getattr(api, "enqueue_async", None)
     if enqueue_async is None:
         return
 
-    @router.post("/queues/{queue_name}/workflows", status_code=201,
-                 summary="Enqueue a workflow by its registered name; an application serving the queue runs it")
-    async def enqueue(body: EnqueueRequest, queue_name: str = QueueName) -> dict[str, Any]:
+    @admin.post("/queues/{queue_name}/workflows", status_code=201,
+                summary="Enqueue a workflow by its registered name; an application serving the queue runs it")
+    async def enqueue(request: Request, body: EnqueueRequest, queue_name: str = QueueName) -> dict[str, Any]:
+        _new_id_under(granted(request), body.workflow_id)
         options: dict[str, Any] = {"queue_name": queue_name, "workflow_name": body.workflow_name,
                                    "serialization_type": WorkflowSerializationFormat.PORTABLE}
         for name in ("workflow_id", "deduplication_id", "priority", "delay_seconds", "app_version"):

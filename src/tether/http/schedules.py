@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from tether.api.handles import WorkflowHandleAsync
 from tether.errors import ScheduleNotFoundError
+from tether.http.auth import require_unrestricted
 from tether.http.encoding import schedule_json
 from tether.types import WorkflowSchedule
 
@@ -33,8 +34,11 @@ class ScheduleAPI(Protocol):
     async def trigger_schedule_async(self, schedule_name: str) -> WorkflowHandleAsync[None]: ...
 
 
-def add_schedule_routes(router: APIRouter, api: ScheduleAPI) -> None:
-    """Add the schedule routes for ``api`` to ``router``."""
+def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -> None:
+    """Add the schedule routes for ``api``: reading ones to ``router``, changing ones to ``admin``. Schedules
+    belong to no workflow-ID prefix, so a token limited to one cannot use these routes."""
+    reads = APIRouter(dependencies=[Depends(require_unrestricted)])
+    changes = APIRouter(dependencies=[Depends(require_unrestricted)])
 
     async def existing(name: str) -> WorkflowSchedule:
         found = await api.get_schedule_async(name)
@@ -42,7 +46,7 @@ def add_schedule_routes(router: APIRouter, api: ScheduleAPI) -> None:
             raise ScheduleNotFoundError(name)
         return found
 
-    @router.get("/schedules", summary="Durable schedules, by name")
+    @reads.get("/schedules", summary="Durable schedules, by name")
     async def list_schedules(status: list[str] | None = Query(None, description="ACTIVE and/or PAUSED"),
                              workflow_name: list[str] | None = Query(None),
                              prefix: str | None = Query(None, description="Only names starting with this")
@@ -51,29 +55,32 @@ def add_schedule_routes(router: APIRouter, api: ScheduleAPI) -> None:
                                                schedule_name_prefix=prefix)
         return {"schedules": [schedule_json(s) for s in found]}
 
-    @router.get("/schedules/{name}", summary="One schedule")
+    @reads.get("/schedules/{name}", summary="One schedule")
     async def get_schedule(name: str = ScheduleName) -> dict[str, Any]:
         return schedule_json(await existing(name))
 
-    @router.post("/schedules/{name}/pause", summary="Stop a schedule firing, in every process")
+    @changes.post("/schedules/{name}/pause", summary="Stop a schedule firing, in every process")
     async def pause(name: str = ScheduleName) -> dict[str, Any]:
         await existing(name)
         await api.pause_schedule_async(name)
         return schedule_json(await existing(name))
 
-    @router.post("/schedules/{name}/resume", summary="Let a paused schedule fire again")
+    @changes.post("/schedules/{name}/resume", summary="Let a paused schedule fire again")
     async def resume(name: str = ScheduleName) -> dict[str, Any]:
         await existing(name)
         await api.resume_schedule_async(name)
         return schedule_json(await existing(name))
 
-    @router.post("/schedules/{name}/trigger", status_code=201, summary="Start one run of a schedule now")
+    @changes.post("/schedules/{name}/trigger", status_code=201, summary="Start one run of a schedule now")
     async def trigger(name: str = ScheduleName) -> dict[str, Any]:
         handle = await api.trigger_schedule_async(name)
         return {"schedule_name": name, "workflow_id": handle.workflow_id}
 
-    @router.delete("/schedules/{name}", summary="Delete a schedule (its past runs stay)")
+    @changes.delete("/schedules/{name}", summary="Delete a schedule (its past runs stay)")
     async def delete(name: str = ScheduleName) -> dict[str, Any]:
         await existing(name)
         await api.delete_schedule_async(name)
         return {"schedule_name": name, "deleted": True}
+
+    router.include_router(reads)
+    admin.include_router(changes)

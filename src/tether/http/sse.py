@@ -21,6 +21,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from tether.engine.validation import count
+from tether.errors import InvalidArgumentError
 from tether.http.api import WorkflowAPI
 from tether.http.encoding import NotJSONError, dumps, marker
 
@@ -159,14 +161,12 @@ def resume_offset(offset: int, last_event_id: str | None) -> int:
     """Where a reader starts: after ``Last-Event-ID`` when the browser reconnects, else at ``offset``.
 
     Raises:
-        ValueError: ``Last-Event-ID`` is not a non-negative integer.
+        InvalidArgumentError: ``Last-Event-ID`` is not an integer from 0 to 2**63 - 2.
     """
     if last_event_id is None or last_event_id.strip() == "":
         return offset
-    try:
-        last = int(last_event_id.strip())
-    except ValueError:
-        raise ValueError(f"Last-Event-ID must be a stream offset (an integer), not {last_event_id!r}") from None
-    if last < 0:
-        raise ValueError("Last-Event-ID must be >= 0")
-    return last + 1
+    text = last_event_id.strip()
+    if len(text) > 19 or not text.isdigit() or not text.isascii():
+        raise InvalidArgumentError("Last-Event-ID", f"must be a stream offset (an integer from 0 to 2**63 - 2), "
+                                                    f"not {text[:40]!r}")
+    return count(int(text) + 1, "Last-Event-ID")

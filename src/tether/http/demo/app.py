@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import resource
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -31,8 +31,10 @@ from tether import DBOS, SetWorkflowID, WorkflowHandleAsync
 from tether.http.encoding import to_json, to_json_or_marker
 from tether.http.errors import ApiError, install_error_handlers
 from tether.http.gateway import create_gateway, sse_answer
+from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
 from tether.http.responses import TetherJSONResponse
 from tether.http.sse import StreamFanout, resume_offset
+from tether.http.tokens import Token
 from tether.types import WorkflowSerializationFormat
 
 from .page import landing_page, not_found_page, stream_page
@@ -53,7 +55,7 @@ STEP_NOTE = ("Step i computes fibonacci(base + i) the slow way, so each step tak
              "the one before: with the default bases (23 for events and streaming, 20 for messaging) 19 steps "
              "take over a minute. tether demo --fib-base 5 makes every step fast.")
 log = logging.getLogger("uvicorn.error")  # printed where uvicorn prints "Application startup complete"
-WorkflowId = Path(min_length=1, max_length=512)
+WorkflowId = Path(min_length=1)
 Steps = Path(ge=0, le=1000, description="Number of steps")
 
 
@@ -71,15 +73,21 @@ def memory_mb() -> float:
 
 def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_dbos: bool = True,
                     token: str | None = None, fib_base: int | None = None,
-                    approval_timeout: float = 60.0) -> FastAPI:
+                    approval_timeout: float = 60.0, tokens: Iterable[Token | str] | None = None,
+                    allowed_hosts: Sequence[str] | None = None, allowed_origins: Sequence[str] = (),
+                    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
     """The demo application.
 
     With ``manage_dbos`` (the default) the app launches DBOS on ``database_url`` at startup and destroys it at
     shutdown; without, it uses the DBOS already launched in this process. ``fib_base`` replaces the default
-    Fibonacci base numbers (smaller is faster); ``token`` protects the mounted gateway under ``/api``.
+    Fibonacci base numbers (smaller is faster); ``token`` and ``tokens`` protect the mounted gateway under
+    ``/api`` (see :func:`tether.http.create_gateway`); the demo's own routes need none, so the demo is meant
+    for loopback. Every request passes the Host check (``allowed_hosts``, default the loopback names), the
+    Origin check on state-changing requests (``allowed_origins``) and the body limit (``max_body_bytes``) of
+    :mod:`tether.http.guard`.
 
     Raises:
-        ConfigError: ``database_url`` is not a supported database URL (at startup).
+        ConfigError: ``database_url`` is not a supported database URL (at startup), or a token is malformed.
     """
 
     @asynccontextmanager
@@ -106,7 +114,12 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
     fanout = StreamFanout()
     app = FastAPI(title="Tether demo: workflow events, messaging and streaming", lifespan=lifespan)
     install_error_handlers(app)
-    app.mount("/api", create_gateway(DBOS, token=token, fanout=fanout))
+    app.add_middleware(Guard, allowed_hosts=LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts,
+                       allowed_origins=allowed_origins, max_body_bytes=max_body_bytes)
+    tokens = list(tokens or ())
+    app.mount("/api", create_gateway(DBOS, token=token, tokens=tokens, insecure=token is None and not tokens,
+                                     allowed_hosts=["*"], allowed_origins=allowed_origins,
+                                     max_body_bytes=max_body_bytes, fanout=fanout))
 
     def base(default: int) -> int:
         return default if fib_base is None else fib_base
