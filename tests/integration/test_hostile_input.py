@@ -178,7 +178,7 @@ def test_bad_numbers_get_documented_errors(dbos: type[DBOS], db_url: str) -> Non
             DBOS.list_workflows(offset=offset)
     with pytest.raises(ArgumentTypeError):
         DBOS.read_stream_nowait(victim, "s", 1.5)  # type: ignore[arg-type]
-    for step in (2**63, 10**30, 0):
+    for step in (2**63, 10**30, -1):
         with pytest.raises(InvalidArgumentError, match="start_step"):
             DBOS.fork_workflow(victim, step)
     with DBOSClient(db_url) as client, pytest.raises(InvalidArgumentError):

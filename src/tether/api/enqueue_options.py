@@ -55,14 +55,12 @@ def check_enqueue(queue_name: str | None, *, deduplication_id: str | None = None
     Raises:
         QueueConfigurationError: a queue-only option without a queue, deduplication on a partition, or a bad
             duplication policy.
-        ValueError: a priority outside 0..2**31-1 or a negative delay.
+        ValueError: a priority outside 0..2**31-1.
         InvalidArgumentError, ArgumentTypeError: a bad queue name, deduplication ID or partition key, or a
-            delay that is NaN, infinite or too large (see :mod:`tether.engine.validation`).
+            delay that is negative, NaN, infinite or too large (see :mod:`tether.engine.validation`).
     """
     if priority is not None and not 0 <= priority <= MAX_PRIORITY:
         raise ValueError(f"Invalid priority {priority}: priority must be between 0 and {MAX_PRIORITY}")
-    if delay_seconds is not None and delay_seconds < 0:
-        raise ValueError("delay_seconds must be non-negative")
     validation.optional_timeout(delay_seconds, "delay_seconds")
     for argument, value in (("queue_name", queue_name), ("deduplication_id", deduplication_id),
                             ("queue_partition_key", queue_partition_key)):
@@ -97,7 +95,9 @@ class SetEnqueueOptions:
     ``QueueConfigurationError`` before anything is written.
 
     Raises:
-        ValueError: a negative delay or a priority outside 0..2**31-1.
+        ValueError: a priority outside 0..2**31-1.
+        InvalidArgumentError, ArgumentTypeError: a negative, NaN, infinite or too large delay, or a bad
+            deduplication ID, application version or partition key.
     """
 
     def __init__(self, *, deduplication_id: str | None = None, priority: int | None = None,
@@ -105,8 +105,6 @@ class SetEnqueueOptions:
                  delay_seconds: float | None = None, duplication_policy: DuplicationPolicy | None = None) -> None:
         if priority is not None and not 0 <= priority <= MAX_PRIORITY:
             raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}")
-        if delay_seconds is not None and delay_seconds < 0:
-            raise ValueError("delay_seconds must be non-negative")
         validation.optional_timeout(delay_seconds, "delay_seconds")
         for argument, value in (("deduplication_id", deduplication_id), ("app_version", app_version),
                                 ("queue_partition_key", queue_partition_key)):
