@@ -186,8 +186,7 @@ def demo(args: argparse.Namespace, out: Output) -> int:
     url = f"http://{args.host}:{args.port}"
     notes = serving.banner("demo", args, options)[1]
     if out.as_json:
-        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs",
-                       "tokens": [t.describe() for t in options["tokens"]]})
+        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs"})
     else:
         out.line(f"tether demo on {url} (database {shown_url(args.db)}); API docs at {url}/api/docs; Ctrl-C stops")
     for note in notes:
