@@ -63,7 +63,8 @@ def test_cli_manages_schedules(capsys: pytest.CaptureFixture[str], db_url: str, 
 
 
 def test_gateway_manages_schedules(db_url: str, schedule: str) -> None:
-    with DBOSClient(db_url) as client, TestClient(create_gateway(client)) as http:
+    with DBOSClient(db_url) as client, TestClient(create_gateway(client, insecure=True),
+                                                 base_url="http://localhost") as http:
         listed = http.get("/schedules", params={"prefix": schedule}).json()["schedules"]
         assert [(s["schedule_name"], s["cron_timezone"]) for s in listed] == [(schedule, "Europe/Paris")]
         assert http.post(f"/schedules/{schedule}/pause").json()["status"] == "PAUSED"
