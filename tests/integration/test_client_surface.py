@@ -175,3 +175,13 @@ def test_a_workflow_reading_a_stream_stops_when_cancelled(dbos: type[DBOS]) -> N
     finally:
         hold.set()
     writer.get_result()
+
+
+def test_send_bulk_takes_dbos_s_send_message_dataclass(client: DBOSClient) -> None:
+    from tether import SendMessage
+
+    wfid = f"bulk-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        handle = DBOS.start_workflow(waits_for_message, "t")
+    client.send_bulk([SendMessage(wfid, "first", "t"), SendMessage(wfid, "ignored", "other")])
+    assert handle.get_result() == "first"

@@ -3,9 +3,10 @@ ended workflow, reading one stream offset; and, on ``DBOS`` only, reserving a st
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypedDict, TypeVar, cast
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, ParamSpec, TypeVar, cast
 
 from tether.api.binding import _either, _runtime_of
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
@@ -19,17 +20,20 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class _SendRequired(TypedDict):
+@dataclasses.dataclass
+class SendMessage:
+    """One message of :meth:`HistoryOperations.send_bulk` (a dataclass, as DBOS's; a dict with these keys is
+    accepted too)."""
+
     destination_id: str
     message: Any
+    topic: str | None = None
+    idempotency_key: str | None = None
+    shard_key: str | None = None  # accepted and ignored: the database is not sharded
 
 
-class SendMessage(_SendRequired, total=False):
-    """One message of :meth:`HistoryOperations.send_bulk`."""
-
-    topic: str | None
-    idempotency_key: str | None
-    shard_key: str | None  # accepted and ignored: the database is not sharded
+def _as_dict(message: SendMessage | Mapping[str, Any]) -> dict[str, Any]:
+    return dataclasses.asdict(message) if isinstance(message, SendMessage) else dict(message)
 
 
 class HistoryOperations:
@@ -55,7 +59,7 @@ class HistoryOperations:
                                   WorkflowSerializationFormat.DEFAULT),
                               send_to_forks: bool = False) -> None:
         """Coroutine form of :meth:`send_bulk`."""
-        await history.send_bulk(_runtime_of(self), [dict(m) for m in messages],
+        await history.send_bulk(_runtime_of(self), [_as_dict(m) for m in messages],
                                 serialization_type=serialization_type, send_to_forks=send_to_forks)
 
     @_either
