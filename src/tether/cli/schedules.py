@@ -77,7 +77,7 @@ def add_schedule_commands(top: argparse._SubParsersAction[argparse.ArgumentParse
         return p
 
     p = command("list", schedule_list, "schedules, by name")
-    p.add_argument("--status", choices=["ACTIVE", "PAUSED"], default=None)
+    p.add_argument("--status", choices=["ACTIVE", "PAUSED"], default=None, help="only schedules in this state")
     p.add_argument("--prefix", default=None, help="only names starting with this")
     for name, handler, help_text in (
         ("pause", schedule_pause, "stop a schedule firing, in every process"),
