@@ -388,3 +388,26 @@ def test_a_class_method_runs_on_its_class(db_url: str, portable: bool) -> None:
     finally:
         DBOS.delete_schedule(name)
         DBOS.destroy()
+
+
+def test_many_schedules_share_one_timer(dbos: type[DBOS]) -> None:
+    """Fifty schedules do not add a thread each: one task on the runtime's loop fires them all (the runs are
+    async workflows, tasks too; only the bounded I/O pool may still grow)."""
+    import threading
+
+    prefix = f"many-{_uid()}"
+    got: set[str] = set()
+
+    @DBOS.workflow(name=f"many-wf-{prefix}")
+    async def many(scheduled_at: datetime, ctx: str) -> None:
+        got.add(ctx)
+
+    threads = threading.active_count()
+    DBOS.apply_schedules([{"schedule_name": f"{prefix}-{i}", "workflow_fn": many, "schedule": "* * * * * *",
+                           "context": str(i)} for i in range(50)])
+    try:
+        eventually(lambda: len(got) == 50, "every schedule to fire")
+        assert threading.active_count() < threads + 25
+    finally:
+        for i in range(50):
+            DBOS.delete_schedule(f"{prefix}-{i}")
