@@ -144,3 +144,9 @@ def test_awaiting_a_dead_lettered_workflow_is_caught_by_either_name() -> None:
     assert isinstance(exc, MaxRecoveryAttemptsExceeded) and isinstance(exc, error.MaxRecoveryAttemptsExceededError)
     assert "DBOS Error 14" in str(exc) and exc.max_attempts == 3
     assert str(pickle.loads(pickle.dumps(exc))) == str(exc)
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_workflow_id_is_refused_in_dbos_s_words(blank: str) -> None:
+    with pytest.raises(ValueError, match="workflow ID"):
+        SetWorkflowID(blank)

@@ -38,9 +38,10 @@ class SetWorkflowID:
 
     def __init__(self, workflow_id: str, *,
                  workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
-        if not validation.workflow_id(workflow_id).strip():
+        if isinstance(workflow_id, str) and not workflow_id.strip():  # DBOS's text: "... workflow ID ..."
             raise InvalidArgumentError("workflow_id", "SetWorkflowID needs a workflow ID that is a non-empty "
                                                       "string (not only spaces)")
+        validation.workflow_id(workflow_id)
         check_reuse_policy(workflow_id_reuse_policy)
         self.workflow_id = workflow_id
         self.workflow_id_reuse_policy = workflow_id_reuse_policy
