@@ -201,6 +201,11 @@ def test_scoped_tokens(dbos: type[DBOS], db_url: str) -> None:
         assert call("P", "POST", f"/workflows/{other}/cancel") == 403
         assert call("A", "POST", f"/workflows/{other}/cancel") == 200
         assert call("nope", "GET", f"/workflows/{mine}") == 401
+        assert call("R", "GET", "/schedules") == 200
+        assert call("T", "GET", "/schedules") == 403  # schedules belong to no prefix
+        assert call("R", "POST", "/schedules/none/pause") == 403
+        assert call("P", "POST", "/schedules/none/pause") == 403
+        assert call("A", "POST", "/schedules/none/pause") == 404
         assert client.get("/health").status_code == 200
     assert status_of(other) == "CANCELLED"
     for w in (mine, tenant + "fork"):
