@@ -7,7 +7,8 @@ Every workflow ID, topic, event or stream key, idempotency key, queue name, dedu
   text at it, so ``"victim\\x00x"`` would reach ``"victim"``) and no lone surrogate (it has no UTF-8 form);
 - is at most :data:`MAX_TEXT_BYTES` bytes long in UTF-8, so that two of them side by side still fit in one
   PostgreSQL index entry;
-- is not empty where an empty value has no meaning (IDs, names; topics and keys may be ``""``).
+- is not empty where an empty value has no meaning (IDs, names; topics and keys may be ``""``); a workflow
+  ID is not only spaces either.
 
 Timeouts are numbers from 0 to :data:`MAX_TIMEOUT_SECONDS` (NaN, infinity and negatives are refused); offsets,
 limits and step numbers are ``int`` from their minimum to :data:`MAX_INT` (a 64-bit database integer).
@@ -73,12 +74,14 @@ def optional_text(value: object, argument: str, *, empty: bool = False) -> str |
 
 
 def workflow_id(value: object, argument: str = "workflow_id") -> str:
-    """A workflow ID: a non-empty :func:`text`.
+    """A workflow ID: a :func:`text` that is not empty or only spaces.
 
     Raises:
         ArgumentTypeError: it is not a ``str``.
-        InvalidArgumentError: as :func:`text`.
+        InvalidArgumentError: as :func:`text`, or it is empty or only spaces.
     """
+    if isinstance(value, str) and (not value or (value[0].isspace() and not value.strip())):
+        raise InvalidArgumentError(argument, "a workflow ID must be a non-empty string (not only spaces)")
     return text(value, argument)
 
 
