@@ -253,3 +253,13 @@ def test_management_needs_a_launched_dbos() -> None:
         DBOS.cancel_workflow("x")
     with pytest.raises(NotLaunchedError):
         asyncio.run(DBOS.list_workflow_steps_async("x"))
+
+
+def test_end_bound_ties_within_its_millisecond_count_as_after() -> None:
+    from tether.api.management import end_bound
+
+    assert end_bound(None) is None
+    assert end_bound("1970-01-01T00:00:01Z") == 1000            # whole milliseconds: inclusive
+    assert end_bound("1970-01-01T00:00:01.250") == 1250
+    assert end_bound("1970-01-01T00:00:01.250400") == 1249      # a creation stamped 1250 may be after it
+    assert end_bound("1970-01-01T01:00:01.250400+01:00") == 1249

@@ -48,6 +48,24 @@ def parse_time(value: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
+def end_bound(value: str | None) -> int | None:
+    """The last creation millisecond an ``end_time`` bound admits. Creation times are stored in whole
+    milliseconds (rounded down), so a workflow stamped in the very millisecond of a bound given to the
+    microsecond may have been created just after it: such a tie counts as after the bound (a bound in whole
+    milliseconds stays inclusive).
+
+    Raises:
+        ValueError: the string is not an RFC 3339 timestamp.
+    """
+    ms = parse_time(value)
+    if ms is None or value is None:
+        return ms
+    text = value.strip()
+    fraction = text.split(".", 1)[1] if "." in text else ""
+    digits = "".join(ch for ch in fraction.split("+")[0].split("-")[0].rstrip("Zz") if ch.isdigit())
+    return ms - 1 if digits[3:].strip("0") else ms
+
+
 _STATUSES = {s.value for s in WorkflowStatusString}
 
 
@@ -88,7 +106,7 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
     return WorkflowFilter(
         workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
         status=[str(s) for s in statuses] if statuses is not None else None,
-        start_time_ms=parse_time(start_time), end_time_ms=parse_time(end_time), name=_as_list(name),
+        start_time_ms=parse_time(start_time), end_time_ms=end_bound(end_time), name=_as_list(name),
         completed_after_ms=parse_time(completed_after), completed_before_ms=parse_time(completed_before),
         dequeued_after_ms=parse_time(dequeued_after), dequeued_before_ms=parse_time(dequeued_before),
         app_version=_as_list(app_version), forked_from=_as_list(forked_from),
