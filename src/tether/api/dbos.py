@@ -330,21 +330,22 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         return WorkflowHandleAsync(rt, start.workflow_id, started_here=start.created)
 
     @classmethod
-    def get_result(cls, workflow_id: str) -> Any:
+    def get_result(cls, workflow_id: str, *, shard_key: str | None = None) -> Any:
         """Wait for a workflow to end and return its result (or raise its error)."""
         return run_sync(read_result(cls._rt(), workflow_id))
 
     @classmethod
-    async def get_result_async(cls, workflow_id: str) -> Any:
+    async def get_result_async(cls, workflow_id: str, *, shard_key: str | None = None) -> Any:
         return await read_result(cls._rt(), workflow_id)
 
     @classmethod
-    def get_workflow_status(cls, workflow_id: str) -> WorkflowStatus | None:
+    def get_workflow_status(cls, workflow_id: str, *, shard_key: str | None = None) -> WorkflowStatus | None:
         """The status of a workflow, or None if no workflow has that ID."""
         return run_sync(cls.get_workflow_status_async(workflow_id))
 
     @classmethod
-    async def get_workflow_status_async(cls, workflow_id: str) -> WorkflowStatus | None:
+    async def get_workflow_status_async(cls, workflow_id: str, *, shard_key: str | None = None
+                                        ) -> WorkflowStatus | None:
         rt = cls._rt()
         valid_workflow_id(workflow_id)
 
@@ -354,7 +355,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         return await as_operation("DBOS.getStatus", read)
 
     @classmethod
-    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
+    def retrieve_workflow(cls, workflow_id: str, existing_workflow: bool = True, *,
+                          shard_key: str | None = None) -> WorkflowHandle[Any]:
         """A handle on a workflow by ID. With ``existing_workflow=False``, wait for it to be created.
 
         Raises:
@@ -364,8 +366,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         return WorkflowHandle(cls._rt(), workflow_id)
 
     @classmethod
-    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True
-                                      ) -> WorkflowHandleAsync[Any]:
+    async def retrieve_workflow_async(cls, workflow_id: str, existing_workflow: bool = True, *,
+                                      shard_key: str | None = None) -> WorkflowHandleAsync[Any]:
         await cls._find(workflow_id, existing_workflow)
         return WorkflowHandleAsync(cls._rt(), workflow_id)
 
@@ -444,12 +446,12 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         return await events.get_event(cls._rt(), workflow_id, key, timeout_seconds)
 
     @classmethod
-    def get_all_events(cls, workflow_id: str) -> dict[str, Any]:
+    def get_all_events(cls, workflow_id: str, *, shard_key: str | None = None) -> dict[str, Any]:
         """The latest value of every event of a workflow."""
         return run_sync(events.get_all_events(cls._rt(), workflow_id))
 
     @classmethod
-    async def get_all_events_async(cls, workflow_id: str) -> dict[str, Any]:
+    async def get_all_events_async(cls, workflow_id: str, *, shard_key: str | None = None) -> dict[str, Any]:
         return await events.get_all_events(cls._rt(), workflow_id)
 
     # -- streams ---------------------------------------------------------------------------------------

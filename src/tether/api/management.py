@@ -375,7 +375,7 @@ class WorkflowManagement:
 
     @_either
     def set_workflow_delay(self, workflow_id: str, *, delay_seconds: float | None = None,
-                           delay_until_epoch_ms: int | None = None) -> None:
+                           delay_until_epoch_ms: int | None = None, shard_key: str | None = None) -> None:
         """Move the start of a DELAYED workflow (exactly one of the two arguments); no effect on others.
 
         Raises:
@@ -387,7 +387,8 @@ class WorkflowManagement:
 
     @_either
     async def set_workflow_delay_async(self, workflow_id: str, *, delay_seconds: float | None = None,
-                                       delay_until_epoch_ms: int | None = None) -> None:
+                                       delay_until_epoch_ms: int | None = None,
+                                       shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`set_workflow_delay`."""
         await management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
                                             delay_until_epoch_ms=delay_until_epoch_ms)
