@@ -25,7 +25,7 @@ from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
 from tether.engine.workflows import Start, execution_args, launch_in_background
 from tether.errors import TetherError
-from tether.storage.base import QueuePolicy, WorkflowRow
+from tether.storage.base import QueuePolicy, WorkflowFilter, WorkflowRow
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
 QUEUE_POLL_SECONDS = 1.0
@@ -144,8 +144,11 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
         found.poll_s = min(found.poll_s, policy.polling_interval_ms / 1000)
         if policy.name not in busy:
             continue
-        rows, d.cursors[policy.name] = await rt.io(rt.store.claim_queued, policy, rt.settings.executor_id,
-                                                   rt.application_version, now, d.cursors.get(policy.name))
+        (rows, d.cursors[policy.name]), faulted = await rt.io_noting_faults(
+            rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now,
+            d.cursors.get(policy.name))
+        if faulted:
+            rows = rows + await _claimed_before_the_fault(rt, policy.name, now, rows)
         for row in rows:
             rt.notify("wf", row.workflow_uuid, row.status)  # ENQUEUED -> PENDING, for this process's waiters
             launched += await dispatch(rt, row)
@@ -154,6 +157,18 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
             if limit is not None and period_ms is not None:
                 found.due(now + max(1, period_ms // 4))
     return launched
+
+
+async def _claimed_before_the_fault(rt: Runtime, queue_name: str, now: int, rows: list[WorkflowRow]
+                                    ) -> list[WorkflowRow]:
+    """A claim retried after its connection was lost may have committed the first time without this process
+    hearing of it: those workflows are PENDING under this executor, stamped with this pass's time, and run by
+    nobody. Find them, so that they are run now rather than at the next launch."""
+    seen = {r.workflow_uuid for r in rows}
+    mine = await rt.io(rt.store.list_workflows, WorkflowFilter(
+        status=[WorkflowStatusString.PENDING.value], queue_name=[queue_name], executor_id=[rt.settings.executor_id]))
+    return [r for r in mine if r.started_at_epoch_ms == now and r.workflow_uuid not in seen
+            and r.workflow_uuid not in rt.active]
 
 
 async def _promote_delayed(rt: Runtime) -> int:
