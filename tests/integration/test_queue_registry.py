@@ -252,11 +252,9 @@ def test_partition_rate_limit(dbos: type[DBOS]) -> None:
     the rest wait for the period, while another partition is not held back by the first."""
     name = f"prate-{_uid()}"
     DBOS.register_queue(name, partition_limiter={"limit": 2, "period": 1.0}, polling_interval_sec=0.1)
-    started: dict[str, list[float]] = {}
 
     @DBOS.workflow(name=f"prate-wf-{name}")
     def work(part: str) -> str:
-        started.setdefault(part, []).append(time.time())
         return part
 
     with SetEnqueueOptions(queue_partition_key="x"):
@@ -265,8 +263,13 @@ def test_partition_rate_limit(dbos: type[DBOS]) -> None:
         fast = [DBOS.enqueue_workflow(name, work, "y") for _ in range(2)]
     assert [h.get_result(timeout_seconds=WAIT) for h in fast] == ["y", "y"]
     assert [h.get_result(timeout_seconds=WAIT) for h in slow] == ["x"] * 4
-    xs = sorted(started["x"])
-    assert all(xs[i + 2] - xs[i] >= 0.9 for i in range(len(xs) - 2))  # never three within one period
+    # Measured where the limiter decides, at admission (the start the queue records, from the runtime's clock),
+    # not when each body got a CPU: the rule then holds however loaded the machine is.
+    store = DBOS._rt().store
+    rows = [store.get_workflow(h.workflow_id, load_input=False, load_output=False) for h in slow]
+    xs = sorted(r.started_at_epoch_ms for r in rows if r is not None and r.started_at_epoch_ms is not None)
+    assert len(xs) == 4
+    assert all(xs[i + 2] - xs[i] > 1000 for i in range(len(xs) - 2))  # never three within one period
     DBOS.delete_queue(name)
 
 
