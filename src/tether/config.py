@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -27,6 +28,10 @@ class DBOSConfig(TypedDict, total=False):
       checks for writes made by *other* processes (default 0.05).
     - ``sqlite_busy_timeout_sec`` (Tether's): how long a SQLite write waits for another connection's lock before
       the operation backs off and tries again (default 60).
+    - ``heartbeat_interval_sec`` (Tether's): how often this process renews its heartbeat in the database and
+      looks for dead processes to adopt (default 2).
+    - ``heartbeat_timeout_sec`` (Tether's): how long without a heartbeat before this process's workflows may be
+      adopted by another (default 10; at least twice the interval). See docs/guarantees.md.
     """
 
     name: str
@@ -70,6 +75,8 @@ class DBOSConfig(TypedDict, total=False):
     sqlite_poll_interval_sec: float | None
     sqlite_busy_timeout_sec: float | None
     db_pool_size: int | None
+    heartbeat_interval_sec: float | None
+    heartbeat_timeout_sec: float | None
 
 
 # Keys Tether accepts and does not act on, each with the reason (also the "not supported" rows of
@@ -128,6 +135,8 @@ class Settings:
     console_log_level: str | None = None
     serializer: Any = None
     sqlite_busy_timeout_sec: float = 60.0
+    heartbeat_interval_sec: float = 2.0
+    heartbeat_timeout_sec: float = 10.0
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -183,6 +192,11 @@ def settings_from_config(config: DBOSConfig) -> Settings:
     if poll <= 0 or threads <= 0 or pool <= 0 or busy <= 0:
         raise ConfigError("sqlite_poll_interval_sec, sqlite_busy_timeout_sec, max_executor_threads and "
                           "db_pool_size must be positive")
+    interval = config.get("heartbeat_interval_sec") or 2.0
+    timeout = config.get("heartbeat_timeout_sec") or 10.0
+    if not (isinstance(interval, (int, float)) and isinstance(timeout, (int, float))
+            and 0 < interval < math.inf and 2 * interval <= timeout < math.inf):
+        raise ConfigError("heartbeat_interval_sec must be positive and heartbeat_timeout_sec at least twice it")
     # as DBOS: an explicit application_version, else enable_patching's pin, else the environment
     version = config.get("application_version") or (
         "PATCHING_ENABLED" if config.get("enable_patching") else os.environ.get("DBOS__APPVERSION") or "")
@@ -198,6 +212,8 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         console_log_level=_level(config.get("console_log_level"), "console_log_level"),
         serializer=_serializer(config.get("serializer")),
         sqlite_busy_timeout_sec=float(busy),
+        heartbeat_interval_sec=float(interval),
+        heartbeat_timeout_sec=float(timeout),
     )
 
 

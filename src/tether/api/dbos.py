@@ -24,6 +24,7 @@ from tether.config import DBOSConfig, ignored_settings, settings_from_config
 from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
+from tether.engine.heartbeat import start_membership
 from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
@@ -150,6 +151,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
         if not settings.application_version:
             rt.application_version = code_version()
         cls._runtime = rt
+        start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
         recover_pending_workflows(rt)
         set_listen(rt, cls._listen)
         start_queue_runner(rt)

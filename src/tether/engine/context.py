@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,11 +29,22 @@ class WorkflowContext:
     deadline_ms: int | None = None  # inherited by the children it starts
 
     def next_function_id(self) -> int:
-        """Take the number of the next operation; this is also where cancellation takes effect."""
-        if self.workflow_id in self.runtime.cancelled:
-            raise WorkflowCancelledError(self.workflow_id)
+        """Take the number of the next operation; this is also where cancellation (and preemption: the
+        workflow may belong to another process now) takes effect."""
+        rt = self.runtime
+        if self.workflow_id in rt.cancelled:
+            raise Preempted(self.workflow_id) if self.workflow_id in rt.preempted else \
+                WorkflowCancelledError(self.workflow_id)
+        if time.monotonic() >= rt.lease_valid_until:
+            rt.fence(self.workflow_id)
+            raise Preempted(self.workflow_id)
         self.last_function_id += 1
         return self.last_function_id
+
+
+class Preempted(WorkflowCancelledError):
+    """Internal: this execution stopped because its workflow may be run by another process now. Its status is
+    untouched; whoever runs it records its outcome."""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import collections
 import concurrent.futures
 import functools
 import logging
+import math
 import random
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
@@ -66,6 +67,13 @@ class Runtime:
         self._listener.start(self._on_remote_wakeup, self._on_listener_reconnect)
         self.application_version = settings.application_version
         self.destroyed = False
+        # Ownership (engine/heartbeat.py): this process's registered ID, its membership (None until launched),
+        # the monotonic time until which it may start operations, and executions stopped because their
+        # workflow may belong to another process now.
+        self.process_id: str | None = None
+        self.membership: Any = None
+        self.lease_valid_until = math.inf
+        self.preempted: set[str] = set()
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def _run_loop(self) -> None:
@@ -142,6 +150,10 @@ class Runtime:
 
     def _on_remote_wakeup(self, kind: str, workflow_id: str, key: str) -> None:
         """A wake-up from the listener: another process's write, or a late echo of one of ours."""
+        if kind == "proc":  # a process stopped: adopt its workflows now rather than at the next heartbeat
+            if self.membership is not None and workflow_id != self.process_id:
+                self.membership.poke()
+            return
         if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
             # Trust only the status stored now: a late echo of a cancel must not stop a run resumed since.
             try:
@@ -175,6 +187,20 @@ class Runtime:
             for waiter in waiters[start:start + RECHECK_BATCH]:
                 waiter.wake()
             await asyncio.sleep(RECHECK_PAUSE_SECONDS)
+
+    def preempt(self, workflow_id: str) -> None:
+        """Stop this process's execution of a workflow at its next operation (and wake it if it waits): the
+        workflow may be another process's now. Unlike a cancellation, its status is left alone."""
+        self.preempted.add(workflow_id)
+        self.cancelled.add(workflow_id)
+        self._wake("wf", workflow_id, "PREEMPTED")
+
+    def fence(self, workflow_id: str) -> None:
+        """An operation found this process's lease expired: stop the execution; it runs again here once a
+        renewal shows nobody adopted this process."""
+        self.preempt(workflow_id)
+        if self.membership is not None:
+            self.membership.fence_expired()
 
     def remember_outcome(self, row: WorkflowRow, live_error: BaseException | None = None) -> None:
         """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query
@@ -248,6 +274,8 @@ class Runtime:
         self._workers.submit(target)
 
     def close(self) -> None:
+        if self.membership is not None and not self.destroyed:
+            self.membership.stop()
         self.destroyed = True
         self._listener.stop()
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from tether.engine import validation
 from tether.engine.context import (
+    Preempted,
     WorkflowContext,
     current_debounce,
     current_step,
@@ -89,6 +90,7 @@ class Start:
     deadline_ms: int | None = None  # when it is cancelled if still running (see engine/timeouts.py)
     from_storage: bool = False  # the arguments were decoded from the database (recovery, a queue)
     result_fid: int | None = None  # the parent's step number for reading its result (direct calls)
+    detached: bool = False  # started in the background: nobody waits for this execution's outcome
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -284,6 +286,11 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     rt.active.pop(wfid, None)
     if isinstance(error, WorkflowCancelledError):
         rt.cancelled.discard(wfid)
+        if isinstance(error, Preempted) or wfid in rt.preempted:
+            rt.preempted.discard(wfid)
+            if not start.detached:  # the caller gets the outcome from whichever process runs it now
+                return await get_outcome(rt, wfid)
+            raise error
         rt.hub.notify("wf", wfid, WorkflowStatusString.CANCELLED.value)  # get_result waits for the stop
         raise error
     if isinstance(error, DatabaseUnavailableError):  # not the workflow's doing: it is not its outcome
@@ -395,6 +402,7 @@ async def _run_again(rt: Runtime, start: Start) -> None:
 def launch_in_background(rt: Runtime, start: Start) -> None:
     """Run a started workflow without waiting for it: async ones as tasks (on the caller's loop if there is
     one, else the runtime's), sync ones on a thread of their own."""
+    start.detached = True
     if start.reg.is_async:
         try:
             asyncio.get_running_loop()

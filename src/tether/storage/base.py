@@ -241,6 +241,36 @@ class DebounceResult:
     holder_name: str | None = None
 
 
+@dataclass
+class ProcessRow:
+    """A launched process as registered in the database (see ``engine/ownership.py`` for the rules)."""
+
+    process_id: str
+    executor_id: str
+    app_name: str
+    application_version: str
+    hostname: str
+    pid: int
+    machine: str | None
+    pid_started: str | None
+    started_at: int
+    heartbeat_at: int
+    timeout_ms: int
+    stopped_at: int | None = None
+
+
+PROCESS_COLUMNS: tuple[str, ...] = tuple(ProcessRow.__dataclass_fields__)
+
+
+@dataclass
+class Adoption:
+    """What adopting a dead process moved: the workflows the adopter now runs (PENDING, owned by it) and those
+    put back on their queue (freeing the dead process's queue slots)."""
+
+    adopted: list[str] = field(default_factory=list)
+    requeued: list[str] = field(default_factory=list)
+
+
 WakeupCallback = Callable[[str, str, str], None]
 """Called by a listener with (kind, workflow_id, key) for each committed write another process made."""
 
@@ -256,9 +286,15 @@ class Listener(abc.ABC):
 
 
 class Store(abc.ABC):
-    """The system database. Every method is one short transaction and may raise ``StorageError``."""
+    """The system database. Every method is one short transaction and may raise ``StorageError``.
+
+    ``owner_process`` is the registered process this store acts for (None for a client): every write that
+    makes a workflow PENDING under an executor (a start, a queue claim, a resume, a recovery) names it as the
+    workflow's owner, so that at most one live process runs a workflow whatever the executor IDs.
+    """
 
     backend: str
+    owner_process: str | None = None
 
     @abc.abstractmethod
     def close(self) -> None: ...
@@ -286,9 +322,42 @@ class Store(abc.ABC):
         """Record a PENDING workflow's end. Returns False if it was no longer PENDING (e.g. cancelled)."""
 
     @abc.abstractmethod
-    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int) -> list[WorkflowRow]:
-        """Count one more recovery attempt for each still-PENDING workflow of ``workflow_ids`` and return
-        them (with inputs), in few statements: recovery of many workflows must not cost a round trip each."""
+    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int, *,
+                            previous_owner: str | None = None) -> list[WorkflowRow]:
+        """Count one more recovery attempt for each still-PENDING workflow of ``workflow_ids`` that has no
+        owner or is owned by ``owner_process`` (or ``previous_owner``), make it owned by ``owner_process``, and
+        return them (with inputs), in few statements: recovery of many workflows must not cost a round trip
+        each."""
+
+    # -- processes (ownership) -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def register_process(self, row: ProcessRow) -> None:
+        """Insert this process's row (a fresh ``process_id``)."""
+
+    @abc.abstractmethod
+    def list_processes(self) -> list[ProcessRow]:
+        """Every registered process, live or not yet adopted."""
+
+    @abc.abstractmethod
+    def heartbeat(self, process_id: str, now_ms: int) -> bool:
+        """Renew a process's heartbeat. False when its row is gone or stopped: it was adopted (or stopped),
+        and the workflows it was running belong to another process now."""
+
+    @abc.abstractmethod
+    def stop_process(self, process_id: str, now_ms: int) -> None:
+        """A clean shutdown: delete the row if the process owns no PENDING workflow, else mark it stopped
+        (adoptable at once, and the others are woken)."""
+
+    @abc.abstractmethod
+    def adopt_process(self, dead: ProcessRow, executor_id: str, now_ms: int) -> Adoption | None:
+        """Take over ``dead`` atomically, exactly once: if its row still holds the heartbeat ``dead`` was
+        judged on, delete it, put its PENDING workflows that came from a queue back to ENQUEUED, and make the
+        rest owned by ``owner_process`` under ``executor_id`` — all in one transaction. None if another
+        process adopted it first or it renewed its heartbeat meanwhile."""
+
+    @abc.abstractmethod
+    def owned_pending(self, process_id: str) -> list[str]:
+        """IDs of the PENDING workflows a process owns."""
 
     @abc.abstractmethod
     def load_operations_many(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRow]]:

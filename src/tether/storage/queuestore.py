@@ -49,6 +49,7 @@ class QueueStore(abc.ABC):
     """Mixin of ``SqlStore``."""
 
     placeholder: str
+    owner_process: str | None = None
 
     @abc.abstractmethod
     def _tx(self) -> AbstractContextManager[Session]: ...
@@ -83,6 +84,7 @@ class QueueStore(abc.ABC):
                                                    "limit": n}).fetchall()]
             claimed = [wfid for wfid in ids
                        if s.run("queue_claim", {"workflow_uuid": wfid, "executor_id": executor_id,
+                                                "owner_process": self.owner_process,
                                                 "now": now_ms, "app_version": app_version}).rowcount == 1]
         if not claimed:
             return [], last

@@ -28,6 +28,7 @@ from tether.storage.base import (
     WorkflowFilter,
     WorkflowRow,
 )
+from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
@@ -87,7 +88,7 @@ def _op_row(r: Sequence[Any]) -> OperationRow:
     )
 
 
-class SqlStore(QueueStore, Store):
+class SqlStore(QueueStore, ProcessStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 
@@ -102,7 +103,7 @@ class SqlStore(QueueStore, Store):
 
     # -- workflows -------------------------------------------------------------------------------------
     def insert_workflow(self, row: WorkflowRow) -> tuple[bool, WorkflowRow]:
-        params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+        params = self._insert_params(row)
         try:
             with self._auto() as s:
                 created = s.run("insert_workflow", params).rowcount == 1
@@ -116,6 +117,11 @@ class SqlStore(QueueStore, Store):
         if existing is None:  # deleted between the two statements; treat as a fresh conflict-free insert
             return self.insert_workflow(row)
         return False, existing
+
+    def _insert_params(self, row: WorkflowRow) -> dict[str, Any]:
+        params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+        params["owner_process"] = self.owner_process if row.status == "PENDING" else None  # it runs here
+        return params
 
     def get_workflow(self, workflow_id: str, *, load_input: bool = True, load_output: bool = True
                      ) -> WorkflowRow | None:
@@ -132,17 +138,21 @@ class SqlStore(QueueStore, Store):
 
     _CHUNK = 500  # ids per statement, keeping IN lists (and SQLite's variable limit) small
 
-    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int) -> list[WorkflowRow]:
+    def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int, *,
+                            previous_owner: str | None = None) -> list[WorkflowRow]:
         ph = self.placeholder
         rows: list[WorkflowRow] = []
         ids = list(workflow_ids)
         for start in range(0, len(ids), self._CHUNK):
             chunk = ids[start:start + self._CHUNK]
-            sql = (f"UPDATE workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = {ph} "
+            sql = (f"UPDATE workflow_status SET recovery_attempts = recovery_attempts + 1, updated_at = {ph}, "
+                   f"owner_process = {ph} "
                    f"WHERE workflow_uuid IN ({', '.join([ph] * len(chunk))}) AND status = 'PENDING' "
+                   f"AND (owner_process IS NULL OR owner_process = {ph} OR owner_process = {ph}) "
                    f"RETURNING {', '.join(WORKFLOW_COLUMNS)}")
             with self._auto() as s:
-                got = s.run_sql(sql, [now_ms, *chunk]).fetchall()
+                got = s.run_sql(sql, [now_ms, self.owner_process, *chunk, self.owner_process,
+                                      previous_owner]).fetchall()
             rows.extend(_workflow_row(WORKFLOW_COLUMNS, r) for r in got)
         return rows
 
@@ -322,6 +332,9 @@ class SqlStore(QueueStore, Store):
         if executor_id is not None:
             sets.append(f"executor_id = {ph}")
             params.append(executor_id)
+            if status == "PENDING":  # it runs here now: this process owns it
+                sets.append(f"owner_process = {ph}")
+                params.append(self.owner_process)
         if app_version:
             sets.append(f"application_version = CASE WHEN application_version IS NULL OR application_version = "
                         f"'' THEN {ph} ELSE application_version END")
@@ -361,7 +374,7 @@ class SqlStore(QueueStore, Store):
                       replacement_children: dict[str, str] | None = None) -> None:
         copy = {"source_id": source_id, "target_id": row.workflow_uuid, "before_function_id": before_function_id}
         with self._tx() as s:
-            s.run("insert_workflow", {c: getattr(row, c) for c in WORKFLOW_COLUMNS})
+            s.run("insert_workflow", self._insert_params(row))
             s.run("copy_operations", copy)
             for old, new in (replacement_children or {}).items():
                 s.run("replace_child", {"workflow_uuid": row.workflow_uuid, "old": old, "new": new})

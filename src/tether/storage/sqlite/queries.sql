@@ -8,7 +8,7 @@ INSERT INTO workflow_status (
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
     schedule_name, is_debounced, debounce_deadline_epoch_ms,
     queue_partition_key,
-    attributes, completed_at, was_forked_from, application_name)
+    attributes, completed_at, was_forked_from, application_name, owner_process)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
@@ -16,7 +16,7 @@ VALUES (
     :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
     :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
     :queue_partition_key,
-    :attributes, :completed_at, :was_forked_from, :application_name)
+    :attributes, :completed_at, :was_forked_from, :application_name, :owner_process)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
@@ -132,7 +132,8 @@ ORDER BY priority, created_at, workflow_uuid LIMIT :limit
 
 -- name: queue_claim
 UPDATE workflow_status
-SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
+SET status = 'PENDING', executor_id = :executor_id, owner_process = :owner_process, started_at_epoch_ms = :now,
+    updated_at = :now,
     recovery_attempts = recovery_attempts + 1,  -- executions are counted, the first one included (as DBOS)
     -- a queued workflow's timeout counts from its dequeue
     workflow_deadline_epoch_ms = CASE WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
@@ -342,3 +343,43 @@ SET status = 'ENQUEUED', queue_name = :queue_name,
     recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, deduplication_id = NULL,
     started_at_epoch_ms = NULL, updated_at = :now, completed_at = NULL, output = NULL, error = NULL
 WHERE workflow_uuid = :workflow_uuid AND status = :status
+
+-- Processes and ownership --------------------------------------------------------------------------------
+
+-- name: register_process
+INSERT INTO processes (process_id, executor_id, app_name, application_version, hostname, pid, machine,
+                       pid_started, started_at, heartbeat_at, timeout_ms, stopped_at)
+VALUES (:process_id, :executor_id, :app_name, :application_version, :hostname, :pid, :machine,
+        :pid_started, :started_at, :heartbeat_at, :timeout_ms, :stopped_at)
+
+-- name: list_processes
+SELECT process_id, executor_id, app_name, application_version, hostname, pid, machine, pid_started,
+       started_at, heartbeat_at, timeout_ms, stopped_at
+FROM processes ORDER BY started_at, process_id
+
+-- name: heartbeat
+UPDATE processes SET heartbeat_at = :now WHERE process_id = :process_id AND stopped_at IS NULL
+
+-- name: delete_idle_process
+DELETE FROM processes WHERE process_id = :process_id AND NOT EXISTS (
+    SELECT 1 FROM workflow_status WHERE owner_process = :process_id AND status = 'PENDING')
+
+-- name: mark_process_stopped
+UPDATE processes SET stopped_at = :now WHERE process_id = :process_id
+
+-- name: adopt_delete_process
+DELETE FROM processes WHERE process_id = :process_id AND heartbeat_at = :heartbeat_at
+
+-- name: adopt_requeue
+UPDATE workflow_status
+SET status = 'ENQUEUED', owner_process = NULL, started_at_epoch_ms = NULL, updated_at = :now
+WHERE owner_process = :process_id AND status = 'PENDING' AND queue_name IS NOT NULL
+RETURNING workflow_uuid
+
+-- name: adopt_take
+UPDATE workflow_status SET owner_process = :owner_process, executor_id = :executor_id, updated_at = :now
+WHERE owner_process = :process_id AND status = 'PENDING'
+RETURNING workflow_uuid
+
+-- name: owned_pending
+SELECT workflow_uuid FROM workflow_status WHERE owner_process = :process_id AND status = 'PENDING'
