@@ -76,10 +76,9 @@ def backend(db_url: str) -> str:
 
 
 def make_config(db_url: str, **extra: Any) -> Any:
-    """A config with an application name and executor ID of its own, so neither recovery nor adoption of dead
-    processes (which stays within one application) picks up another test's workflows."""
+    """A config with an executor ID of its own, so recovery never picks up another test's workflows."""
     config: dict[str, Any] = {
-        "name": f"tether-test-{uuid.uuid4().hex[:8]}",
+        "name": "tether-test",
         "system_database_url": db_url,
         "executor_id": f"test-{uuid.uuid4().hex[:12]}",
         "application_version": "test",
