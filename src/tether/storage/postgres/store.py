@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -63,6 +64,8 @@ class PostgresStore(SqlStore):
             StorageError: wrong credentials or database, a failed migration, or a read-only database.
         """
         self.url = url
+        self._control_pool: WirePool | None = None
+        self._control_lock = threading.Lock()
         try:
             self._migrate()
         except psycopg.Error as exc:
@@ -116,6 +119,32 @@ class PostgresStore(SqlStore):
     @contextmanager
     def _auto(self) -> Iterator[_PgSession]:
         with self._pool.connection() as wire:
+            yield _PgSession(wire)
+
+    def _control(self) -> WirePool:
+        """One connection of its own for the process statements (opened on first use: clients never need it),
+        so a heartbeat never waits for the workload's pool."""
+        with self._control_lock:
+            if self._control_pool is None:
+                self._control_pool = WirePool(self.url, 1, f"SET search_path TO {SCHEMA}")
+                self._pool.backend_pids |= self._control_pool.backend_pids  # our own NOTIFYs: not for us
+            return self._control_pool
+
+    @contextmanager
+    def _control_tx(self) -> Iterator[_PgSession]:
+        with self._control().connection() as wire:
+            wire.simple(b"BEGIN")
+            try:
+                yield _PgSession(wire)
+            except BaseException:
+                if not wire.broken:
+                    wire.simple(b"ROLLBACK")
+                raise
+            wire.simple(b"COMMIT")
+
+    @contextmanager
+    def _control_auto(self) -> Iterator[_PgSession]:
+        with self._control().connection() as wire:
             yield _PgSession(wire)
 
     # PostgreSQL runs the two hottest multi-row writes as single statements (one round trip each).
@@ -183,6 +212,8 @@ class PostgresStore(SqlStore):
 
     def close(self) -> None:
         self._pool.close()
+        if self._control_pool is not None:
+            self._control_pool.close()
 
 
 def _redact(url: str) -> str:
