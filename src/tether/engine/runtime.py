@@ -274,9 +274,9 @@ class Runtime:
         self._workers.submit(target)
 
     def close(self) -> None:
-        if self.membership is not None and not self.destroyed:
-            self.membership.stop()
-        self.destroyed = True
+        closing, self.destroyed = not self.destroyed, True  # first: executions here write nothing from now on
+        if self.membership is not None and closing:
+            self.membership.stop()  # the process statements go to the store directly
         self._listener.stop()
 
         async def cancel_all() -> None:
