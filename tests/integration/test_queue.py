@@ -322,6 +322,34 @@ def test_set_workflow_delay_pushes_back_and_validates(dbos: type[DBOS]) -> None:
     asyncio.run(via_async())
 
 
+def test_a_delay_moved_back_after_the_runner_read_it_as_due_is_kept(dbos: type[DBOS]) -> None:
+    """The runner reads which DELAYED workflows are due, then promotes them: a delay moved back in between
+    must win. The runner's steps are taken here one by one, at times of our choosing, so the interleaving is
+    the same on every run (the live runner sees the workflow due in an hour only, and leaves it alone)."""
+    q = Queue(f"moved-{_uid()}")
+
+    @DBOS.workflow(name=f"moved-wf-{q.name}")
+    def work() -> str:
+        return "ran"
+
+    rt = DBOS._runtime
+    assert rt is not None
+    with SetEnqueueOptions(delay_seconds=3600):
+        h = q.enqueue(work)
+    hour = 3600 * 1000
+    now = rt.clock.now_ms()
+    runner_now = now + 2 * hour  # when a runner reads it: due
+    assert h.workflow_id in [r.workflow_uuid for r in rt.store.due_delayed(runner_now)]
+    assert rt.store.set_delay(h.workflow_id, now + 3 * hour, now)  # moved back before the promotion
+    assert not rt.store.promote_delayed(h.workflow_id, runner_now)
+    assert not rt.store.promote_delayed(h.workflow_id, runner_now, start_executor=rt.settings.executor_id,
+                                        app_version=rt.application_version)
+    status = h.get_status()
+    assert (status.status, status.delay_until_epoch_ms) == ("DELAYED", now + 3 * hour)
+    assert rt.store.promote_delayed(h.workflow_id, now + 3 * hour)  # due at its new time: promoted
+    assert h.get_result(timeout_seconds=WAIT) == "ran"
+
+
 def _wait_status(handle: WorkflowHandle[Any], status: str) -> None:
     """Wait for a status change by wake-up (the handle's result wait would block until the end)."""
     from tether.engine.bridge import run_sync

@@ -3,7 +3,10 @@
 Every engine operation is written once, as a coroutine. Sync callers run it with :func:`run_sync`, on an event
 loop private to the calling thread; because that loop serves only this thread, storage calls made from it run
 inline instead of hopping to the I/O pool (see :func:`inline_io`). A sync call made from a thread whose loop is
-already running (sync API used inside async code) runs the coroutine on a helper thread instead.
+already running (sync API used inside async code) runs the coroutine on a helper thread instead. Helpers are
+daemon threads, like every thread of the engine: a helper works only while its caller waits on it, so a
+caller that is not a daemon still holds up exit, and one that is (the engine's own threads) is not held up by
+its helper. A write cut off at exit is one database transaction, which the database rolls back whole.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ import types
 from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
+from tether.engine.threads import WorkerThreads
+
 T = TypeVar("T")
 
 _local = threading.local()
-_helpers = concurrent.futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="tether-bridge")
 
 
 class _OwnedLoop:
@@ -68,11 +72,16 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     if asyncio_events._get_running_loop() is None:  # no try/except: a Ctrl-C here must not chain a RuntimeError
         return _drive(_thread_loop(), coro)
     ctx = contextvars.copy_context()
-    return _helpers.submit(ctx.run, _run_on_helper, coro).result()
+    done: concurrent.futures.Future[T] = concurrent.futures.Future()
 
+    def on_helper() -> None:
+        try:
+            done.set_result(ctx.run(_drive, _thread_loop(), coro))
+        except BaseException as exc:
+            done.set_exception(exc)
 
-def _run_on_helper(coro: Coroutine[Any, Any, T]) -> T:
-    return _drive(_thread_loop(), coro)
+    _helpers.submit(on_helper)
+    return done.result()
 
 
 def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
@@ -133,3 +142,6 @@ def inline_io() -> bool:
     if owned is None:
         return False
     return asyncio_events._get_running_loop() is owned.loop
+
+
+_helpers = WorkerThreads(32, "tether-bridge", on_retire=close_thread_loop)

@@ -174,19 +174,16 @@ async def _claimed_before_the_fault(rt: Runtime, queue_name: str, now: int, rows
 async def _promote_delayed(rt: Runtime) -> int:
     now = rt.clock.now_ms()
     launched = 0
+    # Each promotion re-checks the delay, so one moved back since this read keeps the workflow waiting.
     for row in await rt.io(rt.store.due_delayed, now):
         if row.queue_name is not None:
-            changed = await rt.io(rt.store.set_status, [row.workflow_uuid], WorkflowStatusString.ENQUEUED.value,
-                                  now, only_from=[WorkflowStatusString.DELAYED.value])
-            if changed:
+            if await rt.io(rt.store.promote_delayed, row.workflow_uuid, now):
                 rt.notify("wf", row.workflow_uuid, WorkflowStatusString.ENQUEUED.value)
             continue
         if lookup_workflow(row.name) is None:
             continue  # a process that has this function registered will start it
-        changed = await rt.io(rt.store.set_status, [row.workflow_uuid], WorkflowStatusString.PENDING.value, now,
-                              only_from=[WorkflowStatusString.DELAYED.value], executor_id=rt.settings.executor_id,
-                              started_at=now, app_version=rt.application_version)
-        if changed:
+        if await rt.io(rt.store.promote_delayed, row.workflow_uuid, now, start_executor=rt.settings.executor_id,
+                       app_version=rt.application_version):
             full = await rt.io(rt.store.get_workflow, row.workflow_uuid)
             if full is not None:
                 rt.notify("wf", row.workflow_uuid, full.status)

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from tether.config import Settings
-from tether.engine.bridge import inline_io
+from tether.engine.bridge import close_thread_loop, inline_io
 from tether.engine.clock import Clock
 from tether.engine.context import current_workflow
 from tether.engine.outage import OutageLog, gives_up, retry_delay
@@ -59,7 +59,7 @@ class Runtime:
                                        poll_interval=settings.sqlite_poll_interval_sec,
                                        busy_timeout=settings.sqlite_busy_timeout_sec)
         self._io_pool = DaemonExecutor(settings.db_pool_size)
-        self._workers = WorkerThreads(settings.max_executor_threads)
+        self._workers = WorkerThreads(settings.max_executor_threads, on_retire=close_thread_loop)
         self.loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._run_loop, name="tether-loop", daemon=True)
         self._loop_thread.start()

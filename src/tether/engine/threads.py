@@ -1,4 +1,5 @@
-"""Daemon worker threads for synchronous workflows started in the background.
+"""Daemon worker threads: for synchronous workflows started in the background, and for the sync bridge's
+helpers (a sync call made inside async code).
 
 Threads are reused, so each keeps its bridge event loop instead of building one per workflow, and they are
 daemons, so a workflow blocked in a long ``recv`` never holds up interpreter exit (it is recovered on the
@@ -15,16 +16,17 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from tether.engine.bridge import close_thread_loop
-
 _IDLE_SECONDS = 60.0
 T = TypeVar("T")
 
 
 class WorkerThreads:
-    def __init__(self, max_threads: int, name: str = "tether-worker") -> None:
+    def __init__(self, max_threads: int, name: str = "tether-worker",
+                 on_retire: Callable[[], None] | None = None) -> None:
+        """``on_retire`` runs on a thread about to end (idle too long), to release what it kept."""
         self._max = max_threads
         self._name = name
+        self._on_retire = on_retire
         self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._threads = 0
@@ -52,7 +54,8 @@ class WorkerThreads:
                     if not self._tasks.empty():
                         continue
                     self._threads -= 1
-                close_thread_loop()
+                if self._on_retire is not None:
+                    self._on_retire()
                 return
             with self._lock:
                 self._idle -= 1

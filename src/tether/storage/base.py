@@ -449,6 +449,13 @@ class Store(abc.ABC):
         """Move a DELAYED workflow's start time; False if it is not DELAYED."""
 
     @abc.abstractmethod
+    def promote_delayed(self, workflow_id: str, now_ms: int, *, start_executor: str | None = None,
+                        app_version: str = "") -> bool:
+        """Move a DELAYED workflow whose delay has passed at ``now_ms`` to ENQUEUED or, with ``start_executor``,
+        to PENDING owned by that executor. False if it is no longer DELAYED or no longer due (its delay was
+        moved since it was read as due): the delay is re-checked in the same statement."""
+
+    @abc.abstractmethod
     def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
                       replacement_children: dict[str, str] | None = None) -> None:
         """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it (child IDs

@@ -370,6 +370,15 @@ class SqlStore(QueueStore, ProcessStore, Store):
             return s.run("set_delay", {"workflow_uuid": workflow_id, "delay_until": delay_until_ms,
                                        "now": now_ms}).rowcount == 1
 
+    def promote_delayed(self, workflow_id: str, now_ms: int, *, start_executor: str | None = None,
+                        app_version: str = "") -> bool:
+        q = {"workflow_uuid": workflow_id, "now": now_ms}
+        if start_executor is not None:
+            q.update(executor_id=start_executor, app_version=app_version)
+        with self._auto() as s:
+            name = "promote_delayed_enqueue" if start_executor is None else "promote_delayed_start"
+            return s.run(name, q).rowcount == 1
+
     def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
                       replacement_children: dict[str, str] | None = None) -> None:
         copy = {"source_id": source_id, "target_id": row.workflow_uuid, "before_function_id": before_function_id}

@@ -141,6 +141,20 @@ WHERE workflow_uuid = :workflow_uuid AND status = 'ENQUEUED'
 SELECT workflow_uuid FROM workflow_status
 WHERE status = 'DELAYED' AND delay_until_epoch_ms <= :now ORDER BY delay_until_epoch_ms LIMIT :limit
 
+-- The promotions re-check the delay in the same statement: a delay moved back after the runner read the
+-- workflow as due keeps it DELAYED.
+-- name: promote_delayed_enqueue
+UPDATE workflow_status SET status = 'ENQUEUED', updated_at = :now, completed_at = NULL
+WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED' AND delay_until_epoch_ms <= :now
+
+-- name: promote_delayed_start
+UPDATE workflow_status
+SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
+    completed_at = NULL, recovery_attempts = recovery_attempts + 1,
+    application_version = CASE WHEN application_version IS NULL OR application_version = ''
+                               THEN :app_version ELSE application_version END
+WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED' AND delay_until_epoch_ms <= :now
+
 -- name: next_delay
 SELECT min(delay_until_epoch_ms) FROM workflow_status WHERE status = 'DELAYED'
 
