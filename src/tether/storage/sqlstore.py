@@ -11,25 +11,24 @@ from typing import Any, Protocol
 from tether.errors import (
     NonExistentWorkflowError,
     QueueDeduplicatedError,
-    ScheduleExistsError,
     StorageError,
     StreamClosedError,
     TetherError,
 )
 from tether.storage.base import (
-    SCHEDULE_COLUMNS,
     WORKFLOW_COLUMNS,
-    DebounceResult,
     OperationRow,
     OutgoingMessage,
-    ScheduleRow,
     Store,
     StreamChunk,
     WorkflowFilter,
     WorkflowRow,
 )
+from tether.storage.liststore import ListStore
+from tether.storage.liststore import workflow_row as _workflow_row
 from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
+from tether.storage.schedulestore import ScheduleStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
@@ -71,14 +70,6 @@ def _op_params(workflow_id: str, op: OperationRow) -> dict[str, Any]:
     }
 
 
-def _workflow_row(cols: Sequence[str], r: Sequence[Any]) -> WorkflowRow:
-    values = dict(zip(cols, r, strict=True))
-    for blob in ("inputs", "output", "error"):
-        if values.get(blob) is not None:
-            values[blob] = bytes(values[blob])
-    return WorkflowRow(**values)
-
-
 def _op_row(r: Sequence[Any]) -> OperationRow:
     return OperationRow(
         function_id=r[0], function_name=r[1],
@@ -88,7 +79,7 @@ def _op_row(r: Sequence[Any]) -> OperationRow:
     )
 
 
-class SqlStore(QueueStore, ProcessStore, Store):
+class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 
@@ -170,107 +161,6 @@ class SqlStore(QueueStore, ProcessStore, Store):
                     out[r[8]].append(_op_row(r[:8]))
         return out
 
-    def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]:
-        sql, params = self._build_list(flt)
-        cols = [c for c in WORKFLOW_COLUMNS
-                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
-        with self._auto() as s:
-            rows = s.run_sql(sql, params).fetchall()
-        return [_workflow_row(cols, r) for r in rows]
-
-    def _build_list(self, flt: WorkflowFilter) -> tuple[str, list[Any]]:
-        """Dynamic SQL for list_workflows; every condition is on an indexed or cheap column."""
-        ph = self.placeholder
-        cols = [c for c in WORKFLOW_COLUMNS
-                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
-        where: list[str] = []
-        params: list[Any] = []
-
-        def any_of(column: str, values: Sequence[str] | None) -> None:
-            if values is None:
-                return
-            values = list(values)
-            if not values:
-                where.append("1 = 0")
-                return
-            where.append(f"{column} IN ({', '.join([ph] * len(values))})")
-            params.extend(values)
-
-        any_of("workflow_uuid", flt.workflow_ids)
-        any_of("status", flt.status)
-        any_of("name", flt.name)
-        any_of("application_version", flt.app_version)
-        any_of("forked_from", flt.forked_from)
-        any_of("parent_workflow_id", flt.parent_workflow_id)
-        any_of("authenticated_user", flt.user)
-        any_of("queue_name", flt.queue_name)
-        any_of("executor_id", flt.executor_id)
-        any_of("schedule_name", flt.schedule_name)
-        if flt.start_time_ms is not None:
-            where.append(f"created_at >= {ph}")
-            params.append(flt.start_time_ms)
-        if flt.end_time_ms is not None:
-            where.append(f"created_at <= {ph}")
-            params.append(flt.end_time_ms)
-        if flt.workflow_id_prefix is not None:
-            prefixes = list(flt.workflow_id_prefix)
-            conds = []
-            for p in prefixes:
-                # A range on the primary key instead of LIKE, so the index serves it on both backends.
-                col = self._prefix_column
-                conds.append(f"({col} >= {ph} AND {col} < {ph})")
-                params.extend([p, p + "\U0010ffff"])
-            where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
-        if flt.queues_only:
-            where.append("queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')")
-        if flt.has_parent is not None:
-            where.append("parent_workflow_id IS " + ("NOT NULL" if flt.has_parent else "NULL"))
-        if flt.was_forked_from is not None:
-            where.append("was_forked_from = " + self._true if flt.was_forked_from else
-                         "was_forked_from = " + self._false)
-        if flt.is_fork is not None:
-            where.append("forked_from IS " + ("NOT NULL" if flt.is_fork else "NULL"))
-        any_of("application_name", flt.application_name)
-        for column, bound, op in (("completed_at", flt.completed_after_ms, ">="),
-                                  ("completed_at", flt.completed_before_ms, "<="),
-                                  ("started_at_epoch_ms", flt.dequeued_after_ms, ">="),
-                                  ("started_at_epoch_ms", flt.dequeued_before_ms, "<=")):
-            if bound is not None:
-                where.append(f"{column} {op} {ph}")
-                params.append(bound)
-        if flt.dequeued_after_ms is not None or flt.dequeued_before_ms is not None:
-            where.append("queue_name IS NOT NULL")  # only queued workflows are dequeued
-        if flt.attributes is not None:
-            where.append(self._attributes_contain(ph))
-            params.append(flt.attributes)
-        sql = f"SELECT {', '.join(cols)} FROM workflow_status"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        order = "DESC" if flt.sort_desc else "ASC"  # the tie-break follows, so one index scan serves both
-        sql += f" ORDER BY created_at {order}, workflow_uuid {order}"
-        if flt.limit is not None:
-            sql += f" LIMIT {int(flt.limit)}"
-        if flt.offset is not None:
-            if flt.limit is None:
-                sql += " LIMIT " + self._no_limit
-            sql += f" OFFSET {int(flt.offset)}"
-        return sql, params
-
-    _no_limit = "ALL"
-    _true, _false = "1", "0"
-
-    def _attributes_contain(self, ph: str) -> str:
-        """The condition "the workflow's attributes contain this JSON object".
-
-        Raises:
-            TetherError: the backend cannot filter by attributes faithfully.
-        """
-        raise TetherError("Filtering workflows by attributes is not supported on SQLite. "
-                          "Use a Postgres system database to filter by attributes.")
-    # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
-    _prefix_column = "workflow_uuid"
-    _explain = "EXPLAIN"
-
     def delete_workflows(self, workflow_ids: Sequence[str]) -> None:
         ids = list(workflow_ids)
         for i in range(0, len(ids), self._CHUNK):
@@ -290,12 +180,6 @@ class SqlStore(QueueStore, ProcessStore, Store):
                 attributes = json.dumps(merged)
             s.run("set_attributes", {"workflow_uuid": workflow_id, "attributes": attributes})
             return True
-
-    def explain_list_workflows(self, flt: WorkflowFilter) -> str:
-        sql, params = self._build_list(flt)
-        with self._auto() as s:
-            rows = s.run_sql(f"{self._explain} {sql}", params).fetchall()
-        return "\n".join(str(r[-1]) for r in rows)
 
     def set_status(self, workflow_ids: Sequence[str], status: str, now_ms: int, *,
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
@@ -390,77 +274,6 @@ class SqlStore(QueueStore, ProcessStore, Store):
             s.run("copy_event_history", copy)
             s.run("restore_events", {**copy, "now": row.created_at})
             s.run("mark_forked", {"workflow_uuid": source_id})
-
-    # -- schedules and debounces ------------------------------------------------------------------------
-    def put_schedules(self, rows: Sequence[ScheduleRow], *, replace: bool) -> None:
-        statement = "replace_schedule" if replace else "insert_schedule"
-        with self._tx() as s:
-            for row in rows:
-                params = {c: getattr(row, c) for c in SCHEDULE_COLUMNS}
-                if s.run(statement, params).rowcount != 1 and not replace:
-                    raise ScheduleExistsError(row.schedule_name)
-            s.run("notify_schedules")
-
-    def list_schedules(self, *, status: Sequence[str] | None = None, workflow_name: Sequence[str] | None = None,
-                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None
-                       ) -> list[ScheduleRow]:
-        ph = self.placeholder
-        where: list[str] = []
-        params: list[Any] = []
-        for column, wanted in (("status", status), ("workflow_name", workflow_name), ("schedule_name", names)):
-            if wanted is not None:
-                where.append(f"{column} IN ({', '.join([ph] * len(wanted))})" if wanted else "1 = 0")
-                params.extend(wanted)
-        if name_prefix is not None:
-            conds = [f"substr(schedule_name, 1, length(CAST({ph} AS TEXT))) = CAST({ph} AS TEXT)" for _ in name_prefix]
-            for p in name_prefix:
-                params.extend([p, p])
-            where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
-        sql = f"SELECT {', '.join(SCHEDULE_COLUMNS)} FROM workflow_schedules"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY schedule_name"
-        with self._auto() as s:
-            rows = s.run_sql(sql, params).fetchall()
-        out = []
-        for r in rows:
-            values = dict(zip(SCHEDULE_COLUMNS, r, strict=True))
-            if values["context"] is not None:
-                values["context"] = bytes(values["context"])
-            out.append(ScheduleRow(**values))
-        return out
-
-    def set_schedule_status(self, name: str, status: str, now_ms: int) -> bool:
-        with self._tx() as s:
-            changed = s.run("set_schedule_status", {"schedule_name": name, "status": status,
-                                                    "now": now_ms}).rowcount == 1
-            if changed:
-                s.run("notify_schedules")
-            return changed
-
-    def delete_schedule(self, name: str) -> bool:
-        with self._tx() as s:
-            deleted = s.run("delete_schedule", {"schedule_name": name}).rowcount == 1
-            if deleted:
-                s.run("notify_schedules")
-            return deleted
-
-    def record_tick(self, name: str, fired_at: str, fired_ms: int) -> None:
-        with self._auto() as s:
-            s.run("record_tick", {"schedule_name": name, "fired_at": fired_at, "fired_ms": fired_ms})
-
-    def debounce(self, workflow_name: str, queue_name: str, deduplication_id: str, delay_until_ms: int,
-                 inputs: bytes, now_ms: int) -> DebounceResult:
-        key = {"queue_name": queue_name, "deduplication_id": deduplication_id}
-        with self._tx() as s:
-            pushed = s.run("debounce_push", {**key, "name": workflow_name, "inputs": inputs, "now": now_ms,
-                                             "delay_until": delay_until_ms}).fetchone()
-            if pushed is not None:
-                return DebounceResult(bounced=pushed[0])
-            holder = s.run("dedup_holder", key).fetchone()
-        if holder is None:
-            return DebounceResult()
-        return DebounceResult(holder=holder[0], holder_is_debounced=bool(holder[1]), holder_name=holder[2])
 
     # -- operations ------------------------------------------------------------------------------------
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:

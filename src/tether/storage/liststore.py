@@ -1,0 +1,140 @@
+"""Workflow listings both SQL backends share: the dynamic, index-served query behind ``list_workflows`` (and
+``list_queued_workflows``), and its query plan for the tests that check an index serves each filter."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from tether.errors import TetherError
+from tether.storage.base import WORKFLOW_COLUMNS, WorkflowFilter, WorkflowRow
+
+if TYPE_CHECKING:
+    from tether.storage.sqlstore import Session
+
+
+def workflow_row(cols: Sequence[str], r: Sequence[Any]) -> WorkflowRow:
+    """A ``WorkflowRow`` from the values of ``cols`` (blobs as ``bytes`` on both backends)."""
+    values = dict(zip(cols, r, strict=True))
+    for blob in ("inputs", "output", "error"):
+        if values.get(blob) is not None:
+            values[blob] = bytes(values[blob])
+    return WorkflowRow(**values)
+
+
+class ListStore(abc.ABC):
+    """Mixed into ``SqlStore``; backends override the dialect attributes (``_no_limit``, ``_true``, ...)."""
+
+    placeholder: str = "?"
+
+    @abc.abstractmethod
+    def _auto(self) -> AbstractContextManager[Session]: ...
+
+    def list_workflows(self, flt: WorkflowFilter) -> list[WorkflowRow]:
+        sql, params = self._build_list(flt)
+        cols = [c for c in WORKFLOW_COLUMNS
+                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
+        with self._auto() as s:
+            rows = s.run_sql(sql, params).fetchall()
+        return [workflow_row(cols, r) for r in rows]
+
+    def _build_list(self, flt: WorkflowFilter) -> tuple[str, list[Any]]:
+        """Dynamic SQL for list_workflows; every condition is on an indexed or cheap column."""
+        ph = self.placeholder
+        cols = [c for c in WORKFLOW_COLUMNS
+                if (flt.load_input or c != "inputs") and (flt.load_output or c not in ("output", "error"))]
+        where: list[str] = []
+        params: list[Any] = []
+
+        def any_of(column: str, values: Sequence[str] | None) -> None:
+            if values is None:
+                return
+            values = list(values)
+            if not values:
+                where.append("1 = 0")
+                return
+            where.append(f"{column} IN ({', '.join([ph] * len(values))})")
+            params.extend(values)
+
+        any_of("workflow_uuid", flt.workflow_ids)
+        any_of("status", flt.status)
+        any_of("name", flt.name)
+        any_of("application_version", flt.app_version)
+        any_of("forked_from", flt.forked_from)
+        any_of("parent_workflow_id", flt.parent_workflow_id)
+        any_of("authenticated_user", flt.user)
+        any_of("queue_name", flt.queue_name)
+        any_of("executor_id", flt.executor_id)
+        any_of("schedule_name", flt.schedule_name)
+        if flt.start_time_ms is not None:
+            where.append(f"created_at >= {ph}")
+            params.append(flt.start_time_ms)
+        if flt.end_time_ms is not None:
+            where.append(f"created_at <= {ph}")
+            params.append(flt.end_time_ms)
+        if flt.workflow_id_prefix is not None:
+            prefixes = list(flt.workflow_id_prefix)
+            conds = []
+            for p in prefixes:
+                # A range on the primary key instead of LIKE, so the index serves it on both backends.
+                col = self._prefix_column
+                conds.append(f"({col} >= {ph} AND {col} < {ph})")
+                params.extend([p, p + "\U0010ffff"])
+            where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
+        if flt.queues_only:
+            where.append("queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')")
+        if flt.has_parent is not None:
+            where.append("parent_workflow_id IS " + ("NOT NULL" if flt.has_parent else "NULL"))
+        if flt.was_forked_from is not None:
+            where.append("was_forked_from = " + self._true if flt.was_forked_from else
+                         "was_forked_from = " + self._false)
+        if flt.is_fork is not None:
+            where.append("forked_from IS " + ("NOT NULL" if flt.is_fork else "NULL"))
+        any_of("application_name", flt.application_name)
+        for column, bound, op in (("completed_at", flt.completed_after_ms, ">="),
+                                  ("completed_at", flt.completed_before_ms, "<="),
+                                  ("started_at_epoch_ms", flt.dequeued_after_ms, ">="),
+                                  ("started_at_epoch_ms", flt.dequeued_before_ms, "<=")):
+            if bound is not None:
+                where.append(f"{column} {op} {ph}")
+                params.append(bound)
+        if flt.dequeued_after_ms is not None or flt.dequeued_before_ms is not None:
+            where.append("queue_name IS NOT NULL")  # only queued workflows are dequeued
+        if flt.attributes is not None:
+            where.append(self._attributes_contain(ph))
+            params.append(flt.attributes)
+        sql = f"SELECT {', '.join(cols)} FROM workflow_status"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        order = "DESC" if flt.sort_desc else "ASC"  # the tie-break follows, so one index scan serves both
+        sql += f" ORDER BY created_at {order}, workflow_uuid {order}"
+        if flt.limit is not None:
+            sql += f" LIMIT {int(flt.limit)}"
+        if flt.offset is not None:
+            if flt.limit is None:
+                sql += " LIMIT " + self._no_limit
+            sql += f" OFFSET {int(flt.offset)}"
+        return sql, params
+
+    _no_limit = "ALL"
+    _true, _false = "1", "0"
+
+    def _attributes_contain(self, ph: str) -> str:
+        """The condition "the workflow's attributes contain this JSON object".
+
+        Raises:
+            TetherError: the backend cannot filter by attributes faithfully.
+        """
+        raise TetherError("Filtering workflows by attributes is not supported on SQLite. "
+                          "Use a Postgres system database to filter by attributes.")
+    # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
+    _prefix_column = "workflow_uuid"
+    _explain = "EXPLAIN"
+
+    def explain_list_workflows(self, flt: WorkflowFilter) -> str:
+        sql, params = self._build_list(flt)
+        with self._auto() as s:
+            rows = s.run_sql(f"{self._explain} {sql}", params).fetchall()
+        return "\n".join(str(r[-1]) for r in rows)
