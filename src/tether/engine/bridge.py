@@ -102,7 +102,17 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
         raise
     finally:
         asyncio_events._set_running_loop(None)
-    return loop.run_until_complete(_finish(coro, yielded))
+    task = loop.create_task(_finish(coro, yielded))
+    try:
+        return loop.run_until_complete(task)
+    except BaseException:
+        if not task.done():
+            # Interrupted mid-call (Ctrl-C): the task stays pending on purpose, so the workflow is left to be
+            # recovered rather than cancelled into an outcome. Tell asyncio so, or the task's finalizer prints
+            # "Task was destroyed but it is pending!" at exit. (``_log_destroy_pending`` is the switch asyncio
+            # itself uses for tasks it leaves pending deliberately.)
+            task._log_destroy_pending = False  # type: ignore[attr-defined]
+        raise
 
 
 async def _finish(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
