@@ -15,8 +15,8 @@ from tether.api.stream_reading import StreamReading
 from tether.config import DBOSConfig, settings_from_config
 from tether.engine import events, messages, validation, waiting
 from tether.engine.bridge import run_sync
+from tether.engine.outcomes import get_outcome, wait_for_workflow
 from tether.engine.runtime import Runtime
-from tether.engine.workflows import get_outcome, wait_for_workflow
 from tether.errors import ConfigError, DBOSException, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
 from tether.types import WorkflowSerializationFormat, WorkflowStatus

@@ -25,6 +25,7 @@ from tether.engine import events, logs, messages, streams
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
 from tether.engine.heartbeat import start_membership
+from tether.engine.outcomes import drain, read_result, wait_for_workflow
 from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
 from tether.engine.recovery import recover_pending_workflows
@@ -33,16 +34,7 @@ from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import as_operation, run_step_async, run_step_sync
 from tether.engine.validation import workflow_id as valid_workflow_id
-from tether.engine.workflows import (
-    Start,
-    call_async,
-    call_sync,
-    drain,
-    launch_in_background,
-    prepare_start,
-    read_result,
-    wait_for_workflow,
-)
+from tether.engine.workflows import Start, call_async, call_sync, launch_in_background, prepare_start
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
 from tether.types import StepOptions, WorkflowSerializationFormat, WorkflowStatus

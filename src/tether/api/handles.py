@@ -8,9 +8,9 @@ from typing import Generic, TypeVar
 from tether.api.status import to_status
 from tether.engine.bridge import run_sync
 from tether.engine.context import current_workflow
+from tether.engine.outcomes import read_result
 from tether.engine.runtime import Runtime
 from tether.engine.steps import as_operation
-from tether.engine.workflows import read_result
 from tether.types import WorkflowStatus
 
 R = TypeVar("R")

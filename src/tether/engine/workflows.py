@@ -1,4 +1,4 @@
-"""Starting, running and finishing workflows; waiting for their outcome.
+"""Starting, running and finishing workflows (waiting for their outcome is in ``outcomes.py``).
 
 A start is durable before anything runs: the workflow's row (inputs, status PENDING or ENQUEUED) is inserted
 first, and an ID that already exists is never run again by a start (only recovery resumes a PENDING one).
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -34,24 +33,22 @@ from tether.engine.context import (
     workflow_for_operation,
 )
 from tether.engine.cron import revive_scheduled_time
+from tether.engine.outcomes import get_outcome, record_result
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime, logger
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm, start_deadline
 from tether.errors import (
-    AwaitedWorkflowCancelledError,
-    AwaitedWorkflowMaxRecoveryAttemptsExceeded,
     ConflictingWorkflowError,
     DatabaseUnavailableError,
     DBOSWorkflowIDInUseError,
     QueueDeduplicatedError,
     UnregisteredWorkflowError,
     WorkflowCancelledError,
-    WorkflowNotFoundError,
 )
-from tether.serialization import deserialize, deserialize_error, format_name, serialize, serialize_error
+from tether.serialization import deserialize, format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
-from tether.types import TERMINAL_STATUSES, WorkflowSerializationFormat, WorkflowStatusString
+from tether.types import WorkflowSerializationFormat, WorkflowStatusString
 
 
 @dataclass
@@ -427,49 +424,6 @@ async def _quiet(coro: Any) -> None:
         pass
 
 
-async def read_result(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
-    """``get_result``: outside a workflow a plain wait (:func:`get_outcome`); inside one the outcome read is
-    the operation ``DBOS.getResult`` (naming the awaited workflow), so recovery replays it without waiting.
-
-    Raises:
-        AwaitedWorkflowCancelledError, ...: as :func:`get_outcome`; the awaited
-            workflow's own error is re-raised.
-        TimeoutError: ``timeout_s`` passed first (nothing is recorded then).
-    """
-    ctx = workflow_for_operation("getResult")
-    if ctx is None:
-        return await get_outcome(rt, workflow_id, timeout_s)
-    fid = ctx.next_function_id()
-    rec = ctx.recorded.get(fid)
-    if rec is not None and rec.completed_at is not None:
-        return replay(rec)
-    started = rt.clock.now_ms()
-    try:
-        value, error = await get_outcome(rt, workflow_id, timeout_s), None
-    except TimeoutError:
-        raise
-    except Exception as exc:
-        value, error = None, exc
-    return await _record_result(ctx, fid, workflow_id, started, value, error)
-
-
-async def _record_result(ctx: WorkflowContext, fid: int, workflow_id: str, started: int, value: Any,
-                         error: BaseException | None) -> Any:
-    rt = ctx.runtime
-    row = OperationRow(function_id=fid, function_name="DBOS.getResult", child_workflow_id=workflow_id,
-                       started_at=started, completed_at=rt.clock.now_ms())
-    if error is None:
-        row.output = serialize(value, ctx.serialization)
-    else:
-        row.error = serialize_error(error, ctx.serialization)
-    prior = await rt.io(rt.store.record_operation, ctx.workflow_id, row)
-    if prior is not None:
-        return replay(prior)
-    if error is not None:
-        raise error
-    return value
-
-
 def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call a synchronous workflow function directly: start it durably and run it in this thread (or wait
     for the existing one). Called from a workflow, the child's start and the read of its result are two
@@ -492,7 +446,7 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
         error = None
     except Exception as exc:
         value, error = None, exc
-    return run_sync(_record_result(ctx, fid, start.workflow_id, started, value, error))
+    return run_sync(record_result(ctx, fid, start.workflow_id, started, value, error))
 
 
 async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -513,85 +467,4 @@ async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...]
         error = None
     except Exception as exc:
         value, error = None, exc
-    return await _record_result(ctx, fid, start.workflow_id, started, value, error)
-
-
-async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
-    """Wait for a workflow to end and return its result (or raise its error). An ID with no workflow yet is
-    waited for, as DBOS does: its creation wakes the wait.
-
-    Raises:
-        AwaitedWorkflowCancelledError: the workflow was cancelled.
-        AwaitedWorkflowMaxRecoveryAttemptsExceeded: it crashed more often than allowed.
-        TimeoutError: ``timeout_s`` passed first.
-        ConflictingWorkflowError: a workflow waits for its own outcome (it would wait forever).
-        DatabaseUnavailableError: ``timeout_s`` passed while the database was unavailable.
-        InvalidArgumentError, ArgumentTypeError: a bad ID or timeout (see :mod:`tether.engine.validation`).
-    """
-    validation.workflow_id(workflow_id)
-    timeout_s = validation.optional_timeout(timeout_s)
-    ctx = current_workflow()
-    if ctx is not None and ctx.workflow_id == workflow_id:
-        raise ConflictingWorkflowError(workflow_id, "a workflow cannot wait for its own outcome")
-    deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
-
-    async def check() -> WorkflowRow | None:
-        row = rt.recent_outcome(workflow_id)
-        if row is not None:
-            return row
-        if workflow_id in rt.active:
-            return None  # running here (or stopping after a cancel): its end wakes us
-        row = await rt.io_until(deadline, rt.store.get_workflow, workflow_id)
-        return row if row is not None and row.status in TERMINAL_STATUSES else None
-
-    row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
-    if row is None:
-        raise TimeoutError(f"Workflow {workflow_id!r} did not finish in time")
-    return outcome_of(row)
-
-
-def outcome_of(row: WorkflowRow) -> Any:
-    if row.status == WorkflowStatusString.SUCCESS.value:
-        return deserialize(row.output)
-    if row.status == WorkflowStatusString.CANCELLED.value:
-        raise AwaitedWorkflowCancelledError(row.workflow_uuid)
-    if row.status == WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value:
-        raise AwaitedWorkflowMaxRecoveryAttemptsExceeded(row.workflow_uuid, max(0, row.recovery_attempts - 2))
-    err = deserialize_error(row.error)
-    raise err if err is not None else RuntimeError(f"Workflow {row.workflow_uuid!r} failed")
-
-
-async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> WorkflowRow:
-    """Wait until a workflow with this ID exists (for ``retrieve_workflow(existing_workflow=False)``).
-
-    Raises:
-        WorkflowNotFoundError: ``timeout_s`` passed first.
-        InvalidArgumentError, ArgumentTypeError: a bad ID or timeout.
-    """
-    validation.workflow_id(workflow_id)
-    timeout_s = validation.optional_timeout(timeout_s)
-    deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
-
-    async def check() -> WorkflowRow | None:
-        return await rt.io_until(deadline, functools.partial(rt.store.get_workflow, load_input=False,
-                                                             load_output=False), workflow_id)
-
-    row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
-    if row is None:
-        raise WorkflowNotFoundError(workflow_id)
-    return row
-
-
-async def drain(rt: Runtime, timeout_s: float) -> None:
-    """Wait up to ``timeout_s`` for the workflows running in this process to end (their outcome is ignored)."""
-    deadline = rt.clock.now_ms() + int(timeout_s * 1000)
-    for workflow_id in list(rt.active):
-        remaining = (deadline - rt.clock.now_ms()) / 1000
-        if remaining <= 0:
-            return
-        try:
-            await get_outcome(rt, workflow_id, remaining)
-        except Exception:  # its own failure, or the time ran out: either way we stop waiting for it
-            if rt.clock.now_ms() >= deadline:
-                return
-
+    return await record_result(ctx, fid, start.workflow_id, started, value, error)
