@@ -8,6 +8,7 @@ import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -95,3 +96,20 @@ def test_insecure_on_a_public_address_is_served_with_a_warning(dbos: type[DBOS],
     with serving("serve", "--db", db_url, "--host", "0.0.0.0", "--insecure") as (base, printed):
         assert "warning: --insecure" in "\n".join(printed)
         assert httpx.get(f"{base}/workflows/{w}").json()["output"] == 5
+
+
+def test_demo_on_a_busy_port_fails_before_it_launches(tmp_path: Path) -> None:
+    """A second ``tether demo`` on a taken port says so in one line and exits 2 without opening its database:
+    launching first would recover (and run) the workflows of the demo already serving there."""
+    database = tmp_path / "second.sqlite"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        for command in ("demo", "serve"):
+            done = subprocess.run([*tether_command(), command, "--db", f"sqlite:///{database}", "--port", str(port)],
+                                  capture_output=True, text=True, timeout=60, cwd=tmp_path)
+            assert done.returncode == 2, done
+            assert f"cannot listen on 127.0.0.1:{port}" in done.stderr and "Traceback" not in done.stderr
+            if command == "demo":
+                assert not database.exists(), "the demo opened its database before binding its port"

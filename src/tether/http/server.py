@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import signal
 import socket
 import threading
@@ -12,24 +14,64 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tether.errors import ConfigError
+
 
 def run(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Serve ``app`` until interrupted. On Ctrl-C (or SIGTERM) open SSE responses end at once, as if their
     clients had left, so the server stops without waiting for them or cancelling them mid-write; then the
     signal is raised again (``KeyboardInterrupt`` for Ctrl-C), for the caller to exit as it would have.
 
+    The port is bound before the app starts up, so an app that launches DBOS at startup (the demo) never
+    launches, and recovers workflows, only to find the port taken.
+
     Raises:
         KeyboardInterrupt: the server was stopped with Ctrl-C.
+        ConfigError: ``host``:``port`` cannot be listened on (taken by another server, or not an address here).
     """
+    sock = listening_socket(host, port)
     ending = EndStreamsOnExit(app)
     config = uvicorn.Config(ending, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=3)
-    _Server(config, ending).run()
+    try:
+        _Server(config, ending).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host``:``port`` (as uvicorn binds it), not yet accepting.
+
+    Raises:
+        ConfigError: the address is in use or cannot be bound here.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        hint = "; another server is listening there: stop it or choose another --port" \
+            if exc.errno == errno.EADDRINUSE else ""
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, ending: EndStreamsOnExit) -> None:
         super().__init__(config)
         self._ending = ending
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if sockets is not None and self.started:  # uvicorn says where it listens only for sockets it bound
+            host, port = sockets[0].getsockname()[:2]
+            logging.getLogger("uvicorn.error").info("Uvicorn running on http://%s:%d (Press CTRL+C to quit)",
+                                                    f"[{host}]" if ":" in host else host, port)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         super().handle_exit(sig, frame)
