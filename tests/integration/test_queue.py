@@ -363,3 +363,50 @@ def _wait_status(handle: WorkflowHandle[Any], status: str) -> None:
 
     got = run_sync(rt.wait_until([("wf", handle.workflow_id, "")], check, rt.clock.now_ms() + WAIT * 1000))
     assert got, f"{handle.workflow_id} never became {status}"
+
+
+def test_a_due_delayed_workflow_this_process_cannot_start_does_not_rearm_the_runner(dbos: type[DBOS]) -> None:
+    """A due DELAYED workflow with no queue whose function is registered only elsewhere is left for a process
+    that has it; the runner must not take it as its next due time, or it would pass every few ms forever.
+    (The API always puts a delayed workflow on a queue; such a row comes from outside this process.)"""
+    from tether.engine.bridge import run_sync
+    from tether.engine.queues import _Pass, run_once
+    from tether.storage.base import WorkflowRow
+
+    rt = DBOS._runtime
+    assert rt is not None
+    now = rt.clock.now_ms()
+    foreign = f"foreign-{_uid()}"
+    rt.store.insert_workflow(WorkflowRow(workflow_uuid=foreign, status="DELAYED", name=f"elsewhere-{foreign}",
+                                         created_at=now - 10, updated_at=now - 10, delay_until_epoch_ms=now - 10))
+    q = Queue(f"later-{_uid()}")
+
+    @DBOS.workflow(name=f"later-wf-{q.name}")
+    def later() -> str:
+        return "ran"
+
+    with SetEnqueueOptions(delay_seconds=3600):
+        h = q.enqueue(later)
+    found = _Pass()
+    run_sync(run_once(rt, found))
+    later_due = h.get_status().delay_until_epoch_ms
+    assert later_due is not None
+    # Its timer is set for a workflow still to come due (others' on a shared database, or ours), not the skipped.
+    assert found.next_due_ms is not None and now < found.next_due_ms <= later_due
+    assert DBOS.get_workflow_status(foreign).status == "DELAYED"  # left for a process that has the function
+
+    # The live runner, counted by its reads of the next due time over a second: it sleeps until a poll (1 s).
+    calls = 0
+    read = rt.store.next_delay_ms
+
+    def counted(*args: Any) -> int | None:
+        nonlocal calls
+        calls += 1
+        return read(*args)
+
+    rt.store.next_delay_ms = counted  # type: ignore[method-assign]
+    try:
+        time.sleep(1.0)
+    finally:
+        rt.store.next_delay_ms = read  # type: ignore[method-assign]
+    assert calls <= 10, f"{calls} reads of the next due time in a second"

@@ -128,9 +128,12 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
     found = found or _Pass()
     launched = 0
     next_due = await rt.io(rt.store.next_delay_ms)
-    if next_due is not None and next_due <= rt.clock.now_ms():
-        launched += await _promote_delayed(rt)
-        next_due = await rt.io(rt.store.next_delay_ms)
+    now = rt.clock.now_ms()
+    if next_due is not None and next_due <= now:
+        launched += await _promote_delayed(rt, now)
+        # What is still due here was skipped (its function lives in another process): it is looked at again
+        # on the next wake-up or poll, and the timer waits for the next workflow to come due.
+        next_due = await rt.io(rt.store.next_delay_ms, now)
     found.due(next_due)
     d = directory(rt)
     if d.stale(time.monotonic()):
@@ -171,8 +174,7 @@ async def _claimed_before_the_fault(rt: Runtime, queue_name: str, now: int, rows
             and r.workflow_uuid not in rt.active]
 
 
-async def _promote_delayed(rt: Runtime) -> int:
-    now = rt.clock.now_ms()
+async def _promote_delayed(rt: Runtime, now: int) -> int:
     launched = 0
     # Each promotion re-checks the delay, so one moved back since this read keeps the workflow waiting.
     for row in await rt.io(rt.store.due_delayed, now):

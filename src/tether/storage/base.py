@@ -221,8 +221,8 @@ class Store(abc.ABC):
         """DELAYED workflows whose delay has passed (without inputs or outputs)."""
 
     @abc.abstractmethod
-    def next_delay_ms(self) -> int | None:
-        """The earliest ``delay_until_epoch_ms`` of any DELAYED workflow."""
+    def next_delay_ms(self, after_ms: int = -1) -> int | None:
+        """The earliest ``delay_until_epoch_ms`` later than ``after_ms`` of any DELAYED workflow."""
 
     @abc.abstractmethod
     def set_delay(self, workflow_id: str, delay_until_ms: int, now_ms: int) -> bool:

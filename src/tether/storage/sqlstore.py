@@ -244,9 +244,9 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, Store):
             return []
         return self.list_workflows(WorkflowFilter(workflow_ids=ids, load_input=False, load_output=False))
 
-    def next_delay_ms(self) -> int | None:
+    def next_delay_ms(self, after_ms: int = -1) -> int | None:
         with self._auto() as s:
-            row = s.run("next_delay").fetchone()
+            row = s.run("next_delay", {"after": after_ms}).fetchone()
         return int(row[0]) if row is not None and row[0] is not None else None
 
     def set_delay(self, workflow_id: str, delay_until_ms: int, now_ms: int) -> bool:

@@ -156,7 +156,7 @@ SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, 
 WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED' AND delay_until_epoch_ms <= :now
 
 -- name: next_delay
-SELECT min(delay_until_epoch_ms) FROM workflow_status WHERE status = 'DELAYED'
+SELECT min(delay_until_epoch_ms) FROM workflow_status WHERE status = 'DELAYED' AND delay_until_epoch_ms > :after
 
 -- name: set_delay
 UPDATE workflow_status SET delay_until_epoch_ms = :delay_until, updated_at = :now
