@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import workflow_for_operation
 from tether.engine.messages import topic_key
 from tether.engine.queues import INTERNAL_QUEUE
@@ -28,14 +29,18 @@ async def send_bulk(rt: Runtime, messages: Sequence[dict[str, Any]], *,
         NonExistentWorkflowError: a destination has no workflow (nothing is sent).
         SerializationError: a message cannot be serialized (nothing is sent).
         ValueError: a message without a destination.
+        InvalidArgumentError, ArgumentTypeError: a bad destination ID, topic or idempotency key (see
+            :mod:`tether.engine.validation`); nothing is sent.
     """
     outgoing = []
     for m in messages:
         dest = m.get("destination_id")
         if not isinstance(dest, str) or not dest:
             raise ValueError("every message needs a non-empty destination_id")
+        validation.workflow_id(dest, "destination_id")
+        key = validation.optional_text(m.get("idempotency_key"), "idempotency_key")
         outgoing.append(OutgoingMessage(dest, topic_key(m.get("topic")), serialize(m.get("message"),
-                                        serialization_type), m.get("idempotency_key")))
+                                        serialization_type), key))
     ctx = workflow_for_operation("send_bulk")
     sender = None
     if ctx is not None:
