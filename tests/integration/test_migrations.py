@@ -60,3 +60,18 @@ def test_both_backends_ship_the_same_migration_numbers() -> None:
     sqlite = [v for v, _, _ in load_migrations("tether.storage.sqlite")]
     postgres = [v for v, _, _ in load_migrations("tether.storage.postgres")]
     assert sqlite == postgres == list(range(1, len(sqlite) + 1))
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_open_it(tmp_path: Path) -> None:
+    """Replicas launched together on a file that does not exist yet: each one opens it (switching it to WAL
+    and migrating it), none fails with "database is locked"."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite'}"
+    script = ("import sys; from tether.config import parse_database_url; from tether.storage import open_store; "
+              "open_store(parse_database_url(sys.argv[1])).close(); print('opened')")
+    for _ in range(3):
+        (tmp_path / "shared.sqlite").unlink(missing_ok=True)
+        procs = [subprocess.Popen([sys.executable, "-c", script, url], stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(6)]
+        results = [p.communicate(timeout=60) for p in procs]
+        outcomes = [(p.returncode, out.strip()) for p, (out, _) in zip(procs, results, strict=True)]
+        assert outcomes == [(0, "opened")] * 6, [err for _, err in results if err]

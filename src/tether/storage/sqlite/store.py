@@ -100,7 +100,7 @@ class SqliteStore(SqlStore):
                                timeout=self.busy_timeout)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error:
@@ -109,6 +109,22 @@ class SqliteStore(SqlStore):
         with self._lock:
             self._all.append(conn)
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (a no-op once it is). The switch takes an exclusive lock, and SQLite answers
+        "database is locked" at once, without its busy handler, while another process opening the same new
+        file is switching it too; so retry, for at most the busy timeout."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _migrate(self) -> None:
         with self._tx() as s:  # BEGIN IMMEDIATE: concurrent launches run the migrations one at a time
