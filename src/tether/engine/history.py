@@ -8,13 +8,13 @@ from typing import Any
 
 from tether.engine import validation
 from tether.engine.context import workflow_for_operation
-from tether.engine.messages import topic_key
+from tether.engine.messages import sending_operation, topic_key
 from tether.engine.queues import INTERNAL_QUEUE
 from tether.engine.runtime import Runtime
 from tether.engine.streams import StreamReader
 from tether.errors import DBOSStreamTimeoutError
 from tether.serialization import serialize
-from tether.storage.base import OperationRow, OutgoingMessage
+from tether.storage.base import OutgoingMessage
 from tether.types import WorkflowSerializationFormat, WorkflowStatusString
 
 
@@ -44,13 +44,9 @@ async def send_bulk(rt: Runtime, messages: Sequence[dict[str, Any]], *,
     ctx = workflow_for_operation("send_bulk")
     sender = None
     if ctx is not None:
-        fid = ctx.next_function_id()
-        rec = ctx.recorded.get(fid)
-        if rec is not None and rec.completed_at is not None:
-            return
-        now = rt.clock.now_ms()
-        sender = (ctx.workflow_id, OperationRow(function_id=fid, function_name=function_name, started_at=now,
-                                                completed_at=now))
+        sender = sending_operation(rt, ctx, function_name)
+        if sender is None:
+            return  # an earlier execution sent them
     delivered = await rt.io(rt.store.send_messages, outgoing, rt.clock.now_ms(), sender=sender,
                             send_to_forks=send_to_forks)
     for dest, topic in delivered:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tether.engine import validation
-from tether.engine.context import current_step, require_workflow, take_assigned_id, workflow_for_operation
+from tether.engine.context import (
+    WorkflowContext,
+    current_step,
+    require_workflow,
+    take_assigned_id,
+    workflow_for_operation,
+)
 from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
 from tether.serialization import deserialize, serialize
@@ -17,6 +23,18 @@ def topic_key(topic: str | None) -> str:
     if topic is None:
         return NULL_TOPIC
     return validation.text(getattr(topic, "value", topic), "topic", empty=True)  # a str Enum stands for its value
+
+
+def sending_operation(rt: Runtime, ctx: WorkflowContext, function_name: str) -> tuple[str, OperationRow] | None:
+    """The operation a send from workflow ``ctx`` records in the sending transaction (its checkpoint), or None
+    when an earlier execution already recorded it, so nothing is to be sent again."""
+    fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return None
+    now = rt.clock.now_ms()
+    return ctx.workflow_id, OperationRow(function_id=fid, function_name=function_name, started_at=now,
+                                         completed_at=now)
 
 
 async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None, *,
@@ -41,13 +59,9 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
     ctx = workflow_for_operation("send")
     sender = None
     if ctx is not None:
-        fid = ctx.next_function_id()
-        rec = ctx.recorded.get(fid)
-        if rec is not None and rec.completed_at is not None:
-            return
-        now = rt.clock.now_ms()
-        sender = (ctx.workflow_id, OperationRow(function_id=fid, function_name="DBOS.send", started_at=now,
-                                                completed_at=now))
+        sender = sending_operation(rt, ctx, "DBOS.send")
+        if sender is None:
+            return  # an earlier execution sent it
     elif idempotency_key is None and current_step() is None:
         idempotency_key = take_assigned_id()
     if send_to_forks:  # also to every workflow forked, directly or not, from the destination
