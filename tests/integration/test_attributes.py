@@ -131,10 +131,6 @@ def test_listing_by_attributes(dbos: type[DBOS], backend: str) -> None:
         h2 = DBOS.start_workflow(noop)
     h1.get_result()
     h2.get_result()
-    if backend == "sqlite":
-        with pytest.raises(TetherError, match="not supported on SQLite"):
-            DBOS.list_workflows(attributes={"run": tag})
-        return
 
     def ids(**filters: object) -> set[str]:
         return {s.workflow_id for s in DBOS.list_workflows(**filters)}  # type: ignore[arg-type]
@@ -146,3 +142,6 @@ def test_listing_by_attributes(dbos: type[DBOS], backend: str) -> None:
     assert ids(attributes={"run": tag, "meta": {"region": "eu"}}) == {h2.workflow_id}  # containment
     assert ids(attributes={"run": tag}, workflow_ids=[h1.workflow_id]) == {h1.workflow_id}
     assert ids(attributes={"run": tag, "missing": 1}) == set()
+    assert ids(attributes={"run": tag, "tier": 1.0}) == {h1.workflow_id}  # numbers compare by value
+    assert ids(attributes={"run": tag, "beta": 1}) == set()  # true is not 1
+    assert ids(attributes={"run": tag, "meta": {"region": "eu", "zone": "b"}}) == set()

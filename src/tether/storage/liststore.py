@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from tether.errors import TetherError
 from tether.storage.base import WORKFLOW_COLUMNS, WorkflowFilter, WorkflowRow
 
 if TYPE_CHECKING:
@@ -122,13 +121,9 @@ class ListStore(abc.ABC):
     _true, _false = "1", "0"
 
     def _attributes_contain(self, ph: str) -> str:
-        """The condition "the workflow's attributes contain this JSON object".
-
-        Raises:
-            TetherError: the backend cannot filter by attributes faithfully.
-        """
-        raise TetherError("Filtering workflows by attributes is not supported on SQLite. "
-                          "Use a Postgres system database to filter by attributes.")
+        """The condition "the workflow's attributes contain this JSON object" (PostgreSQL's ``@>``); each
+        backend supplies it."""
+        raise NotImplementedError
     # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
     _prefix_column = "workflow_uuid"
     _explain = "EXPLAIN"

@@ -17,6 +17,7 @@ from typing import Any
 from tether.errors import DatabaseUnavailableError, StorageError
 from tether.storage.base import Listener
 from tether.storage.sql import load_migrations, load_queries
+from tether.storage.sqlite.jsonb import sql_contains
 from tether.storage.sqlstore import Cursor, SqlStore, UniqueViolation
 
 _QUERIES = load_queries("tether.storage.sqlite")
@@ -69,6 +70,11 @@ class SqliteStore(SqlStore):
     _no_limit = "-1"
     _explain = "EXPLAIN QUERY PLAN"
 
+    def _attributes_contain(self, ph: str) -> str:
+        # JSONB containment as PostgreSQL defines it, by a function registered on each connection (jsonb.py);
+        # evaluated per row that the other conditions leave, as SQLite has no index for it.
+        return f"(attributes IS NOT NULL AND tether_json_contains(attributes, {ph}))"
+
     def __init__(self, path: str, *, pool_size: int = 10, poll_interval: float = 0.05,
                  busy_timeout: float = 60.0) -> None:
         """Open the database file (creating it) and migrate it.
@@ -103,6 +109,7 @@ class SqliteStore(SqlStore):
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.create_function("tether_json_contains", 2, sql_contains, deterministic=True)
         except sqlite3.Error:
             conn.close()
             raise
