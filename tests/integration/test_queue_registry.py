@@ -247,6 +247,37 @@ def test_partition_limits_apply_to_each_partition(dbos: type[DBOS]) -> None:
     DBOS.delete_queue(name)
 
 
+def test_busy_partitions_do_not_starve_small_ones(dbos: type[DBOS]) -> None:
+    """Two partitions with a backlog of 30 each, four with one workflow, two slots for the whole queue:
+    partitions are served in turn, so every small partition runs before the busy ones have done a quarter of
+    their backlog. Counted in completions, not time (Tether starts the next workflow as soon as a slot frees,
+    so a clock-based check says nothing)."""
+    name = f"fair-{_uid()}"
+    order: list[str] = []
+    lock = threading.Lock()
+
+    @DBOS.workflow(name=f"fair-wf-{name}")
+    def quick(part: str) -> None:
+        with lock:
+            order.append(part)
+
+    busy, small = ["aaa-busy-1", "aaa-busy-2"], [f"zzz-small-{i}" for i in range(4)]
+    handles = []
+    for part in busy:  # enqueued first and sorting first: a fixed order would serve them first
+        with SetEnqueueOptions(queue_partition_key=part):
+            handles += [DBOS.enqueue_workflow(name, quick, part) for _ in range(30)]
+    for part in small:
+        with SetEnqueueOptions(queue_partition_key=part):
+            handles.append(DBOS.enqueue_workflow(name, quick, part))
+    DBOS.register_queue(name, partition_concurrency=1, worker_concurrency=2, polling_interval_sec=0.1)
+    for h in handles:
+        h.get_result(timeout_seconds=WAIT)
+    last_small = max(order.index(p) for p in small)
+    busy_before = sum(1 for p in order[:last_small] if p in busy)
+    assert busy_before < 15, order[: last_small + 1]
+    DBOS.delete_queue(name)
+
+
 def test_partition_rate_limit(dbos: type[DBOS]) -> None:
     """At most two starts per partition per second: of six workflows in one partition, two start at once and
     the rest wait for the period, while another partition is not held back by the first."""
