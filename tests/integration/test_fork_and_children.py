@@ -120,3 +120,20 @@ def test_cancel_and_delete_with_children(dbos: type[DBOS]) -> None:
     assert DBOS.get_workflow_status(ids[0]) is None and DBOS.list_workflow_steps(ids[1]) != []
     DBOS.delete_workflows([ids[1]], delete_children=True)
     assert DBOS.list_workflows(workflow_ids=ids) == []
+
+
+def test_forks_are_listed_in_the_order_they_were_made(dbos: type[DBOS]) -> None:
+    """Forks made one after another (often in the same millisecond) list in that order: the IDs Tether makes
+    sort by creation, breaking ties in the creation time."""
+
+    @DBOS.workflow(name=f"fork-order-{uuid.uuid4().hex[:8]}")
+    def quick(x: int) -> int:
+        return x
+
+    original = DBOS.start_workflow(quick, 1)
+    original.get_result()
+    forks = [DBOS.fork_workflow(original.workflow_id, 1).workflow_id for _ in range(12)]
+    listed = [s.workflow_id for s in DBOS.list_workflows(forked_from=original.workflow_id)]
+    assert listed == forks
+    assert [s.workflow_id for s in DBOS.list_workflows(forked_from=original.workflow_id, sort_desc=True)] == \
+        forks[::-1]

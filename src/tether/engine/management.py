@@ -9,11 +9,11 @@ when cancelled from another process or a client; a step that ends inside that wi
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 
 from tether.engine import validation
 from tether.engine.context import take_assigned_id
+from tether.engine.ids import new_workflow_id
 from tether.engine.queues import INTERNAL_QUEUE, dispatch
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime
@@ -161,7 +161,7 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
     now = rt.clock.now_ms()
     timeout_ms = int(timeout_seconds * 1000) if timeout_seconds is not None else src.workflow_timeout_ms
     row = WorkflowRow(
-        workflow_uuid=new_id or str(uuid.uuid4()),
+        workflow_uuid=new_id or new_workflow_id(),
         status=_S.PENDING.value if local else _S.ENQUEUED.value,
         name=src.name, class_name=src.class_name, config_name=src.config_name,
         authenticated_user=src.authenticated_user, inputs=src.inputs,

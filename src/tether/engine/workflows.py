@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ from tether.engine.context import (
     workflow_for_operation,
 )
 from tether.engine.cron import revive_scheduled_time
+from tether.engine.ids import new_workflow_id
 from tether.engine.outcomes import get_outcome, record_result
 from tether.engine.registry import RegisteredWorkflow, find_target, method_target
 from tether.engine.runtime import Runtime, logger
@@ -138,7 +138,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         recorded = parent.recorded.get(function_id)
         if recorded is not None and recorded.child_workflow_id:
             return Start(recorded.child_workflow_id, False, reg, args, kwargs, result_fid=result_fid)
-    wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else str(uuid.uuid4()))
+    wfid = assigned or (f"{parent.workflow_id}-{function_id}" if parent is not None else new_workflow_id())
     if parent is not None and wfid == parent.workflow_id:
         raise ConflictingWorkflowError(wfid, "a workflow cannot start itself as its own child")
     # A method's instance (or class) is not stored: it is found again by its registered names.
