@@ -52,6 +52,7 @@ from tether.errors import (
     WorkflowCancelledError,
     WorkflowNotFoundError,
 )
+from tether.selection import OnCompletion, OnEvent, OnMessage, Selected, on_completion, on_event, on_message
 from tether.serialization import DBOSPortableJSONSerializer, PortableWorkflowError, Serializer
 from tether.types import (
     StepInfo,
@@ -97,6 +98,9 @@ __all__ = [
     "NonExistentWorkflowError",
     "NotInWorkflowError",
     "NotLaunchedError",
+    "OnCompletion",
+    "OnEvent",
+    "OnMessage",
     "PortableWorkflowError",
     "Queue",
     "QueueConfigurationError",
@@ -105,6 +109,7 @@ __all__ = [
     "ScheduleExistsError",
     "ScheduleInput",
     "ScheduleNotFoundError",
+    "Selected",
     "SendMessage",
     "SerializationError",
     "Serializer",
@@ -132,5 +137,8 @@ __all__ = [
     "WorkflowStatusString",
     "error",
     "make_pydantic_args_validator",
+    "on_completion",
+    "on_event",
+    "on_message",
     "pydantic_args_validator",
 ]

@@ -12,6 +12,8 @@ PUBLIC = {
     "WorkflowIDReusePolicy",
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
+    # durable select: its sources and its result
+    "on_message", "on_event", "on_completion", "OnMessage", "OnEvent", "OnCompletion", "Selected",
     # value types
     "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StepStatus", "StreamRead",
     "WorkflowSerializationFormat",

@@ -17,6 +17,7 @@ from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import ManagementAPI
 from tether.api.queue_api import QueueAPI
 from tether.api.schedules import ScheduleAPI
+from tether.api.select_api import SelectAPI
 from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
 from tether.api.validation import ValidateArgs
@@ -80,7 +81,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, StreamReading, ContextInfo):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, ContextInfo):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.

@@ -334,6 +334,23 @@ class Store(abc.ABC):
         ``also``, that operation (the recv's recorded deadline) is recorded in the same transaction unless
         already there. Returns None when the queue is empty (nothing is written then)."""
 
+    # -- select ----------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def first_message(self, workflow_id: str, topics: Sequence[str]) -> tuple[int, int, bytes] | None:
+        """The oldest message of the first topic, in the order given, that holds one: (position of the topic
+        in ``topics``, message ID, message). None when every topic is empty. Reads only."""
+
+    @abc.abstractmethod
+    def record_selection(self, workflow_id: str, op: OperationRow, *, message_id: int | None = None,
+                         also: OperationRow | None = None) -> tuple[bool, OperationRow | None]:
+        """Record a select's outcome as ``op`` and, with ``message_id``, take (delete) that message, atomically;
+        with ``also``, that operation (the select's recorded deadline) too unless already there.
+
+        Returns (True, None) when this call recorded it; (False, row) when an earlier execution had recorded
+        ``op``'s step (nothing is taken then; its outcome wins); (False, None) when the message was gone
+        (taken meanwhile): nothing is written.
+        """
+
     # -- events ----------------------------------------------------------------------------------------
     @abc.abstractmethod
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,

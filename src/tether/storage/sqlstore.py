@@ -29,6 +29,7 @@ from tether.storage.liststore import workflow_row as _workflow_row
 from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
 from tether.storage.schedulestore import ScheduleStore
+from tether.storage.selectstore import SelectStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
@@ -79,7 +80,7 @@ def _op_row(r: Sequence[Any]) -> OperationRow:
     )
 
 
-class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, Store):
+class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 

@@ -71,6 +71,53 @@ FOR UPDATE SKIP LOCKED
 -- name: delete_message
 DELETE FROM messages WHERE message_id = :message_id
 
+-- name: first_message
+-- select: the oldest message of the first topic, in the order of the JSON array :topics, that holds one.
+SELECT t.pos, m.message_id, m.message
+FROM json_array_elements_text(CAST(:topics AS JSON)) WITH ORDINALITY AS t(topic, pos)
+CROSS JOIN LATERAL (
+    SELECT message_id, message FROM messages
+    WHERE destination_uuid = :workflow_uuid AND topic = t.topic
+    ORDER BY message_id LIMIT 1) AS m
+ORDER BY t.pos LIMIT 1
+
+-- name: take_message
+DELETE FROM messages WHERE message_id = :message_id AND destination_uuid = :workflow_uuid
+
+-- name: record_selection
+-- One statement: a select's outcome (and its deadline, when not recorded yet) and, when a message won, the
+-- deletion of that message. Nothing is taken when an earlier execution completed this step (its output is
+-- returned instead), nor recorded when the message is gone (another reader took it meanwhile).
+WITH done AS (
+    SELECT output FROM operation_outputs
+    WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER)
+      AND completed_at IS NOT NULL
+), taken AS (
+    DELETE FROM messages
+    WHERE message_id = CAST(:message_id AS BIGINT) AND destination_uuid = :workflow_uuid
+      AND NOT EXISTS (SELECT 1 FROM done)
+    RETURNING 1
+), go AS (
+    SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM done)
+      AND (CAST(:message_id AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM taken))
+), recorded AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
+           CAST(:output AS BYTEA), CAST(:started_at AS BIGINT), CAST(:completed_at AS BIGINT)
+    FROM go
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), also AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:also_function_id AS INTEGER), CAST(:also_function_name AS TEXT),
+           CAST(:also_output AS BYTEA), CAST(:also_started_at AS BIGINT), CAST(:also_completed_at AS BIGINT)
+    FROM go
+    WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM recorded), (SELECT output FROM done)
+
 -- name: upsert_event
 INSERT INTO workflow_events (workflow_uuid, key, value, updated_at) VALUES (:workflow_uuid, :key, :value, :now)
 ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at

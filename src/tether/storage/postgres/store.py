@@ -174,6 +174,25 @@ class PostgresStore(SqlStore):
             row = s.run("consume_message", params).fetchone()
         return bytes(row[0]) if row is not None and row[0] is not None else None
 
+    def record_selection(self, workflow_id: str, op: OperationRow, *, message_id: int | None = None,
+                         also: OperationRow | None = None) -> tuple[bool, OperationRow | None]:
+        params = {"workflow_uuid": workflow_id, "function_id": op.function_id, "function_name": op.function_name,
+                  "output": op.output, "started_at": op.started_at, "completed_at": op.completed_at,
+                  "message_id": message_id,
+                  "also_function_id": also.function_id if also else None,
+                  "also_function_name": also.function_name if also else None,
+                  "also_output": also.output if also else None,
+                  "also_started_at": also.started_at if also else None,
+                  "also_completed_at": also.completed_at if also else None}
+        with self._auto() as s:
+            recorded, prior = s.run("record_selection", params).fetchone()
+        if recorded:
+            return True, None
+        if prior is not None:
+            return False, OperationRow(function_id=op.function_id, function_name=op.function_name,
+                                       output=bytes(prior), completed_at=op.completed_at)
+        return False, None
+
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
                   op: OperationRow | None = None, history_fid: int | None = None) -> None:
         params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,

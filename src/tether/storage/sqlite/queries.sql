@@ -69,6 +69,17 @@ WHERE destination_uuid = :workflow_uuid AND topic = :topic ORDER BY message_id L
 -- name: delete_message
 DELETE FROM messages WHERE message_id = :message_id
 
+-- name: first_message
+-- select: the oldest message of the first topic, in the order of the JSON array :topics, that holds one.
+SELECT t.key + 1, m.message_id, m.message FROM json_each(:topics) AS t
+JOIN messages AS m ON m.message_id = (
+    SELECT message_id FROM messages WHERE destination_uuid = :workflow_uuid AND topic = t.value
+    ORDER BY message_id LIMIT 1)
+ORDER BY t.key LIMIT 1
+
+-- name: take_message
+DELETE FROM messages WHERE message_id = :message_id AND destination_uuid = :workflow_uuid
+
 -- name: upsert_event
 INSERT INTO workflow_events (workflow_uuid, key, value, updated_at) VALUES (:workflow_uuid, :key, :value, :now)
 ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at

@@ -1,0 +1,244 @@
+"""Durable select: wait inside a workflow for the first of several sources -- messages on some topics of its
+own mailbox, an event of another workflow, the end of another workflow -- or a timeout.
+
+Checkpointed as ``recv`` is: two operations, ``DBOS.select`` (the outcome, written in the same transaction as
+taking the winning message) and right after it ``DBOS.sleep`` (the deadline, so a recovered select waits only
+for what remained). A replay returns the recorded outcome without looking at the sources, and takes nothing.
+
+Order: each look goes through the sources in list order and the first ready one wins; a message source is
+ready when its topic holds a message (the oldest one is taken). The wait is woken by the hub keys of every
+source (``msg``/``event``/``wf``) and by the caller's own cancellation; nothing polls.
+
+The outcome is stored as portable JSON, whatever the workflow's serialization:
+``{"index": i, "source": {...}, "status": ..., "value": base64 | null, "error": base64 | null}``, the value
+and error being the stored bytes of the message, event value or workflow outcome (``{"index": null}``: timeout).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tether.engine import validation
+from tether.engine.context import Preempted, require_workflow
+from tether.engine.events import event_key
+from tether.engine.messages import topic_key
+from tether.engine.outcomes import outcome_of
+from tether.engine.runtime import Runtime
+from tether.errors import (
+    ArgumentTypeError,
+    DBOSUnexpectedStepError,
+    InvalidArgumentError,
+    WorkflowCancelledError,
+)
+from tether.selection import SOURCE_TYPES, OnCompletion, OnEvent, OnMessage, Selected, Source
+from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
+from tether.storage.base import OperationRow
+from tether.types import TERMINAL_STATUSES, WorkflowSerializationFormat, WorkflowStatusString
+
+SELECT_NAME = "DBOS.select"
+MAX_SOURCES = 256
+"""The most sources one select may wait on."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Checked and normalized sources: ``described`` (per source, what the checkpoint names), the message
+    topics in list order (``topics``) with the index of each (``topic_index``), and the other sources."""
+
+    sources: tuple[Source, ...]
+    described: tuple[dict[str, Any], ...]
+    topics: tuple[str, ...]
+    topic_index: tuple[int, ...]
+    others: tuple[tuple[int, OnEvent | OnCompletion], ...]
+
+
+def plan(sources: object, caller_id: str | None = None) -> Plan:
+    """Check and normalize the sources of a select (pure: nothing is read or written).
+
+    Raises:
+        ArgumentTypeError: ``sources`` is not a list or tuple, an item is not a source (build them with
+            ``on_message``, ``on_event``, ``on_completion``), or an ID, topic or key is not a ``str``.
+        InvalidArgumentError: no sources or more than :data:`MAX_SOURCES`; a topic, event or workflow named
+            twice; a workflow waiting for its own end; a bad ID, topic or key (see
+            :mod:`tether.engine.validation`).
+    """
+    if not isinstance(sources, list | tuple):
+        raise ArgumentTypeError("sources", f"must be a list of sources, not {type(sources).__name__}")
+    if not sources:
+        raise InvalidArgumentError("sources", "select needs at least one source")
+    if len(sources) > MAX_SOURCES:
+        raise InvalidArgumentError("sources", f"{len(sources)} sources; at most {MAX_SOURCES} are allowed")
+    described: list[dict[str, Any]] = []
+    topics: list[str] = []
+    topic_index: list[int] = []
+    others: list[tuple[int, OnEvent | OnCompletion]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for i, src in enumerate(sources):
+        if not isinstance(src, SOURCE_TYPES):
+            raise ArgumentTypeError(f"sources[{i}]", f"is a {type(src).__name__}, not a source; build sources "
+                                    "with tether.on_message, on_event or on_completion")
+        norm: Source
+        if isinstance(src, OnMessage):
+            key = topic_key(src.topic)
+            norm = OnMessage(None if src.topic is None else key)
+            topics.append(key)
+            topic_index.append(i)
+            ident: tuple[Any, ...] = ("message", key)
+            what = f"topic {norm.topic!r}"
+        elif isinstance(src, OnEvent):
+            norm = OnEvent(validation.workflow_id(src.workflow_id, f"sources[{i}].workflow_id"), event_key(src.key))
+            others.append((i, norm))
+            ident = ("event", norm.workflow_id, norm.key)
+            what = f"event {norm.key!r} of {norm.workflow_id!r}"
+        else:
+            norm = OnCompletion(validation.workflow_id(src.workflow_id, f"sources[{i}].workflow_id"))
+            if norm.workflow_id == caller_id:
+                raise InvalidArgumentError(f"sources[{i}]", "a workflow cannot wait for its own end")
+            others.append((i, norm))
+            ident = ("completion", norm.workflow_id)
+            what = f"the end of {norm.workflow_id!r}"
+        if ident in seen:
+            raise InvalidArgumentError(f"sources[{i}]", f"{what} is named twice")
+        seen.add(ident)
+        described.append(norm.describe())
+    return Plan(tuple(sources), tuple(described), tuple(topics), tuple(topic_index), tuple(others))
+
+
+async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float) -> Selected | None:
+    """Wait for the first of ``sources`` to fire, up to ``timeout_seconds`` (None then); see the module doc.
+
+    Raises:
+        NotInWorkflowError: not called from a workflow (or called from a step).
+        ArgumentTypeError, InvalidArgumentError: bad sources or timeout (see :func:`plan`); nothing is written.
+        DBOSUnexpectedStepError: on replay, the recorded winner is not the source the code now has at its index.
+        WorkflowCancelledError: the calling workflow was cancelled while waiting.
+    """
+    ctx = require_workflow(SELECT_NAME)
+    p = plan(sources, ctx.workflow_id)
+    timeout_seconds = validation.timeout(timeout_seconds)
+    wfid = ctx.workflow_id
+    fid = ctx.next_function_id()
+    sleep_fid = ctx.next_function_id()
+    rec = ctx.recorded.get(fid)
+    if rec is not None and rec.completed_at is not None:
+        return _selected(p, wfid, fid, rec)
+    started = rt.clock.now_ms()
+    slept = ctx.recorded.get(sleep_fid)
+    if slept is not None and slept.output is not None:
+        deadline = int(deserialize(slept.output))
+    else:
+        deadline = started + int(timeout_seconds * 1000)
+    sleep_row = None if slept is not None else OperationRow(
+        function_id=sleep_fid, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
+        completed_at=started)
+
+    def outcome(record: dict[str, Any]) -> OperationRow:
+        return OperationRow(function_id=fid, function_name=SELECT_NAME, started_at=started,
+                            completed_at=rt.clock.now_ms(),
+                            output=serialize(record, WorkflowSerializationFormat.PORTABLE))
+
+    async def look() -> OperationRow | None:
+        if wfid in rt.cancelled:
+            raise Preempted(wfid) if wfid in rt.preempted else WorkflowCancelledError(wfid)
+        while True:
+            first = await rt.io(rt.store.first_message, wfid, p.topics) if p.topics else None
+            limit = p.topic_index[first[0]] if first is not None else len(p.sources)
+            message_id = None
+            record = None
+            for i, src in p.others:
+                if i >= limit:
+                    break
+                record = await _ready(rt, i, src, p.described[i])
+                if record is not None:
+                    break
+            if record is None:
+                if first is None:
+                    return None
+                record = _record(limit, p.described[limit], payload=first[2])
+                message_id = first[1]
+            row = outcome(record)
+            done, prior = await rt.io(rt.store.record_selection, wfid, row, message_id=message_id,
+                                      also=sleep_row)
+            if done:
+                return row
+            if prior is not None:
+                return prior
+            # The message was taken meanwhile (another recv or select of this workflow): look again.
+
+    got = await look()
+    if got is None:
+        if sleep_row is not None:
+            await rt.io(rt.store.record_operation, wfid, sleep_row)
+            sleep_row = None
+        got = await rt.wait_until(_keys(p, wfid), look, deadline)
+    if got is None:
+        timed_out = outcome({"index": None})
+        prior = await rt.io(rt.store.record_operation, wfid, timed_out)
+        got = prior if prior is not None else timed_out
+    return _selected(p, wfid, fid, got)
+
+
+def _keys(p: Plan, wfid: str) -> list[tuple[str, str, str]]:
+    keys = [("msg", wfid, t) for t in p.topics]
+    for _, src in p.others:
+        if isinstance(src, OnEvent):
+            keys.append(("event", src.workflow_id, src.key))
+        else:
+            keys.append(("wf", src.workflow_id, ""))
+    keys.append(("wf", wfid, ""))  # the caller's own cancellation
+    return keys
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
+def _record(index: int, described: dict[str, Any], *, payload: bytes | None = None, status: str | None = None,
+            error: bytes | None = None) -> dict[str, Any]:
+    return {"index": index, "source": described, "status": status, "value": _b64(payload), "error": _b64(error)}
+
+
+async def _ready(rt: Runtime, index: int, src: OnEvent | OnCompletion, described: dict[str, Any]
+                 ) -> dict[str, Any] | None:
+    """The outcome record if event or completion source ``src`` has fired, else None."""
+    if isinstance(src, OnEvent):
+        value = await rt.io(rt.store.get_event, src.workflow_id, src.key)
+        return None if value is None else _record(index, described, payload=value)
+    row = rt.recent_outcome(src.workflow_id)
+    if row is None:
+        if src.workflow_id in rt.active:
+            return None  # running here: its end wakes us
+        row = await rt.io(rt.store.get_workflow, src.workflow_id, load_input=False)
+    if row is None or row.status not in TERMINAL_STATUSES:
+        return None
+    if row.status == WorkflowStatusString.SUCCESS.value:
+        return _record(index, described, payload=row.output, status=row.status)
+    if row.status == WorkflowStatusString.ERROR.value and row.error is not None:
+        return _record(index, described, status=row.status, error=row.error)
+    try:
+        outcome_of(row)
+    except Exception as exc:  # the error get_result would raise: cancelled, too many recovery attempts, ...
+        return _record(index, described, status=row.status, error=serialize_error(exc))
+    return _record(index, described, payload=row.output, status=row.status)
+
+
+def _selected(p: Plan, wfid: str, fid: int, row: OperationRow) -> Selected | None:
+    record = deserialize(row.output) if row.function_name == SELECT_NAME else None
+    if not isinstance(record, dict) or "index" not in record:
+        raise DBOSUnexpectedStepError(wfid, fid, SELECT_NAME, row.function_name)
+    index = record["index"]
+    if index is None:
+        return None
+    if not isinstance(index, int) or not 0 <= index < len(p.sources) or record.get("source") != p.described[index]:
+        raise DBOSUnexpectedStepError(wfid, fid, f"{SELECT_NAME} of {list(p.described)}",
+                                      f"{SELECT_NAME} won by {record.get('source')}")
+    raw_error = _unb64(record.get("error"))
+    return Selected(index=index, source=p.sources[index], value=deserialize(_unb64(record.get("value"))),
+                    status=record.get("status"), error=deserialize_error(raw_error) if raw_error else None)
