@@ -17,6 +17,7 @@ from tether.api.history import SendMessage, StepReservation
 from tether.api.instances import DBOSConfiguredInstance
 from tether.api.queue import Queue, QueueRateLimit
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
+from tether.api.tracing_api import PropagateOtelContext
 from tether.api.validation import make_pydantic_args_validator, pydantic_args_validator
 from tether.config import DBOSConfig
 from tether.errors import (
@@ -102,6 +103,7 @@ __all__ = [
     "OnEvent",
     "OnMessage",
     "PortableWorkflowError",
+    "PropagateOtelContext",
     "Queue",
     "QueueConfigurationError",
     "QueueDeduplicatedError",

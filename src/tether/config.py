@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from tether.errors import ConfigError
@@ -23,6 +23,11 @@ class DBOSConfig(TypedDict, total=False):
     - ``max_executor_threads``: threads for synchronous workflows started in the background.
     - ``sys_db_pool_size`` (or Tether's ``db_pool_size``): database connections (default 10).
     - ``log_level`` / ``console_log_level``: level of ``DBOS.logger`` and of its console handler (default INFO).
+    - ``enable_otlp``: OpenTelemetry spans for workflows and steps (off by default, as in DBOS; needs
+      ``pip install 'tether[otel]'``). ``otlp_traces_endpoints`` / ``otlp_logs_endpoints`` export over OTLP/HTTP,
+      ``otlp_attributes`` are added to every span and log record, ``otel_attribute_format`` (``"legacy"`` or
+      ``"semconv"``) names the span attributes, ``otlp_log_level`` is the level of the OTLP log handler.
+      See docs/observability.md.
     - ``serializer``: a :class:`tether.Serializer` used for values stored in the default format.
     - ``notification_listener_polling_interval_sec`` (or Tether's ``sqlite_poll_interval_sec``): how often SQLite
       checks for writes made by *other* processes (default 0.05).
@@ -85,12 +90,6 @@ IGNORED_KEYS: dict[str, str] = {
     "sys_db_polling_concurrency": "waits hold no connection in Tether (one wake-up hub), so there is nothing to limit",
     "db_engine_kwargs": "Tether does not use SQLAlchemy engines",
     "sys_db_idle_transaction_timeout_sec": "Tether never leaves a transaction open across a wait",
-    "otlp_log_level": "no OpenTelemetry export",
-    "otlp_traces_endpoints": "no OpenTelemetry export",
-    "otlp_logs_endpoints": "no OpenTelemetry export",
-    "otlp_attributes": "no OpenTelemetry export",
-    "enable_otlp": "no OpenTelemetry export",
-    "otel_attribute_format": "no OpenTelemetry export",
     "dbos_system_schema": "Tether's tables live in its own fixed schema",
     "system_database_engine": "Tether does not use SQLAlchemy engines; give system_database_url",
     "conductor_key": "DBOS Conductor is a DBOS service",
@@ -123,6 +122,18 @@ class DatabaseURL:
 
 
 @dataclass(frozen=True)
+class Telemetry:
+    """The OpenTelemetry keys of a config (see docs/observability.md)."""
+
+    enable_otlp: bool = False
+    traces_endpoints: tuple[str, ...] = ()
+    logs_endpoints: tuple[str, ...] = ()
+    attributes: tuple[tuple[str, str], ...] = ()
+    attribute_format: Literal["legacy", "semconv"] = "legacy"
+    otlp_log_level: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     name: str
     database: DatabaseURL
@@ -137,6 +148,7 @@ class Settings:
     sqlite_busy_timeout_sec: float = 60.0
     heartbeat_interval_sec: float = 2.0
     heartbeat_timeout_sec: float = 10.0
+    telemetry: Telemetry = field(default_factory=Telemetry)
 
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -214,13 +226,46 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         sqlite_busy_timeout_sec=float(busy),
         heartbeat_interval_sec=float(interval),
         heartbeat_timeout_sec=float(timeout),
+        telemetry=_telemetry(config),
     )
 
 
 def ignored_settings(config: DBOSConfig) -> list[str]:
     """The keys of ``config`` that ask for something Tether does not do, each with the reason."""
-    return [f"{key} ({IGNORED_KEYS[key]})" for key, value in config.items()
-            if key in IGNORED_KEYS and value not in (None, False, "", [], {})]
+    notes = [f"{key} ({IGNORED_KEYS[key]})" for key, value in config.items()
+             if key in IGNORED_KEYS and value not in (None, False, "", [], {})]
+    if not config.get("enable_otlp"):  # as in DBOS, the other OpenTelemetry keys need enable_otlp
+        notes += [f"{key} (OpenTelemetry is off: set enable_otlp to True)" for key in _OTEL_KEYS
+                  if config.get(key) not in (None, "", [], {})]
+    return notes
+
+
+_OTEL_KEYS = ("otlp_traces_endpoints", "otlp_logs_endpoints", "otlp_attributes", "otel_attribute_format",
+              "otlp_log_level")
+
+
+def _telemetry(config: DBOSConfig) -> Telemetry:
+    """Raises ConfigError: an OpenTelemetry key of the wrong type."""
+    enable = config.get("enable_otlp")
+    if enable is not None and not isinstance(enable, bool):
+        raise ConfigError(f"enable_otlp must be True or False, not {enable!r}")
+    endpoints = {}
+    for key in ("otlp_traces_endpoints", "otlp_logs_endpoints"):
+        value = config.get(key) or []
+        if not isinstance(value, (list, tuple)) or not all(isinstance(e, str) and e for e in value):
+            raise ConfigError(f"{key} must be a list of endpoint URLs, not {value!r}")
+        endpoints[key] = tuple(value)
+    attributes = config.get("otlp_attributes") or {}
+    if not isinstance(attributes, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                   for k, v in attributes.items()):
+        raise ConfigError(f"otlp_attributes must be a dict of strings to strings, not {attributes!r}")
+    fmt = config.get("otel_attribute_format") or "legacy"
+    if fmt not in ("legacy", "semconv"):
+        raise ConfigError(f"otel_attribute_format must be 'legacy' or 'semconv', not {fmt!r}")
+    return Telemetry(enable_otlp=bool(enable), traces_endpoints=endpoints["otlp_traces_endpoints"],
+                     logs_endpoints=endpoints["otlp_logs_endpoints"], attributes=tuple(attributes.items()),
+                     attribute_format="semconv" if fmt == "semconv" else "legacy",
+                     otlp_log_level=_level(config.get("otlp_log_level"), "otlp_log_level"))
 
 
 def _level(value: object, key: str) -> str | None:

@@ -9,7 +9,7 @@ PUBLIC = {
     "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance", "SetWorkflowID", "SetWorkflowAttributes",
     "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
-    "WorkflowIDReusePolicy",
+    "WorkflowIDReusePolicy", "PropagateOtelContext",
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # durable select: its sources and its result

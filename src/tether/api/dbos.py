@@ -20,9 +20,10 @@ from tether.api.schedules import ScheduleAPI
 from tether.api.select_api import SelectAPI
 from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
+from tether.api.tracing_api import TracingAPI
 from tether.api.validation import ValidateArgs
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
-from tether.engine import events, logs, messages, streams
+from tether.engine import events, logs, messages, streams, tracing
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
 from tether.engine.heartbeat import start_membership
@@ -81,7 +82,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, ContextInfo):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, ContextInfo, TracingAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -96,10 +97,12 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Conte
         returns the running application, as in DBOS.
 
         Raises:
-            ConfigError: the config is invalid, or names another database than the launched application's
+            ConfigError: the config is invalid (or asks for OpenTelemetry that is not installed), or names
+                another database than the launched application's
                 (call ``DBOS.destroy()`` first).
         """
         settings = settings_from_config(config)
+        tracing.check(settings)
         running = cls._instance
         if cls._runtime is not None and running is not None:
             current = running._settings.database  # type: ignore[attr-defined]
@@ -144,6 +147,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Conte
         if not settings.application_version:
             rt.application_version = code_version()
         cls._runtime = rt
+        tracing.configure(settings, rt.application_version)  # before recovery runs anything
         start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
         recover_pending_workflows(rt)
         set_listen(rt, cls._listen)
@@ -165,6 +169,7 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Conte
             forget_classic()
         rt, cls._runtime = cls._runtime, None
         cls._instance = None
+        tracing.shut_down()
         if rt is not None:
             rt.close()
             set_default_serializer(None)

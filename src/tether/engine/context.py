@@ -53,6 +53,7 @@ class StepContext:
     function_id: int
     attempt: int
     max_attempts: int | None = None  # None when the step does not retry
+    name: str = ""
 
 
 _workflow: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextVar(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any
 
-from tether.engine import validation
+from tether.engine import tracing, validation
 from tether.engine.context import current_step, require_workflow, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
@@ -50,6 +50,7 @@ async def set_event(rt: Runtime, key: str, value: Any,
         op = OperationRow(function_id=fid, function_name="DBOS.setEvent", started_at=now, completed_at=now)
         history_fid = fid
     await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, history_fid)
+    tracing.event("DBOS.setEvent", history_fid, key=k)
     rt.notify("event", ctx.workflow_id, k)
 
 

@@ -2,13 +2,16 @@
 workflow (and step) that logged on every record.
 
 Each record gets ``workflow_id`` (``""`` outside a workflow) and, under DBOS's attribute name, ``operationUUID``
-when inside one, so a handler or formatter written for DBOS finds the ID where it looks.
+when inside one, so a handler or formatter written for DBOS finds the ID where it looks. Inside a step it also
+gets ``step_id`` (the step's number in its workflow), ``step_name`` and ``attempt`` (from 1; ``None`` outside
+steps); with ``enable_otlp``, ``traceId`` (as DBOS names it) while a span is current, and ``otlp_attributes``.
 """
 
 from __future__ import annotations
 
 import logging
 
+from tether.engine import tracing
 from tether.engine.context import current_step, current_workflow
 
 LOGGER_NAME = "tether"
@@ -25,12 +28,19 @@ class WorkflowContextFilter(logging.Filter):
         ctx = current_workflow()
         step = current_step()
         record.workflow_id = ctx.workflow_id if ctx is not None else ""
-        record.step_id = step.function_id if step is not None else None
+        if step is not None:
+            record.step_id, record.step_name, record.attempt = step.function_id, step.name, step.attempt
+        else:
+            record.step_id = record.step_name = record.attempt = None
         if ctx is not None:
             record.operationUUID = ctx.workflow_id
-            record.workflow_tag = f"[{ctx.workflow_id}] "
+            where = ctx.workflow_id if step is None else \
+                f"{ctx.workflow_id} step {step.function_id} {step.name} attempt {step.attempt}"
+            record.workflow_tag = f"[{where}] "
         else:
             record.workflow_tag = ""
+        if tracing.enabled():
+            tracing.stamp(record)
         return True
 
 

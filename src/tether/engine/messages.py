@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tether.engine import validation
+from tether.engine import tracing, validation
 from tether.engine.context import (
     WorkflowContext,
     current_step,
@@ -62,6 +62,7 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
         sender = sending_operation(rt, ctx, "DBOS.send")
         if sender is None:
             return  # an earlier execution sent it
+        tracing.event("DBOS.send", sender[1].function_id, destinationID=destination_id, topic=topic)
     elif idempotency_key is None and current_step() is None:
         idempotency_key = take_assigned_id()
     if send_to_forks:  # also to every workflow forked, directly or not, from the destination
@@ -117,6 +118,7 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         return await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
 
     got = await take()
+    tracing.event("DBOS.recv", fid, topic=topic)
     if got is None:
         if sleep_row is not None:
             await rt.io(rt.store.record_operation, wfid, sleep_row)

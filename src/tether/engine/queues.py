@@ -239,7 +239,7 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         logger.error("Cannot start workflow %s: %s", wfid, exc)
         return 0
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
-                  from_storage=True)
+                  from_storage=True, trace_context=row.trace_context, queue_name=row.queue_name)
     main = directory(rt).main_loop
     if reg.is_async and main is not None and main.is_running() and not main.is_closed():
         # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the

@@ -80,5 +80,6 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
         launched.append(row.workflow_uuid)
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
-                                       row.workflow_deadline_epoch_ms, from_storage=True))
+                                       row.workflow_deadline_epoch_ms, from_storage=True,
+                                       trace_context=row.trace_context, queue_name=row.queue_name))
     return launched + [row.workflow_uuid for row, _ in still_running]

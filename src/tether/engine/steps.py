@@ -7,11 +7,13 @@ and how the pause is taken); what to replay and what to record is decided here o
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from tether.engine import tracing
 from tether.engine.bridge import run_sync
 from tether.engine.context import (
     StepContext,
@@ -32,6 +34,8 @@ from tether.errors import (
 )
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow
+
+logger = logging.getLogger("tether")
 
 T = TypeVar("T")
 
@@ -127,11 +131,17 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
         return func(*args, **kwargs)
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
+    with tracing.step_span(policy.name, plan.ctx.workflow_id, plan.function_id):
+        return _attempts_sync(plan, policy, func, args, kwargs)
+
+
+def _attempts_sync(plan: StepPlan, policy: StepPolicy, func: Callable[..., T], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> T:
     tries: _Attempts | None = None  # made at the first failure: the common path allocates nothing
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
-        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit()))
+        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit(), policy.name))
         try:
             result, error = func(*args, **kwargs), None
             break
@@ -141,6 +151,8 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
             wanted = policy.should_retry is None or bool(policy.should_retry(exc))
             tries = tries or _Attempts(policy)
             error = tries.give_up(attempt, exc, wanted)
+            if error is None:
+                _retrying(policy, attempt, exc)
         finally:
             leave_step(token)
         if error is not None:
@@ -165,11 +177,17 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
         return await _call(func, args, kwargs)  # type: ignore[no-any-return]
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
+    with tracing.step_span(policy.name, plan.ctx.workflow_id, plan.function_id):
+        return await _attempts_async(plan, policy, func, args, kwargs)
+
+
+async def _attempts_async(plan: StepPlan, policy: StepPolicy, func: Callable[..., Awaitable[T]] | Callable[..., T],
+                          args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
     tries: _Attempts | None = None  # made at the first failure: the common path allocates nothing
     error: Exception | None = None
     result: Any = None
     for attempt in range(1, policy.attempts() + 1):
-        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit()))
+        token = enter_step(StepContext(plan.ctx, plan.function_id, attempt, policy.retry_limit(), policy.name))
         try:
             if policy.supervised:
                 result = await _supervised(plan.ctx, policy, func, args, kwargs)
@@ -185,12 +203,20 @@ async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] |
                 wanted = bool(await _call(policy.should_retry, (exc,), {}))
             tries = tries or _Attempts(policy)
             error = tries.give_up(attempt, exc, wanted)
+            if error is None:
+                _retrying(policy, attempt, exc)
         finally:
             leave_step(token)
         if error is not None:
             break
         await asyncio.sleep(policy.delay(attempt))
     return await record_step(plan, policy.name, result, error)  # type: ignore[no-any-return]
+
+
+def _retrying(policy: StepPolicy, attempt: int, exc: Exception) -> None:
+    """Tell the log and the step's span that ``attempt`` failed and the step is tried again (as DBOS does)."""
+    logger.warning("Step being automatically retried (attempt %d of %d): %r", attempt, policy.attempts(), exc)
+    tracing.attempt_failed(attempt, exc, policy.delay(attempt))
 
 
 async def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:

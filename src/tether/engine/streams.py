@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
-from tether.engine import validation
+from tether.engine import tracing, validation
 from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.events import event_key
 from tether.engine.runtime import Runtime
@@ -42,6 +42,7 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
         op = OperationRow(function_id=fid, function_name="DBOS.closeStream" if close else "DBOS.writeStream",
                           started_at=now, completed_at=now)
     await rt.io(rt.store.write_stream, ctx.workflow_id, k, payload, rt.clock.now_ms(), op)
+    tracing.event("DBOS.closeStream" if close else "DBOS.writeStream", op.function_id if op else None, key=k)
     rt.notify("stream", ctx.workflow_id, k)
 
 

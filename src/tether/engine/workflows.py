@@ -16,7 +16,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from tether.engine import validation
+from tether.engine import tracing, validation
 from tether.engine.context import (
     Preempted,
     WorkflowContext,
@@ -88,6 +88,8 @@ class Start:
     from_storage: bool = False  # the arguments were decoded from the database (recovery, a queue)
     result_fid: int | None = None  # the parent's step number for reading its result (direct calls)
     detached: bool = False  # started in the background: nobody waits for this execution's outcome
+    trace_context: str | None = None  # the starter's W3C trace context (engine/tracing.py)
+    queue_name: str | None = None
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -172,7 +174,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
         attributes=opts.attributes if opts.attributes is not None else start_attributes(),
-        application_name=rt.settings.name,
+        application_name=rt.settings.name, trace_context=tracing.capture(),
     )
     created, holder = await _insert(rt, row, opts.duplication_policy,
                                     opts.reuse_policy == "reject" or rejects_reuse(wfid))
@@ -187,7 +189,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     if created:
         rt.notify("wf", wfid, status)
     return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline,
-                 result_fid=result_fid)
+                 result_fid=result_fid, trace_context=row.trace_context)
 
 
 async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
@@ -320,6 +322,11 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
 
 def execute_sync(rt: Runtime, start: Start) -> Any:
     """Run a synchronous workflow function in the calling thread."""
+    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name):
+        return _execute_sync(rt, start)
+
+
+def _execute_sync(rt: Runtime, start: Start) -> Any:
     from tether.engine.bridge import run_sync
 
     ctx = _context(rt, start)
@@ -340,6 +347,11 @@ def execute_sync(rt: Runtime, start: Start) -> Any:
 
 async def execute_async(rt: Runtime, start: Start) -> Any:
     """Run an async workflow function in the current task."""
+    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name):
+        return await _execute_async(rt, start)
+
+
+async def _execute_async(rt: Runtime, start: Start) -> Any:
     ctx = _context(rt, start)
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True

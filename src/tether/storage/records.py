@@ -45,6 +45,7 @@ class WorkflowRow:
     completed_at: int | None = None
     was_forked_from: bool = False
     application_name: str | None = None
+    trace_context: str | None = None  # the starter's W3C trace context, JSON {"traceparent": ..., ...}
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)

@@ -9,7 +9,7 @@ INSERT INTO workflow_status (
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
     schedule_name, is_debounced, debounce_deadline_epoch_ms,
     queue_partition_key,
-    attributes, completed_at, was_forked_from, application_name, owner_process)
+    attributes, completed_at, was_forked_from, application_name, owner_process, trace_context)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
@@ -17,7 +17,7 @@ VALUES (
     :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
     :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
     :queue_partition_key,
-    :attributes, :completed_at, :was_forked_from, :application_name, :owner_process)
+    :attributes, :completed_at, :was_forked_from, :application_name, :owner_process, :trace_context)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
