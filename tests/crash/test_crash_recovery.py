@@ -119,6 +119,70 @@ def test_killed_after_recv_keeps_message_and_stream_exactly_once(db_url: str, tm
     assert _steps(tmp_path) == ["after-recv"]
 
 
+def test_killed_after_select_recovers_the_same_winner_and_keeps_the_losers(db_url: str, tmp_path: Path) -> None:
+    """Messages wait on topics b and c; select([a, b, c]) takes b1. The process is killed after the select is
+    checkpointed, and a message then arrives on a, which would win a fresh select. The recovered workflow
+    gets b1 again without taking anything, and every other message is still queued, once."""
+    DBOS.destroy()
+    from tether import DBOSClient
+
+    executor = f"crash-{uuid.uuid4().hex[:10]}"
+    wfid = f"crash-select-{executor}"
+    first = _spawn("select", "start", db_url, executor, tmp_path)
+    try:
+        _wait_for_marker(tmp_path, "started", first)
+        with DBOSClient(db_url) as client:
+            for value, topic in [("b1", "b"), ("c1", "c"), ("c2", "c"), ("open", "gate")]:
+                client.send(wfid, value, topic)
+            _wait_for_marker(tmp_path, "after-select", first)
+            client.send(wfid, "a1", "a")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    second = _spawn("select", "recover", db_url, executor, tmp_path)
+    out_text, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    out = json.loads(out_text.strip().splitlines()[-1])
+    assert out["result"] == {"index": 1, "value": "b1",
+                             "rest": {"a": ["a1", None], "b": [None, None], "c": ["c1", "c2"]}}
+    assert (tmp_path / "selected").read_text().split() == ["1", "b1", "1", "b1"]  # both executions agree
+
+
+def _select_waiting(db_url: str, executor: str) -> None:
+    """Wait until the select's deadline is checkpointed: it found nothing and waits."""
+    from tether import DBOSClient
+
+    with DBOSClient(db_url) as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if any(s["function_name"] == "DBOS.sleep"
+                   for s in client.list_workflow_steps(f"crash-select-wait-{executor}")):
+                return
+            time.sleep(0.02)
+    raise AssertionError("the select never started waiting")
+
+
+def test_killed_while_selecting_takes_what_arrived_meanwhile(db_url: str, tmp_path: Path) -> None:
+    DBOS.destroy()
+    from tether import DBOSClient
+
+    executor = f"crash-{uuid.uuid4().hex[:10]}"
+    first = _spawn("select-wait", "start", db_url, executor, tmp_path)
+    try:
+        _wait_for_marker(tmp_path, "started", first)
+        _select_waiting(db_url, executor)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    with DBOSClient(db_url) as client:  # sent while no process runs the workflow
+        client.send(f"crash-select-wait-{executor}", "late", "b")
+    second = _spawn("select-wait", "recover", db_url, executor, tmp_path)
+    out_text, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert json.loads(out_text.strip().splitlines()[-1])["result"] == [1, "late", None]
+
+
 @pytest.fixture(autouse=True)
 def _no_app() -> None:
     DBOS.destroy()

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from tether import DBOS, SetWorkflowID
+from tether import DBOS, SetWorkflowID, on_message
 
 scenario, phase, db_url, executor_id, workdir = sys.argv[1:6]
 WORK = Path(workdir)
@@ -74,7 +74,28 @@ def receiver() -> dict[str, object]:
     return {"first": first, "second": second}
 
 
-WORKFLOWS = {"steps": (multi_step, ()), "sleep": (sleeper, (3.0,)), "recv": (receiver, ())}
+@DBOS.workflow()
+def selector() -> dict[str, object]:
+    """Selects once messages are queued on several topics, then (after the kill point) drains every topic."""
+    DBOS.recv("gate", timeout_seconds=60)
+    got = DBOS.select([on_message("a"), on_message("b"), on_message("c")], timeout_seconds=60)
+    assert got is not None
+    note("selected", f"{got.index} {got.value}")
+    pause_here("after-select")
+    rest = {t: [DBOS.recv(t, timeout_seconds=0) for _ in range(2)] for t in ("a", "b", "c")}
+    return {"index": got.index, "value": got.value, "rest": rest}
+
+
+@DBOS.workflow()
+def select_waiting() -> list[object]:
+    """Waits in select with nothing queued (the test kills it there and sends while it is down)."""
+    got = DBOS.select([on_message("a"), on_message("b")], timeout_seconds=60)
+    assert got is not None
+    return [got.index, got.value, DBOS.recv("a", timeout_seconds=0)]
+
+
+WORKFLOWS = {"steps": (multi_step, ()), "sleep": (sleeper, (3.0,)), "recv": (receiver, ()),
+             "select": (selector, ()), "select-wait": (select_waiting, ())}
 
 
 def main() -> None:
