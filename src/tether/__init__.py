@@ -56,6 +56,7 @@ from tether.errors import (
 from tether.selection import OnCompletion, OnEvent, OnMessage, Selected, on_completion, on_event, on_message
 from tether.serialization import DBOSPortableJSONSerializer, PortableWorkflowError, Serializer
 from tether.types import (
+    PendingMessage,
     StepInfo,
     StepOptions,
     StepStatus,
@@ -102,6 +103,7 @@ __all__ = [
     "OnCompletion",
     "OnEvent",
     "OnMessage",
+    "PendingMessage",
     "PortableWorkflowError",
     "PropagateOtelContext",
     "Queue",

@@ -114,6 +114,9 @@ class WorkflowStatus:
     authenticated_roles: list[str] | None = None
     shard_key: str | None = None
     parent_shard_key: str | None = None
+    # Tether: how many messages were still queued for it (sent, never received) when it ended; None while it
+    # has not ended. Messages sent after the end are not counted (``pending_message_counts`` shows them).
+    unread_messages_at_end: int | None = None
 
     @property
     def args(self) -> tuple[Any, ...]:
@@ -184,6 +187,24 @@ class StreamRead:
     values: list[Any] = field(default_factory=list)
     closed: bool = False
     next_offset: int = 0
+
+
+@dataclass(frozen=True)
+class PendingMessage:
+    """A message queued for a workflow that no ``recv`` has taken yet (``DBOS.list_pending_messages``).
+
+    ``topic`` is None for a message sent without a topic; ``sent_at_epoch_ms`` is when it was sent;
+    ``size_bytes`` the size of the stored (serialized) value; ``value`` the decoded message when the listing
+    was asked for values (``load_values=True``), else None. A value that cannot be decoded in this process is
+    an :class:`~tether.serialization.UndecodableValue` saying why, rather than an error for the whole listing.
+    """
+
+    message_id: int
+    topic: str | None
+    sent_at_epoch_ms: int
+    size_bytes: int
+    idempotency_key: str | None = None
+    value: Any = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 from tether.api.client_management import ClientManagement
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.mailboxes import MailboxReading
 from tether.api.queue_api import ClientQueueAPI
 from tether.api.schedules import ClientSchedules
 from tether.api.status import to_status
@@ -22,7 +23,7 @@ from tether.serialization import set_default_serializer
 from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 
-class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading):
+class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading, MailboxReading):
     """A connection to a Tether system database.
 
     Raises:

@@ -14,6 +14,7 @@ from tether.api import handles, instances, validation
 from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.enqueue_options import start_options
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.mailboxes import MailboxReading
 from tether.api.management import ManagementAPI
 from tether.api.queue_api import QueueAPI
 from tether.api.schedules import ScheduleAPI
@@ -82,7 +83,8 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, ContextInfo, TracingAPI):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading, ContextInfo,
+           TracingAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.

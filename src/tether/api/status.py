@@ -40,6 +40,7 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
         completed_at=row.completed_at, queue_partition_key=row.queue_partition_key,
         dequeued_at=row.started_at_epoch_ms if row.queue_name is not None else None,
         was_forked_from=bool(row.was_forked_from), application_name=row.application_name,
+        unread_messages_at_end=row.unread_messages_at_end,
     )
 
 

@@ -22,6 +22,7 @@ from tether.storage.records import (
     OutgoingMessage,
     PartitionLoad,
     ProcessRow,
+    QueuedMessage,
     QueuePolicy,
     ScheduleRow,
     StreamChunk,
@@ -42,6 +43,7 @@ __all__ = [
     "PartitionLoad",
     "ProcessRow",
     "QueuePolicy",
+    "QueuedMessage",
     "ScheduleRow",
     "Store",
     "StreamChunk",
@@ -350,6 +352,18 @@ class Store(abc.ABC):
         ``op``'s step (nothing is taken then; its outcome wins); (False, None) when the message was gone
         (taken meanwhile): nothing is written.
         """
+
+    @abc.abstractmethod
+    def pending_messages(self, workflow_id: str, topic: str | None, *, load_values: bool,
+                         limit: int | None = None, offset: int | None = None) -> list[QueuedMessage] | None:
+        """The messages still queued for a workflow (all topics, or only ``topic``, a stored topic key), by
+        topic and then oldest first: the order ``recv`` takes them. The stored bytes only with
+        ``load_values``. None when no workflow has this ID."""
+
+    @abc.abstractmethod
+    def pending_message_counts(self, workflow_id: str) -> dict[str, int] | None:
+        """How many messages are still queued for a workflow, per stored topic key (topics with none are
+        left out). None when no workflow has this ID."""
 
     # -- events ----------------------------------------------------------------------------------------
     @abc.abstractmethod

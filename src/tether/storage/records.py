@@ -46,6 +46,7 @@ class WorkflowRow:
     was_forked_from: bool = False
     application_name: str | None = None
     trace_context: str | None = None  # the starter's W3C trace context, JSON {"traceparent": ..., ...}
+    unread_messages_at_end: int | None = None  # messages still queued when it ended; None until it ends
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)
@@ -74,6 +75,19 @@ class OutgoingMessage:
     topic: str
     message: bytes
     idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One message still queued for a workflow (not received yet). ``topic`` is as stored (NULL_TOPIC for
+    none); ``size`` is the length of the stored bytes; ``message`` is None unless the values were asked for."""
+
+    message_id: int
+    topic: str
+    created_at: int
+    size: int
+    idempotency_key: str | None = None
+    message: bytes | None = None
 
 
 @dataclass

@@ -19,6 +19,7 @@ from tether.storage.base import (
     WORKFLOW_COLUMNS,
     OperationRow,
     OutgoingMessage,
+    QueuedMessage,
     Store,
     StreamChunk,
     WorkflowFilter,
@@ -195,8 +196,11 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
             sets.append(f"completed_at = {ph}")
             params.append(now_ms)
-        else:
-            sets.append("completed_at = NULL")  # resumed or re-enqueued: it has not ended any more
+            sets.append("unread_messages_at_end = (SELECT count(*) FROM messages "
+                        "WHERE messages.destination_uuid = workflow_status.workflow_uuid)")
+        else:  # resumed or re-enqueued: it has not ended any more
+            sets.append("completed_at = NULL")
+            sets.append("unread_messages_at_end = NULL")
         if queue_name is not ...:
             sets.append(f"queue_name = {ph}")
             params.append(queue_name)
@@ -387,6 +391,25 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
             if also is not None:
                 s.run("insert_operation", _op_params(workflow_id, also))
             return message
+
+    def pending_messages(self, workflow_id: str, topic: str | None, *, load_values: bool,
+                         limit: int | None = None, offset: int | None = None) -> list[QueuedMessage] | None:
+        params = {"workflow_uuid": workflow_id, "topic": topic, "load_values": 1 if load_values else 0,
+                  "limit": self._limit(limit), "offset": offset or 0}
+        with self._auto() as s:
+            rows = s.run("pending_messages" if topic is None else "pending_messages_topic", params).fetchall()
+            if not rows and s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
+                return None
+        return [QueuedMessage(message_id=int(r[0]), topic=r[1], created_at=int(r[2]), size=int(r[3]),
+                              idempotency_key=r[4], message=bytes(r[5]) if r[5] is not None else None)
+                for r in rows]
+
+    def pending_message_counts(self, workflow_id: str) -> dict[str, int] | None:
+        with self._auto() as s:
+            rows = s.run("pending_message_counts", {"workflow_uuid": workflow_id}).fetchall()
+            if not rows and s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
+                return None
+        return {r[0]: int(r[1]) for r in rows}
 
     # -- events ----------------------------------------------------------------------------------------
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,

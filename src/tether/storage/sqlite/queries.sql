@@ -21,7 +21,8 @@ ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
 UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now,
-    completed_at = :now
+    completed_at = :now,
+    unread_messages_at_end = (SELECT count(*) FROM messages WHERE destination_uuid = :workflow_uuid)
 WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
 
 -- name: insert_operation
@@ -79,6 +80,23 @@ ORDER BY t.key LIMIT 1
 
 -- name: take_message
 DELETE FROM messages WHERE message_id = :message_id AND destination_uuid = :workflow_uuid
+
+-- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
+-- (destination_uuid, topic, message_id) in index order; the value only when :load_values = 1.
+-- name: pending_messages
+SELECT message_id, topic, created_at, length(message), idempotency_key,
+       CASE WHEN :load_values = 1 THEN message END
+FROM messages WHERE destination_uuid = :workflow_uuid
+ORDER BY topic, message_id LIMIT :limit OFFSET :offset
+
+-- name: pending_messages_topic
+SELECT message_id, topic, created_at, length(message), idempotency_key,
+       CASE WHEN :load_values = 1 THEN message END
+FROM messages WHERE destination_uuid = :workflow_uuid AND topic = :topic
+ORDER BY message_id LIMIT :limit OFFSET :offset
+
+-- name: pending_message_counts
+SELECT topic, count(*) FROM messages WHERE destination_uuid = :workflow_uuid GROUP BY topic ORDER BY topic
 
 -- name: upsert_event
 INSERT INTO workflow_events (workflow_uuid, key, value, updated_at) VALUES (:workflow_uuid, :key, :value, :now)
@@ -366,7 +384,8 @@ UPDATE workflow_status
 SET status = 'ENQUEUED', queue_name = :queue_name,
     application_version = coalesce(CAST(:application_version AS TEXT), application_version),
     recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, deduplication_id = NULL,
-    started_at_epoch_ms = NULL, updated_at = :now, completed_at = NULL, output = NULL, error = NULL
+    started_at_epoch_ms = NULL, updated_at = :now, completed_at = NULL, output = NULL, error = NULL,
+    unread_messages_at_end = NULL
 WHERE workflow_uuid = :workflow_uuid AND status = :status
 
 -- Processes and ownership --------------------------------------------------------------------------------
