@@ -353,6 +353,7 @@ class Store(abc.ABC):
         (taken meanwhile): nothing is written.
         """
 
+    # -- mailboxes -------------------------------------------------------------------------------------
     @abc.abstractmethod
     def pending_messages(self, workflow_id: str, topic: str | None, *, load_values: bool,
                          limit: int | None = None, offset: int | None = None) -> list[QueuedMessage] | None:
