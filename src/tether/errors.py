@@ -32,6 +32,8 @@
     ├── InvalidArgumentError (ValueError)          a bad argument: a NUL or lone surrogate in an ID, key or name,
     │                                              one too long, a NaN/infinite/negative timeout, a huge offset
     ├── ArgumentTypeError (TypeError)              an argument of the wrong type (an int idempotency key, ...)
+    ├── DBOSImportError                            tether import-dbos could not copy; nothing was written
+    │   └── DBOSSourceError (ValueError)           the source is unreachable, not DBOS's, or of an unknown version
     └── StorageError                               the database failed; the driver's error is ``__cause__``
         └── DatabaseUnavailableError               a passing fault (connection lost, server restarting, lock
                                                    held, disk full, read-only): retried until the database
@@ -528,3 +530,13 @@ class ArgumentTypeError(TetherError, TypeError):
         super().__init__(f"{argument}: {message}")
         self.argument = argument
         self._ctor_args = (argument, message)
+
+
+class DBOSImportError(TetherError):
+    """``tether import-dbos`` could not copy a DBOS system database into Tether's; nothing was written."""
+
+
+class DBOSSourceError(DBOSImportError, ValueError):
+    """The database to import from cannot be read as a DBOS 3.4 system database: it cannot be reached or
+    opened, it holds no DBOS system tables, its schema version is not one Tether reads, or one of its stored
+    values is malformed. Raised before anything is written."""

@@ -16,6 +16,7 @@
     tether stream list ID                        the streams a workflow wrote
     tether stream read ID progress_stream --follow
     tether migrate                               create or upgrade the database's tables
+    tether import-dbos --from URL [--to URL]     copy a DBOS 3.4 system database into Tether's tables
 
 The database is --db URL, else $DBOS_SYSTEM_DATABASE_URL, else sqlite:///tether-demo.sqlite (a file in
 the working directory). Commands that only read never create it. --json (before or after the command)
@@ -23,7 +24,7 @@ prints one JSON document (stream read --follow: one per line). Lists show the ne
 
 Exit codes: 0 done; 1 not found or failed (the database, the workflow, the event, the stream);
 2 usage error; 3 nothing to do (cancel or resume of a workflow in a state where it has no effect);
-130 interrupted (Ctrl-C).
+4 import-dbos: the source is not a DBOS 3.4 database this Tether reads (nothing written); 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from tether.cli import commands, manage, serving, streams
+from tether.cli.import_dbos import add_import_command
 from tether.cli.output import Output
 from tether.cli.schedules import add_schedule_commands
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
@@ -132,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_schedule_commands(top, common)
 
+    add_import_command(top, common)
     command(top, "migrate", commands.migrate, "create the database if needed, and create or upgrade its tables")
 
     for name, handler, help_text in (

@@ -11,6 +11,7 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tether.storage.importstore import ImportBatch, ImportCounts
 from tether.storage.records import (
     NULL_TOPIC,
     PROCESS_COLUMNS,
@@ -395,3 +396,14 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_streams(self, workflow_id: str) -> list[tuple[str, int, bool]]:
         """Every stream the workflow wrote: (key, number of values, closed), by key."""
+
+    # -- moving a DBOS database over ------------------------------------------------------------------------
+    @abc.abstractmethod
+    def import_rows(self, batch: ImportBatch) -> ImportCounts:
+        """Insert imported rows in one transaction, leaving alone workflows (with all their rows), queues and
+        schedules that already exist (see ``storage/importstore.py``).
+
+        Raises:
+            DBOSImportError: an imported workflow's deduplication ID is active in Tether already.
+            StorageError: the database failed. In both cases nothing is written.
+        """

@@ -25,6 +25,7 @@ from tether.storage.base import (
     WorkflowFilter,
     WorkflowRow,
 )
+from tether.storage.importstore import ImportStore
 from tether.storage.liststore import ListStore
 from tether.storage.liststore import workflow_row as _workflow_row
 from tether.storage.processstore import ProcessStore
@@ -81,7 +82,7 @@ def _op_row(r: Sequence[Any]) -> OperationRow:
     )
 
 
-class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, Store):
+class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, ImportStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from tether.errors import DatabaseUnavailableError, StorageError
+from tether.errors import ConfigError, DatabaseUnavailableError, StorageError
 from tether.storage.base import Listener
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlite.jsonb import sql_contains
@@ -82,6 +82,7 @@ class SqliteStore(SqlStore):
         Raises:
             StorageError: the file cannot be opened, migrated or written (a read-only file fails here, at
                 launch, rather than at the first write).
+            ConfigError: the file is a DBOS system database (nothing is changed in it).
         """
         self.path = path
         self.poll_interval = poll_interval
@@ -90,6 +91,7 @@ class SqliteStore(SqlStore):
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
+        _refuse_dbos_file(path)
         try:
             conn = self._connect()
         except sqlite3.Error as exc:
@@ -248,3 +250,27 @@ def _split_statements(script: str) -> list[str]:
     if buf.strip() and not all(ln.strip().startswith("--") or not ln.strip() for ln in buf.splitlines()):
         statements.append(buf.strip())
     return statements
+
+
+def _refuse_dbos_file(path: str) -> None:
+    """A SQLite file that DBOS created holds tables of the same names as Tether's (``workflow_status``,
+    ``operation_outputs``, ...), so the two cannot share it: say so, and how to move, before touching it.
+
+    Raises:
+        ConfigError: ``path`` holds DBOS's system tables and no Tether tables.
+    """
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return  # no such file yet (or unreadable): opening it for real says why
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+    if "dbos_migrations" in names and "tether_migrations" not in names:
+        raise ConfigError(
+            f"{path} is a DBOS system database: Tether's tables have the same names as DBOS's, so they cannot "
+            f"share one SQLite file. Copy it into a new Tether database with: tether import-dbos --from "
+            f"sqlite:///{path} --to sqlite:///<new file> (nothing was changed in {path})")

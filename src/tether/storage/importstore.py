@@ -1,0 +1,127 @@
+"""Writing an imported DBOS database into Tether's tables (``tether import-dbos``): one transaction, so a
+failure leaves nothing behind. Mixin of ``SqlStore``; it runs the store's own named statements.
+
+A workflow whose ID is already in Tether's tables is left alone with everything recorded for it, and so are
+its checkpoints, messages, events and streams from the import: running the import twice changes nothing.
+Queues and schedules whose name is taken are left alone likewise.
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from tether.errors import DBOSImportError
+from tether.storage.records import (
+    SCHEDULE_COLUMNS,
+    WORKFLOW_COLUMNS,
+    OperationRow,
+    QueuePolicy,
+    ScheduleRow,
+    WorkflowRow,
+)
+
+if TYPE_CHECKING:
+    from tether.storage.sqlstore import Session
+
+
+@dataclass
+class ImportBatch:
+    """Rows to import, already in Tether's stored form (values serialized as Tether reads them)."""
+
+    workflows: list[WorkflowRow] = field(default_factory=list)
+    operations: list[tuple[str, OperationRow]] = field(default_factory=list)
+    messages: list[tuple[str, str, bytes, int]] = field(default_factory=list)  # destination, topic, value, at
+    events: list[tuple[str, str, bytes, int]] = field(default_factory=list)    # workflow, key, value, at
+    event_history: list[tuple[str, int, str, bytes]] = field(default_factory=list)  # workflow, step, key, value
+    streams: list[tuple[str, str, int, bytes | None, int]] = field(default_factory=list)  # wf, key, seq, value, at
+    queues: list[tuple[QueuePolicy, int]] = field(default_factory=list)  # settings, created at
+    schedules: list[ScheduleRow] = field(default_factory=list)
+
+
+@dataclass
+class ImportCounts:
+    """What an import wrote, and what it found already there (left alone)."""
+
+    imported: list[str] = field(default_factory=list)          # workflow IDs
+    already_present: list[str] = field(default_factory=list)   # workflow IDs
+    operations: int = 0
+    messages: int = 0
+    events: int = 0
+    event_history: int = 0
+    stream_values: int = 0
+    queues: list[str] = field(default_factory=list)
+    queues_present: list[str] = field(default_factory=list)
+    schedules: list[str] = field(default_factory=list)
+    schedules_present: list[str] = field(default_factory=list)
+
+
+class ImportStore(abc.ABC):
+    """Mixin of ``SqlStore``."""
+
+    @abc.abstractmethod
+    def _tx(self) -> AbstractContextManager[Session]: ...
+
+    def import_rows(self, batch: ImportBatch) -> ImportCounts:
+        """Insert ``batch`` in one transaction, skipping workflows (and all their rows), queues and schedules
+        that already exist.
+
+        Raises:
+            DBOSImportError: a workflow's deduplication ID is already held by an active workflow of the same
+                queue in Tether (nothing is written).
+            StorageError: the database failed (nothing is written).
+        """
+        from tether.storage.queuestore import _params as queue_params  # (both build on base.py, which
+        from tether.storage.sqlstore import UniqueViolation, _op_params  # names this module's records)
+
+        counts = ImportCounts()
+        with self._tx() as s:
+            new: set[str] = set()
+            for row in batch.workflows:
+                params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+                params["owner_process"] = None
+                try:
+                    created = s.run("insert_workflow", params).rowcount == 1
+                except UniqueViolation as exc:
+                    raise DBOSImportError(
+                        f"workflow {row.workflow_uuid}: its deduplication ID {row.deduplication_id!r} is held by "
+                        f"an active workflow of queue {row.queue_name!r} in Tether already; nothing was "
+                        "imported") from exc
+                (counts.imported if created else counts.already_present).append(row.workflow_uuid)
+                if created:
+                    new.add(row.workflow_uuid)
+            for wfid, op in batch.operations:
+                if wfid in new:
+                    s.run("insert_operation", _op_params(wfid, op))
+                    counts.operations += 1
+            for dest, topic, value, at in batch.messages:
+                if dest in new:
+                    s.run("insert_message", {"destination_uuid": dest, "topic": topic, "message": value,
+                                             "idempotency_key": None, "now": at})
+                    counts.messages += 1
+            for wfid, key, value, at in batch.events:
+                if wfid in new:
+                    s.run("upsert_event", {"workflow_uuid": wfid, "key": key, "value": value, "now": at})
+                    counts.events += 1
+            for wfid, fid, key, value in batch.event_history:
+                if wfid in new:
+                    s.run("upsert_event_history", {"workflow_uuid": wfid, "function_id": fid, "key": key,
+                                                   "value": value})
+                    counts.event_history += 1
+            for wfid, key, seq, stream_value, at in batch.streams:
+                if wfid in new:
+                    s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
+                                            "now": at})
+                    counts.stream_values += 1
+            for policy, created_at in batch.queues:
+                if s.run("queue_get", {"name": policy.name}).fetchone() is None:
+                    s.run("queue_insert", queue_params(policy, created_at))
+                    counts.queues.append(policy.name)
+                else:
+                    counts.queues_present.append(policy.name)
+            for sched in batch.schedules:
+                done = s.run("insert_schedule", {c: getattr(sched, c) for c in SCHEDULE_COLUMNS}).rowcount == 1
+                (counts.schedules if done else counts.schedules_present).append(sched.schedule_name)
+        return counts

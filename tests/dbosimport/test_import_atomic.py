@@ -1,0 +1,34 @@
+"""The import writes in one transaction: a failure part-way leaves nothing behind (both backends)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tether.config import parse_database_url
+from tether.errors import StorageError
+from tether.storage import open_store
+from tether.storage.base import OperationRow, WorkflowRow
+from tether.storage.importstore import ImportBatch
+
+
+def test_a_failure_part_way_imports_nothing(db_url: str) -> None:
+    store = open_store(parse_database_url(db_url))
+    try:
+        batch = ImportBatch(
+            workflows=[WorkflowRow(workflow_uuid=f"atomic-{i}", status="SUCCESS", name="wf", created_at=1,
+                                   updated_at=1) for i in range(3)],
+            operations=[("atomic-0", OperationRow(function_id=1, function_name="step", completed_at=1))],
+            # the same stream offset twice: the primary key fails on the last row of the batch
+            streams=[("atomic-1", "s", 0, b"J1", 1), ("atomic-1", "s", 0, b"J2", 1)])
+        with pytest.raises(StorageError):
+            store.import_rows(batch)
+        assert [store.get_workflow(f"atomic-{i}") for i in range(3)] == [None, None, None]
+        assert store.load_operations("atomic-0") == []
+        batch.streams.pop()
+        counts = store.import_rows(batch)
+        assert (len(counts.imported), counts.operations, counts.stream_values) == (3, 1, 1)
+        again = store.import_rows(batch)
+        assert (again.imported, sorted(again.already_present), again.operations) == ([], [
+            "atomic-0", "atomic-1", "atomic-2"], 0)
+    finally:
+        store.close()

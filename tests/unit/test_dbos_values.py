@@ -1,0 +1,120 @@
+"""Converting values stored by DBOS 3.4 into Tether's form, without unpickling anything (engine/dbos_values.py).
+The pickles here are made with DBOS's class names by hand, so the test needs no dbos package."""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import pickletools
+import sys
+import types
+
+import pytest
+
+import tether.error
+from tether.engine.dbos_values import (
+    ValueConversionError,
+    convert_inputs,
+    convert_sleep,
+    convert_value,
+    is_stream_close,
+    repoint_dbos_classes,
+)
+from tether.serialization import PortableWorkflowError, deserialize, deserialize_error
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def _stand_in(module: str, name: str, args: tuple[object, ...]) -> object:
+    """An object that pickles as ``module.name(*args)`` would, under a placeholder module of the same length
+    (swapped for ``module`` in the bytes), so that the real dbos package, installed or not, is never used."""
+    placeholder = "x" + module[1:].replace(".", "_")
+    mod = sys.modules.setdefault(placeholder, types.ModuleType(placeholder))
+    cls = getattr(mod, name, None)
+    if cls is None:
+        cls = type(name, (Exception,), {"__module__": placeholder,
+                                        "__reduce__": lambda self: (type(self), self.ctor)})
+        setattr(mod, name, cls)
+    obj = cls()
+    obj.ctor = args
+    return obj
+
+
+def _named(module: str, name: str, args: tuple[object, ...], protocol: int = 4) -> bytes:
+    """A pickle that calls ``module.name(*args)``, as pickling DBOS's class would have written it."""
+    raw = pickle.dumps(_stand_in(module, name, args), protocol=protocol)
+    return raw.replace(("x" + module[1:].replace(".", "_")).encode(), module.encode())
+
+
+def test_plain_pickles_are_kept_byte_for_byte() -> None:
+    raw = pickle.dumps({"args": (1, "x"), "kwargs": {"k": [1, 2]}})
+    converted = convert_value(_b64(raw), "py_pickle")
+    assert converted.data == b"P" + raw and deserialize(converted.data) == {"args": (1, "x"), "kwargs": {"k": [1, 2]}}
+    assert convert_value(_b64(raw), None).data == b"P" + raw  # no name: DBOS's default serializer, pickle
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_dbos_error_classes_read_as_tethers(protocol: int) -> None:
+    raw = _named("dbos._error", "DBOSMaxStepRetriesExceeded", ("flaky", 2, [ValueError("x")]), protocol)
+    converted = convert_value(_b64(raw), "py_pickle")
+    assert converted.unmapped == frozenset()
+    error = deserialize_error(converted.data)
+    assert isinstance(error, tether.error.DBOSMaxStepRetriesExceeded)
+    assert (error.step_name, error.max_retries, str(error.errors[0])) == ("flaky", 2, "x")
+    assert converted.data is not None
+    list(pickletools.genops(converted.data[1:]))  # still a well-formed pickle
+
+
+def test_memoized_dbos_module_names_are_repointed_each_time() -> None:
+    # [dbos._error.DBOSAwaitedWorkflowCancelledError("w1"), dbos._error.DBOSMaxStepRetriesExceeded("s", 1, [])],
+    # the second module name read back from the memo (BINGET 0), as a pickler may write it
+    raw = (b"\x80\x04](" + b"\x8c\x0bdbos._error\x94" + b"\x8c\x21DBOSAwaitedWorkflowCancelledError\x94\x93"
+           + b"\x8c\x02w1\x85R" + b"h\x00" + b"\x8c\x1aDBOSMaxStepRetriesExceeded\x93" + b"\x8c\x01sK\x01]\x87R"
+           + b"e.")
+    first, second = deserialize(convert_value(_b64(raw), "py_pickle").data)
+    assert isinstance(first, tether.error.DBOSAwaitedWorkflowCancelledError) and first.workflow_id == "w1"
+    assert isinstance(second, tether.error.DBOSMaxStepRetriesExceeded) and second.step_name == "s"
+    plain = pickle.dumps([1, 2])
+    assert repoint_dbos_classes(plain) == (plain, frozenset())
+
+
+def test_a_dbos_class_tether_lacks_is_reported_and_left_as_is() -> None:
+    raw = _named("dbos._kafka_message", "KafkaMessage", ())
+    converted = convert_value(_b64(raw), "py_pickle")
+    assert converted.data == b"P" + raw
+    assert converted.unmapped == frozenset({"dbos._kafka_message.KafkaMessage"})
+
+
+def test_portable_values_inputs_and_errors() -> None:
+    assert deserialize(convert_value('{"a":[1,2]}', "portable_json").data) == {"a": [1, 2]}
+    inputs = convert_inputs('{"positionalArgs":["x"],"namedArgs":{"count":2}}', "portable_json")
+    assert deserialize(inputs.data) == {"args": ["x"], "kwargs": {"count": 2}}
+    assert deserialize(convert_inputs('{"positionalArgs":null}', "portable_json").data) == {"args": [], "kwargs": {}}
+    error = deserialize_error(convert_value(json.dumps({"name": "KeyError", "message": "m", "code": 3,
+                                                        "data": None}), "portable_json").data)
+    assert isinstance(error, PortableWorkflowError)
+    assert (error.name, str(error), error.code) == ("KeyError", "m", 3)
+
+
+def test_a_custom_serializers_text_is_kept_under_its_name() -> None:
+    assert convert_value("hello", "my_serializer").data == b"Cmy_serializer\nhello"
+
+
+def test_sleep_checkpoints_become_milliseconds() -> None:
+    assert deserialize(convert_sleep("1796031604.2396364", "portable_json")) == 1796031604240
+    with pytest.raises(ValueConversionError):
+        convert_sleep(_b64(pickle.dumps(1.0)), "py_pickle")
+
+
+def test_stream_close_mark_and_malformed_values() -> None:
+    assert is_stream_close('"__DBOS_STREAM_CLOSED__"', "portable_json")
+    assert not is_stream_close('"__DBOS_STREAM_CLOSED__"', "py_pickle")
+    with pytest.raises(ValueConversionError):
+        convert_value("not base64!", "py_pickle")
+    with pytest.raises(ValueConversionError):
+        convert_value("{not json", "portable_json")
+    with pytest.raises(ValueConversionError):
+        convert_value(_b64(b"dbos, but not a pickle"), "py_pickle")
