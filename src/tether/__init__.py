@@ -56,6 +56,7 @@ from tether.errors import (
 from tether.selection import OnCompletion, OnEvent, OnMessage, Selected, on_completion, on_event, on_message
 from tether.serialization import DBOSPortableJSONSerializer, PortableWorkflowError, Serializer
 from tether.types import (
+    EventVersion,
     PendingMessage,
     StepInfo,
     StepOptions,
@@ -93,6 +94,7 @@ __all__ = [
     "DebouncerClient",
     "DuplicationPolicy",
     "EnqueueOptions",
+    "EventVersion",
     "InvalidArgumentError",
     "InvalidScheduleError",
     "MaxRecoveryAttemptsExceeded",

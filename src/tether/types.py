@@ -214,3 +214,14 @@ class StreamInfo:
     key: str
     values: int
     closed: bool
+
+
+@dataclass(frozen=True)
+class EventVersion:
+    """One version of a workflow event: every ``set_event`` of a key gives it the next ``version``
+    (1, 2, ... per workflow and key). ``created_at_epoch_ms`` is when that version was set."""
+
+    key: str
+    version: int
+    value: Any
+    created_at_epoch_ms: int

@@ -18,6 +18,7 @@ PUBLIC = {
     "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StepStatus", "StreamRead",
     "PendingMessage",
     "WorkflowSerializationFormat",
+    "EventVersion",
     # errors (Tether names)
     "TetherError", "ConfigError", "NotLaunchedError", "NotInWorkflowError", "SerializationError", "StorageError",
     "DatabaseUnavailableError",

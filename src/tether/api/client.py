@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from tether.api.client_management import ClientManagement
+from tether.api.event_watching import EventWatching
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.mailboxes import MailboxReading
 from tether.api.queue_api import ClientQueueAPI
@@ -23,7 +24,8 @@ from tether.serialization import set_default_serializer
 from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 
-class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading, MailboxReading):
+class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading, MailboxReading,
+                 EventWatching):
     """A connection to a Tether system database.
 
     Raises:

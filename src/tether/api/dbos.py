@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from tether.api import handles, instances, validation
 from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.enqueue_options import start_options
+from tether.api.event_watching import EventWatching
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.mailboxes import MailboxReading
 from tether.api.management import ManagementAPI
@@ -83,8 +84,8 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading, ContextInfo,
-           TracingAPI):
+class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading, EventWatching,
+           ContextInfo, TracingAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.

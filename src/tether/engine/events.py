@@ -9,8 +9,8 @@ from tether.engine import tracing, validation
 from tether.engine.context import current_step, require_workflow, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
-from tether.storage.base import OperationRow
-from tether.types import WorkflowSerializationFormat
+from tether.storage.base import EventVersionRow, OperationRow
+from tether.types import EventVersion, WorkflowSerializationFormat
 
 
 def event_key(key: str) -> str:
@@ -62,6 +62,24 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
     Raises:
         InvalidArgumentError, ArgumentTypeError: a bad ID, key or timeout (see :mod:`tether.engine.validation`).
     """
+    return await _await_event(rt, workflow_id, key, timeout_seconds, versioned=False)
+
+
+async def get_event_with_version(rt: Runtime, workflow_id: str, key: str,
+                                 timeout_seconds: float) -> EventVersion | None:
+    """As :func:`get_event`, with the value's version: an :class:`EventVersion`, or None when no value
+    appeared in time. Checkpointed inside a workflow as ``DBOS.getEventWithVersion``.
+
+    Raises:
+        InvalidArgumentError, ArgumentTypeError: a bad ID, key or timeout.
+        SerializationError: (inside a workflow) the value cannot be checkpointed in the workflow's format.
+    """
+    got = await _await_event(rt, workflow_id, key, timeout_seconds, versioned=True)
+    return got if isinstance(got, EventVersion) else None
+
+
+async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float, *,
+                       versioned: bool) -> Any:
     validation.workflow_id(workflow_id)
     k = event_key(key)
     timeout_seconds = validation.timeout(timeout_seconds)
@@ -74,7 +92,7 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
         sleep_fid = ctx.next_function_id()
         rec = ctx.recorded.get(fid)
         if rec is not None and rec.completed_at is not None:
-            return deserialize(rec.output)
+            return _recorded(rec.output, versioned)
         slept = ctx.recorded.get(sleep_fid)
         if slept is not None and slept.output is not None:
             deadline = int(deserialize(slept.output))
@@ -87,19 +105,35 @@ async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: fl
             function_id=fid + 1, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
             completed_at=started))
 
-    async def look() -> bytes | None:
+    async def look() -> bytes | EventVersionRow | None:
+        if versioned:
+            return await rt.io_until(deadline, rt.store.get_event_version, workflow_id, k)
         return await rt.io_until(deadline, rt.store.get_event, workflow_id, k)
 
     got = await look()
     if got is None and deadline > rt.clock.now_ms():
         got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
     if ctx is not None and fid is not None:
+        if isinstance(got, EventVersionRow):
+            output = serialize([k, got.version, deserialize(got.value), got.created_at], ctx.serialization)
+        else:
+            output = got if got is not None else serialize(None)
         prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
-            function_id=fid, function_name="DBOS.getEvent", output=got if got is not None else serialize(None),
-            started_at=started, completed_at=rt.clock.now_ms()))
+            function_id=fid, function_name="DBOS.getEventWithVersion" if versioned else "DBOS.getEvent",
+            output=output, started_at=started, completed_at=rt.clock.now_ms()))
         if prior is not None:
-            return deserialize(prior.output)
+            return _recorded(prior.output, versioned)
+    if isinstance(got, EventVersionRow):
+        return EventVersion(k, got.version, deserialize(got.value), got.created_at)
     return deserialize(got)
+
+
+def _recorded(output: bytes | None, versioned: bool) -> Any:
+    """What a recorded ``getEvent`` (the value) or ``getEventWithVersion`` (an EventVersion or None) returns."""
+    got = deserialize(output)
+    if versioned and got is not None:
+        return EventVersion(*got)
+    return got
 
 
 async def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from tether.storage.records import (
     WORKFLOW_COLUMNS,
     Adoption,
     DebounceResult,
+    EventVersionChunk,
+    EventVersionRow,
     OperationRow,
     OutgoingMessage,
     PartitionLoad,
@@ -38,6 +40,8 @@ __all__ = [
     "WORKFLOW_COLUMNS",
     "Adoption",
     "DebounceResult",
+    "EventVersionChunk",
+    "EventVersionRow",
     "Listener",
     "OperationRow",
     "OutgoingMessage",
@@ -371,11 +375,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
                   op: OperationRow | None = None, history_fid: int | None = None) -> None:
-        """Publish an event value; with ``op`` recorded in the same transaction (a repeat changes nothing),
-        and with ``history_fid`` kept in the event history under that step number (for forks)."""
+        """Publish an event value as the key's next version (1, 2, ...), kept with the step number
+        ``history_fid`` (for forks and rewinds); with ``op`` recorded in the same transaction, and then a
+        repeat (``op`` already recorded) changes nothing and adds no version."""
 
     @abc.abstractmethod
     def get_event(self, workflow_id: str, key: str) -> bytes | None: ...
+
+    @abc.abstractmethod
+    def get_event_version(self, workflow_id: str, key: str) -> EventVersionRow | None:
+        """The latest version of an event (None: never set)."""
+
+    @abc.abstractmethod
+    def read_event_versions(self, workflow_id: str, key: str, from_version: int,
+                            limit: int = 1000) -> EventVersionChunk:
+        """Up to ``limit`` versions of an event from ``from_version`` on, in order, with the workflow's status
+        read in the same snapshot."""
 
     @abc.abstractmethod
     def get_all_events(self, workflow_id: str) -> dict[str, bytes]: ...

@@ -98,6 +98,24 @@ class StreamChunk:
     workflow_status: str | None = None
 
 
+@dataclass(frozen=True)
+class EventVersionRow:
+    """One version of an event: its number (1, 2, ... per workflow and key), value and when it was set."""
+
+    version: int
+    value: bytes
+    created_at: int
+
+
+@dataclass
+class EventVersionChunk:
+    """Versions of an event from some version on, and the owning workflow's status in the same snapshot
+    (None: no such workflow)."""
+
+    entries: list[EventVersionRow] = field(default_factory=list)
+    workflow_status: str | None = None
+
+
 @dataclass
 class WorkflowFilter:
     """Filters of ``list_workflows``; every field is optional. Lists mean "any of"."""

@@ -17,6 +17,8 @@ from tether.errors import (
 )
 from tether.storage.base import (
     WORKFLOW_COLUMNS,
+    EventVersionChunk,
+    EventVersionRow,
     OperationRow,
     OutgoingMessage,
     QueuedMessage,
@@ -418,15 +420,30 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         with self._tx() as s:
             if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
                 return
-            s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms})
-            if history_fid is not None:
-                s.run("upsert_event_history", {"workflow_uuid": workflow_id, "function_id": history_fid,
-                                               "key": key, "value": value})
+            # One statement: a trigger keeps the new version (PostgreSQL does it all in one statement too).
+            s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
+                                   "function_id": history_fid})
 
     def get_event(self, workflow_id: str, key: str) -> bytes | None:
         with self._auto() as s:
             row = s.run("get_event", {"workflow_uuid": workflow_id, "key": key}).fetchone()
         return bytes(row[0]) if row is not None else None
+
+    def get_event_version(self, workflow_id: str, key: str) -> EventVersionRow | None:
+        with self._auto() as s:
+            row = s.run("get_event_version", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+        return EventVersionRow(int(row[1]), bytes(row[0]), int(row[2])) if row is not None else None
+
+    def read_event_versions(self, workflow_id: str, key: str, from_version: int,
+                            limit: int = 1000) -> EventVersionChunk:
+        with self._auto() as s:
+            rows = s.run("read_event_versions", {"workflow_uuid": workflow_id, "key": key,
+                                                 "from_version": from_version, "limit": limit}).fetchall()
+        if not rows:
+            return EventVersionChunk()
+        return EventVersionChunk(
+            entries=[EventVersionRow(int(r[1]), bytes(r[2]), int(r[3])) for r in rows if r[1] is not None],
+            workflow_status=rows[0][0])
 
     def get_all_events(self, workflow_id: str) -> dict[str, bytes]:
         with self._auto() as s:

@@ -136,9 +136,18 @@ ORDER BY message_id LIMIT :limit OFFSET :offset
 -- name: pending_message_counts
 SELECT topic, count(*) FROM messages WHERE destination_uuid = :workflow_uuid GROUP BY topic ORDER BY topic
 
--- name: upsert_event
-INSERT INTO workflow_events (workflow_uuid, key, value, updated_at) VALUES (:workflow_uuid, :key, :value, :now)
-ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+-- name: get_event_version
+SELECT value, version, updated_at FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key = :key
+
+-- name: read_event_versions
+-- The workflow's status and the versions of a key from :from_version on, in one snapshot: when the status is
+-- terminal here, every version the workflow set is among the rows (no row at all: no such workflow).
+SELECT w.status, v.version, v.value, v.created_at
+FROM workflow_status w
+LEFT JOIN workflow_event_versions v
+    ON v.workflow_uuid = w.workflow_uuid AND v.key = :key AND v.version >= :from_version
+WHERE w.workflow_uuid = :workflow_uuid
+ORDER BY v.version LIMIT :limit
 
 -- name: get_event
 SELECT value FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key = :key
@@ -293,7 +302,8 @@ SELECT output FROM operation_outputs
 WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER) AND completed_at IS NOT NULL
 
 -- name: set_event_recorded
--- One statement: the checkpoint (when given) and the upsert of the event's latest value.
+-- One statement: the checkpoint (when given), the upsert of the event's latest value one version on, and that
+-- version kept (under the step that set it, for forks and rewinds). A repeated checkpoint changes nothing.
 WITH recorded AS (
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
     SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
@@ -301,19 +311,18 @@ WITH recorded AS (
     WHERE CAST(:function_id AS INTEGER) IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING 1
-), history AS (
-    -- the value under the step that set it, for forks
-    INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
-    SELECT CAST(:workflow_uuid AS TEXT), CAST(:history_fid AS INTEGER), CAST(:key AS TEXT), CAST(:value AS BYTEA)
-    WHERE CAST(:history_fid AS INTEGER) IS NOT NULL
-      AND (CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded))
-    ON CONFLICT (workflow_uuid, function_id, key) DO UPDATE SET value = excluded.value
-    RETURNING 1
+), upserted AS (
+    INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), CAST(:value AS BYTEA), CAST(:now AS BIGINT), 1
+    WHERE CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded)
+    ON CONFLICT (workflow_uuid, key) DO UPDATE
+    SET value = excluded.value, updated_at = excluded.updated_at, version = workflow_events.version + 1
+    RETURNING version
 )
-INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
-SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), CAST(:value AS BYTEA), CAST(:now AS BIGINT)
-WHERE CAST(:function_id AS INTEGER) IS NULL OR EXISTS (SELECT 1 FROM recorded)
-ON CONFLICT (workflow_uuid, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
+INSERT INTO workflow_event_versions (workflow_uuid, key, version, function_id, value, created_at)
+SELECT CAST(:workflow_uuid AS TEXT), CAST(:key AS TEXT), version, CAST(:history_fid AS INTEGER),
+       CAST(:value AS BYTEA), CAST(:now AS BIGINT)
+FROM upserted
 
 -- name: append_stream
 -- One statement: the checkpoint (when given) and the append after the current tail. On a closed stream
@@ -469,26 +478,22 @@ SELECT attributes FROM workflow_status WHERE workflow_uuid = :workflow_uuid FOR 
 -- name: set_attributes
 UPDATE workflow_status SET attributes = :attributes WHERE workflow_uuid = :workflow_uuid
 
--- name: upsert_event_history
-INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
-VALUES (:workflow_uuid, :function_id, :key, :value)
-ON CONFLICT (workflow_uuid, function_id, key) DO UPDATE SET value = excluded.value
-
 -- name: replace_child
 UPDATE operation_outputs SET child_workflow_id = :new
 WHERE workflow_uuid = :workflow_uuid AND child_workflow_id = :old
 
 -- name: copy_event_history
-INSERT INTO workflow_events_history (workflow_uuid, function_id, key, value)
-SELECT :target_id, function_id, key, value FROM workflow_events_history
+-- A fork keeps the versions set before its start step, with their numbers.
+INSERT INTO workflow_event_versions (workflow_uuid, key, version, function_id, value, created_at)
+SELECT :target_id, key, version, function_id, value, created_at FROM workflow_event_versions
 WHERE workflow_uuid = :source_id AND function_id < :before_function_id
 
 -- name: restore_events
--- The events of a fork: each key's last value set before the fork's start step.
-INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
-SELECT :target_id, h.key, h.value, :now FROM workflow_events_history h
-WHERE h.workflow_uuid = :source_id AND h.function_id = (
-    SELECT max(h2.function_id) FROM workflow_events_history h2
+-- The events of a fork: each key's last version set before the fork's start step.
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
+SELECT :target_id, h.key, h.value, :now, h.version FROM workflow_event_versions h
+WHERE h.workflow_uuid = :source_id AND h.version = (
+    SELECT max(h2.version) FROM workflow_event_versions h2
     WHERE h2.workflow_uuid = :source_id AND h2.key = h.key AND h2.function_id < :before_function_id)
 
 -- name: fork_tree
@@ -502,15 +507,16 @@ SELECT id FROM tree
 
 -- name: rewind_events
 DELETE FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key IN (
-    SELECT key FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+    SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
 
 -- name: rewind_restore_events
-INSERT INTO workflow_events (workflow_uuid, key, value, updated_at)
-SELECT h.workflow_uuid, h.key, h.value, :now FROM workflow_events_history h
+-- Each key set from the cut on goes back to its last version set before the cut.
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
+SELECT h.workflow_uuid, h.key, h.value, :now, h.version FROM workflow_event_versions h
 WHERE h.workflow_uuid = :workflow_uuid AND h.function_id < :cut
-  AND h.key IN (SELECT key FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
-  AND h.function_id = (SELECT max(h2.function_id) FROM workflow_events_history h2
-                       WHERE h2.workflow_uuid = :workflow_uuid AND h2.key = h.key AND h2.function_id < :cut)
+  AND h.key IN (SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+  AND h.version = (SELECT max(h2.version) FROM workflow_event_versions h2
+                   WHERE h2.workflow_uuid = :workflow_uuid AND h2.key = h.key AND h2.function_id < :cut)
 
 -- name: rewind_stream_closes
 DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
@@ -519,7 +525,7 @@ DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
 DELETE FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
 
 -- name: rewind_event_history
-DELETE FROM workflow_events_history WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+DELETE FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
 
 -- name: rewind_messages
 DELETE FROM messages WHERE destination_uuid = :workflow_uuid
