@@ -37,6 +37,7 @@ __all__ = [
     "median",
     "percentile",
     "process_stats",
+    "rep_latency_metrics",
     "wait_until",
 ]
 
@@ -100,6 +101,21 @@ def latency_metrics(prefix: str, seconds: Sequence[float], **detail: Any) -> lis
     return [
         Metric(f"{prefix} p50", percentile(ms, 50), "ms", "lower", extra),
         Metric(f"{prefix} p99", percentile(ms, 99), "ms", "lower", extra),
+    ]
+
+
+def rep_latency_metrics(prefix: str, reps: Sequence[Sequence[float]], **detail: Any) -> list[Metric]:
+    """p50 and p99 in milliseconds over repetitions of durations in seconds: the p50 is the median of the
+    repetitions' p50s (each kept in the detail), the p99 pools every sample (a repetition alone is too short
+    for a p99 of its own)."""
+    ms_reps = [[s * 1000.0 for s in rep] for rep in reps if rep]
+    pooled = [v for rep in ms_reps for v in rep]
+    p50s = [percentile(rep, 50) for rep in ms_reps]
+    extra = {"n": len(pooled), "reps": len(ms_reps), "min_ms": min(pooled, default=math.nan),
+             "max_ms": max(pooled, default=math.nan), **detail}
+    return [
+        Metric(f"{prefix} p50", median(p50s), "ms", "lower", {**extra, "rep_p50s": [round(p, 4) for p in p50s]}),
+        Metric(f"{prefix} p99", percentile(pooled, 99), "ms", "lower", extra),
     ]
 
 
@@ -178,15 +194,16 @@ def database(backend: str, label: str) -> Iterator[str]:
         raise ValueError(f"unknown backend {backend!r}")
 
 
-def configure(url: str) -> None:
-    """Create the process-wide DBOS object (not launched) with the one config every scenario uses."""
-    _dbos()(config={"name": "bench", "system_database_url": url})
+def configure(url: str, config: dict[str, Any] | None = None) -> None:
+    """Create the process-wide DBOS object (not launched) with the one config every scenario uses, plus
+    ``config`` (extra keys, e.g. dbos's ``notification_listener_polling_interval_sec`` for one variant)."""
+    _dbos()(config={"name": "bench", "system_database_url": url, **(config or {})})
 
 
 @contextlib.contextmanager
-def launched(url: str) -> Iterator[None]:
+def launched(url: str, config: dict[str, Any] | None = None) -> Iterator[None]:
     """Configure and launch DBOS on ``url`` for the duration of the block, then destroy it."""
-    configure(url)
+    configure(url, config)
     _dbos().launch()
     try:
         yield

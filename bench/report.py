@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
+
+from bench.floors import PREFIX, floor_of, floor_section, floor_values, inrun_values
 
 IMPLS = ("tether", "dbos")
 
@@ -35,14 +38,33 @@ def cell(metric: dict[str, Any] | None) -> str:
     return f"> {fmt(value)} ({counted}, capped)"
 
 
+def backend_label(rec: dict[str, Any]) -> str:
+    """The backend, and for a variant run with extra DBOS config, that config ("sqlite, dbos polling 0.001 s")."""
+    config = rec.get("params", {}).get("config")
+    if not config:
+        return str(rec["backend"])
+    poll = config.get("notification_listener_polling_interval_sec")
+    extra = f"polling {poll:g} s" if poll is not None and len(config) == 1 else \
+        ", ".join(f"{k}={v}" for k, v in config.items())
+    return f"{rec['backend']}, {rec['impl']} {extra}"
+
+
 def _index(records: list[dict[str, Any]]) -> dict[tuple[str, str, str], dict[str, dict[str, Any]]]:
     """(scenario, metric, backend) -> impl -> metric dict; scenarios and metrics in first-seen order,
     the backends of one metric next to each other."""
     rows: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
     for rec in records:
         for m in rec.get("metrics", []):
-            key = (rec["scenario"], m["name"], rec["backend"])
+            if m["name"].startswith(PREFIX):
+                continue  # the scenario's floor samples: used for the floor columns, not rows of their own
+            key = (rec["scenario"], m["name"], backend_label(rec))
             rows.setdefault(key, {})[rec["impl"]] = m
+    # A row of one implementation's variant (dbos with faster polling) is compared with the other's plain row.
+    for (scenario, name, backend), row in rows.items():
+        plain = rows.get((scenario, name, backend.split(",")[0]), {})
+        for impl in IMPLS:
+            if impl not in row and impl in plain:
+                row[impl] = plain[impl]
     first_seen = {key[:2]: i for i, key in reversed(list(enumerate(rows)))}
     return dict(sorted(rows.items(), key=lambda kv: (first_seen[kv[0][:2]], kv[0][2])))
 
@@ -125,9 +147,27 @@ def _metric(rows: dict[Any, Any], scenario: str, name: str, backend: str, impl: 
     return m  # type: ignore[no-any-return]
 
 
+FloorLookup = Callable[[str, str, str, str], "tuple[str, float] | None"]
+
+
+def _floor_lookup(records: list[dict[str, Any]]) -> FloorLookup:
+    """(scenario, metric, backend label, impl) -> the row's floor (label, ms) as timed in that implementation's
+    own run of the scenario, else from the floor scenario, else None."""
+    standalone = floor_values(records)
+    inrun = {(r["scenario"], backend_label(r), r["impl"]): inrun_values(r) for r in records}
+
+    def floor_for(scenario: str, metric: str, backend: str, impl: str) -> tuple[str, float] | None:
+        own = inrun.get((scenario, backend, impl)) or inrun.get((scenario, backend.split(",")[0], impl))
+        return floor_of(own or {}, scenario, metric, backend) or \
+            floor_of(standalone.get(backend.split(",")[0], {}), scenario, metric, backend)
+
+    return floor_for
+
+
 def _targets_section(records: list[dict[str, Any]], rows: dict[Any, Any]) -> list[str]:
-    """The issue's targets, each with the measured figure and a verdict (from this run only)."""
+    """The targets of issue 17, each with the measured figure and a verdict (from this run only)."""
     out: list[tuple[str, str, str]] = []
+    floor_for = _floor_lookup(records)
 
     def speedup(label: str, scenario: str, name: str, backend: str, need: float, higher: bool) -> None:
         ours, peer = (_metric(rows, scenario, name, backend, i) for i in IMPLS)
@@ -144,68 +184,96 @@ def _targets_section(records: list[dict[str, Any]], rows: dict[Any, Any]) -> lis
         verdict = "met" if x >= need else f"not met: {shown}, needs {wanted} ({x / need:.0%} of the way)"
         out.append((label, got, verdict))
 
-    speedup("wf_seq >= 5x peer wf/s", "wf_seq", "throughput", "postgres", 5, True)
-    ceilings = {m["name"]: m for r in records if r["scenario"] == "pg_limit" for m in r.get("metrics", [])
-                if m["name"].startswith("INSERT+COMMIT")}
-    wf_seq = _metric(rows, "wf_seq", "throughput", "postgres", "tether")
-    for name, m in ceilings.items():
-        label = f"wf_seq >= 50% of the pg_limit ceiling {name.partition(' ')[2]}".rstrip()
-        if wf_seq is None:
+    def against_floor(label: str, scenario: str, name: str, backend: str, most: float) -> None:
+        ours = _metric(rows, scenario, name, backend, "tether")
+        floor = floor_for(scenario, name, backend, "tether")
+        if ours is None or floor is None:
             out.append((label, "not measured", "-"))
-            continue
-        per_wf = m["detail"].get("commits_per_workflow", 5)
-        share = wf_seq["value"] * per_wf / m["value"]
-        out.append((label, f"{fmt(wf_seq['value'])} wf/s of {fmt(m['value'] / per_wf)} wf/s: {share:.0%}",
-                    "met" if share >= 0.5 else f"not met: {share:.0%} of 50% needed"))
-    for n in (32, 256):
-        for mode in ("sync", "async"):
-            speedup(f"wf_concurrent {mode} x{n} >= 5x peer", "wf_concurrent", f"throughput {mode} x{n}",
-                    "postgres", 5, True)
-    for scenario, name in (("send_recv_latency", "send->recv p50"), ("event_latency", "set_event->get_event p50")):
-        speedup(f"{scenario} p50 <= 1/4 of peer (postgres)", scenario, name, "postgres", 4, False)
-        speedup(f"{scenario} p50 <= 1/20 of peer (sqlite)", scenario, name, "sqlite", 20, False)
-    speedup("stream write throughput >= 3x peer", "stream", "write throughput", "postgres", 3, True)
-    speedup("stream reader latency p99 <= 1/4 of peer", "stream", "write->read p99", "postgres", 4, False)
+            return
+        x = ours["value"] / floor[1]
+        out.append((label, f"{fmt(ours['value'])} ms against a floor of {fmt(floor[1])} ms ({floor[0]}): "
+                    f"{x:.2f}x floor", "met" if x <= most else f"not met: {x:.2f}x, needs <= {most:g}x"))
 
-    finish = _metric(rows, "many_waiting", "send all + finish W=10000", "postgres", "tether")
+    speedup("send->recv p50 from the call <= 1/5 of dbos", "send_recv_latency", "send->recv p50", "postgres",
+            5, False)
+    against_floor("send->recv p50 from the call <= 1.5x its floor", "send_recv_latency", "send->recv p50",
+                  "postgres", 1.5)
+    speedup("set_event->get_event p50 from the call <= 1/8 of dbos", "event_latency", "set_event->get_event p50",
+            "postgres", 8, False)
+    for scenario, name in (("send_recv_latency", "send() call p50"), ("event_latency", "set_event() call p50")):
+        against_floor(f"{name.removesuffix(' p50')} costs about one commit (<= 1.5x; informational)", scenario,
+                      name, "postgres", 1.5)
+    speedup("async workflows, 256 in flight >= 20x dbos", "wf_concurrent", "throughput async x256", "postgres",
+            20, True)
+    ceiling = next((m for r in records if r["scenario"] == "pg_limit" for m in r.get("metrics", [])
+                    if m["name"] == "INSERT+COMMIT (psycopg)"), None)
+    async256 = _metric(rows, "wf_concurrent", "throughput async x256", "postgres", "tether")
+    if ceiling is None or async256 is None:
+        out.append(("async x256: more commits/s than one connection's ceiling", "not measured", "-"))
+    else:
+        per_wf = ceiling["detail"].get("commits_per_workflow", 5)
+        commits = async256["value"] * per_wf
+        out.append(("async x256: more commits/s than one connection's ceiling",
+                    f"{fmt(async256['value'])} wf/s x {per_wf} = {fmt(commits)} commits/s against "
+                    f"{fmt(ceiling['value'])} commits/s on one connection ({commits / ceiling['value']:.2f}x)",
+                    "met" if commits > ceiling["value"] else "not met"))
+    speedup("sequential workflows >= 6x dbos (no regression)", "wf_seq", "throughput", "postgres", 6, True)
+
+    big = 100000
+    finish = _metric(rows, "many_waiting", f"send all + finish W={big}", "postgres", "tether")
     if finish is None:
-        out.append(("many_waiting W=10,000: all finish", "not measured", "-"))
+        out.append(("100,000 waiters: all finish after one message each", "not measured", "-"))
     else:
         d = finish["detail"]
-        all_done = not d.get("lower_bound") and d.get("finished", 10000) == 10000
-        out.append(("many_waiting W=10,000: all finish",
-                    f"{d.get('finished', '?'):,} of 10,000 finished in {fmt(finish['value'])} s after the sends"
-                    if isinstance(d.get("finished"), int) else f"finished in {fmt(finish['value'])} s",
+        all_done = not d.get("lower_bound") and d.get("finished") == big
+        out.append(("100,000 waiters: all finish after one message each",
+                    f"{d.get('finished', 0):,} of {big:,} finished, {fmt(finish['value'])} s after the first send",
                     "met" if all_done else "not met"))
-    threads = {w: _metric(rows, "many_waiting", f"OS threads while waiting W={w}", "postgres", "tether")
-               for w in (1000, 10000)}
-    if all(threads.values()):
-        t1, t10 = threads[1000]["value"], threads[10000]["value"]  # type: ignore[index]
-        out.append(("many_waiting: thread count independent of W", f"{t1:.0f} threads at W=1,000, {t10:.0f} at "
-                    "W=10,000", "met" if t10 <= t1 + 2 else f"not met: +{t10 - t1:.0f} threads for 10x W"))
-    else:
-        out.append(("many_waiting: thread count independent of W", "not measured", "-"))
-    rss = _metric(rows, "many_waiting", "peak RSS above baseline W=10000", "postgres", "tether")
+    rss = _metric(rows, "many_waiting", f"peak RSS above baseline W={big}", "postgres", "tether")
+    per = _metric(rows, "many_waiting", f"RSS per waiter W={big}", "postgres", "tether")
     if rss is None:
-        out.append(("many_waiting W=10,000: peak RSS <= 150 MB above baseline", "not measured", "-"))
+        out.append(("100,000 waiters: RSS above baseline <= 1.5 GB", "not measured", "-"))
     else:
-        mb = rss["value"] / MIB_PER_MB
-        out.append(("many_waiting W=10,000: peak RSS <= 150 MB above baseline",
-                    f"{fmt(rss['value'])} MiB = {fmt(mb)} MB above baseline",
-                    "met" if mb <= 150 else f"not met: {fmt(mb - 150)} MB over"))
-    speedup("recovery: 200 pending recovered and finished >= 3x faster than peer", "recovery",
-            "all SUCCESS after launch n=200", "postgres", 3, False)
+        gb = rss["value"] * 2**20 / 1e9
+        extra = f", {fmt(per['value'])} KiB per waiter" if per else ""
+        out.append(("100,000 waiters: RSS above baseline <= 1.5 GB",
+                    f"{fmt(rss['value'])} MiB = {gb:.2f} GB (peak){extra}",
+                    "met" if gb <= 1.5 else f"not met: {gb:.2f} GB"))
+    threads = {w: _metric(rows, "many_waiting", f"OS threads while waiting W={w}", "postgres", "tether")
+               for w in (100, big)}
+    small_t, big_t = threads[100], threads[big]
+    if small_t is None or big_t is None:
+        out.append(("100,000 waiters: threads as with 100", "not measured", "-"))
+    else:
+        t1, t2 = small_t["value"], big_t["value"]
+        out.append(("100,000 waiters: threads as with 100", f"{t1:.0f} OS threads at W=100, {t2:.0f} at W=100,000",
+                    "met" if t2 <= t1 + 2 else f"not met: +{t2 - t1:.0f} threads"))
+
+    sse = _metric(rows, "sse_readers", "write->delivery p50", "postgres", "tether") or \
+        _metric(rows, "sse_readers", "write->delivery p50", "sqlite", "tether")
+    if sse is None:
+        out.append(("10,000 SSE readers: p50 write->delivery <= 100 ms, none missing a value", "not measured", "-"))
+    else:
+        d = sse["detail"]
+        wrong = d.get("readers_with_wrong_sequence")
+        ok = sse["value"] <= 100 and wrong == 0 and d.get("readers") == 10000
+        out.append(("10,000 SSE readers: p50 write->delivery <= 100 ms, none missing a value",
+                    f"{d.get('readers', 0):,} readers x {d.get('values')} values: p50 {fmt(sse['value'])} ms, "
+                    f"p99 {fmt(d.get('p99_ms'))} ms; readers missing/repeating a value: {wrong}",
+                    "met" if ok else "not met"))
 
     if not out:
         return []
-    lines = ["", "## Targets (issue 7; PostgreSQL unless marked; ratios from this run)", "",
+    lines = ["", "## Targets (issue 17; PostgreSQL unless marked; ratios from this run)", "",
              "| target | measured (tether vs dbos) | verdict |", "|---|---|---|"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in out]
     return lines
 
 
 def render(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
-    rows = _index([r for r in records if r["scenario"] != "pg_limit"])
+    rows = _index([r for r in records if r["scenario"] not in ("pg_limit", "floor")])
+    floor_for = _floor_lookup(records)
+
     lines = [
         "# Tether benchmark results",
         "",
@@ -214,17 +282,28 @@ def render(meta: dict[str, Any], records: list[dict[str, Any]]) -> str:
         f"- versions: {', '.join(f'{k} {v}' for k, v in meta.get('versions', {}).items())}",
         "- ratio = tether / dbos; the verdict reads the ratio with the metric's direction "
         "(↑ higher is better, ↓ lower is better, 5% dead band).",
+        "- every latency is measured from the caller's call to the receiver's return (an 'after return' row "
+        "says so). floor = the physical floor of that latency (bench/floors.py), timed by each implementation's "
+        "run of the scenario between its own round trips (tether's / dbos's run); x floor = the latency as a "
+        "multiple of the floor of the same run.",
         "",
-        "| scenario | metric | backend | tether | dbos | ratio |",
-        "|---|---|---|---|---|---|",
+        "| scenario | metric | backend | tether | dbos | ratio | floor ms (tether's / dbos's run) | tether x floor "
+        "| dbos x floor |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for (scenario, metric, backend), row in rows.items():
         any_metric = next(iter(row.values()))
         unit = any_metric["unit"]
         arrow = {"higher": "↑", "lower": "↓"}.get(any_metric.get("better", ""), "")
         cells = [cell(row.get(i)) for i in IMPLS]
+        own = [floor_for(scenario, metric, backend, i) for i in IMPLS]
+        multiples = [f"{row[i]['value'] / f[1]:.2f}" if f is not None and i in row
+                     and not row[i]["detail"].get("lower_bound") else "-" for i, f in zip(IMPLS, own, strict=True)]
+        label = next((f[0] for f in own if f is not None), "")
+        shown_floor = f"{' / '.join(fmt(f[1]) if f else '-' for f in own)} ({label})" if label else "-"
         lines.append(f"| {scenario} | {metric} ({unit} {arrow}) | {backend} | {cells[0]} | {cells[1]} | "
-                     f"{_ratio(row)} |")
+                     f"{_ratio(row)} | {shown_floor} | {multiples[0]} | {multiples[1]} |")
+    lines += floor_section(records)
     lines += _ceiling_section(records, rows)
     if meta.get("mode") == "full":
         lines += _targets_section(records, rows)

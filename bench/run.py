@@ -37,7 +37,15 @@ Variant = dict[str, Any]
 # the largest single item is dbos with 10,000 waiters (PostgreSQL only), which is capped at ``cap_s``
 # seconds and then reported as a lower bound. Sizes were trimmed until a further cut moved medians by
 # more than the run-to-run drift of this shared machine.
+FAST_POLL = {"notification_listener_polling_interval_sec": 0.001}  # dbos's fastest documented polling
+LATENCY_QUICK = {"n": 10, "reps": 3, "budget_s": 9, "min_n": 3, "warmup": 1}
+LATENCY_FULL = {"n": 40, "reps": 3, "budget_s": 15, "min_n": 5, "warmup": 2}
+
 PLAN: dict[str, dict[str, list[Variant]]] = {
+    "floor": {
+        "quick": [{"n": 10, "reps": 3, "impl": "none"}],
+        "full": [{"n": 40, "reps": 3, "impl": "none"}],
+    },
     "wf_seq": {
         "quick": [{"n": 40, "reps": 3, "warmup": 10}],
         "full": [{"n": 200, "reps": 5}],
@@ -47,24 +55,33 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "full": [{"inflight": [32, 256], "per_slot": 1, "min_total": 96, "reps": 3}],
     },
     "send_recv_latency": {
-        "quick": [{"n": 20, "budget_s": 8, "min_n": 5, "warmup": 1}],
-        "full": [{"n": 60, "budget_s": 12, "min_n": 10, "warmup": 2}],
+        "quick": [LATENCY_QUICK, {**LATENCY_QUICK, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
+        "full": [LATENCY_FULL, {**LATENCY_FULL, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
     },
     "event_latency": {
-        "quick": [{"n": 20, "budget_s": 8, "min_n": 5, "warmup": 1}],
-        "full": [{"n": 60, "budget_s": 12, "min_n": 10, "warmup": 2}],
+        "quick": [LATENCY_QUICK, {**LATENCY_QUICK, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
+        "full": [LATENCY_FULL, {**LATENCY_FULL, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
     },
     "queue_throughput": {
         "quick": [{"n": 60, "reps": 1}],
         "full": [{"n": 200, "reps": 3}],
     },
     "stream": {
-        "quick": [{"n": 200, "reps": 2}],
-        "full": [{"n": 500, "reps": 3}],
+        "quick": [{"n": 200, "reps": 3}, {"n": 200, "reps": 3, "config": FAST_POLL, "backends": ["sqlite"],
+                                          "impls": ["dbos"]}],
+        "full": [{"n": 500, "reps": 3}, {"n": 500, "reps": 3, "config": FAST_POLL, "backends": ["sqlite"],
+                                         "impls": ["dbos"]}],
     },
     "many_waiting": {
-        "quick": [{"waiters": 200}],
-        "full": [{"waiters": 1000}, {"waiters": 10000, "cap_s": 150, "backends": ["postgres"]}],
+        "quick": [{"waiters": 100}, {"waiters": 1000, "backends": ["postgres"], "impls": ["tether"]}],
+        "full": [{"waiters": 100}, {"waiters": 1000}, {"waiters": 10000, "cap_s": 150, "backends": ["postgres"]},
+                 {"waiters": 100000, "cap_s": 600, "backends": ["postgres"], "impls": ["tether"],
+                  "timeout_s": 900}],
+    },
+    "sse_readers": {
+        "quick": [{"readers": 500, "values": 10, "backends": ["postgres"], "impls": ["tether"]}],
+        "full": [{"readers": 10000, "values": 20, "backends": ["postgres"], "impls": ["tether"],
+                  "timeout_s": 600}],
     },
     "recovery": {
         "quick": [{"n": 50, "lead_s": 6}],
@@ -75,6 +92,8 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "full": [{"duration_s": 1.5, "reps": 3, "backends": ["postgres"], "impl": "none"}],
     },
 }
+# Keys of a variant that steer the driver rather than the scenario.
+DRIVER_KEYS = ("backends", "impl", "impls", "timeout_s")
 
 BENCHVENV_PYTHON = "/tmp/benchvenv/bin/python"
 
@@ -115,8 +134,9 @@ def run_key(rec: dict[str, Any]) -> str:
     return json.dumps([rec["impl"], rec["backend"], rec["scenario"], rec["params"]], sort_keys=True)
 
 
-def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, Variant]]:
-    """(scenario, backend, impl, params) in run order: both implementations of a case back to back."""
+def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, Variant, float]]:
+    """(scenario, backend, impl, params, timeout or 0) in run order: both implementations of a case back to
+    back."""
     mode = "quick" if args.quick else "full"
     impls = ["tether", "dbos"] if args.impl == "both" else [args.impl]
     backends = ["postgres", "sqlite"] if args.backend == "both" else [args.backend]
@@ -127,12 +147,13 @@ def jobs(args: argparse.Namespace) -> list[tuple[str, str, str, Variant]]:
     out = []
     for scenario in wanted:
         for variant in PLAN[scenario][mode]:
-            params = {k: v for k, v in variant.items() if k not in ("backends", "impl")}
+            params = {k: v for k, v in variant.items() if k not in DRIVER_KEYS}
             for backend in backends:
                 if backend not in variant.get("backends", backends):
                     continue
                 for impl in [variant["impl"]] if "impl" in variant else impls:
-                    out.append((scenario, backend, impl, params))
+                    if impl in variant.get("impls", [impl]):
+                        out.append((scenario, backend, impl, params, float(variant.get("timeout_s", 0))))
     return out
 
 
@@ -149,7 +170,7 @@ def drop_leftover_database(impl: str, scenario: str, pid: int) -> None:
 
 
 def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, params: Variant,
-            log_path: Path) -> dict[str, Any]:
+            log_path: Path, timeout: float) -> dict[str, Any]:
     # pg_limit ("none") only needs psycopg, which both interpreters have.
     python = args.python_tether if impl == "tether" or (impl == "none" and args.impl == "tether") \
         else args.python_dbos
@@ -165,7 +186,7 @@ def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, pa
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             try:
-                proc.wait(timeout=args.timeout)
+                proc.wait(timeout=max(timeout, args.timeout))
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
@@ -176,7 +197,7 @@ def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, pa
         else:
             tail = log_path.read_text()[-2000:]
             record = {"scenario": scenario, "impl": impl, "backend": backend, "params": params,
-                      "error": f"no result (timeout {args.timeout}s or crash); log tail:\n{tail}"}
+                      "error": f"no result (timeout {max(timeout, args.timeout)}s or crash); log tail:\n{tail}"}
     record["log"] = str(log_path.relative_to(ROOT) if log_path.is_relative_to(ROOT) else log_path)
     return record
 
@@ -203,13 +224,15 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
-    for i, (scenario, backend, impl, params) in enumerate(todo, 1):
+    for i, (scenario, backend, impl, params, timeout) in enumerate(todo, 1):
         label = f"{impl}-{backend}-{scenario}"
         if len(PLAN[scenario][mode]) > 1:
-            label += "-" + "-".join(f"{k}{v}" for k, v in params.items())
+            label += "-" + "-".join(f"{k}{v}" for k, v in params.items() if k != "config")
+            if "config" in params:
+                label += "-" + "-".join(f"{k}{v}" for k, v in params["config"].items())
         print(f"[{i}/{len(todo)}] {label} ...", end=" ", flush=True)
         t = time.perf_counter()
-        record = run_one(args, scenario, backend, impl, params, out / "logs" / f"{label}.log")
+        record = run_one(args, scenario, backend, impl, params, out / "logs" / f"{label}.log", timeout)
         record["mode"] = mode
         records.append(record)
         status = "FAILED: " + record["error"].splitlines()[0] if record.get("error") else "ok"
@@ -221,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         done = {run_key(r) for r in records}
         # Only variants the current PLAN still has: a record with other sizes would sit beside (or stand
         # in for) this run's row of the same metric.
-        current = {json.dumps([s, {k: v for k, v in variant.items() if k not in ("backends", "impl")}],
+        current = {json.dumps([s, {k: v for k, v in variant.items() if k not in DRIVER_KEYS}],
                               sort_keys=True)
                    for s, modes in PLAN.items() for variant in modes[mode]}
         if previous.get("meta", {}).get("mode") == mode:

@@ -44,9 +44,11 @@ def serve(port: int, db: str) -> None:
     from tether.http.demo.app import memory_mb
 
     @DBOS.workflow(name="bench.sse_writer")
-    async def writer(n: int) -> int:
+    async def writer(n: int, interval_s: float = 0.0) -> int:
         await DBOS.recv_async("go", timeout_seconds=600)
         for i in range(n):
+            if i and interval_s:
+                await asyncio.sleep(interval_s)  # a paced stream: each value's fan-out before the next
             await DBOS.write_stream_async("s", {"i": i, "t": time.time()})
         await DBOS.close_stream_async("s")
         return n
@@ -56,16 +58,16 @@ def serve(port: int, db: str) -> None:
     app = FastAPI()
 
     @app.post("/bench/start/{workflow_id}/{n}")
-    async def start(workflow_id: str, n: int) -> dict[str, str]:
+    async def start(workflow_id: str, n: int, interval_s: float = 0.0) -> dict[str, str]:
         with SetWorkflowID(workflow_id):
-            await DBOS.start_workflow_async(writer, n)
+            await DBOS.start_workflow_async(writer, n, interval_s)
         return {"workflow_id": workflow_id}
 
     @app.get("/bench/memory")
     async def memory() -> dict[str, float]:
         return {"memory_mb": memory_mb()}
 
-    app.mount("/", create_gateway(DBOS))
+    app.mount("/", create_gateway(DBOS, insecure=True))  # a local benchmark, 127.0.0.1 only
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
     finally:

@@ -1,15 +1,19 @@
 """stream: a workflow writes ``n`` values with ``DBOS.write_stream`` while the bench reads them.
 
-Each value carries ``perf_counter()`` at write time; the reader (``DBOS.read_stream`` in the bench's
-main thread, started right after the workflow) records write-to-read latency. Write throughput is
+Each value carries ``perf_counter()`` taken as ``write_stream`` is called; the reader (``DBOS.read_stream`` in the
+bench's main thread, started right after the workflow) records the latency from that call to the value's
+arrival (p50 = median of the repetitions' p50s, p99 over all values). After each repetition the floor's
+operations are timed back-to-back on the same database (``bench/floorprobe.py``). Write throughput is
 measured inside the workflow, from the first write to ``close_stream`` returning.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from bench.common import DBOS, Metric, latency_metrics, launched, throughput_metric
+from bench.common import DBOS, Metric, launched, rep_latency_metrics, throughput_metric
+from bench.floorprobe import FloorProbe, FloorSamples
 
 
 @DBOS.workflow()
@@ -21,20 +25,26 @@ def writer(n: int) -> float:
     return time.perf_counter() - start
 
 
-def run(url: str, n: int = 2000, reps: int = 3) -> list[Metric]:
+def run(url: str, n: int = 2000, reps: int = 3, config: dict[str, Any] | None = None) -> list[Metric]:
     rates: list[float] = []
-    latencies: list[float] = []
-    with launched(url):
-        for _ in range(reps):
+    latencies: list[list[float]] = []
+    with launched(url, config):
+        floors = FloorSamples(FloorProbe(url))
+        for rep in range(reps):
+            if rep:
+                floors.new_rep()
+            latencies.append([])
             handle = DBOS.start_workflow(writer, n)
             seen = 0
             for i, written_at in DBOS.read_stream(handle.workflow_id, "s"):
-                latencies.append(time.perf_counter() - written_at)
+                latencies[-1].append(time.perf_counter() - written_at)
                 if i != seen:
                     raise AssertionError(f"stream out of order: got {i}, expected {seen}")
                 seen += 1
             if seen != n:
                 raise AssertionError(f"read {seen} values, expected {n}")
             rates.append(n / handle.get_result())
-    return [throughput_metric("write throughput", rates, unit="values/s", n=n),
-            *latency_metrics("write->read", latencies)]
+            floors.back_to_back(50)
+        floors.probe.close()
+    return [*floors.metrics(),throughput_metric("write throughput", rates, unit="values/s", n=n),
+            *rep_latency_metrics("write->read", latencies, measured_from="the call of write_stream")]

@@ -1,0 +1,140 @@
+"""sse_readers: ``readers`` concurrent Server-Sent-Events readers of one stream through the HTTP gateway.
+
+Tether only (dbos 3.4.0 has no HTTP gateway). The server -- the gateway plus one writer workflow, on the
+scenario's database -- runs in a subprocess (``bench/sse_readers.py --serve``); this process opens the readers
+as plain asyncio connections (HTTP/1.1, chunked, parsed with ``tether.http.sse_client.SSEParser``: an HTTP
+client library costs more per event than the server does, and both share the machine's cores). Once every
+reader has its response headers, the workflow is told to write ``values`` values, ``interval_s`` apart; each
+carries ``time.time()`` at the call of ``write_stream``. Every reader must receive every value, in order,
+exactly once, then the end of the stream.
+
+Reported: time to connect every reader, write->delivery latency over all (reader, value) pairs (p50 = median
+of the per-value p50s), readers that missed, repeated or reordered a value, time from the first write until
+the last reader saw the end, and the server's RSS. The latency includes this client's own queueing: a value
+reaches 10,000 sockets, and this one process reads them all on the same two cores as the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from bench.common import Metric, median, percentile
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+async def _request(host: str, port: int, method: str, path: str, body: Any = None) -> bytes:
+    """One HTTP/1.1 request on a connection of its own; the body of a 2xx answer (not chunked)."""
+    payload = b"" if body is None else json.dumps(body).encode()
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n".encode() + payload)
+    data = await reader.read()
+    writer.close()
+    head, _, answer = data.partition(b"\r\n\r\n")
+    if head.split(b" ", 2)[1][:1] != b"2":
+        raise RuntimeError(f"{method} {path}: {data[:300]!r}")
+    return answer
+
+
+async def _reader(host: str, port: int, path: str, connected: list[int], gate: asyncio.Semaphore
+                  ) -> tuple[list[int], list[tuple[int, float]], float]:
+    """One reader: the offsets it got, (offset, latency s) per value, and when it saw the end."""
+    from tether.http.sse_client import SSEParser
+
+    async with gate:
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head.lower():
+        raise RuntimeError(f"unexpected response: {head[:200]!r}")
+    connected.append(1)
+    parser = SSEParser()
+    offsets: list[int] = []
+    latencies: list[tuple[int, float]] = []
+    try:
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+            if size == 0:
+                break
+            chunk = (await reader.readexactly(size + 2))[:-2]
+            now = time.time()
+            for event in parser.feed(chunk.decode()):
+                if event.event == "end":
+                    return offsets, latencies, now
+                value = event.json()
+                offsets.append(int(event.id or -1))
+                latencies.append((value["i"], now - float(value["t"])))
+    finally:
+        writer.close()
+    return offsets, latencies, time.time()
+
+
+async def _bench(host: str, port: int, readers: int, values: int, interval_s: float,
+                 connect_concurrency: int) -> dict[str, Any]:
+    workflow_id = f"sse-bench-{uuid.uuid4().hex[:8]}"
+    await _request(host, port, "POST", f"/bench/start/{workflow_id}/{values}?interval_s={interval_s}")
+    connected: list[int] = []
+    gate = asyncio.Semaphore(connect_concurrency)
+    t0 = time.time()
+    path = f"/workflows/{workflow_id}/streams/s"
+    tasks = [asyncio.create_task(_reader(host, port, path, connected, gate)) for _ in range(readers)]
+    while len(connected) < readers:
+        failed = [t for t in tasks if t.done() and t.exception() is not None]
+        if failed:
+            raise failed[0].exception()  # type: ignore[misc]
+        await asyncio.sleep(0.05)
+    connect_s = time.time() - t0
+    await asyncio.sleep(1.0)  # let every response generator subscribe to the shared feed
+    followed = json.loads(await _request(host, port, "GET", "/health"))["streams_followed"]
+    t_go = time.time()
+    await _request(host, port, "POST", f"/workflows/{workflow_id}/messages", {"message": "go", "topic": "go"})
+    results = await asyncio.gather(*tasks)
+    t_done = max(end for _, _, end in results)
+    memory = json.loads(await _request(host, port, "GET", "/bench/memory"))["memory_mb"]
+    return {"results": results, "connect_s": connect_s, "followed": followed, "t_go": t_go, "t_done": t_done,
+            "memory_mb": memory}
+
+
+def run(url: str, readers: int = 1000, values: int = 20, interval_s: float = 0.2,
+        connect_concurrency: int = 256) -> list[Metric]:
+    from bench.sse_readers import _free_port, _wait_up, raise_fd_limit
+
+    raise_fd_limit(readers + 512)
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, str(ROOT / "bench" / "sse_readers.py"), "--serve", "--port",
+                               str(port), "--db", url], env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        _wait_up(f"http://127.0.0.1:{port}", server)
+        r = asyncio.run(_bench("127.0.0.1", port, readers, values, interval_s, connect_concurrency))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    expected = list(range(values))
+    wrong = sum(1 for offsets, _, _ in r["results"] if offsets != expected)
+    by_value: dict[int, list[float]] = {}
+    for _, lats, _ in r["results"]:
+        for i, lat in lats:
+            by_value.setdefault(i, []).append(lat * 1000.0)
+    pooled = [v for vs in by_value.values() for v in vs]
+    per_value_p50 = [percentile(by_value[i], 50) for i in sorted(by_value)]
+    detail = {"readers": readers, "values": values, "interval_s": interval_s, "deliveries": len(pooled),
+              "readers_with_wrong_sequence": wrong, "p99_ms": percentile(pooled, 99),
+              "max_ms": max(pooled, default=float("nan")), "per_value_p50_ms": [round(v, 1) for v in per_value_p50],
+              "shared_followers": r["followed"]}
+    return [
+        Metric(f"connect all R={readers}", r["connect_s"], "s", "lower"),
+        Metric("write->delivery p50", median(per_value_p50), "ms", "lower", detail),
+        Metric("write->delivery p99", percentile(pooled, 99), "ms", "lower", detail),
+        Metric("readers missing, repeating or reordering a value", float(wrong), "readers", "lower"),
+        Metric("first write -> last reader saw the end", r["t_done"] - r["t_go"], "s", "lower"),
+        Metric(f"server RSS R={readers}", float(r["memory_mb"]), "MB", "lower"),
+    ]
