@@ -45,6 +45,23 @@ class _PgSession:
         return self.wire.run_sql(sql, params)
 
 
+class _AutoSession:
+    """One autocommit statement's connection, for a ``with`` block (a class rather than a generator-based
+    context manager: it wraps every single-statement storage call)."""
+
+    __slots__ = ("pool", "wire")
+
+    def __init__(self, pool: WirePool) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> _PgSession:
+        self.wire = self.pool.take()
+        return _PgSession(self.wire)
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.give(self.wire)
+
+
 class PostgresStore(SqlStore):
     backend = "postgres"
     queries = _SOURCES
@@ -116,10 +133,8 @@ class PostgresStore(SqlStore):
                 raise
             wire.simple(b"COMMIT")
 
-    @contextmanager
-    def _auto(self) -> Iterator[_PgSession]:
-        with self._pool.connection() as wire:
-            yield _PgSession(wire)
+    def _auto(self) -> _AutoSession:
+        return _AutoSession(self._pool)
 
     def _control(self) -> WirePool:
         """One connection of its own for the process statements (opened on first use: clients never need it),

@@ -11,13 +11,12 @@ uses. psycopg still opens the connections, runs migrations and listens for notif
 
 from __future__ import annotations
 
-import queue
 import re
 import select
 import struct
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -150,12 +149,13 @@ class WireCursor:
 
 
 class WireConnection:
-    __slots__ = ("conn", "pgconn", "prepared")
+    __slots__ = ("conn", "pgconn", "poller", "prepared")
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
         self.pgconn = conn.pgconn
         self.prepared: set[bytes] = set()
+        self.poller: Any = None  # made on first use by looks_alive (the socket stays the same)
 
     def _check(self, res: pq.abc.PGresult) -> pq.abc.PGresult:
         if res.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
@@ -213,9 +213,10 @@ class WireConnection:
         if self.broken:
             return False
         try:
-            poller = select.poll()
-            poller.register(self.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
-            return not poller.poll(0)
+            if self.poller is None:
+                self.poller = select.poll()
+                self.poller.register(self.pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+            return not self.poller.poll(0)
         except (OSError, psycopg.Error):
             return False
 
@@ -230,19 +231,27 @@ class WirePool:
     (the server closed it) is dropped at checkout, and when a connection is lost in use every idle one is
     dropped too, since a server restart kills them all at once. Failing to connect, or to get a connection in
     time, raises :class:`DatabaseUnavailableError` (the caller retries).
+
+    Every storage call checks a connection out and back in, so the common case -- a slot free, an idle
+    connection waiting -- takes one uncontended lock and no Python-level semaphore or queue (the send-path
+    profile in docs/benchmarks.md had those at about a third of the Python around a statement).
     """
 
     def __init__(self, url: str, size: int, setup: str, connect_timeout: int = 10) -> None:
         self.url = url
         self.setup = setup.encode()
         self.connect_timeout = connect_timeout
-        self._idle: queue.LifoQueue[WireConnection] = queue.LifoQueue()
+        self._idle: list[WireConnection] = []  # LIFO: the most recently used (warmest) connection first
         # Server process IDs of this pool's connections: the listener skips the NOTIFYs they send, since
         # the engine already woke this process's waiters itself after each of its writes.
         self.backend_pids: set[int] = set()
-        self._slots = threading.BoundedSemaphore(size)
+        self._size = size
+        self._in_use = 0
+        self._waiting = 0
+        self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
         self._closed = False
-        self._idle.put(self._open())
+        self._idle.append(self._open())
 
     def _open(self) -> WireConnection:
         try:
@@ -258,51 +267,94 @@ class WirePool:
         self.backend_pids.add(wire.pgconn.backend_pid)
         return wire
 
-    def _take(self) -> WireConnection:
-        while True:
-            try:
-                wire = self._idle.get_nowait()
-            except queue.Empty:
-                return self._open()
-            if wire.looks_alive():
-                return wire
-            self._discard(wire)
+    def _pop_idle(self) -> WireConnection | None:
+        with self._lock:
+            return self._idle.pop() if self._idle else None
 
     def _discard(self, wire: WireConnection) -> None:
         self.backend_pids.discard(wire.pgconn.backend_pid)
         wire.close()
 
     def _drop_idle(self) -> None:
-        while True:
-            try:
-                self._discard(self._idle.get_nowait())
-            except queue.Empty:
-                return
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for wire in idle:
+            self._discard(wire)
 
-    @contextmanager
-    def connection(self) -> Iterator[WireConnection]:
+    def _release(self, wire: WireConnection | None) -> None:
+        """Give back a slot, and ``wire`` to the idle list (None: it was discarded)."""
+        with self._lock:
+            if wire is not None:
+                self._idle.append(wire)
+            self._in_use -= 1
+            if self._waiting:
+                self._freed.notify()
+
+    def take(self) -> WireConnection:
+        """Check a connection out; give it back with :meth:`give`.
+
+        Raises:
+            StorageError: the pool is closed.
+            DatabaseUnavailableError: no connection could be opened, or none was free within 30 s.
+        """
         if self._closed:
             raise StorageError("The store is closed")
-        if not self._slots.acquire(timeout=30):
-            raise DatabaseUnavailableError("Timed out waiting for a free PostgreSQL connection")
+        with self._lock:
+            if self._in_use >= self._size:
+                deadline = time.monotonic() + 30
+                self._waiting += 1
+                try:
+                    while self._in_use >= self._size:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise DatabaseUnavailableError("Timed out waiting for a free PostgreSQL connection")
+                        self._freed.wait(remaining)
+                finally:
+                    self._waiting -= 1
+            self._in_use += 1
+            wire = self._idle.pop() if self._idle else None
         try:
-            wire = self._take()
+            while wire is not None and not wire.looks_alive():
+                self._discard(wire)
+                wire = self._pop_idle()
+            return wire if wire is not None else self._open()
+        except BaseException:
+            self._release(None)
+            raise
+
+    def give(self, wire: WireConnection) -> None:
+        """Check a connection back in (closed instead if it broke, or if the pool was closed meanwhile)."""
+        if wire.broken or self._closed:
             try:
-                yield wire
+                self._discard(wire)
+                if not self._closed:
+                    self._drop_idle()  # lost in use: the others were most likely cut off with it
             finally:
-                if wire.broken or self._closed:
-                    self._discard(wire)
-                    if not self._closed:
-                        self._drop_idle()  # lost in use: the others were most likely cut off with it
-                else:
-                    self._idle.put(wire)
-        finally:
-            self._slots.release()
+                self._release(None)
+            return
+        self._release(wire)
+
+    def connection(self) -> Lease:
+        """``with pool.connection() as wire:`` -- :meth:`take` and :meth:`give` around a block."""
+        return Lease(self)
 
     def close(self) -> None:
         self._closed = True
-        while True:
-            try:
-                self._idle.get_nowait().close()
-            except queue.Empty:
-                break
+        self._drop_idle()
+
+
+class Lease:
+    """A connection checked out for the length of a ``with`` block (a class, not a generator: it runs around
+    every storage call)."""
+
+    __slots__ = ("pool", "wire")
+
+    def __init__(self, pool: WirePool) -> None:
+        self.pool = pool
+
+    def __enter__(self) -> WireConnection:
+        self.wire = self.pool.take()
+        return self.wire
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.give(self.wire)

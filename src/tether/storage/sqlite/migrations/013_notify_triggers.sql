@@ -1,0 +1,2 @@
+-- PostgreSQL's migration 013 rewrites its wake-up trigger functions for speed; SQLite's wake-up log triggers
+-- are unchanged. Kept so both backends ship the same migration numbers.
