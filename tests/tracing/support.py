@@ -87,3 +87,14 @@ def only(spans: Sequence[dict[str, Any]], name: str, **attributes: Any) -> dict[
 
 def child_of(span: dict[str, Any], parent: dict[str, Any]) -> bool:
     return span["trace_id"] == parent["trace_id"] and span["parent_id"] == parent["span_id"]
+
+
+def descends(span: dict[str, Any], ancestor: dict[str, Any], spans: Sequence[dict[str, Any]]) -> bool:
+    """``span`` is ``ancestor``'s child, or a child of one of its descendants among ``spans``."""
+    by_id = {s["span_id"]: s for s in spans}
+    parent = span["parent_id"]
+    while parent is not None and span["trace_id"] == ancestor["trace_id"]:
+        if parent == ancestor["span_id"]:
+            return True
+        parent = by_id[parent]["parent_id"] if parent in by_id else None
+    return False

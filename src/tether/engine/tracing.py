@@ -296,19 +296,23 @@ NO_SPAN = _NoSpan()
 class _Span:
     """A span made current for the duration of a ``with`` block; ended with the block's outcome."""
 
-    __slots__ = ("attributes", "name", "parent", "span", "token")
+    __slots__ = ("attributes", "kind", "name", "parent", "span", "token", "tracer")
 
-    def __init__(self, name: str, attributes: dict[str, Any], parent: Any) -> None:
+    def __init__(self, name: str, attributes: dict[str, Any], parent: Any, tracer: Any = None,
+                 kind: Any = None) -> None:
         self.name = name
         self.attributes = attributes
         self.parent = parent
+        self.tracer = tracer or _state.tracer
+        self.kind = kind
         self.span: Any = None
         self.token: Any = None
 
     def __enter__(self) -> Any:
         from opentelemetry import context as otel_context
 
-        self.span = _state.tracer.start_span(self.name, context=self.parent, attributes=self.attributes)
+        kind = {} if self.kind is None else {"kind": self.kind}
+        self.span = self.tracer.start_span(self.name, context=self.parent, attributes=self.attributes, **kind)
         self.token = otel_context.attach(_trace_api().set_span_in_context(self.span))
         return self.span
 
@@ -360,6 +364,20 @@ def step_span(name: str, workflow_id: str, function_id: int) -> _Span | _NoSpan:
     attributes.update(_state.common)
     attributes.update(_state.extra)
     return _Span(name, attributes, None)
+
+
+def request_span(method: str, path: str, headers: Mapping[str, str]) -> _Span | _NoSpan:
+    """The span of an HTTP request to the gateway (kind SERVER), continuing the trace of its ``traceparent``
+    header (through the global propagator), on the global ``TracerProvider`` whatever ``enable_otlp`` says: a
+    gateway may serve a ``DBOSClient`` in a process without a DBOS config. None is made when OpenTelemetry is
+    not installed, or when a span is already current (the application's own HTTP instrumentation made one)."""
+    trace = _trace_api()
+    if trace is None or trace.get_current_span().get_span_context().is_valid:
+        return NO_SPAN
+    from opentelemetry.propagate import extract as extract_headers
+
+    return _Span(method, {"http.request.method": method, "url.path": path}, extract_headers(dict(headers)),
+                 trace.get_tracer("tether"), trace.SpanKind.SERVER)
 
 
 def attempt_failed(attempt: int, error: BaseException, retry_interval_seconds: float) -> None:

@@ -31,6 +31,9 @@ Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
 Only JSON crosses HTTP: messages and enqueued arguments are stored in the portable (JSON) format, and client
 input is never unpickled. Values that workflows stored as pickles are decoded and re-encoded as JSON (406 when
 a value has no JSON form). Errors are JSON bodies with 4xx codes, listed in :mod:`tether.http.errors`.
+
+With OpenTelemetry installed, each request is a span that continues the trace of its ``traceparent`` header, and
+workflows it starts or enqueues join that trace (:mod:`tether.http.tracing`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response, StreamingResponse
 
+from tether.engine import tracing
 from tether.engine.validation import MAX_INT
 from tether.errors import ConfigError, SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
@@ -54,6 +58,7 @@ from tether.http.responses import TetherJSONResponse
 from tether.http.schedules import ScheduleAPI, add_schedule_routes
 from tether.http.sse import StreamFanout, resume_offset
 from tether.http.tokens import Token, check_unique, parse_token
+from tether.http.tracing import TraceRequests
 from tether.types import WorkflowSerializationFormat
 
 MAX_WAIT_SECONDS = 600.0
@@ -144,6 +149,8 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
     install_error_handlers(app)
     app.add_middleware(Guard, tokens=accepted, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
                        max_body_bytes=max_body_bytes)
+    if tracing.available():  # outermost: refused requests are traced too
+        app.add_middleware(TraceRequests)
     app.state.fanout = fanout
     router = APIRouter(dependencies=[Depends(require_scope("read"))])
     sender = APIRouter(dependencies=[Depends(require_scope("send"))])
