@@ -150,6 +150,9 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         assert DBOS.retrieve_workflow("wait-1").get_result() == [2, "go!", "payload", 12]  # "payload": pending
         assert list(DBOS.read_stream("wait-1", "log")) == ["one", "two", "three"]
         assert DBOS.get_event("wait-1", "stage") == "done"
+        # DBOS's event history became versions, and the recovered run's set_event the next one
+        assert [(c.version, c.value) for c in DBOS.watch_event("done-1", "progress")] == [(1, "half"), (2, "done")]
+        assert [(c.version, c.value) for c in DBOS.watch_event("wait-1", "stage")] == [(1, "waiting"), (2, "done")]
         DBOS.send("gate-1", "opened", topic="open")
         assert DBOS.retrieve_workflow("gate-1").get_result() == "opened"
         assert DBOS.retrieve_workflow("queued-1").get_result() == 1005  # its queue was imported, then served

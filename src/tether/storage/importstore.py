@@ -101,15 +101,7 @@ class ImportStore(abc.ABC):
                     s.run("insert_message", {"destination_uuid": dest, "topic": topic, "message": value,
                                              "idempotency_key": None, "now": at})
                     counts.messages += 1
-            for wfid, key, value, at in batch.events:
-                if wfid in new:
-                    s.run("upsert_event", {"workflow_uuid": wfid, "key": key, "value": value, "now": at})
-                    counts.events += 1
-            for wfid, fid, key, value in batch.event_history:
-                if wfid in new:
-                    s.run("upsert_event_history", {"workflow_uuid": wfid, "function_id": fid, "key": key,
-                                                   "value": value})
-                    counts.event_history += 1
+            counts.events, counts.event_history = _import_events(s, batch, new)
             for wfid, key, seq, stream_value, at in batch.streams:
                 if wfid in new:
                     s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
@@ -125,3 +117,31 @@ class ImportStore(abc.ABC):
                 done = s.run("insert_schedule", {c: getattr(sched, c) for c in SCHEDULE_COLUMNS}).rowcount == 1
                 (counts.schedules if done else counts.schedules_present).append(sched.schedule_name)
         return counts
+
+
+def _import_events(s: Session, batch: ImportBatch, new: set[str]) -> tuple[int, int]:
+    """The events of the new workflows as versions: DBOS's event history, in step order, is versions 1, 2, ...
+    of each key; the latest value is the last of them (version 1 when DBOS kept no history for the key).
+    Returns (events, history rows) imported."""
+    history: dict[tuple[str, str], list[tuple[int, bytes]]] = {}
+    for wfid, fid, key, value in batch.event_history:
+        if wfid in new:
+            history.setdefault((wfid, key), []).append((fid, value))
+    set_at = {(wfid, key): at for wfid, key, _, at in batch.events}
+    for (wfid, key), rows in history.items():
+        for version, (fid, value) in enumerate(sorted(rows, key=lambda r: r[0]), start=1):
+            s.run("import_event_version", {"workflow_uuid": wfid, "key": key, "version": version,
+                                           "function_id": fid, "value": value,
+                                           "now": set_at.get((wfid, key), 0)})
+    events = 0
+    for wfid, key, value, at in batch.events:
+        if wfid not in new:
+            continue
+        version = len(history.get((wfid, key), ()))
+        if version == 0:
+            version = 1
+            s.run("import_event_version", {"workflow_uuid": wfid, "key": key, "version": 1, "function_id": None,
+                                           "value": value, "now": at})
+        s.run("import_event", {"workflow_uuid": wfid, "key": key, "value": value, "now": at, "version": version})
+        events += 1
+    return events, sum(len(rows) for rows in history.values())

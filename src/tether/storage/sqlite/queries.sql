@@ -106,6 +106,15 @@ ON CONFLICT (workflow_uuid, key) DO UPDATE
 SET value = excluded.value, updated_at = excluded.updated_at, version = workflow_events.version + 1,
     function_id = excluded.function_id
 
+-- name: import_event
+-- tether import-dbos: an event at its latest version (its versions are imported first).
+INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
+VALUES (:workflow_uuid, :key, :value, :now, :version)
+
+-- name: import_event_version
+INSERT INTO workflow_event_versions (workflow_uuid, key, version, function_id, value, created_at)
+VALUES (:workflow_uuid, :key, :version, :function_id, :value, :now)
+
 -- name: get_event_version
 SELECT value, version, updated_at FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key = :key
 
