@@ -5,6 +5,7 @@
                                                  (tokens, --insecure, --allow-host: see docs/gateway.md)
     tether workflow list [--status S] [--name N] [--queue Q] [--prefix P] [--limit N] [--oldest]
     tether workflow get|steps|cancel ID          a workflow's status, its steps; cancel it
+    tether workflow messages ID [--values]       messages sent to it that nobody received yet
     tether workflow resume ID [--queue Q]        resume a cancelled workflow
     tether workflow fork ID --step N [--id NEW]  re-run a workflow from step N as a new workflow
     tether queue list [QUEUE]                    workflows waiting in or running from queues
@@ -36,6 +37,7 @@ from collections.abc import Callable, Sequence
 
 from tether.cli import commands, manage, serving, streams
 from tether.cli.import_dbos import add_import_command
+from tether.cli.mailboxes import workflow_messages
 from tether.cli.output import Output
 from tether.cli.schedules import add_schedule_commands
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
@@ -92,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--oldest", action="store_true", help="oldest first")
     workflow_id(command(wf, "get", commands.workflow_get, "a workflow's status"))
     workflow_id(command(wf, "steps", manage.workflow_steps, "a workflow's recorded steps"))
+    p = command(wf, "messages", workflow_messages, "messages sent to a workflow that no recv has taken yet (its "
+                "mailbox), grouped by topic, oldest first: topic, send time, size; values with --values")
+    workflow_id(p)
+    p.add_argument("--topic", default=None, help="only this topic (default: every topic)")
+    p.add_argument("--values", action="store_true",
+                   help="also show each message's value (decoded here; one that cannot be is marked)")
+    p.add_argument("--limit", type=_positive, default=100, help="at most this many messages (default 100)")
+    p.add_argument("--offset", type=_offset, default=0, help="skip this many first (default 0)")
     workflow_id(command(wf, "cancel", manage.workflow_cancel,
                         "cancel a workflow that has not ended (exit 3 when there is nothing to cancel)"))
     p = command(wf, "resume", manage.workflow_resume,

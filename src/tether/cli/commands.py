@@ -83,6 +83,9 @@ def workflow_get(args: argparse.Namespace, out: Output) -> int:
         data[name] = when(data[name])
     rows = [(k, v) for k, v in data.items() if v not in (None, 0) or k in ("output", "recovery_attempts")]
     out.line(table(["field", "value"], rows))
+    if status.unread_messages_at_end:
+        out.line(f"# it ended with {status.unread_messages_at_end} message(s) nobody received: "
+                 f"tether workflow messages {args.workflow_id}")
     return OK
 
 

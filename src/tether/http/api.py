@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from tether.types import StepInfo, StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.types import PendingMessage, StepInfo, StreamRead, WorkflowSerializationFormat, WorkflowStatus
 
 
 class Handle(Protocol):
@@ -46,3 +46,9 @@ class WorkflowAPI(Protocol):
 
     async def fork_workflow_async(self, workflow_id: str, start_step: int, *,
                                   application_version: str | None = None) -> Handle: ...
+
+    async def list_pending_messages_async(self, workflow_id: str, topic: str | None = None, *,
+                                          load_values: bool = False, limit: int | None = None,
+                                          offset: int | None = None) -> list[PendingMessage]: ...
+
+    async def pending_message_counts_async(self, workflow_id: str) -> dict[str | None, int]: ...

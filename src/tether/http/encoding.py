@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from tether.serialization import PortableWorkflowError, UndecodableValue
-from tether.types import StepInfo, WorkflowSchedule, WorkflowStatus
+from tether.types import PendingMessage, StepInfo, WorkflowSchedule, WorkflowStatus
 
 ERROR_MARKER = "$tether_error"
 
@@ -116,3 +116,29 @@ def schedule_json(schedule: WorkflowSchedule) -> dict[str, Any]:
     out: dict[str, Any] = dict(schedule)
     out["context"] = to_json_or_marker(schedule["context"])
     return out
+
+
+def pending_message_json(message: PendingMessage, values_loaded: bool) -> dict[str, Any]:
+    """A :class:`PendingMessage` as JSON data. ``value`` is null unless ``values_loaded``; a value without JSON
+    form, or one this process cannot decode, is an error marker."""
+    out: dict[str, Any] = dataclasses.asdict(message)
+    out["value"] = to_json_or_marker(message.value) if values_loaded else None
+    return out
+
+
+def mailbox_json(status: WorkflowStatus, counts: dict[str | None, int], messages: list[PendingMessage], *,
+                 values_loaded: bool, limit: int | None, offset: int) -> dict[str, Any]:
+    """A workflow's mailbox as the gateway (``GET /workflows/{id}/messages``) and ``tether workflow messages
+    --json`` give it: its status, the unread count recorded at its end, live counts per topic (a null topic:
+    sent without one), and one page of the pending messages (see docs/gateway.md for the shape)."""
+    return {
+        "workflow_id": status.workflow_id,
+        "status": status.status,
+        "unread_messages_at_end": status.unread_messages_at_end,
+        "pending": sum(counts.values()),
+        "counts": [{"topic": topic, "count": n} for topic, n in counts.items()],
+        "values_loaded": values_loaded,
+        "limit": limit,
+        "offset": offset,
+        "messages": [pending_message_json(m, values_loaded) for m in messages],
+    }

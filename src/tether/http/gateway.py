@@ -17,6 +17,7 @@ Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
     GET  /workflows/{id}                          status                                                    read
     GET  /workflows/{id}/result?timeout=30        wait for the end, then the status                         read
     GET  /workflows/{id}/steps                    recorded steps                                            read
+    GET  /workflows/{id}/messages                 messages nobody received yet (counts, a page of them)     read
     POST /workflows/{id}/cancel | resume | fork   management                                                admin
     POST /workflows/{id}/messages                 send {"message", "topic", "idempotency_key"}              send
     GET  /workflows/{id}/events                   every event                                               read
@@ -53,6 +54,7 @@ from tether.http.auth import require_scope
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
 from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
+from tether.http.mailboxes import add_mailbox_routes
 from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
 from tether.http.schedules import ScheduleAPI, add_schedule_routes
@@ -218,6 +220,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
                                    "closed": snap.closed, "next_offset": snap.next_offset})
 
     add_management_routes(router, admin, api)
+    add_mailbox_routes(router, api)
     add_schedule_routes(router, admin, cast(ScheduleAPI, api))
     for part in (router, sender, admin):
         app.include_router(part)

@@ -6,11 +6,11 @@ A token is written ``NAME:SCOPES[:PREFIX]=SECRET``:
 - ``NAME`` names it in messages (letters, digits, ``_.-``);
 - ``SCOPES`` is one or more of ``read``, ``send`` and ``admin`` joined by ``+``:
 
-  ====== =====================================================================================
-  read   GET routes: list, status, result, steps, events, streams, queued workflows
+  ====== ============================================================================================
+  read   GET routes: list, status, result, steps, pending messages, events, streams, queued workflows
   send   ``POST /workflows/{id}/messages``
   admin  everything: read, send, cancel, resume, fork, enqueue
-  ====== =====================================================================================
+  ====== ============================================================================================
 
 - ``PREFIX``, when given, restricts the token to workflows whose ID starts with it (lists are filtered to them;
   a fork or an enqueue must name a new ID under it); it cannot contain ``=``;
