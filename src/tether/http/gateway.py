@@ -51,6 +51,7 @@ from tether.engine.validation import MAX_INT
 from tether.errors import ConfigError, SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import require_scope
+from tether.http.docs import add_offline_docs, docs_app_options
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
 from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
@@ -147,7 +148,8 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
     if allowed_hosts is None:
         allowed_hosts = ["*"] if accepted else list(LOOPBACK_HOSTS)
     fanout = fanout or StreamFanout()
-    app = FastAPI(title=title, version="1", default_response_class=TetherJSONResponse)
+    app = FastAPI(title=title, version="1", default_response_class=TetherJSONResponse, **docs_app_options())
+    add_offline_docs(app)
     install_error_handlers(app)
     app.add_middleware(Guard, tokens=accepted, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
                        max_body_bytes=max_body_bytes)

@@ -30,7 +30,11 @@ if TYPE_CHECKING:
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 DEFAULT_MAX_BODY_BYTES = 1024 * 1024
-PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"})
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/ui",
+                          "/ui/"})
+PUBLIC_PREFIXES = ("/docs-assets/", "/ui/assets/")
+"""Static files (the API docs' scripts, the dashboard's pages): they hold no data; the dashboard's scripts
+send the token the user gives them with each request for data."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _QUERY_TOKEN = "tether_access_token"
 
@@ -54,6 +58,11 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def is_public(path: str) -> bool:
+    """Whether ``path`` (relative to the app's mount point) is served without a token."""
+    return path in PUBLIC_PATHS or (path.startswith(PUBLIC_PREFIXES) and "/.." not in path)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -89,7 +98,7 @@ class Guard:
         if problem is not None:
             await _answer(send, *problem)
             return
-        if self.tokens and _route_path(scope) not in PUBLIC_PATHS:
+        if self.tokens and not is_public(_route_path(scope)):
             bearer = _header(scope, b"authorization")
             given = None
             if bearer is not None and bearer[:7].lower() == "bearer ":

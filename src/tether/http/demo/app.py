@@ -28,6 +28,7 @@ from fastapi import FastAPI, Header, Path, Query, Request
 from starlette.responses import HTMLResponse, Response
 
 from tether import DBOS, SetWorkflowID, WorkflowHandleAsync
+from tether.http.docs import add_offline_docs, docs_app_options
 from tether.http.encoding import to_json, to_json_or_marker
 from tether.http.errors import ApiError, install_error_handlers
 from tether.http.gateway import create_gateway, sse_answer
@@ -112,7 +113,9 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
                      ", ".join(f"{s.workflow_id} ({s.name})" for s in resumed))
 
     fanout = StreamFanout()
-    app = FastAPI(title="Tether demo: workflow events, messaging and streaming", lifespan=lifespan)
+    app = FastAPI(title="Tether demo: workflow events, messaging and streaming", lifespan=lifespan,
+                  **docs_app_options())
+    add_offline_docs(app)
     install_error_handlers(app)
     app.add_middleware(Guard, allowed_hosts=LOOPBACK_HOSTS if allowed_hosts is None else allowed_hosts,
                        allowed_origins=allowed_origins, max_body_bytes=max_body_bytes)
