@@ -33,9 +33,14 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the session (Debian's binary, driven by Playwright)."""
+    """A headless Chromium (Debian's binary, driven by Playwright) for one test.
+
+    Playwright's sync API leaves its event loop marked as running in this thread while it is open, so
+    Tether's synchronous calls made meanwhile go through the bridge's helper threads (see
+    :func:`tether.engine.bridge.run_sync`); closing it after each test leaves the thread as it found it.
+    """
     missing = _missing()
     if missing is not None:
         if IN_CI:
