@@ -62,3 +62,20 @@ class EventWatching:
                                            ) -> EventVersion | None:
         """Coroutine form of :meth:`get_event_with_version`."""
         return await events.get_event_with_version(_runtime_of(self), workflow_id, key, timeout_seconds)
+
+    @_either
+    def list_event_versions(self, workflow_id: str, key: str, *, from_version: int = 1) -> list[EventVersion]:
+        """The versions of the event set so far, from ``from_version`` on, in order, without waiting (at most
+        1,000 per call: ask again from the last version + 1 for more).
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``workflow_id``.
+            InvalidArgumentError, ArgumentTypeError: a bad ID or key, or a negative ``from_version``.
+        """
+        return run_sync(event_watch.list_versions(_runtime_of(self), workflow_id, key, from_version))
+
+    @_either
+    async def list_event_versions_async(self, workflow_id: str, key: str, *, from_version: int = 1
+                                        ) -> list[EventVersion]:
+        """Coroutine form of :meth:`list_event_versions`."""
+        return await event_watch.list_versions(_runtime_of(self), workflow_id, key, from_version)

@@ -137,3 +137,9 @@ async def watch_async(rt: Runtime, workflow_id: str, key: str,
                 yield version
     finally:
         watcher.close()
+
+
+async def list_versions(rt: Runtime, workflow_id: str, key: str, from_version: int = 1) -> list[EventVersion]:
+    """The versions of an event set so far from ``from_version`` on (at most 1,000; ask again from the last
+    one + 1 for more), without waiting (see :meth:`EventWatcher.poll` for what it raises)."""
+    return await EventWatcher(rt, workflow_id, key, from_version).poll()

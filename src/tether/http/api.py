@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any, Protocol
 
-from tether.types import PendingMessage, StepInfo, StreamRead, WorkflowSerializationFormat, WorkflowStatus
+from tether.types import (
+    EventVersion,
+    PendingMessage,
+    StepInfo,
+    StreamRead,
+    WorkflowSerializationFormat,
+    WorkflowStatus,
+)
 
 
 class Handle(Protocol):
@@ -26,6 +33,15 @@ class WorkflowAPI(Protocol):
     async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any: ...
 
     async def get_all_events_async(self, workflow_id: str) -> dict[str, Any]: ...
+
+    async def get_event_with_version_async(self, workflow_id: str, key: str,
+                                           timeout_seconds: float = 60) -> EventVersion | None: ...
+
+    async def list_event_versions_async(self, workflow_id: str, key: str, *,
+                                        from_version: int = 1) -> list[EventVersion]: ...
+
+    def watch_event_async(self, workflow_id: str, key: str, *,
+                          from_version: int = 1) -> AsyncGenerator[EventVersion, None]: ...
 
     async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead: ...
 

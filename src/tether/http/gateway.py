@@ -22,6 +22,8 @@ Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
     POST /workflows/{id}/messages                 send {"message", "topic", "idempotency_key"}              send
     GET  /workflows/{id}/events                   every event                                               read
     GET  /workflows/{id}/events/{key}?timeout=5   one event (long poll)                                     read
+    GET  /workflows/{id}/events/{key}/latest      the latest value with its version (long poll)             read
+    GET  /workflows/{id}/events/{key}/versions    versions as JSON; SSE (id = version, resumable) to follow read
     GET  /workflows/{id}/streams/{key}?offset=0   a snapshot; SSE with Accept: text/event-stream            read
     GET  /queues/{name}/workflows                 queued workflows                                          read
     POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)      admin
@@ -54,6 +56,7 @@ from tether.http.auth import require_scope
 from tether.http.docs import add_offline_docs, docs_app_options
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
+from tether.http.event_routes import add_event_routes
 from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
 from tether.http.mailboxes import add_mailbox_routes
 from tether.http.management import add_management_routes
@@ -221,6 +224,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
                                    "values": [to_json_or_marker(v) for v in snap.values],
                                    "closed": snap.closed, "next_offset": snap.next_offset})
 
+    add_event_routes(router, api)
     add_management_routes(router, admin, api)
     add_mailbox_routes(router, api)
     add_schedule_routes(router, admin, cast(ScheduleAPI, api))

@@ -103,7 +103,7 @@ class Guard:
             given = None
             if bearer is not None and bearer[:7].lower() == "bearer ":
                 given = bearer[7:].strip()
-            elif secret is not None and scope["method"] == "GET" and "/streams/" in _route_path(scope):
+            elif secret is not None and scope["method"] == "GET" and _follows_live(_route_path(scope)):
                 given = secret
             token = find_token(self.tokens, given)
             if token is None:
@@ -186,6 +186,12 @@ class Guard:
         except Exception:
             if not answered:
                 raise
+
+
+def _follows_live(path: str) -> bool:
+    """The routes an EventSource opens (it cannot send headers), where ``?access_token=`` stands for one: a
+    stream, and an event's versions."""
+    return "/streams/" in path or ("/events/" in path and path.endswith("/versions"))
 
 
 def _route_path(scope: Scope) -> str:
