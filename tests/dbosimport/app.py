@@ -4,9 +4,9 @@ workflow and step names and the same operation numbers.
 
     IMPORT_TEST_IMPL=dbos IMPORT_RUN_LOG=runs.log python -m tests.dbosimport.app URL READY_FILE
 
-populates the DBOS system database at URL (finished, failed, cancelled, forked, child, portable and queued
-workflows, events, streams, pending messages), starts ``waiting_wf`` and ``gate_wf`` so that they wait in
-``recv`` with steps done, then writes READY_FILE and waits to be killed.
+populates the DBOS system database at URL (finished, failed, cancelled, forked, child, portable, queued and
+delayed workflows, events, streams, pending messages, a registered queue, a schedule), starts ``waiting_wf``
+and ``gate_wf`` so that they wait in ``recv`` with steps done, then writes READY_FILE and waits to be killed.
 """
 
 from __future__ import annotations
@@ -99,6 +99,11 @@ def queued_wf(n: int) -> int:
 
 
 @DBOS.workflow()
+def tick_wf(when: Any, context: Any) -> Any:
+    return context                                 # scheduled once a year: never fires during the test
+
+
+@DBOS.workflow()
 def cancelled_wf() -> None:
     DBOS.recv("never", timeout_seconds=600)
 
@@ -141,8 +146,12 @@ def populate(url: str, ready: Path) -> None:
     with lib.SetWorkflowID("gate-1"):
         queue.enqueue(gate_wf)
     _wait_for("gate-1 to wait", lambda: "DBOS.sleep" in _steps("gate-1"))
-    with lib.SetWorkflowID("queued-1"):
+    with lib.SetWorkflowID("queued-1"), lib.SetEnqueueOptions(deduplication_id="dedup-q", priority=3):
         queue.enqueue(queued_wf, 5)
+    with lib.SetWorkflowID("delayed-1"), lib.SetEnqueueOptions(delay_seconds=1):
+        queue.enqueue(queued_wf, 7)                # DELAYED, then ENQUEUED behind gate-1
+    DBOS.create_schedule(schedule_name="yearly", workflow_fn=tick_wf, schedule="0 3 1 1 *",
+                         context={"region": "eu"})
     with lib.SetWorkflowID("wait-1"), lib.SetWorkflowTimeout(3600):
         DBOS.start_workflow(waiting_wf, 1)
     _wait_for("wait-1 to wait", lambda: "DBOS.sleep" in _steps("wait-1"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tether.config import parse_database_url
-from tether.errors import StorageError
+from tether.errors import DBOSImportError, StorageError
 from tether.storage import open_store
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.storage.importstore import ImportBatch
@@ -30,5 +30,21 @@ def test_a_failure_part_way_imports_nothing(db_url: str) -> None:
         again = store.import_rows(batch)
         assert (again.imported, sorted(again.already_present), again.operations) == ([], [
             "atomic-0", "atomic-1", "atomic-2"], 0)
+    finally:
+        store.close()
+
+
+def test_an_active_deduplication_id_already_in_tether_imports_nothing(db_url: str) -> None:
+    store = open_store(parse_database_url(db_url))
+    try:
+        store.insert_workflow(WorkflowRow(workflow_uuid="mine", status="ENQUEUED", name="wf", created_at=1,
+                                          updated_at=1, queue_name="q", deduplication_id="d"))
+        batch = ImportBatch(workflows=[
+            WorkflowRow(workflow_uuid="theirs-ok", status="SUCCESS", name="wf", created_at=1, updated_at=1),
+            WorkflowRow(workflow_uuid="theirs", status="ENQUEUED", name="wf", created_at=1, updated_at=1,
+                        queue_name="q", deduplication_id="d")])
+        with pytest.raises(DBOSImportError, match="deduplication ID 'd'"):
+            store.import_rows(batch)
+        assert store.get_workflow("theirs-ok") is None and store.get_workflow("theirs") is None
     finally:
         store.close()

@@ -31,7 +31,7 @@ from tether.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = ["done-1", "done-1-3", "fail-1", "retry-1", "portable-1", "cancel-1"]
-TO_RUN = ["gate-1", "queued-1", "wait-1"]
+TO_RUN = ["delayed-1", "gate-1", "queued-1", "wait-1"]
 
 
 @dataclass
@@ -115,7 +115,8 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     assert sorted(report["to_run"]) == TO_RUN
     assert (report["messages"], report["events"], report["event_history"], report["stream_values"]) == (2, 4, 6, 8)
     assert report["steps"] in (31, 32)  # 32 when cancel-1's recv recorded its timeout before the cancel
-    assert report["queues"] == ["import_q"] and report["unmapped_dbos_classes"] == []
+    assert report["queues"] == ["import_q"] and report["schedules"] == ["yearly"]
+    assert report["unmapped_dbos_classes"] == []
 
     app = _app()
     DBOS(config=make_config(dst, name="import-app"))
@@ -144,6 +145,16 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         assert DBOS.get_event("portable-1", "seen") == {"name": "x"}
         assert list(DBOS.read_stream("done-1", "numbers")) == [2, 102]
         assert DBOS.get_event("wait-1", "stage") == "waiting"
+        # a message DBOS left undelivered to a finished workflow; queue fields; the schedule
+        left = DBOS.list_pending_messages("done-1", load_values=True)
+        assert [(m.topic, m.value) for m in left] == [("late", "leftover")]
+        assert done.unread_messages_at_end == 1
+        queued = DBOS.get_workflow_status("queued-1")
+        assert queued is not None and (queued.queue_name, queued.deduplication_id, queued.priority) == (
+            "import_q", "dedup-q", 3)
+        [yearly] = DBOS.list_schedules()
+        assert (yearly["schedule_name"], yearly["workflow_name"], yearly["schedule"], yearly["context"]) == (
+            "yearly", "tick_wf", "0 3 1 1 *", {"region": "eu"})
 
         # the workflows DBOS was running when it was killed finish here, from their recorded steps
         DBOS.send("wait-1", "go!", topic="go")
@@ -156,6 +167,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         DBOS.send("gate-1", "opened", topic="open")
         assert DBOS.retrieve_workflow("gate-1").get_result() == "opened"
         assert DBOS.retrieve_workflow("queued-1").get_result() == 1005  # its queue was imported, then served
+        assert DBOS.retrieve_workflow("delayed-1").get_result() == 1007
         assert app is not None
     finally:
         DBOS.destroy()
@@ -164,6 +176,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     assert [pid for what, pid in runs if what == "add:wait-1"] == [dbos_database.dbos_pid, here]
     assert [pid for what, pid in runs if what == "add:gate-1"] == [dbos_database.dbos_pid]
     assert [pid for what, pid in runs if what == "add:queued-1"] == [here]
+    assert [pid for what, pid in runs if what == "add:delayed-1"] == [here]
     assert all(pid == dbos_database.dbos_pid for what, pid in runs if what.split(":")[1] in FINISHED)
 
     # a second import changes nothing, and says so
@@ -171,7 +184,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         before = {w.workflow_id: (w.status, w.output) for w in client.list_workflows()}
     code, out = _import(capsys, src, dst)
     assert code == 0, out
-    assert "nothing new: 11 workflows, 1 queue and 0 schedules are in Tether already" in out
+    assert "nothing new: 12 workflows, 1 queue and 1 schedule are in Tether already" in out
     with DBOSClient(dst) as client:
         assert {w.workflow_id: (w.status, w.output) for w in client.list_workflows()} == before
 

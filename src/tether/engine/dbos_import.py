@@ -164,11 +164,16 @@ def convert(rows: DbosRows, app_version: str | None, now_ms: int) -> tuple[Impor
             function_id=int(r["function_id"]), function_name=r["function_name"], output=output,
             error=conv.value(where, r["error"], r["serialization"]), child_workflow_id=r["child_workflow_id"],
             started_at=r["started_at_epoch_ms"], completed_at=int(done))))
+    unread: dict[str, int] = {}
     for r in rows.messages:
         dest = r["destination_uuid"]
+        unread[dest] = unread.get(dest, 0) + 1
         value = conv.value(f"a message to {dest}", r["message"], r["serialization"])
         batch.messages.append((dest, r["topic"] if r["topic"] is not None else NULL_TOPIC, value or b"",
                                int(r["created_at_epoch_ms"])))
+    for row in batch.workflows:  # as Tether records it when a workflow ends: the messages no recv took
+        if row.status not in _ACTIVE:
+            row.unread_messages_at_end = unread.get(row.workflow_uuid, 0)
     for r in rows.events:
         wfid = r["workflow_uuid"]
         value = conv.value(f"event {r['key']!r} of {wfid}", r["value"], r["serialization"])

@@ -73,50 +73,64 @@ class ImportStore(abc.ABC):
                 queue in Tether (nothing is written).
             StorageError: the database failed (nothing is written).
         """
-        from tether.storage.queuestore import _params as queue_params  # (both build on base.py, which
-        from tether.storage.sqlstore import UniqueViolation, _op_params  # names this module's records)
+        from tether.storage.sqlstore import UniqueViolation  # sqlstore builds on this mixin
 
         counts = ImportCounts()
-        with self._tx() as s:
-            new: set[str] = set()
-            for row in batch.workflows:
-                params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
-                params["owner_process"] = None
-                try:
+        inserting: list[WorkflowRow] = []  # the workflow being inserted, should its deduplication ID clash
+        try:
+            with self._tx() as s:
+                new: set[str] = set()
+                for row in batch.workflows:
+                    inserting[:] = [row]
+                    params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+                    params["owner_process"] = None
                     created = s.run("insert_workflow", params).rowcount == 1
-                except UniqueViolation as exc:
-                    raise DBOSImportError(
-                        f"workflow {row.workflow_uuid}: its deduplication ID {row.deduplication_id!r} is held by "
-                        f"an active workflow of queue {row.queue_name!r} in Tether already; nothing was "
-                        "imported") from exc
-                (counts.imported if created else counts.already_present).append(row.workflow_uuid)
-                if created:
-                    new.add(row.workflow_uuid)
-            for wfid, op in batch.operations:
-                if wfid in new:
-                    s.run("insert_operation", _op_params(wfid, op))
-                    counts.operations += 1
-            for dest, topic, value, at in batch.messages:
-                if dest in new:
-                    s.run("insert_message", {"destination_uuid": dest, "topic": topic, "message": value,
-                                             "idempotency_key": None, "now": at})
-                    counts.messages += 1
-            counts.events, counts.event_history = _import_events(s, batch, new)
-            for wfid, key, seq, stream_value, at in batch.streams:
-                if wfid in new:
-                    s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
-                                            "now": at})
-                    counts.stream_values += 1
-            for policy, created_at in batch.queues:
-                if s.run("queue_get", {"name": policy.name}).fetchone() is None:
-                    s.run("queue_insert", queue_params(policy, created_at))
-                    counts.queues.append(policy.name)
-                else:
-                    counts.queues_present.append(policy.name)
-            for sched in batch.schedules:
-                done = s.run("insert_schedule", {c: getattr(sched, c) for c in SCHEDULE_COLUMNS}).rowcount == 1
-                (counts.schedules if done else counts.schedules_present).append(sched.schedule_name)
+                    (counts.imported if created else counts.already_present).append(row.workflow_uuid)
+                    if created:
+                        new.add(row.workflow_uuid)
+                inserting.clear()
+                self._write_rows(s, batch, new, counts)
+        except UniqueViolation as exc:
+            if not inserting:
+                raise
+            row = inserting[0]  # the only unique index insert_workflow can meet besides the ID (DO NOTHING)
+            raise DBOSImportError(
+                f"workflow {row.workflow_uuid}: its deduplication ID {row.deduplication_id!r} is held by an "
+                f"active workflow of queue {row.queue_name!r} in Tether already; nothing was imported") from exc
         return counts
+
+    def _write_rows(self, s: Session, batch: ImportBatch, new: set[str], counts: ImportCounts) -> None:
+        from tether.storage.queuestore import _params as queue_params  # (both build on base.py, which
+        from tether.storage.sqlstore import _op_params  # names this module's records)
+
+        for wfid, op in batch.operations:
+            if wfid in new:
+                s.run("insert_operation", _op_params(wfid, op))
+                counts.operations += 1
+        for dest, topic, value, at in batch.messages:
+            if dest in new:
+                s.run("insert_message", {"destination_uuid": dest, "topic": topic, "message": value,
+                                         "idempotency_key": None, "now": at})
+                counts.messages += 1
+        for row in batch.workflows:  # insert_workflow leaves it NULL, as for a workflow that has not ended
+            if row.workflow_uuid in new and row.unread_messages_at_end is not None:
+                s.run("import_unread_at_end", {"workflow_uuid": row.workflow_uuid,
+                                               "unread": row.unread_messages_at_end})
+        counts.events, counts.event_history = _import_events(s, batch, new)
+        for wfid, key, seq, stream_value, at in batch.streams:
+            if wfid in new:
+                s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
+                                        "now": at})
+                counts.stream_values += 1
+        for policy, created_at in batch.queues:
+            if s.run("queue_get", {"name": policy.name}).fetchone() is None:
+                s.run("queue_insert", queue_params(policy, created_at))
+                counts.queues.append(policy.name)
+            else:
+                counts.queues_present.append(policy.name)
+        for sched in batch.schedules:
+            done = s.run("insert_schedule", {c: getattr(sched, c) for c in SCHEDULE_COLUMNS}).rowcount == 1
+            (counts.schedules if done else counts.schedules_present).append(sched.schedule_name)
 
 
 def _import_events(s: Session, batch: ImportBatch, new: set[str]) -> tuple[int, int]:
