@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -62,6 +64,22 @@ def operations() -> str:
     DBOS.write_stream("out", "v")
     DBOS.close_stream("out")
     return f"{seen}/{got}"
+
+
+release = threading.Event()
+blocked = threading.Event()
+
+
+@DBOS.step(name="trace.blocks")
+def blocks() -> str:
+    blocked.set()
+    release.wait(30)
+    return "released"
+
+
+@DBOS.workflow(name="trace.resumable")
+def resumable() -> str:
+    return blocks()
 
 
 @DBOS.workflow(name="trace.fails")
@@ -251,3 +269,32 @@ def test_dbos_logger_records_reach_the_logger_provider_with_their_workflow(db_ur
     logs.clear()
     DBOS.logger.warning("after destroy")  # the handler left with the application
     assert not logs.get_finished_logs()
+
+
+def test_a_workflow_recovered_after_a_crash_continues_its_trace(db_url: str, spans: InMemorySpanExporter) -> None:
+    config = make_config(db_url, enable_otlp=True)
+    DBOS(config=config)
+    DBOS.launch()
+    release.clear()
+    blocked.clear()
+    wfid = f"recovered-{uuid.uuid4().hex[:8]}"
+    try:
+        with trace.get_tracer("test").start_as_current_span("caller"), SetWorkflowID(wfid):
+            DBOS.start_workflow(resumable)
+        assert blocked.wait(30)
+        DBOS.destroy()  # the execution is abandoned mid-step, as in a crash
+        DBOS(config=config)
+        DBOS.launch()  # recovery runs it again from its stored row, in a thread with no span current
+        release.set()
+        assert DBOS.retrieve_workflow(wfid).get_result() == "released"
+        deadline = time.monotonic() + 30
+        while not [s for s in records(spans.get_finished_spans())
+                   if s["name"] == "trace.resumable" and s["status"] == "OK"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        release.set()
+        DBOS.destroy()
+    got = records(spans.get_finished_spans())
+    caller = only(got, "caller")
+    runs = [s for s in got if s["name"] == "trace.resumable"]
+    assert any(s["status"] == "OK" for s in runs) and all(child_of(s, caller) for s in runs)
