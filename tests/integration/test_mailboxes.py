@@ -277,3 +277,39 @@ def test_from_a_workflow_the_listing_is_a_recorded_operation(dbos: type[DBOS]) -
     assert [(m.topic, m.value) for m in listed] == [("k", "kept")] and counts == {"k": 1}
     names = [s["function_name"] for s in DBOS.list_workflow_steps(wfid)]
     assert "DBOS.listPendingMessages" in names and "DBOS.pendingMessageCounts" in names
+
+
+@DBOS.workflow()
+async def lists_own_mailbox_async() -> dict[str | None, int]:
+    wfid = DBOS.workflow_id
+    assert wfid is not None
+    await DBOS.recv_async("go", timeout_seconds=60)
+    listed = await DBOS.list_pending_messages_async(wfid, "k", load_values=True)
+    assert [m.value for m in listed] == ["kept"]
+    return await DBOS.pending_message_counts_async(wfid)
+
+
+def test_from_an_async_workflow_too(dbos: type[DBOS]) -> None:
+    wfid = _start(lists_own_mailbox_async)
+    DBOS.send(wfid, "kept", "k")
+    DBOS.send(wfid, "go", "go")
+    assert DBOS.retrieve_workflow(wfid).get_result() == {"k": 1}
+    names = [s["function_name"] for s in DBOS.list_workflow_steps(wfid)]
+    assert "DBOS.listPendingMessages" in names and "DBOS.pendingMessageCounts" in names
+
+
+def test_max_recovery_attempts_exceeded_records_the_unread_count_too(dbos: type[DBOS]) -> None:
+    """Recovery ends a workflow that crashed too often with set_status, as cancellation does: the count is
+    taken in that statement as well."""
+    wfid = _start(inbox, [])
+    DBOS.send(wfid, "a", "x")
+    DBOS.send(wfid, "b", None)
+    rt = DBOS._runtime
+    assert rt is not None
+    assert rt.store.set_status([wfid], "MAX_RECOVERY_ATTEMPTS_EXCEEDED", rt.clock.now_ms(),
+                               only_from=["PENDING"]) == [wfid]
+    status = DBOS.get_workflow_status(wfid)
+    assert status is not None and status.status == "MAX_RECOVERY_ATTEMPTS_EXCEEDED"
+    assert status.unread_messages_at_end == 2
+    DBOS.send(wfid, "go", "go")  # its execution (still waiting here) takes "go"; its end is not recorded again
+    DBOS.retrieve_workflow(wfid).get_status()
