@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "src")]
+sys.path[:0] = [str(ROOT), os.environ.get("TETHER_SRC", str(ROOT / "src"))]  # TETHER_SRC: profile another tree
 os.environ["BENCH_IMPL"] = "tether"
 
 from bench import common  # noqa: E402

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import random
+import select
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 from tether.storage.base import Listener, WakeupCallback
 
@@ -52,10 +54,7 @@ class PostgresListener(Listener):
                         on_reconnect()
                     first = False
                     backoff = 0.1
-                    while not self._stop.is_set():
-                        for note in conn.notifies(timeout=_STOP_CHECK_SECONDS):
-                            if note.pid not in self.ignore_pids:  # our own writes woke us already
-                                _dispatch(note.payload, callback)
+                    self._listen(conn.pgconn, callback)
             except psycopg.Error:
                 # Jittered, so that the processes of a fleet do not all reconnect in the same instant.
                 if self._stop.wait(backoff * random.uniform(0.5, 1.0)):
@@ -63,13 +62,35 @@ class PostgresListener(Listener):
                 backoff = min(backoff * 2, _MAX_RECONNECT_SECONDS)
         self._ready.set()
 
+    def _listen(self, pgconn: Any, callback: WakeupCallback) -> None:
+        """Read notifications straight from libpq until stopped. Every write of this process comes back here
+        too (the engine has woken its waiters already) and is dropped by backend PID before any decoding:
+        psycopg's ``notifies()`` generator cost about 30,000 instructions per notification, one per send,
+        set_event, stream write and status change (docs/benchmarks.md, send path).
+
+        Raises:
+            psycopg.OperationalError: the connection was lost (the caller reconnects).
+        """
+        poller = select.poll()
+        poller.register(pgconn.socket, select.POLLIN | select.POLLERR | select.POLLHUP)
+        ignore = self.ignore_pids
+        while not self._stop.is_set():
+            if not poller.poll(_STOP_CHECK_SECONDS * 1000):
+                continue
+            pgconn.consume_input()  # raises OperationalError when the server closed the connection
+            while (note := pgconn.notifies()) is not None:
+                if note.be_pid not in ignore:
+                    _dispatch(note.extra, callback)
+            if pgconn.status != pq.ConnStatus.OK:
+                raise psycopg.OperationalError("the listening connection was lost")
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
 
-def _dispatch(payload: str, callback: WakeupCallback) -> None:
+def _dispatch(payload: bytes | str, callback: WakeupCallback) -> None:
     try:
         parts = json.loads(payload)
     except ValueError:
