@@ -13,7 +13,10 @@ def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
     parts = _HEADER.split(text)
     queries: dict[str, str] = {}
     for i in range(1, len(parts), 2):
-        queries[parts[i]] = parts[i + 1].strip().rstrip(";")
+        # Comment lines are dropped: the text between statements belongs to the one before it, and a
+        # ``:name`` in a comment would otherwise count as a parameter (PostgreSQL's bind then disagrees).
+        body = "\n".join(line for line in parts[i + 1].splitlines() if not line.lstrip().startswith("--"))
+        queries[parts[i]] = body.strip().rstrip(";")
     return queries
 
 
