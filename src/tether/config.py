@@ -148,6 +148,9 @@ class Settings:
     sqlite_busy_timeout_sec: float = 60.0
     heartbeat_interval_sec: float = 2.0
     heartbeat_timeout_sec: float = 10.0
+    # executor_id came from the config or DBOS__VMID (not the shared default "local"): a live process already
+    # holding it is a mistake, and launch refuses.
+    executor_id_explicit: bool = False
     telemetry: Telemetry = field(default_factory=Telemetry)
 
 
@@ -216,6 +219,7 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         name=name,
         database=parse_database_url(url),
         executor_id=config.get("executor_id") or os.environ.get("DBOS__VMID") or "local",
+        executor_id_explicit=bool(config.get("executor_id") or os.environ.get("DBOS__VMID")),
         application_version=version,
         max_executor_threads=int(threads),
         sqlite_poll_interval_sec=float(poll),

@@ -172,3 +172,29 @@ def test_a_frozen_process_is_adopted_after_its_heartbeat_lapses_and_stops_when_i
     second_steps = [s for s in steps(tmp_path) if s[2] == 1]
     assert {s[3] for s in second_steps} == {second.proc.pid}
     assert not [s for s in steps(tmp_path) if s[3] == first.proc.pid and s[0] == "start" and s[4] >= woken]
+
+
+def test_a_process_with_an_explicit_executor_id_that_a_live_process_holds_is_refused(
+        db_url: str, tmp_path: Path) -> None:
+    """executor_id given in the config: a second process launching with it while the first lives fails at
+    launch with one clear message and runs nothing; the first is untouched; once the first has stopped, the
+    same ID launches again."""
+    with workers(db_url, tmp_path) as ws:
+        first = Worker(db_url, "exec-held", tmp_path)
+        ws.append(first)
+        ids = first.start(3, "held", "wait")
+        wait_for(lambda: {s[1] for s in steps(tmp_path) if s[0] == "end"} >= set(ids), "the first steps")
+        second = subprocess.run([sys.executable, str(WORKER), db_url, "exec-held", str(tmp_path)], input="quit\n",
+                                capture_output=True, text=True, timeout=WAIT)
+        assert second.returncode != 0 and "ready" not in second.stdout
+        assert "executor_id 'exec-held' is already used by a live process" in second.stderr
+        assert f"pid {first.proc.pid}" in second.stderr
+        with DBOSClient(db_url) as client:
+            for w in ids:
+                client.send(w, "go", "go")
+            assert [client.retrieve_workflow(w).get_result(timeout_seconds=WAIT) for w in ids] == [0, 1, 2]
+        first.stop()
+        third = Worker(db_url, "exec-held", tmp_path)
+        ws.append(third)
+    assert {s[3] for s in steps(tmp_path)} == {first.proc.pid}  # the refused process ran no step
+    assert violations(tmp_path) == []

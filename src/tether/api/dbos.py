@@ -134,6 +134,8 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Mailb
             NotLaunchedError: ``DBOS(config=...)`` was not called first.
             StorageError: the database cannot be reached or migrated, or a missing PostgreSQL database cannot be
                 created (the message says what to run).
+            ConfigError: the ``executor_id`` given in the config (or ``DBOS__VMID``) is held by another live
+                process on this database.
         """
         inst = cls._instance
         if inst is None:
@@ -151,7 +153,13 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Mailb
             rt.application_version = code_version()
         cls._runtime = rt
         tracing.configure(settings, rt.application_version)  # before recovery runs anything
-        start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
+        try:
+            start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
+        except BaseException:
+            cls._runtime = None  # not launched: a later launch() tries again from the start
+            tracing.shut_down()
+            rt.close()
+            raise
         recover_pending_workflows(rt)
         set_listen(rt, cls._listen)
         start_queue_runner(rt)

@@ -14,7 +14,7 @@ import uuid
 from tether.engine import ownership
 from tether.engine.recovery import recover_workflows
 from tether.engine.runtime import Runtime, logger
-from tether.errors import TetherError
+from tether.errors import ConfigError, TetherError
 from tether.storage.base import ProcessRow
 
 
@@ -52,19 +52,53 @@ class Membership:
         return me
 
     def launch(self) -> None:
-        """Register, take back this executor's work from its dead processes (a restart), warn about a live
-        process sharing the executor ID, and start heartbeating."""
+        """Register, take back this executor's work from its dead processes (a restart), and start heartbeating.
+
+        A live process already registered with this executor ID: with the shared default ID (``"local"``, as
+        DBOS replicas often run) a warning names it, and this process recovers none of its workflows; with an
+        ID given in the config or ``DBOS__VMID``, launch refuses. A holder on another machine is first given its
+        heartbeat timeout to lapse (a restart elsewhere while the old row is still fresh).
+
+        Raises:
+            ConfigError: an explicitly chosen executor ID is held by another live process (this process's row
+                is removed again; nothing else was written).
+        """
         me = self.register()
-        processes = self.rt.store.list_processes()
-        now = self.rt.clock.now_ms()
-        for other in ownership.live_duplicates(me, processes, now, self.machine, ownership.pid_alive):
+        duplicates = self._live_duplicates(me)
+        if duplicates and self.rt.settings.executor_id_explicit:
+            duplicates = self._wait_for_lapse(me, duplicates)
+            if duplicates:
+                other = duplicates[0]
+                self.rt.store.stop_process(me.process_id, self.rt.clock.now_ms())
+                raise ConfigError(
+                    f"executor_id {me.executor_id!r} is already used by a live process (pid {other.pid} on "
+                    f"{other.hostname}) on this database: two processes with one executor ID would both claim "
+                    f"its workflows at recovery. Give each process its own executor_id (config key or "
+                    f"DBOS__VMID), or stop the other one first.")
+        for other in duplicates:
             logger.warning(
                 "Another live process (pid %s on %s) uses executor_id %r on this database. Each workflow still "
                 "runs in one process at a time, but recovery by executor ID cannot tell the two apart: give "
                 "each process its own executor_id.", other.pid, other.hostname, me.executor_id)
-        self._adopt(processes, only_executor=me.executor_id)
+        self._adopt(self.rt.store.list_processes(), only_executor=me.executor_id)
         self._thread = threading.Thread(target=self._run, name="tether-heartbeat", daemon=True)
         self._thread.start()
+
+    def _live_duplicates(self, me: ProcessRow) -> list[ProcessRow]:
+        return ownership.live_duplicates(me, self.rt.store.list_processes(), self.rt.clock.now_ms(), self.machine,
+                                         ownership.pid_alive)
+
+    def _wait_for_lapse(self, me: ProcessRow, duplicates: list[ProcessRow]) -> list[ProcessRow]:
+        """Those of ``duplicates`` still live once every holder on another machine has had its heartbeat
+        timeout (one on this machine is known live by its PID, and is not waited for)."""
+        elsewhere = [p for p in duplicates if self.machine is None or p.machine != self.machine]
+        if len(elsewhere) < len(duplicates) or not elsewhere:
+            return duplicates
+        deadline = time.monotonic() + (max(p.timeout_ms for p in elsewhere) + self.lease.interval_ms) / 1000
+        while duplicates and time.monotonic() < deadline:
+            time.sleep(self.lease.interval_ms / 1000 / 2)
+            duplicates = self._live_duplicates(me)
+        return duplicates
 
     def poke(self) -> None:
         """Look for dead processes now (another process stopped)."""
