@@ -78,6 +78,10 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
             logger.warning("Cannot recover workflow %s: %s", row.workflow_uuid, exc)
             continue
         launched.append(row.workflow_uuid)
+        # Running here from now on, not only once its thread or task has begun: a recovery right after this
+        # one (launch adopts this executor's dead process, then recovers its PENDING workflows) must not
+        # start it a second time.
+        rt.active[row.workflow_uuid] = True
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
                                        row.workflow_deadline_epoch_ms, from_storage=True,
