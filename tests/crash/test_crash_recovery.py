@@ -186,3 +186,53 @@ def test_killed_while_selecting_takes_what_arrived_meanwhile(db_url: str, tmp_pa
 @pytest.fixture(autouse=True)
 def _no_app() -> None:
     DBOS.destroy()
+
+
+@pytest.mark.parametrize("scenario", ["stepstream", "stepstream_async"])
+def test_killed_mid_step_after_writes_leaves_each_stream_value_once(scenario: str, db_url: str,
+                                                                    tmp_path: Path) -> None:
+    """A step fails after three stream writes and is retried; its retry is SIGKILLed after three writes; the
+    recovered process runs the step again (it fails after three writes once more, then finishes). Each value
+    is stored once, and a reader in another process following the stream live across the crash sees each
+    value once (issue #16 item 3)."""
+    import threading
+
+    from tether import DBOSClient
+
+    DBOS.destroy()
+    executor = f"crash-{uuid.uuid4().hex[:10]}"
+    wfid = f"crash-{scenario}-{executor}"
+    live: list[object] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            with DBOSClient(db_url) as client:
+                live.extend(client.read_stream(wfid, "out"))
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    reader = threading.Thread(target=follow, daemon=True)
+    first = _spawn(scenario, "start", db_url, executor, tmp_path)
+    try:
+        _wait_for_marker(tmp_path, "started", first)
+        reader.start()
+        _wait_for_marker(tmp_path, "mid-step", first)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    assert first.returncode == -signal.SIGKILL
+    assert _steps(tmp_path) == ["streaming", "streaming"]  # the first attempt failed, the second was killed
+    second = _spawn(scenario, "recover", db_url, executor, tmp_path)
+    out_text, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    out = json.loads(out_text.strip().splitlines()[-1])
+    expected = ["begin", 0, 1, 2, 3, 4, "end"]
+    assert out["result"] == 5
+    assert out["stream"] == expected
+    assert _steps(tmp_path) == ["streaming"] * 4  # two attempts in each process
+    reader.join(timeout=60)
+    assert not errors, errors
+    assert live == expected
+    with DBOSClient(db_url) as client:
+        assert [(s.key, s.values, s.closed) for s in client.list_streams(wfid)] == [("out", 7, True)]

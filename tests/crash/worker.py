@@ -8,6 +8,7 @@ database, so the test can count what ran.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sys
@@ -94,8 +95,61 @@ def select_waiting() -> list[object]:
     return [got.index, got.value, DBOS.recv("a", timeout_seconds=0)]
 
 
+
+def _step_attempt(name: str) -> int:
+    """Count the attempts of a step, across processes (in a file, outside the database)."""
+    note("steps", name)
+    return sum(1 for line in (WORK / "steps").read_text().split() if line == name)
+
+
+@DBOS.step(retries_allowed=True, interval_seconds=0, max_attempts=3)
+def streaming_step() -> int:
+    """Writes 0..4. Its first attempt in each process fails after three writes; the second one of the first
+    process is killed after three writes; the recovered process's second attempt finishes."""
+    ran = _step_attempt("streaming")
+    for i in range(5):
+        DBOS.write_stream("out", i)
+        if i == 2 and ran in (1, 3):
+            raise RuntimeError("fails after three writes")
+        if i == 2:
+            pause_here("mid-step")
+    return 5
+
+
+@DBOS.step(retries_allowed=True, interval_seconds=0, max_attempts=3)
+async def streaming_step_async() -> int:
+    ran = _step_attempt("streaming")
+    for i in range(5):
+        await DBOS.write_stream_async("out", i)
+        if i == 2 and ran in (1, 3):
+            raise RuntimeError("fails after three writes")
+        if i == 2 and PAUSE:
+            note("markers", "mid-step")
+            await asyncio.sleep(120)
+    return 5
+
+
+@DBOS.workflow()
+def step_streamer() -> int:
+    DBOS.write_stream("out", "begin")
+    n = streaming_step()
+    DBOS.write_stream("out", "end")
+    DBOS.close_stream("out")
+    return n
+
+
+@DBOS.workflow()
+async def step_streamer_async() -> int:
+    await DBOS.write_stream_async("out", "begin")
+    n = await streaming_step_async()
+    await DBOS.write_stream_async("out", "end")
+    await DBOS.close_stream_async("out")
+    return n
+
+
 WORKFLOWS = {"steps": (multi_step, ()), "sleep": (sleeper, (3.0,)), "recv": (receiver, ()),
-             "select": (selector, ()), "select-wait": (select_waiting, ())}
+             "select": (selector, ()), "select-wait": (select_waiting, ()),
+             "stepstream": (step_streamer, ()), "stepstream_async": (step_streamer_async, ())}
 
 
 def main() -> None:
@@ -113,7 +167,7 @@ def main() -> None:
     else:
         result = DBOS.retrieve_workflow(wfid).get_result()
         extra = {}
-        if scenario == "recv":
+        if scenario in ("recv", "stepstream", "stepstream_async"):
             extra["stream"] = list(DBOS.read_stream(wfid, "out"))
         print(json.dumps({"result": result, "launched_at": started, "finished_at": time.time(), **extra}))
     DBOS.destroy()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextvars
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -49,11 +51,23 @@ class Preempted(WorkflowCancelledError):
 
 @dataclass(frozen=True)
 class StepContext:
+    """One attempt of one step call. ``stream_writes`` counts this attempt's writes per stream key: the n-th
+    write of every attempt (and of every re-run after a crash) stands for the same stored value."""
+
     workflow: WorkflowContext
     function_id: int
     attempt: int
     max_attempts: int | None = None  # None when the step does not retry
     name: str = ""
+    stream_writes: dict[str, Iterator[int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def next_stream_write(self, key: str) -> int:
+        """The index of this write among the attempt's writes to ``key`` (0, 1, ...). Safe from several
+        threads of one step (each ``dict.setdefault`` and ``next`` of a ``count`` is one atomic call)."""
+        counter = self.stream_writes.get(key)
+        if counter is None:
+            counter = self.stream_writes.setdefault(key, itertools.count())
+        return next(counter)
 
 
 _workflow: contextvars.ContextVar[WorkflowContext | None] = contextvars.ContextVar(

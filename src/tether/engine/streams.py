@@ -1,7 +1,10 @@
 """Streams: ordered, append-only values per (workflow, key); closed explicitly or when the workflow ends.
 
-Writes from the workflow are checkpointed (exactly once); writes from a step are not (a retried step writes
-again: at least once). Readers wait for new values by wake-up, never by sleeping on a timer.
+Every write from a workflow is stored once. A write from the workflow body is checkpointed like any other
+operation. A write from a step is identified by (step number, n): the n-th write of the step call to that key,
+counted afresh by each attempt; the store keeps the first value written under that identity, so a retried or
+re-run step adds only the writes past those an earlier attempt made (docs/guarantees.md). Each write is
+visible to readers as soon as it returns. Readers wait for new values by wake-up, never by sleeping on a timer.
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
                        serialization_type: WorkflowSerializationFormat | None = None) -> None:
     """Append a value (or, with ``close``, the end marker) to the calling workflow's stream ``key``.
 
+    From a step, the n-th write of the step call to ``key`` is stored once however many attempts or runs make
+    it: a repeat finds the stored value (even on a stream closed since) and appends nothing.
+
     Raises:
         NotInWorkflowError: not called from a workflow or one of its steps.
         StreamClosedError: the stream is already closed.
@@ -33,7 +39,9 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
     k = event_key(key)
     payload = None if close else serialize(value, serialization_type or ctx.serialization)
     op = None
-    if current_step() is None:
+    step_write = None
+    step = current_step()
+    if step is None:
         fid = ctx.next_function_id()
         rec = ctx.recorded.get(fid)
         if rec is not None and rec.completed_at is not None:
@@ -41,7 +49,9 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
         now = rt.clock.now_ms()
         op = OperationRow(function_id=fid, function_name="DBOS.closeStream" if close else "DBOS.writeStream",
                           started_at=now, completed_at=now)
-    await rt.io(rt.store.write_stream, ctx.workflow_id, k, payload, rt.clock.now_ms(), op)
+    elif not close:  # a close from a step needs no identity: closing a closed stream changes nothing
+        step_write = (step.function_id, step.next_stream_write(k))
+    await rt.io(rt.store.write_stream, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, step_write)
     tracing.event("DBOS.closeStream" if close else "DBOS.writeStream", op.function_id if op else None, key=k)
     rt.notify("stream", ctx.workflow_id, k)
 

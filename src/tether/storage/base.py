@@ -398,11 +398,18 @@ class Store(abc.ABC):
     # -- streams ---------------------------------------------------------------------------------------
     @abc.abstractmethod
     def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                     op: OperationRow | None = None) -> None:
-        """Append ``value`` (None closes the stream). With ``op`` recorded in the same transaction.
+                     op: OperationRow | None = None, step_write: tuple[int, int] | None = None) -> int | None:
+        """Append ``value`` (None closes the stream). With ``op`` recorded in the same transaction (a repeat
+        changes nothing). With ``step_write`` = (step function_id, index of this write among the step call's
+        writes to ``key``), a value written from a step: if that write is already stored (an earlier attempt
+        or run of the same step call), nothing is appended, even on a closed stream.
+
+        Returns the offset of the value (for a repeated step write, the stored one); None for a close, or
+        for a repeat of ``op``.
 
         Raises:
             StreamClosedError: the stream was already closed.
+            NonExistentWorkflowError: no workflow has this ID.
         """
 
     @abc.abstractmethod

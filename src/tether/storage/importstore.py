@@ -119,8 +119,9 @@ class ImportStore(abc.ABC):
         counts.events, counts.event_history = _import_events(s, batch, new)
         for wfid, key, seq, stream_value, at in batch.streams:
             if wfid in new:
+                # DBOS keeps no index of a write within its step: imported values carry no step identity.
                 s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
-                                        "now": at})
+                                        "now": at, "step_function_id": None, "write_index": None})
                 counts.stream_values += 1
         for policy, created_at in batch.queues:
             if s.run("queue_get", {"name": policy.name}).fetchone() is None:

@@ -362,8 +362,8 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                                   "can be rewound, so cancel it first")
             s.run("rewind_events", p)          # events set from the cut on go back to their earlier values
             s.run("rewind_restore_events", p)
-            for statement in ("rewind_stream_closes", "rewind_operations", "rewind_event_history",
-                              "rewind_messages"):
+            for statement in ("rewind_stream_closes", "rewind_stream_steps", "rewind_operations",
+                              "rewind_event_history", "rewind_messages"):
                 s.run(statement, p)
             done = s.run("rewind_requeue", {**p, "status": status, "queue_name": queue_name,
                                             "application_version": application_version})
@@ -452,30 +452,36 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
 
     # -- streams ---------------------------------------------------------------------------------------
     def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                     op: OperationRow | None = None) -> None:
+                     op: OperationRow | None = None, step_write: tuple[int, int] | None = None) -> int | None:
         for _ in range(20):  # concurrent appenders may pick the same seq; the loser tries the next one
             try:
-                self._append_stream(workflow_id, key, value, now_ms, op)
-                return
+                return self._append_stream(workflow_id, key, value, now_ms, op, step_write)
             except UniqueViolation:
                 continue
         raise StorageError(f"Could not append to stream {key!r} of {workflow_id!r}: too much contention")
 
     def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                       op: OperationRow | None) -> None:
+                       op: OperationRow | None, step_write: tuple[int, int] | None) -> int | None:
+        ident = {"step_function_id": step_write[0] if step_write else None,
+                 "write_index": step_write[1] if step_write else None}
+        p = {"workflow_uuid": workflow_id, "key": key}
         with self._tx() as s:
             if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
-                return
-            tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+                return None
+            if step_write is not None:
+                prior = s.run("stream_step_write", {**p, **ident}).fetchone()
+                if prior is not None:
+                    return int(prior[0])
+            tail = s.run("stream_tail", p).fetchone()
             if tail is not None and tail[1]:
                 if value is None:
-                    return  # closing twice is harmless
+                    return None  # closing twice is harmless
                 raise StreamClosedError(workflow_id, key)
             if s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
                 raise NonExistentWorkflowError(workflow_id, "target")
             seq = 0 if tail is None else tail[0] + 1
-            s.run("insert_stream", {"workflow_uuid": workflow_id, "key": key, "seq": seq, "value": value,
-                                    "now": now_ms})
+            s.run("insert_stream", {**p, **ident, "seq": seq, "value": value, "now": now_ms})
+            return None if value is None else seq
 
     def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk:
         with self._auto() as s:

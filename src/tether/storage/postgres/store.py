@@ -220,18 +220,44 @@ class PostgresStore(SqlStore):
             raise NonExistentWorkflowError(workflow_id, "target") from exc
 
     def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                       op: OperationRow | None) -> None:
+                       op: OperationRow | None, step_write: tuple[int, int] | None) -> int | None:
+        if step_write is not None and value is not None:
+            return self._append_step_write(workflow_id, key, value, now_ms, step_write)
         params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
                   "function_id": op.function_id if op else None, "function_name": op.function_name if op else None}
         try:
             with self._auto() as s:
-                if s.run("append_stream", params).rowcount == 1 or value is None:
-                    return  # appended, or a close of a closed stream (harmless)
+                got = s.run("append_stream", params).fetchone()
+                if got is not None:
+                    return None if value is None else int(got[0])
+                if value is None:
+                    return None  # a close of a closed stream (harmless)
                 # Nothing appended: an earlier run already did this write (its checkpoint is there), or the
                 # stream is closed.
                 if op is not None and s.run("get_operation", {"workflow_uuid": workflow_id,
                                                               "function_id": op.function_id}).fetchone():
-                    return
+                    return None
+                tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
+        except ForeignKeyViolation as exc:
+            raise NonExistentWorkflowError(workflow_id, "target") from exc
+        if tail is not None and tail[1]:
+            raise StreamClosedError(workflow_id, key)
+        raise StorageError(f"Append to stream {key!r} of {workflow_id!r} was not applied")
+
+    def _append_step_write(self, workflow_id: str, key: str, value: bytes, now_ms: int,
+                           step_write: tuple[int, int]) -> int:
+        p = {"workflow_uuid": workflow_id, "key": key, "step_function_id": step_write[0],
+             "write_index": step_write[1]}
+        try:
+            with self._auto() as s:
+                got = s.run("append_stream_step", {**p, "value": value, "now": now_ms}).fetchone()
+                if got is not None:
+                    return int(got[0])
+                # Nothing appended and nothing stored before the statement began: the same write committed
+                # concurrently (read its offset), or the stream is closed.
+                prior = s.run("stream_step_write", p).fetchone()
+                if prior is not None:
+                    return int(prior[0])
                 tail = s.run("stream_tail", {"workflow_uuid": workflow_id, "key": key}).fetchone()
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(workflow_id, "target") from exc

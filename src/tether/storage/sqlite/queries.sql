@@ -139,7 +139,14 @@ SELECT seq, value IS NULL FROM streams WHERE workflow_uuid = :workflow_uuid AND 
 ORDER BY seq DESC LIMIT 1
 
 -- name: insert_stream
-INSERT INTO streams (workflow_uuid, key, seq, value, created_at) VALUES (:workflow_uuid, :key, :seq, :value, :now)
+INSERT INTO streams (workflow_uuid, key, seq, value, created_at, function_id, write_index)
+VALUES (:workflow_uuid, :key, :seq, :value, :now, :step_function_id, :write_index)
+
+-- name: stream_step_write
+-- The offset of a step's write_index-th write to the key, if that call already made it (any attempt).
+SELECT seq FROM streams
+WHERE workflow_uuid = :workflow_uuid AND key = :key AND function_id = :step_function_id
+  AND write_index = :write_index
 
 -- name: read_stream
 SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= :from_seq
@@ -392,6 +399,11 @@ WHERE h.workflow_uuid = :workflow_uuid AND h.function_id < :cut
 
 -- name: rewind_stream_closes
 DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
+
+-- name: rewind_stream_steps
+-- Steps from the cut on run again as new calls: their earlier writes stay, but no longer stand for theirs.
+UPDATE streams SET function_id = NULL, write_index = NULL
+WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
 
 -- name: rewind_operations
 DELETE FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
