@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from tether.config import parse_database_url
-from tether.errors import DBOSImportError, StorageError
+from tether.errors import DBOSImportError, DBOSSourceError, StorageError
 from tether.storage import open_store
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.storage.importstore import ImportBatch
@@ -21,13 +23,13 @@ def test_a_failure_part_way_imports_nothing(db_url: str) -> None:
             # the same stream offset twice: the primary key fails on the last row of the batch
             streams=[("atomic-1", "s", 0, b"J1", 1), ("atomic-1", "s", 0, b"J2", 1)])
         with pytest.raises(StorageError):
-            store.import_rows(batch)
+            store.import_rows([batch])
         assert [store.get_workflow(f"atomic-{i}") for i in range(3)] == [None, None, None]
         assert store.load_operations("atomic-0") == []
         batch.streams.pop()
-        counts = store.import_rows(batch)
+        counts = store.import_rows([batch])
         assert (len(counts.imported), counts.operations, counts.stream_values) == (3, 1, 1)
-        again = store.import_rows(batch)
+        again = store.import_rows([batch])
         assert (again.imported, sorted(again.already_present), again.operations) == ([], [
             "atomic-0", "atomic-1", "atomic-2"], 0)
     finally:
@@ -44,7 +46,23 @@ def test_an_active_deduplication_id_already_in_tether_imports_nothing(db_url: st
             WorkflowRow(workflow_uuid="theirs", status="ENQUEUED", name="wf", created_at=1, updated_at=1,
                         queue_name="q", deduplication_id="d")])
         with pytest.raises(DBOSImportError, match="deduplication ID 'd'"):
-            store.import_rows(batch)
+            store.import_rows([batch])
         assert store.get_workflow("theirs-ok") is None and store.get_workflow("theirs") is None
+    finally:
+        store.close()
+
+
+def test_an_error_between_batches_imports_nothing(db_url: str) -> None:
+    store = open_store(parse_database_url(db_url))
+
+    def batches() -> Iterator[ImportBatch]:
+        yield ImportBatch(workflows=[WorkflowRow(workflow_uuid="first", status="SUCCESS", name="wf", created_at=1,
+                                                 updated_at=1)])
+        raise DBOSSourceError("a malformed value in the second chunk")
+
+    try:
+        with pytest.raises(DBOSSourceError):
+            store.import_rows(batches())
+        assert store.get_workflow("first") is None
     finally:
         store.close()

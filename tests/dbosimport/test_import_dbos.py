@@ -26,6 +26,7 @@ from tests.conftest import make_config, temporary_pg_database
 from tests.dbosimport.shared import ImportAppError
 from tether import DBOS, DBOSClient
 from tether.cli import main
+from tether.engine.dbos_import import import_dbos
 from tether.engine.registry import lookup_workflow
 from tether.errors import ConfigError
 
@@ -93,6 +94,18 @@ def _app() -> object:
     return app
 
 
+def _snapshot(client: DBOSClient) -> dict[str, object]:
+    """Everything a client reads of the imported workflows, comparable across databases."""
+    out: dict[str, object] = {}
+    for w in client.list_workflows():
+        steps = [(s["function_id"], s["function_name"], repr(s["output"]), repr(s["error"]), s["child_workflow_id"])
+                 for s in client.list_workflow_steps(w.workflow_id)]
+        out[w.workflow_id] = (w.status, w.name, w.queue_name, w.deduplication_id, w.priority, w.input,
+                              repr(w.output), repr(w.error), w.parent_workflow_id, w.forked_from, w.attributes,
+                              w.unread_messages_at_end, steps, client.get_all_events(w.workflow_id))
+    return out
+
+
 def _runs(log: Path) -> list[tuple[str, int]]:
     return [(line.split()[0], int(line.split()[1])) for line in log.read_text().splitlines()]
 
@@ -117,6 +130,11 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     assert report["steps"] in (31, 32)  # 32 when cancel-1's recv recorded its timeout before the cancel
     assert report["queues"] == ["import_q"] and report["schedules"] == ["yearly"]
     assert report["unmapped_dbos_classes"] == []
+    # read one workflow at a time (chunk boundaries everywhere), into a SQLite file: the same rows
+    by_one = f"sqlite:///{tmp_path / 'by-one.sqlite'}"
+    assert sorted(import_dbos(src, by_one, chunk_size=1).counts.imported) == sorted(report["imported"])
+    with DBOSClient(dst) as whole, DBOSClient(by_one) as one:
+        assert _snapshot(whole) == _snapshot(one)
 
     app = _app()
     DBOS(config=make_config(dst, name="import-app"))

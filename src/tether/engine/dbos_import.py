@@ -15,6 +15,7 @@ recorded steps: a step that completed under DBOS is not run again.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +33,7 @@ from tether.engine.queues import INTERNAL_QUEUE
 from tether.errors import DBOSImportError, DBOSSourceError
 from tether.storage import open_store
 from tether.storage.base import NULL_TOPIC, OperationRow, QueuePolicy, ScheduleRow, WorkflowRow
-from tether.storage.dbos_source import DbosRows, read_dbos
+from tether.storage.dbos_source import DbosChunk, open_dbos
 from tether.storage.importstore import ImportBatch, ImportCounts
 from tether.storage.provision import create_database
 from tether.types import WorkflowStatusString
@@ -70,9 +71,10 @@ class ImportReport:
 
 
 def import_dbos(source_url: str, target_url: str, *, schema: str = "dbos", app_version: str | None = None,
-                now_ms: int | None = None) -> ImportReport:
+                now_ms: int | None = None, chunk_size: int = 500) -> ImportReport:
     """Copy the DBOS 3.4 system database at ``source_url`` (a SQLite file, or the PostgreSQL schema
-    ``schema``) into Tether's tables at ``target_url`` (created and migrated if needed).
+    ``schema``) into Tether's tables at ``target_url`` (created and migrated if needed), reading and
+    converting ``chunk_size`` workflows at a time (with all their rows) within the one target transaction.
 
     Raises:
         ConfigError: a URL is not a database URL Tether knows.
@@ -88,20 +90,30 @@ def import_dbos(source_url: str, target_url: str, *, schema: str = "dbos", app_v
         raise DBOSImportError(
             f"{source.url}: DBOS's and Tether's tables cannot share one SQLite file (they have the same names); "
             "import into a new file: tether import-dbos --from sqlite:///dbos.sqlite --to sqlite:///tether.sqlite")
-    rows = read_dbos(source, schema)
-    now = now_ms if now_ms is not None else int(datetime.now().timestamp() * 1000)
-    batch, to_run, unmapped = convert(rows, app_version, now)
-    create_database(target)
-    store = open_store(target)
-    try:
-        counts = store.import_rows(batch)
-    finally:
-        store.close()
-    present = set(counts.already_present)
-    return ImportReport(source=_shown(source), target=_shown(target), dbos_schema_version=rows.version,
-                        counts=counts, to_run=[w for w in to_run if w not in present],
-                        unmapped_classes=sorted(unmapped), consumed_messages=rows.consumed_messages,
-                        application_versions=rows.application_versions)
+    with open_dbos(source, schema) as dbos:
+        report = ImportReport(source=_shown(source), target=_shown(target), dbos_schema_version=dbos.version,
+                              counts=ImportCounts(), consumed_messages=dbos.consumed_messages(),
+                              application_versions=dbos.application_versions())
+        now = now_ms if now_ms is not None else int(datetime.now().timestamp() * 1000)
+        conv = _Converter()
+        to_run: list[str] = []
+
+        def batches() -> Iterator[ImportBatch]:
+            for chunk in dbos.chunks(chunk_size):
+                yield convert_chunk(conv, chunk, app_version, now, to_run)
+            yield ImportBatch(queues=[(_queue(r), int(r["created_at"] or now)) for r in dbos.queues()],
+                              schedules=[_schedule(conv, r, now) for r in dbos.schedules()])
+
+        create_database(target)
+        store = open_store(target)
+        try:
+            report.counts = store.import_rows(batches())
+        finally:
+            store.close()
+    present = set(report.counts.already_present)
+    report.to_run = [w for w in to_run if w not in present]
+    report.unmapped_classes = sorted(conv.unmapped)
+    return report
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -132,24 +144,23 @@ class _Converter:
             raise DBOSSourceError(f"{where}: {exc}") from exc
 
 
-def convert(rows: DbosRows, app_version: str | None, now_ms: int) -> tuple[ImportBatch, list[str], set[str]]:
-    """DBOS rows in Tether's form: the batch to write, the workflows Tether will run, and the DBOS classes
-    named in pickles that Tether has no class for.
+def convert_chunk(conv: _Converter, chunk: DbosChunk, app_version: str | None, now_ms: int,
+                  to_run: list[str]) -> ImportBatch:
+    """One chunk of DBOS rows in Tether's form; the IDs of its workflows that had not ended are added to
+    ``to_run``, and the DBOS classes its pickles name that Tether lacks to ``conv.unmapped``.
 
     Raises:
         DBOSSourceError: a row holds a malformed value or an unknown status.
     """
-    conv = _Converter()
     batch = ImportBatch()
-    to_run: list[str] = []
     updated: dict[str, int] = {}
-    for r in rows.workflows:
+    for r in chunk.workflows:
         row = _workflow(conv, r, app_version)
         batch.workflows.append(row)
         updated[row.workflow_uuid] = row.updated_at
         if r["status"] in _ACTIVE:
             to_run.append(row.workflow_uuid)
-    for r in rows.operations:
+    for r in chunk.operations:
         wfid = r["workflow_uuid"]
         where = f"step {r['function_id']} of workflow {wfid}"
         done = r["completed_at_epoch_ms"] or r["started_at_epoch_ms"] or updated.get(wfid, now_ms)
@@ -165,7 +176,7 @@ def convert(rows: DbosRows, app_version: str | None, now_ms: int) -> tuple[Impor
             error=conv.value(where, r["error"], r["serialization"]), child_workflow_id=r["child_workflow_id"],
             started_at=r["started_at_epoch_ms"], completed_at=int(done))))
     unread: dict[str, int] = {}
-    for r in rows.messages:
+    for r in chunk.messages:
         dest = r["destination_uuid"]
         unread[dest] = unread.get(dest, 0) + 1
         value = conv.value(f"a message to {dest}", r["message"], r["serialization"])
@@ -174,24 +185,20 @@ def convert(rows: DbosRows, app_version: str | None, now_ms: int) -> tuple[Impor
     for row in batch.workflows:  # as Tether records it when a workflow ends: the messages no recv took
         if row.status not in _ACTIVE:
             row.unread_messages_at_end = unread.get(row.workflow_uuid, 0)
-    for r in rows.events:
+    for r in chunk.events:
         wfid = r["workflow_uuid"]
         value = conv.value(f"event {r['key']!r} of {wfid}", r["value"], r["serialization"])
         batch.events.append((wfid, r["key"], value or b"", updated.get(wfid, now_ms)))
-    for r in rows.event_history:
+    for r in chunk.event_history:
         wfid = r["workflow_uuid"]
         value = conv.value(f"event {r['key']!r} of {wfid}", r["value"], r["serialization"])
         batch.event_history.append((wfid, int(r["function_id"]), r["key"], value or b""))
-    for r in rows.streams:
+    for r in chunk.streams:
         wfid = r["workflow_uuid"]
         closed = is_stream_close(r["value"], r["serialization"])
         value = None if closed else conv.value(f"stream {r['key']!r} of {wfid}", r["value"], r["serialization"])
         batch.streams.append((wfid, r["key"], int(r["offset"]), value, updated.get(wfid, now_ms)))
-    for r in rows.queues:
-        batch.queues.append((_queue(r), int(r["created_at"] or now_ms)))
-    for r in rows.schedules:
-        batch.schedules.append(_schedule(conv, r, now_ms))
-    return batch, to_run, conv.unmapped
+    return batch
 
 
 def _workflow(conv: _Converter, r: dict[str, Any], app_version: str | None) -> WorkflowRow:

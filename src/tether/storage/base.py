@@ -8,7 +8,7 @@ specific Tether error) inside the backend, so nothing above this layer sees ``sq
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tether.storage.importstore import ImportBatch, ImportCounts
@@ -421,11 +421,11 @@ class Store(abc.ABC):
 
     # -- moving a DBOS database over ------------------------------------------------------------------------
     @abc.abstractmethod
-    def import_rows(self, batch: ImportBatch) -> ImportCounts:
-        """Insert imported rows in one transaction, leaving alone workflows (with all their rows), queues and
-        schedules that already exist (see ``storage/importstore.py``).
+    def import_rows(self, batches: Iterable[ImportBatch]) -> ImportCounts:
+        """Insert imported rows, batch after batch, in one transaction, leaving alone workflows (with all their
+        rows), queues and schedules that already exist (see ``storage/importstore.py``).
 
         Raises:
             DBOSImportError: an imported workflow's deduplication ID is active in Tether already.
-            StorageError: the database failed. In both cases nothing is written.
+            StorageError: the database failed. In these cases, and when ``batches`` raises, nothing is written.
         """

@@ -25,20 +25,89 @@ SUPPORTED_VERSIONS = (125,)  # the schema dbos==3.4.0 creates and migrates to (i
 
 
 @dataclass
-class DbosRows:
-    """Everything read from one DBOS database, as rows of dicts keyed by column name."""
+class DbosChunk:
+    """The rows of a run of workflows (by ID) and everything recorded for them, as dicts keyed by column."""
 
-    version: int
     workflows: list[dict[str, Any]]
     operations: list[dict[str, Any]]
     messages: list[dict[str, Any]]
-    consumed_messages: int
     events: list[dict[str, Any]]
     event_history: list[dict[str, Any]]
     streams: list[dict[str, Any]]
-    queues: list[dict[str, Any]]
-    schedules: list[dict[str, Any]]
-    application_versions: int
+
+
+class DbosSource:
+    """An open DBOS system database, read in one snapshot: its schema version, its workflows a chunk at a time
+    (:meth:`chunks`), its queues and schedules, and counts of what Tether does not take."""
+
+    def __init__(self, cur: Any, backend: str, where: str) -> None:
+        self._cur = cur
+        self._backend = backend
+        self.where = where
+        self.version = self._version()
+
+    def _version(self) -> int:
+        try:
+            rows = self._cur.execute(_QUERIES["version"]).fetchall()
+        except Exception as exc:  # the driver's error: the table is missing or unreadable
+            raise DBOSSourceError(f"{self.where} is not a DBOS system database (no dbos_migrations table)") from exc
+        if not rows:
+            raise DBOSSourceError(f"{self.where} is not a DBOS system database (dbos_migrations is empty)")
+        version = int(rows[0][0])
+        if version not in SUPPORTED_VERSIONS:
+            raise DBOSSourceError(
+                f"{self.where} is a DBOS system database of schema version {version}; this Tether reads version "
+                f"{', '.join(map(str, SUPPORTED_VERSIONS))} (dbos 3.4). Upgrade it with dbos 3.4 first "
+                f"(launch a dbos==3.4.0 application on it once), then import")
+        return version
+
+    def _all(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        sql = _QUERIES[name]
+        if self._backend == "postgres":
+            sql = re.sub(r":(\w+)", r"%(\1)s", sql)
+        try:
+            result = self._cur.execute(sql, params or {})
+            columns = [d[0] for d in result.description]
+            return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
+        except Exception as exc:  # the driver's error
+            raise DBOSSourceError(f"{self.where}: cannot read DBOS's {name}: {_one_line(exc)}") from exc
+
+    def _count(self, name: str) -> int:
+        return int(next(iter(self._all(name)[0].values())))
+
+    def chunks(self, size: int = 500) -> Iterator[DbosChunk]:
+        """Every workflow, ``size`` at a time in ID order, each chunk with its workflows' steps, pending
+        messages, events, event history and streams.
+
+        Raises:
+            DBOSSourceError: a table cannot be read.
+        """
+        after = ""
+        while True:
+            workflows = self._all("workflows", {"after": after, "limit": size})
+            if not workflows:
+                return
+            span = {"lo": workflows[0]["workflow_uuid"], "hi": workflows[-1]["workflow_uuid"]}
+            after = span["hi"]
+            yield DbosChunk(
+                workflows=workflows, operations=self._all("operations", span),
+                messages=self._all("pending_messages_sqlite" if self._backend == "sqlite" else "pending_messages",
+                                   span),
+                events=self._all("events", span), event_history=self._all("event_history", span),
+                streams=self._all("streams", span))
+
+    def queues(self) -> list[dict[str, Any]]:
+        return self._all("queues")
+
+    def schedules(self) -> list[dict[str, Any]]:
+        return self._all("schedules")
+
+    def consumed_messages(self) -> int:
+        """Messages DBOS delivered and kept (Tether keeps none: the recv's checkpoint holds the value)."""
+        return self._count("consumed_messages")
+
+    def application_versions(self) -> int:
+        return self._count("application_versions")
 
 
 def _redact(url: str) -> str:
@@ -49,8 +118,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def read_dbos(database: DatabaseURL, schema: str = "dbos") -> DbosRows:
-    """Read a DBOS system database in one snapshot.
+@contextmanager
+def open_dbos(database: DatabaseURL, schema: str = "dbos") -> Iterator[DbosSource]:
+    """Open a DBOS system database read-only, in one snapshot, checking it is one this Tether reads.
 
     Raises:
         DBOSSourceError: it cannot be reached or opened, it is not a DBOS system database, or its schema
@@ -58,42 +128,10 @@ def read_dbos(database: DatabaseURL, schema: str = "dbos") -> DbosRows:
     """
     if database.backend == "sqlite":
         with _sqlite(database.url) as cur:
-            return _read(cur, "sqlite", database.url)
-    with _postgres(database.url, schema) as cur:
-        return _read(cur, "postgres", _redact(database.url))
-
-
-def _read(cur: Any, backend: str, where: str) -> DbosRows:
-    try:
-        rows = cur.execute(_QUERIES["version"]).fetchall()
-    except Exception as exc:  # the driver's error: the table is missing or unreadable
-        raise DBOSSourceError(f"{where} is not a DBOS system database (no dbos_migrations table)") from exc
-    if not rows:
-        raise DBOSSourceError(f"{where} is not a DBOS system database (dbos_migrations is empty)")
-    version = int(rows[0][0])
-    if version not in SUPPORTED_VERSIONS:
-        raise DBOSSourceError(
-            f"{where} is a DBOS system database of schema version {version}; this Tether reads version "
-            f"{', '.join(map(str, SUPPORTED_VERSIONS))} (dbos 3.4). Upgrade it with dbos 3.4 first "
-            f"(launch a dbos==3.4.0 application on it once), then import")
-
-    def all_of(name: str) -> list[dict[str, Any]]:
-        try:
-            result = cur.execute(_QUERIES[name])
-            columns = [d[0] for d in result.description]
-            return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
-        except Exception as exc:  # the driver's error
-            raise DBOSSourceError(f"{where}: cannot read DBOS's {name}: {_one_line(exc)}") from exc
-
-    def count(name: str) -> int:
-        return int(next(iter(all_of(name)[0].values())))
-
-    return DbosRows(
-        version=version, workflows=all_of("workflows"), operations=all_of("operations"),
-        messages=all_of("pending_messages_sqlite" if backend == "sqlite" else "pending_messages"),
-        consumed_messages=count("consumed_messages"), events=all_of("events"),
-        event_history=all_of("event_history"), streams=all_of("streams"), queues=all_of("queues"),
-        schedules=all_of("schedules"), application_versions=count("application_versions"))
+            yield DbosSource(cur, "sqlite", database.url)
+    else:
+        with _postgres(database.url, schema) as cur:
+            yield DbosSource(cur, "postgres", _redact(database.url))
 
 
 @contextmanager

@@ -1,5 +1,7 @@
 -- Reading a DBOS 3.4 system database (dbos==3.4.0, schema version 125), for `tether import-dbos`.
--- The same text runs on SQLite and on PostgreSQL (where search_path is set to DBOS's schema first).
+-- The same text runs on SQLite and on PostgreSQL (where search_path is set to DBOS's schema first, and the
+-- :name parameters become %(name)s). Workflows are read in chunks by ID (:after, :limit), and everything else
+-- for the IDs of one chunk (:lo to :hi), each by its primary key or DBOS's index, so memory stays bounded.
 -- Inputs and outputs live in workflow_input / workflow_output since DBOS's migration 109; older rows kept them
 -- in workflow_status, hence the COALESCE.
 
@@ -18,35 +20,40 @@ SELECT s.workflow_uuid, s.status, s.name, s.class_name, s.config_name, s.authent
 FROM workflow_status s
 LEFT JOIN workflow_input i ON i.workflow_uuid = s.workflow_uuid
 LEFT JOIN workflow_output o ON o.workflow_uuid = s.workflow_uuid
-ORDER BY s.created_at, s.workflow_uuid
+WHERE s.workflow_uuid > :after
+ORDER BY s.workflow_uuid LIMIT :limit
 
 -- name: operations
 SELECT workflow_uuid, function_id, function_name, output, error, child_workflow_id, started_at_epoch_ms,
        completed_at_epoch_ms, serialization
-FROM operation_outputs ORDER BY workflow_uuid, function_id
+FROM operation_outputs WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, function_id
 
 -- name: pending_messages
 -- Unconsumed messages, in the order DBOS's recv takes them (oldest first; DBOS leaves ties unordered).
 SELECT destination_uuid, topic, message, created_at_epoch_ms, serialization
-FROM notifications WHERE NOT consumed ORDER BY created_at_epoch_ms, message_uuid
+FROM notifications WHERE NOT consumed AND destination_uuid >= :lo AND destination_uuid <= :hi
+ORDER BY destination_uuid, created_at_epoch_ms, message_uuid
 
 -- name: pending_messages_sqlite
 -- On SQLite, rows of one millisecond (of one second before Python 3.12) keep the order they were sent in.
 SELECT destination_uuid, topic, message, created_at_epoch_ms, serialization
-FROM notifications WHERE NOT consumed ORDER BY created_at_epoch_ms, rowid
+FROM notifications WHERE NOT consumed AND destination_uuid >= :lo AND destination_uuid <= :hi
+ORDER BY destination_uuid, created_at_epoch_ms, rowid
 
 -- name: consumed_messages
 SELECT count(*) FROM notifications WHERE consumed
 
 -- name: events
-SELECT workflow_uuid, key, value, serialization FROM workflow_events ORDER BY workflow_uuid, key
+SELECT workflow_uuid, key, value, serialization FROM workflow_events
+WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, key
 
 -- name: event_history
 SELECT workflow_uuid, function_id, key, value, serialization FROM workflow_events_history
-ORDER BY workflow_uuid, function_id, key
+WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, function_id, key
 
 -- name: streams
-SELECT workflow_uuid, key, value, "offset", serialization FROM streams ORDER BY workflow_uuid, key, "offset"
+SELECT workflow_uuid, key, value, "offset", serialization FROM streams
+WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, key, "offset"
 
 -- name: queues
 SELECT name, concurrency, worker_concurrency, rate_limit_max, rate_limit_period_sec, partition_concurrency,

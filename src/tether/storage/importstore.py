@@ -9,6 +9,7 @@ Queues and schedules whose name is taken are left alone likewise.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -64,9 +65,10 @@ class ImportStore(abc.ABC):
     @abc.abstractmethod
     def _tx(self) -> AbstractContextManager[Session]: ...
 
-    def import_rows(self, batch: ImportBatch) -> ImportCounts:
-        """Insert ``batch`` in one transaction, skipping workflows (and all their rows), queues and schedules
-        that already exist.
+    def import_rows(self, batches: Iterable[ImportBatch]) -> ImportCounts:
+        """Insert the rows of ``batches`` (read lazily, one after the other, so that memory holds one) in one
+        transaction, skipping workflows (and all their rows), queues and schedules that already exist. Each
+        batch holds every row of its workflows. An exception raised by the iterator rolls everything back.
 
         Raises:
             DBOSImportError: a workflow's deduplication ID is already held by an active workflow of the same
@@ -79,17 +81,18 @@ class ImportStore(abc.ABC):
         inserting: list[WorkflowRow] = []  # the workflow being inserted, should its deduplication ID clash
         try:
             with self._tx() as s:
-                new: set[str] = set()
-                for row in batch.workflows:
-                    inserting[:] = [row]
-                    params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
-                    params["owner_process"] = None
-                    created = s.run("insert_workflow", params).rowcount == 1
-                    (counts.imported if created else counts.already_present).append(row.workflow_uuid)
-                    if created:
-                        new.add(row.workflow_uuid)
-                inserting.clear()
-                self._write_rows(s, batch, new, counts)
+                for batch in batches:
+                    new: set[str] = set()
+                    for row in batch.workflows:
+                        inserting[:] = [row]
+                        params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
+                        params["owner_process"] = None
+                        created = s.run("insert_workflow", params).rowcount == 1
+                        (counts.imported if created else counts.already_present).append(row.workflow_uuid)
+                        if created:
+                            new.add(row.workflow_uuid)
+                    inserting.clear()
+                    self._write_rows(s, batch, new, counts)
         except UniqueViolation as exc:
             if not inserting:
                 raise
@@ -116,7 +119,9 @@ class ImportStore(abc.ABC):
             if row.workflow_uuid in new and row.unread_messages_at_end is not None:
                 s.run("import_unread_at_end", {"workflow_uuid": row.workflow_uuid,
                                                "unread": row.unread_messages_at_end})
-        counts.events, counts.event_history = _import_events(s, batch, new)
+        events, history = _import_events(s, batch, new)
+        counts.events += events
+        counts.event_history += history
         for wfid, key, seq, stream_value, at in batch.streams:
             if wfid in new:
                 # DBOS keeps no index of a write within its step: imported values carry no step identity.
