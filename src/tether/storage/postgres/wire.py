@@ -32,13 +32,17 @@ _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 # read-only for now (25006), or the transaction lost a race it can simply run again (40001, 40P01).
 _PASSING_CLASSES = (b"08", b"53", b"58")
 _PASSING_STATES = {b"57P01", b"57P02", b"57P03", b"25006", b"40001", b"40P01", b"55P03"}
+# ... except a protocol violation (08P01: e.g. a bind with the wrong number of parameters), which is a bug in
+# the statement, not the network: retrying it would only hide it behind "database unavailable" forever.
+_NOT_PASSING = {b"08P01"}
 # Connecting fails for good (not for now) when the credentials or the database name are wrong.
 _FATAL_CONNECT_CLASSES = ("28", "3D")
 
 
 def is_passing_fault(sqlstate: bytes | None) -> bool:
     """Whether an error with this SQLSTATE is an infrastructure fault worth retrying."""
-    return sqlstate is not None and (sqlstate[:2] in _PASSING_CLASSES or sqlstate in _PASSING_STATES)
+    return sqlstate is not None and sqlstate not in _NOT_PASSING and (
+        sqlstate[:2] in _PASSING_CLASSES or sqlstate in _PASSING_STATES)
 
 
 def connect_error(exc: psycopg.Error) -> StorageError:
