@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from tether import DBOS, DBOSClient, PropagateOtelContext, Queue, SetWorkflowID
+from tether import DBOS, DBOSClient, PropagateOtelContext, Queue, SetWorkflowAttributes, SetWorkflowID
 
 from ..conftest import make_config
 from .support import child_of, finished, memory_exporter, memory_log_exporter, only, records
@@ -298,3 +298,14 @@ def test_a_workflow_recovered_after_a_crash_continues_its_trace(db_url: str, spa
     caller = only(got, "caller")
     runs = [s for s in got if s["name"] == "trace.resumable"]
     assert any(s["status"] == "OK" for s in runs) and all(child_of(s, caller) for s in runs)
+
+
+def test_a_workflow_enqueued_by_dbos_with_propagate_otel_context_continues_that_trace(
+        traced: type[DBOS], spans: InMemorySpanExporter) -> None:
+    # what DBOS 3.4's PropagateOtelContext stores, in the attributes of a workflow it enqueued
+    carrier = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+    with SetWorkflowAttributes({"dbos.otelContext": carrier}):
+        handle = queue.enqueue(child, 1)
+    assert handle.get_result() == 2
+    wf = only(finished(spans, "trace.child"), "trace.child")
+    assert (wf["trace_id"], wf["parent_id"]) == ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331")

@@ -19,6 +19,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from tether.engine import tracing
 from tether.engine.bridge import inline_io
 from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
@@ -239,7 +240,8 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         logger.error("Cannot start workflow %s: %s", wfid, exc)
         return 0
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
-                  from_storage=True, trace_context=row.trace_context, queue_name=row.queue_name)
+                  from_storage=True, trace_context=tracing.stored_context(row.trace_context, row.attributes),
+                  queue_name=row.queue_name)
     main = directory(rt).main_loop
     if reg.is_async and main is not None and main.is_running() and not main.is_closed():
         # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the

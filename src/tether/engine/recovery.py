@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from tether.engine import tracing
 from tether.engine.queues import dispatch
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import Runtime, logger
@@ -85,5 +86,6 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
         recorded = {op.function_id: op for op in operations.get(row.workflow_uuid, [])}
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
                                        row.workflow_deadline_epoch_ms, from_storage=True,
-                                       trace_context=row.trace_context, queue_name=row.queue_name))
+                                       trace_context=tracing.stored_context(row.trace_context, row.attributes),
+                                       queue_name=row.queue_name))
     return launched + [row.workflow_uuid for row, _ in still_running]

@@ -259,6 +259,22 @@ def reset_explicit(token: contextvars.Token[tuple[str | None, str | None] | None
     _explicit.reset(token)
 
 
+DBOS_CARRIER_ATTRIBUTE = "dbos.otelContext"
+
+
+def stored_context(trace_context: str | None, attributes: str | None) -> str | None:
+    """The trace context stored with a workflow: its ``trace_context``, else the carrier DBOS 3.4's
+    ``PropagateOtelContext`` keeps in the workflow's attributes (a workflow enqueued by DBOS, in a database moved
+    to Tether). Attributes are only parsed when they name that key."""
+    if trace_context is not None or attributes is None or DBOS_CARRIER_ATTRIBUTE not in attributes:
+        return trace_context
+    try:
+        carrier = json.loads(attributes).get(DBOS_CARRIER_ATTRIBUTE)
+    except (ValueError, AttributeError):
+        return None
+    return json.dumps(carrier) if isinstance(carrier, dict) else None
+
+
 def extract(carrier: str | None) -> Any:
     """The OpenTelemetry context a stored trace context stands for, or None (none stored, or unreadable:
     a bad value never stops a workflow)."""
