@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from tether import DBOS, DBOSClient, PropagateOtelContext, Queue, SetWorkflowAttributes, SetWorkflowID
+from tether import DBOS, DBOSClient, OnEvent, PropagateOtelContext, Queue, SetWorkflowAttributes, SetWorkflowID
 
 from ..conftest import make_config
 from .support import child_of, finished, memory_exporter, memory_log_exporter, only, records
@@ -61,6 +61,8 @@ def operations() -> str:
     DBOS.send(DBOS.workflow_id or "", "hello", "topic")
     got = DBOS.recv("topic", timeout_seconds=5)
     DBOS.set_event("progress", 1)
+    DBOS.get_event(DBOS.workflow_id or "", "progress", timeout_seconds=0)
+    assert DBOS.select([OnEvent(DBOS.workflow_id or "", "progress")], timeout_seconds=0) is not None
     DBOS.write_stream("out", "v")
     DBOS.close_stream("out")
     return f"{seen}/{got}"
@@ -120,7 +122,8 @@ def test_workflow_and_step_spans_carry_dbos_names_and_attributes(traced: type[DB
     assert step["events"][0]["attributes"]["error"] == "first attempt fails"
     # the workflow's operations are events on its span, with their step numbers
     events = {e["name"]: e["attributes"] for e in wf["events"]}
-    assert list(events) == ["DBOS.send", "DBOS.recv", "DBOS.setEvent", "DBOS.writeStream", "DBOS.closeStream"]
+    assert list(events) == ["DBOS.send", "DBOS.recv", "DBOS.setEvent", "DBOS.getEvent", "DBOS.select",
+                            "DBOS.writeStream", "DBOS.closeStream"]
     assert events["DBOS.send"] == {"stepID": 2, "destinationID": wfid, "topic": "topic"}
     assert events["DBOS.setEvent"]["key"] == "progress" and events["DBOS.writeStream"]["key"] == "out"
 

@@ -114,6 +114,7 @@ async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds:
     if got is None and deadline > rt.clock.now_ms():
         got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
     if ctx is not None and fid is not None:
+        tracing.event("DBOS.getEvent", fid, workflowID=workflow_id, key=k)
         if isinstance(got, EventVersionRow):
             output = serialize([k, got.version, deserialize(got.value), got.created_at], ctx.serialization)
         else:

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tether.engine import validation
+from tether.engine import tracing, validation
 from tether.engine.context import Preempted, require_workflow
 from tether.engine.events import event_key
 from tether.engine.messages import topic_key
@@ -178,6 +178,7 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
         timed_out = outcome({"index": None})
         prior = await rt.io(rt.store.record_operation, wfid, timed_out)
         got = prior if prior is not None else timed_out
+    tracing.event(SELECT_NAME, fid, sources=len(p.sources))
     return _selected(p, wfid, fid, got)
 
 
