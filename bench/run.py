@@ -62,6 +62,10 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "quick": [LATENCY_QUICK, {**LATENCY_QUICK, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
         "full": [LATENCY_FULL, {**LATENCY_FULL, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
     },
+    "event_watch": {
+        "quick": [{"noise": 300, "versions": 15, "impls": ["tether"]}],
+        "full": [{"noise": 1000, "versions": 40, "impls": ["tether"]}],
+    },
     "queue_throughput": {
         "quick": [{"n": 60, "reps": 1}],
         "full": [{"n": 200, "reps": 3}],

@@ -68,6 +68,15 @@ def test_killed_between_steps_resumes_without_rerunning_them(db_url: str, tmp_pa
     assert _steps(tmp_path) == ["one", "two", "three", "four"]
 
 
+def test_killed_after_set_events_replays_them_without_new_versions(db_url: str, tmp_path: Path) -> None:
+    """Recovery replays the recorded set_events (from the workflow and from a completed step): no version is
+    added by the replay, and the next set_event is the next version."""
+    DBOS.destroy()
+    out = _crash_and_recover("events", "after-versions", db_url, tmp_path)
+    assert out["result"] == "done"
+    assert out["versions"] == [[1, 1], [2, 2], [3, 3], [4, 4]]
+
+
 def _sleep_recorded(db_url: str, executor: str) -> None:
     """Wait until the workflow's durable sleep is checkpointed (the marker is written just before it)."""
     from tether import DBOSClient

@@ -147,7 +147,24 @@ async def step_streamer_async() -> int:
     return n
 
 
-WORKFLOWS = {"steps": (multi_step, ()), "sleep": (sleeper, (3.0,)), "recv": (receiver, ()),
+@DBOS.step()
+def set_from_step(value: int) -> None:
+    DBOS.set_event("p", value)
+
+
+@DBOS.workflow()
+def versioned_events() -> str:
+    """Sets versions 1-3 of "p" (the third from a step), is killed, and after recovery sets the fourth."""
+    DBOS.set_event("p", 1)
+    DBOS.set_event("p", 2)
+    set_from_step(3)
+    pause_here("after-versions")
+    DBOS.set_event("p", 4)
+    return "done"
+
+
+WORKFLOWS = {"events": (versioned_events, ()), "steps": (multi_step, ()), "sleep": (sleeper, (3.0,)),
+             "recv": (receiver, ()),
              "select": (selector, ()), "select-wait": (select_waiting, ()),
              "stepstream": (step_streamer, ()), "stepstream_async": (step_streamer_async, ())}
 
@@ -169,6 +186,8 @@ def main() -> None:
         extra = {}
         if scenario in ("recv", "stepstream", "stepstream_async"):
             extra["stream"] = list(DBOS.read_stream(wfid, "out"))
+        if scenario == "events":
+            extra["versions"] = [[c.version, c.value] for c in DBOS.watch_event(wfid, "p")]
         print(json.dumps({"result": result, "launched_at": started, "finished_at": time.time(), **extra}))
     DBOS.destroy()
 
