@@ -103,8 +103,27 @@ class WakeupHub:
 
     @staticmethod
     async def wait(waiter: Waiter, timeout: float | None) -> bool:
-        """Wait until woken (True) or until ``timeout`` seconds pass (False)."""
-        if timeout is not None and timeout <= 0:
-            return waiter.future.done()
-        done, _ = await asyncio.wait((waiter.future,), timeout=timeout)
-        return bool(done)
+        """Wait until woken (True) or until ``timeout`` seconds pass (False).
+
+        The waiter's future is awaited directly, with one timer to end the wait: ``asyncio.wait`` cost about
+        twice the CPU per wake-up (its own future, callbacks and timer). After a timeout the future is done
+        too (with a marker), so callers read the return value, not ``future.done()``.
+        """
+        fut = waiter.future
+        if fut.done() or (timeout is not None and timeout <= 0):
+            return fut.done() and (fut.cancelled() or fut.result() is not _TIMED_OUT)
+        timer = None if timeout is None else waiter.loop.call_later(timeout, _time_out, fut)
+        try:
+            await fut
+        finally:
+            if timer is not None:
+                timer.cancel()
+        return fut.result() is not _TIMED_OUT
+
+
+_TIMED_OUT = object()
+
+
+def _time_out(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(_TIMED_OUT)  # type: ignore[arg-type]
