@@ -90,14 +90,18 @@ def test_a_closed_pool_refuses_and_closes_what_comes_back(pg_database: str) -> N
 
 
 def test_a_statement_the_server_cannot_bind_is_an_error_not_an_outage(pg_database: str) -> None:
-    """A bind with more values than the statement has parameters (SQLSTATE 08P01, in the connection class) is a
-    bug in the statement: it raises StorageError, not the DatabaseUnavailableError that callers retry forever."""
+    """A bind with more values than the prepared statement has parameters (SQLSTATE 08P01, in the connection
+    class) is a bug in the statement -- as a ``:name`` inside a comment once made one: it raises StorageError,
+    not the DatabaseUnavailableError that callers retry forever."""
     from tether.errors import DatabaseUnavailableError
+    from tether.storage.postgres.wire import PreparedQuery
 
     pool = WirePool(pg_database, 1, SETUP)
     try:
-        with pool.connection() as wire, pytest.raises(StorageError) as caught:
-            wire.run_sql("SELECT CAST(? AS INTEGER)", [1, 2])
+        # the comment's :b is numbered $2 by the rewriter, but the server sees one parameter
+        query = PreparedQuery("bind_mismatch", "SELECT CAST(:a AS INTEGER) -- and :b\n")
+        with pool.connection() as wire, pytest.raises(StorageError, match="bind message supplies 2") as caught:
+            wire.run(query, {"a": 1, "b": 2})
         assert not isinstance(caught.value, DatabaseUnavailableError)
         with pool.connection() as wire:  # the connection is still good
             assert wire.run_sql("SELECT 1", None).fetchone() == (1,)
