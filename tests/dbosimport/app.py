@@ -36,6 +36,12 @@ def flaky() -> None:
     raise ValueError("always fails")
 
 
+@DBOS.step()
+def emit(n: int) -> None:
+    DBOS.write_stream("steplog", f"s{n}")          # written from a step: DBOS stamps it with the step's number
+    DBOS.write_stream("steplog", f"t{n}")
+
+
 @DBOS.workflow()
 def child_wf(n: int) -> int:
     return add(n, 100)
@@ -78,6 +84,7 @@ def waiting_wf(n: int) -> list[Any]:
     DBOS.set_event("stage", "waiting")
     DBOS.write_stream("log", "one")
     DBOS.write_stream("log", "two")
+    emit(1)
     go = DBOS.recv("go", timeout_seconds=600)      # DBOS is killed while this waits
     extra = DBOS.recv("extra", timeout_seconds=5)  # sent while DBOS ran: a pending message at the import
     b = add(a, 10)                                 # runs under Tether

@@ -21,7 +21,7 @@ def test_a_failure_part_way_imports_nothing(db_url: str) -> None:
                                    updated_at=1) for i in range(3)],
             operations=[("atomic-0", OperationRow(function_id=1, function_name="step", completed_at=1))],
             # the same stream offset twice: the primary key fails on the last row of the batch
-            streams=[("atomic-1", "s", 0, b"J1", 1), ("atomic-1", "s", 0, b"J2", 1)])
+            streams=[("atomic-1", "s", 0, b"J1", 1, None), ("atomic-1", "s", 0, b"J2", 1, None)])
         with pytest.raises(StorageError):
             store.import_rows([batch])
         assert [store.get_workflow(f"atomic-{i}") for i in range(3)] == [None, None, None]

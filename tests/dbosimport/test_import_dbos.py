@@ -126,8 +126,8 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     report = json.loads(out)
     assert sorted(report["imported"]) == sorted([*FINISHED, *TO_RUN, forked, f"{forked}-3"])
     assert sorted(report["to_run"]) == TO_RUN
-    assert (report["messages"], report["events"], report["event_history"], report["stream_values"]) == (2, 4, 6, 8)
-    assert report["steps"] in (31, 32)  # 32 when cancel-1's recv recorded its timeout before the cancel
+    assert (report["messages"], report["events"], report["event_history"], report["stream_values"]) == (2, 4, 6, 10)
+    assert report["steps"] in (32, 33)  # 32 when cancel-1's recv recorded its timeout before the cancel
     assert report["queues"] == ["import_q"] and report["schedules"] == ["yearly"]
     assert report["unmapped_dbos_classes"] == []
     # read one workflow at a time (chunk boundaries everywhere), into a SQLite file: the same rows
@@ -178,6 +178,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         DBOS.send("wait-1", "go!", topic="go")
         assert DBOS.retrieve_workflow("wait-1").get_result() == [2, "go!", "payload", 12]  # "payload": pending
         assert list(DBOS.read_stream("wait-1", "log")) == ["one", "two", "three"]
+        assert DBOS.read_stream_nowait("wait-1", "steplog").values == ["s1", "t1"]
         assert DBOS.get_event("wait-1", "stage") == "done"
         # DBOS's event history became versions, and the recovered run's set_event the next one
         assert [(c.version, c.value) for c in DBOS.watch_event("done-1", "progress")] == [(1, "half"), (2, "done")]

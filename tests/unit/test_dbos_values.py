@@ -118,3 +118,44 @@ def test_stream_close_mark_and_malformed_values() -> None:
         convert_value("{not json", "portable_json")
     with pytest.raises(ValueConversionError):
         convert_value(_b64(b"dbos, but not a pickle"), "py_pickle")
+
+
+def test_stream_values_written_from_steps_keep_the_steps_identity() -> None:
+    from tether.engine.dbos_import import _Converter, convert_chunk
+    from tether.storage.dbos_source import DbosChunk
+
+    def wf(wfid: str) -> dict[str, object]:
+        return {"workflow_uuid": wfid, "status": "PENDING", "name": "w", "class_name": None, "config_name": None,
+                "authenticated_user": None, "inputs": None, "output": None, "error": None, "executor_id": "local",
+                "application_version": "v", "application_id": None, "created_at": 1, "updated_at": 2,
+                "recovery_attempts": 1, "queue_name": None, "deduplication_id": None, "priority": 0,
+                "delay_until_epoch_ms": None, "started_at_epoch_ms": 1, "workflow_timeout_ms": None,
+                "workflow_deadline_epoch_ms": None, "parent_workflow_id": None, "forked_from": None,
+                "serialization": "portable_json", "schedule_name": None, "is_debounced": False,
+                "debounce_deadline_epoch_ms": None, "queue_partition_key": None, "attributes": "null",
+                "completed_at": None, "was_forked_from": False, "application_name": None}
+
+    def op(fid: int, name: str) -> dict[str, object]:
+        return {"workflow_uuid": "w1", "function_id": fid, "function_name": name, "output": None, "error": None,
+                "child_workflow_id": None, "started_at_epoch_ms": 5, "completed_at_epoch_ms": None,
+                "serialization": None}
+
+    def value(offset: int, fid: int, text: str = '"v"') -> dict[str, object]:
+        return {"workflow_uuid": "w1", "key": "k", "value": text, "offset": offset, "function_id": fid,
+                "serialization": "portable_json"}
+
+    chunk = DbosChunk(workflows=[wf("w1")], operations=[op(1, "DBOS.writeStream"), op(2, "emit")], messages=[],
+                      events=[], event_history=[],
+                      streams=[value(0, 1), value(1, 2), value(2, 2), value(3, 3),
+                               value(4, 3, '"__DBOS_STREAM_CLOSED__"')])
+    to_run: list[str] = []
+    batch = convert_chunk(_Converter(), chunk, None, 0, to_run)
+    assert [(seq, v, ident) for _, _, seq, v, _, ident in batch.streams] == [
+        (0, b'J"v"', None),       # from the workflow body: its checkpoint is DBOS.writeStream at step 1
+        (1, b'J"v"', (2, 0)),     # step 2's first and second writes
+        (2, b'J"v"', (2, 1)),
+        (3, b'J"v"', (3, 0)),     # step 3 left no checkpoint (killed mid-step): its write keeps its identity
+        (4, None, None)]          # the close
+    assert to_run == ["w1"] and batch.workflows[0].status == "ENQUEUED" and batch.workflows[0].queue_name
+    assert batch.workflows[0].application_version is None and batch.workflows[0].attributes is None
+    assert [o.completed_at for _, o in batch.operations] == [5, 5]  # DBOS left it NULL: done when started

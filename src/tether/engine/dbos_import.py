@@ -47,7 +47,7 @@ NOT_CARRIED = (
     "messages DBOS had already delivered (the recv that took each one keeps its value in its checkpoint)",
     "the columns assumed_role, authenticated_roles, owner_xid, creator_xid, rate_limited and the retention "
     "timestamps of workflow_input, workflow_output and operation_outputs",
-    "which step wrote each stream value (streams.function_id) and which recv consumed a message",
+    "which recv consumed each delivered message (notifications.consumed_by_function_id)",
 )
 
 
@@ -193,11 +193,23 @@ def convert_chunk(conv: _Converter, chunk: DbosChunk, app_version: str | None, n
         wfid = r["workflow_uuid"]
         value = conv.value(f"event {r['key']!r} of {wfid}", r["value"], r["serialization"])
         batch.event_history.append((wfid, int(r["function_id"]), r["key"], value or b""))
+    # DBOS stamps each stream value with the operation that wrote it: a DBOS.writeStream/closeStream of the
+    # workflow body, or a step (whose number it takes). A value from a step becomes Tether's step write (step
+    # number, n-th write of that call to the key), so a step re-run under Tether does not append it again.
+    body = {(wfid, op.function_id) for wfid, op in batch.operations
+            if op.function_name in ("DBOS.writeStream", "DBOS.closeStream")}
+    step_writes: dict[tuple[str, str, int], int] = {}
     for r in chunk.streams:
         wfid = r["workflow_uuid"]
         closed = is_stream_close(r["value"], r["serialization"])
         value = None if closed else conv.value(f"stream {r['key']!r} of {wfid}", r["value"], r["serialization"])
-        batch.streams.append((wfid, r["key"], int(r["offset"]), value, updated.get(wfid, now_ms)))
+        fid = r["function_id"]
+        step_write = None
+        if not closed and fid is not None and (wfid, int(fid)) not in body:
+            n = step_writes.get((wfid, r["key"], int(fid)), 0)
+            step_writes[(wfid, r["key"], int(fid))] = n + 1
+            step_write = (int(fid), n)
+        batch.streams.append((wfid, r["key"], int(r["offset"]), value, updated.get(wfid, now_ms), step_write))
     return batch
 
 

@@ -52,7 +52,7 @@ SELECT workflow_uuid, function_id, key, value, serialization FROM workflow_event
 WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, function_id, key
 
 -- name: streams
-SELECT workflow_uuid, key, value, "offset", serialization FROM streams
+SELECT workflow_uuid, key, value, "offset", function_id, serialization FROM streams
 WHERE workflow_uuid >= :lo AND workflow_uuid <= :hi ORDER BY workflow_uuid, key, "offset"
 
 -- name: queues

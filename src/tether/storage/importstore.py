@@ -37,7 +37,9 @@ class ImportBatch:
     messages: list[tuple[str, str, bytes, int]] = field(default_factory=list)  # destination, topic, value, at
     events: list[tuple[str, str, bytes, int]] = field(default_factory=list)    # workflow, key, value, at
     event_history: list[tuple[str, int, str, bytes]] = field(default_factory=list)  # workflow, step, key, value
-    streams: list[tuple[str, str, int, bytes | None, int]] = field(default_factory=list)  # wf, key, seq, value, at
+    # workflow, key, seq, value, at, and for a value written from a step: (the step's number, its index among
+    # that step call's writes to the key), which makes a re-run of the step find it instead of appending again
+    streams: list[tuple[str, str, int, bytes | None, int, tuple[int, int] | None]] = field(default_factory=list)
     queues: list[tuple[QueuePolicy, int]] = field(default_factory=list)  # settings, created at
     schedules: list[ScheduleRow] = field(default_factory=list)
 
@@ -122,11 +124,11 @@ class ImportStore(abc.ABC):
         events, history = _import_events(s, batch, new)
         counts.events += events
         counts.event_history += history
-        for wfid, key, seq, stream_value, at in batch.streams:
+        for wfid, key, seq, stream_value, at, step_write in batch.streams:
             if wfid in new:
-                # DBOS keeps no index of a write within its step: imported values carry no step identity.
+                step_fid, write_index = step_write or (None, None)
                 s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
-                                        "now": at, "step_function_id": None, "write_index": None})
+                                        "now": at, "step_function_id": step_fid, "write_index": write_index})
                 counts.stream_values += 1
         for policy, created_at in batch.queues:
             if s.run("queue_get", {"name": policy.name}).fetchone() is None:
