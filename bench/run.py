@@ -58,6 +58,10 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "quick": [LATENCY_QUICK, {**LATENCY_QUICK, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
         "full": [LATENCY_FULL, {**LATENCY_FULL, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
     },
+    "select_latency": {
+        "quick": [{"n": 15, "budget_s": 8, "min_n": 5, "warmup": 1, "impl": "tether"}],
+        "full": [{"n": 60, "budget_s": 20, "min_n": 10, "warmup": 2, "impl": "tether"}],
+    },
     "event_latency": {
         "quick": [LATENCY_QUICK, {**LATENCY_QUICK, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],
         "full": [LATENCY_FULL, {**LATENCY_FULL, "config": FAST_POLL, "backends": ["sqlite"], "impls": ["dbos"]}],

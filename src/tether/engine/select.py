@@ -9,9 +9,12 @@ Order: each look goes through the sources in list order and the first ready one 
 ready when its topic holds a message (the oldest one is taken). The wait is woken by the hub keys of every
 source (``msg``/``event``/``wf``) and by the caller's own cancellation; nothing polls.
 
-The outcome is stored as portable JSON, whatever the workflow's serialization:
-``{"index": i, "source": {...}, "status": ..., "value": base64 | null, "error": base64 | null}``, the value
-and error being the stored bytes of the message, event value or workflow outcome (``{"index": null}``: timeout).
+The outcome is stored as portable JSON, whatever the workflow's serialization (``storage/selectstore.py``):
+``{"index": i, "source": {...}, "status": ..., "error": base64 | null, "value": base64 | null}``, the value and
+error being the stored bytes of the message, event value or workflow outcome (``{"index": null}``: timeout).
+Each look checks the event and completion sources first (one read each), then, in one statement, takes the
+oldest message of the first topic before the first ready one of those that holds a message; a select on
+topics alone costs one statement per look, as ``recv`` does.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ from tether.errors import (
 from tether.selection import SOURCE_TYPES, OnCompletion, OnEvent, OnMessage, Selected, Source
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow
-from tether.types import TERMINAL_STATUSES, WorkflowSerializationFormat, WorkflowStatusString
+from tether.storage.selectstore import selection_output, selection_value
+from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
 SELECT_NAME = "DBOS.select"
 MAX_SOURCES = 256
@@ -53,6 +57,7 @@ class Plan:
     topics: tuple[str, ...]
     topic_index: tuple[int, ...]
     others: tuple[tuple[int, OnEvent | OnCompletion], ...]
+    headers: tuple[dict[str, Any], ...]  # the checkpoint header of each message source, in ``topics`` order
 
 
 def plan(sources: object, caller_id: str | None = None) -> Plan:
@@ -104,7 +109,8 @@ def plan(sources: object, caller_id: str | None = None) -> Plan:
             raise InvalidArgumentError(f"sources[{i}]", f"{what} is named twice")
         seen.add(ident)
         described.append(norm.describe())
-    return Plan(tuple(sources), tuple(described), tuple(topics), tuple(topic_index), tuple(others))
+    return Plan(tuple(sources), tuple(described), tuple(topics), tuple(topic_index), tuple(others),
+                tuple(_header(i, described[i]) for i in topic_index))
 
 
 async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float) -> Selected | None:
@@ -135,38 +141,38 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
         function_id=sleep_fid, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
         completed_at=started)
 
-    def outcome(record: dict[str, Any]) -> OperationRow:
+    def outcome(output: bytes | None = None) -> OperationRow:
         return OperationRow(function_id=fid, function_name=SELECT_NAME, started_at=started,
-                            completed_at=rt.clock.now_ms(),
-                            output=serialize(record, WorkflowSerializationFormat.PORTABLE))
+                            completed_at=rt.clock.now_ms(), output=output)
 
-    async def look() -> OperationRow | None:
+    async def look() -> Selected | OperationRow | None:
+        """The winner now (taken and recorded), the outcome an earlier execution recorded, or None."""
         if wfid in rt.cancelled:
             raise Preempted(wfid) if wfid in rt.preempted else WorkflowCancelledError(wfid)
-        while True:
-            first = await rt.io(rt.store.first_message, wfid, p.topics) if p.topics else None
-            limit = p.topic_index[first[0]] if first is not None else len(p.sources)
-            message_id = None
-            record = None
-            for i, src in p.others:
-                if i >= limit:
-                    break
-                record = await _ready(rt, i, src, p.described[i])
-                if record is not None:
-                    break
-            if record is None:
-                if first is None:
-                    return None
-                record = _record(limit, p.described[limit], payload=first[2])
-                message_id = first[1]
-            row = outcome(record)
-            done, prior = await rt.io(rt.store.record_selection, wfid, row, message_id=message_id,
-                                      also=sleep_row)
-            if done:
-                return row
-            if prior is not None:
-                return prior
-            # The message was taken meanwhile (another recv or select of this workflow): look again.
+        won = None
+        for i, src in p.others:  # the first ready event or ended workflow, in list order
+            won = await _ready(rt, i, src)
+            if won is not None:
+                break
+        limit = won.index if won is not None else len(p.sources)
+        ahead = sum(1 for i in p.topic_index if i < limit)  # message sources before it in the list
+        if ahead:
+            taken = await rt.io(rt.store.take_selected_message, wfid, p.topics[:ahead], p.headers[:ahead],
+                                outcome(), also=sleep_row)
+            if isinstance(taken, tuple):
+                index = p.topic_index[taken[0]]
+                return Selected(index=index, source=p.sources[index], value=deserialize(taken[1]))
+            if taken is not None:
+                return taken
+        if won is None:
+            return None
+        header = _header(won.index, p.described[won.index], won.status, won.error)
+        prior = await rt.io(rt.store.record_selection, wfid, outcome(selection_output(header, won.value)),
+                            also=sleep_row)
+        if prior is not None:
+            return prior
+        return Selected(index=won.index, source=p.sources[won.index], value=deserialize(won.value),
+                        status=won.status, error=deserialize_error(won.error) if won.error else None)
 
     got = await look()
     if got is None:
@@ -175,11 +181,13 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
             sleep_row = None
         got = await rt.wait_until(_keys(p, wfid), look, deadline)
     if got is None:
-        timed_out = outcome({"index": None})
+        timed_out = outcome(selection_output({"index": None}, None))
         prior = await rt.io(rt.store.record_operation, wfid, timed_out)
-        got = prior if prior is not None else timed_out
+        result = _selected(p, wfid, fid, prior) if prior is not None else None
+    else:
+        result = got if isinstance(got, Selected) else _selected(p, wfid, fid, got)
     tracing.event(SELECT_NAME, fid, sources=len(p.sources))
-    return _selected(p, wfid, fid, got)
+    return result
 
 
 def _keys(p: Plan, wfid: str) -> list[tuple[str, str, str]]:
@@ -193,25 +201,25 @@ def _keys(p: Plan, wfid: str) -> list[tuple[str, str, str]]:
     return keys
 
 
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-def _unb64(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
-
-
-def _record(index: int, described: dict[str, Any], *, payload: bytes | None = None, status: str | None = None,
+def _header(index: int, described: dict[str, Any], status: str | None = None,
             error: bytes | None = None) -> dict[str, Any]:
-    return {"index": index, "source": described, "status": status, "value": _b64(payload), "error": _b64(error)}
+    return {"index": index, "source": described, "status": status,
+            "error": None if error is None else base64.b64encode(error).decode("ascii")}
 
 
-async def _ready(rt: Runtime, index: int, src: OnEvent | OnCompletion, described: dict[str, Any]
-                 ) -> dict[str, Any] | None:
-    """The outcome record if event or completion source ``src`` has fired, else None."""
+@dataclass(frozen=True)
+class _Fired:
+    index: int
+    value: bytes | None
+    status: str | None = None
+    error: bytes | None = None
+
+
+async def _ready(rt: Runtime, index: int, src: OnEvent | OnCompletion) -> _Fired | None:
+    """What event or completion source ``src`` holds if it has fired, else None."""
     if isinstance(src, OnEvent):
         value = await rt.io(rt.store.get_event, src.workflow_id, src.key)
-        return None if value is None else _record(index, described, payload=value)
+        return None if value is None else _Fired(index, value)
     row = rt.recent_outcome(src.workflow_id)
     if row is None:
         if src.workflow_id in rt.active:
@@ -220,14 +228,14 @@ async def _ready(rt: Runtime, index: int, src: OnEvent | OnCompletion, described
     if row is None or row.status not in TERMINAL_STATUSES:
         return None
     if row.status == WorkflowStatusString.SUCCESS.value:
-        return _record(index, described, payload=row.output, status=row.status)
+        return _Fired(index, row.output, row.status)
     if row.status == WorkflowStatusString.ERROR.value and row.error is not None:
-        return _record(index, described, status=row.status, error=row.error)
+        return _Fired(index, None, row.status, row.error)
     try:
         outcome_of(row)
     except Exception as exc:  # the error get_result would raise: cancelled, too many recovery attempts, ...
-        return _record(index, described, status=row.status, error=serialize_error(exc))
-    return _record(index, described, payload=row.output, status=row.status)
+        return _Fired(index, None, row.status, serialize_error(exc))
+    return _Fired(index, row.output, row.status)
 
 
 def _selected(p: Plan, wfid: str, fid: int, row: OperationRow) -> Selected | None:
@@ -240,6 +248,6 @@ def _selected(p: Plan, wfid: str, fid: int, row: OperationRow) -> Selected | Non
     if not isinstance(index, int) or not 0 <= index < len(p.sources) or record.get("source") != p.described[index]:
         raise DBOSUnexpectedStepError(wfid, fid, f"{SELECT_NAME} of {list(p.described)}",
                                       f"{SELECT_NAME} won by {record.get('source')}")
-    raw_error = _unb64(record.get("error"))
-    return Selected(index=index, source=p.sources[index], value=deserialize(_unb64(record.get("value"))),
+    raw_error = selection_value(record, "error")
+    return Selected(index=index, source=p.sources[index], value=deserialize(selection_value(record)),
                     status=record.get("status"), error=deserialize_error(raw_error) if raw_error else None)

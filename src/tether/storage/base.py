@@ -8,7 +8,7 @@ specific Tether error) inside the backend, so nothing above this layer sees ``sq
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from tether.storage.importstore import ImportBatch, ImportCounts
@@ -343,20 +343,22 @@ class Store(abc.ABC):
 
     # -- select ----------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def first_message(self, workflow_id: str, topics: Sequence[str]) -> tuple[int, int, bytes] | None:
-        """The oldest message of the first topic, in the order given, that holds one: (position of the topic
-        in ``topics``, message ID, message). None when every topic is empty. Reads only."""
+    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[Mapping[str, Any]],
+                              op: OperationRow, *, also: OperationRow | None = None
+                              ) -> tuple[int, bytes] | OperationRow | None:
+        """Take the oldest message of the first of ``topics`` (in order) that holds one and record it as
+        ``op``, whose output becomes ``selection_output(headers[i], message)`` (``storage/selectstore.py``),
+        atomically; with ``also``, that operation (the select's deadline) too unless already there.
+
+        Returns (i, message) when this call took and recorded it; the row an earlier execution recorded for
+        ``op``'s step (nothing is taken then); None when every topic is empty (nothing is written).
+        """
 
     @abc.abstractmethod
-    def record_selection(self, workflow_id: str, op: OperationRow, *, message_id: int | None = None,
-                         also: OperationRow | None = None) -> tuple[bool, OperationRow | None]:
-        """Record a select's outcome as ``op`` and, with ``message_id``, take (delete) that message, atomically;
-        with ``also``, that operation (the select's recorded deadline) too unless already there.
-
-        Returns (True, None) when this call recorded it; (False, row) when an earlier execution had recorded
-        ``op``'s step (nothing is taken then; its outcome wins); (False, None) when the message was gone
-        (taken meanwhile): nothing is written.
-        """
+    def record_selection(self, workflow_id: str, op: OperationRow, *,
+                         also: OperationRow | None = None) -> OperationRow | None:
+        """Record a select's outcome ``op`` and, with ``also``, its deadline, in one transaction. Returns None
+        when this call recorded it, or the row an earlier execution recorded (whose outcome wins)."""
 
     # -- mailboxes -------------------------------------------------------------------------------------
     @abc.abstractmethod

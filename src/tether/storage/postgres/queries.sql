@@ -72,52 +72,79 @@ FOR UPDATE SKIP LOCKED
 -- name: delete_message
 DELETE FROM messages WHERE message_id = :message_id
 
--- name: first_message
--- select: the oldest message of the first topic, in the order of the JSON array :topics, that holds one.
-SELECT t.pos, m.message_id, m.message
-FROM json_array_elements_text(CAST(:topics AS JSON)) WITH ORDINALITY AS t(topic, pos)
-CROSS JOIN LATERAL (
-    SELECT message_id, message FROM messages
-    WHERE destination_uuid = :workflow_uuid AND topic = t.topic
-    ORDER BY message_id LIMIT 1) AS m
-ORDER BY t.pos LIMIT 1
-
--- name: take_message
-DELETE FROM messages WHERE message_id = :message_id AND destination_uuid = :workflow_uuid
-
--- name: record_selection
--- One statement: a select's outcome (and its deadline, when not recorded yet) and, when a message won, the
--- deletion of that message. Nothing is taken when an earlier execution completed this step (its output is
--- returned instead), nor recorded when the message is gone (another reader took it meanwhile).
+-- name: take_selected_message
+-- One statement: a select taking the oldest message of the first topic (in the order of the JSON array
+-- :topics) that holds one, recorded as the select's outcome; the output is the header given for that topic
+-- (:headers, a JSON array in the same order) plus the message in base64 under "value", as portable JSON --
+-- the format storage/selectstore.py::selection_output writes. Returns (topic position, message) when it took
+-- one; nothing is taken when an earlier execution completed this step: (NULL, NULL, its output) then.
 WITH done AS (
     SELECT output FROM operation_outputs
     WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER)
       AND completed_at IS NOT NULL
+), pick AS (
+    SELECT t.pos, m.message_id, m.message
+    FROM json_array_elements_text(CAST(:topics AS JSON)) WITH ORDINALITY AS t(topic, pos)
+    CROSS JOIN LATERAL (
+        SELECT message_id, message FROM messages
+        WHERE destination_uuid = :workflow_uuid AND topic = t.topic
+        ORDER BY message_id LIMIT 1
+        FOR UPDATE SKIP LOCKED) AS m
+    WHERE NOT EXISTS (SELECT 1 FROM done)
+    ORDER BY t.pos LIMIT 1
 ), taken AS (
-    DELETE FROM messages
-    WHERE message_id = CAST(:message_id AS BIGINT) AND destination_uuid = :workflow_uuid
-      AND NOT EXISTS (SELECT 1 FROM done)
+    DELETE FROM messages WHERE message_id = (SELECT message_id FROM pick)
+    RETURNING message_id
+), envelope AS (
+    SELECT decode('4a', 'hex') || convert_to(CAST(
+               (CAST(:headers AS JSONB) -> CAST(pick.pos - 1 AS INTEGER))
+               || jsonb_build_object('value', translate(encode(pick.message, 'base64'), E'\n', ''))
+           AS TEXT), 'UTF8') AS output
+    FROM pick JOIN taken ON taken.message_id = pick.message_id
+), recorded AS (
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
+           envelope.output, CAST(:started_at AS BIGINT), CAST(:completed_at AS BIGINT)
+    FROM envelope
+    ON CONFLICT DO NOTHING
     RETURNING 1
-), go AS (
-    SELECT 1 AS ok WHERE NOT EXISTS (SELECT 1 FROM done)
-      AND (CAST(:message_id AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM taken))
+), also AS (
+    -- the select's deadline (its DBOS.sleep operation), when not recorded yet
+    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
+    SELECT CAST(:workflow_uuid AS TEXT), CAST(:also_function_id AS INTEGER), CAST(:also_function_name AS TEXT),
+           CAST(:also_output AS BYTEA), CAST(:also_started_at AS BIGINT), CAST(:also_completed_at AS BIGINT)
+    FROM envelope
+    WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+)
+SELECT CAST(pick.pos - 1 AS INTEGER), pick.message, CAST(NULL AS BYTEA) FROM pick WHERE EXISTS (SELECT 1 FROM recorded)
+UNION ALL
+SELECT CAST(NULL AS INTEGER), CAST(NULL AS BYTEA), output FROM done
+
+-- name: record_selection
+-- One statement: a select's outcome (an event or a workflow's end won, or the timeout) and its deadline when
+-- not recorded yet. Returns the output an earlier execution recorded for this step, if any.
+WITH done AS (
+    SELECT output FROM operation_outputs
+    WHERE workflow_uuid = :workflow_uuid AND function_id = CAST(:function_id AS INTEGER)
+      AND completed_at IS NOT NULL
 ), recorded AS (
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
     SELECT CAST(:workflow_uuid AS TEXT), CAST(:function_id AS INTEGER), CAST(:function_name AS TEXT),
            CAST(:output AS BYTEA), CAST(:started_at AS BIGINT), CAST(:completed_at AS BIGINT)
-    FROM go
+    WHERE NOT EXISTS (SELECT 1 FROM done)
     ON CONFLICT DO NOTHING
     RETURNING 1
 ), also AS (
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
     SELECT CAST(:workflow_uuid AS TEXT), CAST(:also_function_id AS INTEGER), CAST(:also_function_name AS TEXT),
            CAST(:also_output AS BYTEA), CAST(:also_started_at AS BIGINT), CAST(:also_completed_at AS BIGINT)
-    FROM go
-    WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL
+    WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM done)
     ON CONFLICT DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM recorded), (SELECT output FROM done)
+SELECT output FROM done
 
 -- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
 -- (destination_uuid, topic, message_id) in index order; the value only when :load_values = 1.

@@ -7,6 +7,7 @@ writes use an explicit transaction.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import threading
 import time
@@ -189,24 +190,30 @@ class PostgresStore(SqlStore):
             row = s.run("consume_message", params).fetchone()
         return bytes(row[0]) if row is not None and row[0] is not None else None
 
-    def record_selection(self, workflow_id: str, op: OperationRow, *, message_id: int | None = None,
-                         also: OperationRow | None = None) -> tuple[bool, OperationRow | None]:
-        params = {"workflow_uuid": workflow_id, "function_id": op.function_id, "function_name": op.function_name,
-                  "output": op.output, "started_at": op.started_at, "completed_at": op.completed_at,
-                  "message_id": message_id,
-                  "also_function_id": also.function_id if also else None,
-                  "also_function_name": also.function_name if also else None,
-                  "also_output": also.output if also else None,
-                  "also_started_at": also.started_at if also else None,
-                  "also_completed_at": also.completed_at if also else None}
+    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[Mapping[str, Any]],
+                              op: OperationRow, *, also: OperationRow | None = None
+                              ) -> tuple[int, bytes] | OperationRow | None:
+        params = {**_selection_params(workflow_id, op, also), "topics": json.dumps(list(topics)),
+                  "headers": json.dumps(list(headers))}
         with self._auto() as s:
-            recorded, prior = s.run("record_selection", params).fetchone()
-        if recorded:
-            return True, None
+            row = s.run("take_selected_message", params).fetchone()
+        if row is None:
+            return None
+        position, message, prior = row
         if prior is not None:
-            return False, OperationRow(function_id=op.function_id, function_name=op.function_name,
-                                       output=bytes(prior), completed_at=op.completed_at)
-        return False, None
+            return OperationRow(function_id=op.function_id, function_name=op.function_name, output=bytes(prior),
+                                completed_at=op.completed_at)
+        return int(position), bytes(message)
+
+    def record_selection(self, workflow_id: str, op: OperationRow, *,
+                         also: OperationRow | None = None) -> OperationRow | None:
+        params = {**_selection_params(workflow_id, op, also), "output": op.output}
+        with self._auto() as s:
+            row = s.run("record_selection", params).fetchone()
+        if row is None:
+            return None
+        return OperationRow(function_id=op.function_id, function_name=op.function_name, output=bytes(row[0]),
+                            completed_at=op.completed_at)
 
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
                   op: OperationRow | None = None, history_fid: int | None = None) -> None:
@@ -274,6 +281,16 @@ class PostgresStore(SqlStore):
         self._pool.close()
         if self._control_pool is not None:
             self._control_pool.close()
+
+
+def _selection_params(workflow_id: str, op: OperationRow, also: OperationRow | None) -> dict[str, Any]:
+    return {"workflow_uuid": workflow_id, "function_id": op.function_id, "function_name": op.function_name,
+            "started_at": op.started_at, "completed_at": op.completed_at,
+            "also_function_id": also.function_id if also else None,
+            "also_function_name": also.function_name if also else None,
+            "also_output": also.output if also else None,
+            "also_started_at": also.started_at if also else None,
+            "also_completed_at": also.completed_at if also else None}
 
 
 def _redact(url: str) -> str:

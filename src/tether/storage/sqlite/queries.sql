@@ -70,17 +70,6 @@ WHERE destination_uuid = :workflow_uuid AND topic = :topic ORDER BY message_id L
 -- name: delete_message
 DELETE FROM messages WHERE message_id = :message_id
 
--- name: first_message
--- select: the oldest message of the first topic, in the order of the JSON array :topics, that holds one.
-SELECT t.key + 1, m.message_id, m.message FROM json_each(:topics) AS t
-JOIN messages AS m ON m.message_id = (
-    SELECT message_id FROM messages WHERE destination_uuid = :workflow_uuid AND topic = t.value
-    ORDER BY message_id LIMIT 1)
-ORDER BY t.key LIMIT 1
-
--- name: take_message
-DELETE FROM messages WHERE message_id = :message_id AND destination_uuid = :workflow_uuid
-
 -- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
 -- (destination_uuid, topic, message_id) in index order; the value only when :load_values = 1.
 -- name: pending_messages
