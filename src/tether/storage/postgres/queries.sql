@@ -146,9 +146,9 @@ WITH done AS (
 )
 SELECT output FROM done
 
--- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
--- (destination_uuid, topic, message_id) in index order; the value only when :load_values = 1.
 -- name: pending_messages
+-- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
+-- (destination_uuid, topic, message_id) in index order; the value only when load_values is 1.
 SELECT message_id, topic, created_at, octet_length(message), idempotency_key,
        CASE WHEN :load_values = 1 THEN message END
 FROM messages WHERE destination_uuid = :workflow_uuid
