@@ -256,3 +256,29 @@ def test_forks_keep_the_versions_set_before_their_start_step(dbos: type[DBOS]) -
     fork.get_result()
     assert versions(list(DBOS.watch_event(fork.workflow_id, "n"))) == [(1, 1), (2, 2), (3, 3)]
     assert versions(list(DBOS.watch_event(wfid, "n"))) == [(1, 1), (2, 2), (3, 3)]
+
+
+def test_cli_event_watch_prints_versions_live_until_the_workflow_ends(dbos: type[DBOS], db_url: str) -> None:
+    import json
+    import subprocess
+    import sys
+
+    w = start_driven()
+    set_in(w, "p", "one")
+    follower = subprocess.Popen([sys.executable, "-m", "tether.cli", "event", "watch", w, "p", "--json",
+                                 "--db", db_url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout is not None
+        first = json.loads(follower.stdout.readline())
+        assert (first["version"], first["value"]) == (1, "one")
+        DBOS.send(w, {"op": "event", "key": "p", "value": {"two": 2}}, CMD)
+        second = json.loads(follower.stdout.readline())
+        assert (second["version"], second["value"]) == (2, {"two": 2})
+        finish(w)
+        assert follower.wait(timeout=60) == 0, follower.stderr.read() if follower.stderr else ""
+        assert follower.stdout.read() == ""
+    finally:
+        follower.kill()
+    plain = subprocess.run([sys.executable, "-m", "tether.cli", "event", "watch", w, "p", "--from-version", "2",
+                            "--db", db_url], capture_output=True, text=True, timeout=60)
+    assert (plain.returncode, plain.stdout) == (0, '2\t{"two":2}\n')

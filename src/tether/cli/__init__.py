@@ -13,6 +13,7 @@
     tether schedule pause|resume|trigger|delete NAME
     tether send ID '{"approved": true}' --topic notification
     tether event get ID progress --timeout 5     an event's value (waits for it)
+    tether event watch ID progress               every version of an event, live, until the workflow ends
     tether event list ID
     tether stream list ID                        the streams a workflow wrote
     tether stream read ID progress_stream --follow
@@ -128,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("key", help="the event's key")
     p.add_argument("--timeout", type=float, default=0.0, help="seconds to wait for it (default 0)")
     workflow_id(command(ev, "list", commands.event_list, "every event of a workflow"))
+    p = command(ev, "watch", commands.event_watch, "every version of an event as it is set, until the workflow ends")
+    workflow_id(p)
+    p.add_argument("key", help="the event's key")
+    p.add_argument("--from-version", type=_offset, default=1, help="first version to print (default 1)")
 
     st = group("stream", "read workflow streams")
     workflow_id(command(st, "list", streams.stream_list, "the streams a workflow wrote: key, values, closed"))

@@ -122,6 +122,20 @@ def event_get(args: argparse.Namespace, out: Output) -> int:
     return OK
 
 
+def event_watch(args: argparse.Namespace, out: Output) -> int:
+    """Print every version of an event from ``--from-version`` on as it is set, until the workflow ends."""
+    with open_client(args) as client:
+        client.retrieve_workflow(args.workflow_id)
+        for change in client.watch_event(args.workflow_id, args.key, from_version=args.from_version):
+            value = to_json_or_marker(change.value)
+            if out.as_json:
+                out.json_line({"version": change.version, "value": value,
+                               "created_at_epoch_ms": change.created_at_epoch_ms})
+            else:
+                out.line(f"{change.version}\t{json.dumps(value, separators=(',', ':'))}")
+    return OK
+
+
 def event_list(args: argparse.Namespace, out: Output) -> int:
     with open_client(args) as client:
         client.retrieve_workflow(args.workflow_id)
