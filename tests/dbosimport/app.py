@@ -6,7 +6,8 @@ workflow and step names and the same operation numbers.
 
 populates the DBOS system database at URL (finished, failed, cancelled, forked, child, portable, queued and
 delayed workflows, events, streams, pending messages, a registered queue, a schedule), starts ``waiting_wf``
-and ``gate_wf`` so that they wait in ``recv`` with steps done, then writes READY_FILE and waits to be killed.
+and ``gate_wf`` so that they wait in ``recv`` with steps done, and ``midstep_wf`` so that it blocks inside a
+step that wrote a stream value, then writes READY_FILE and waits to be killed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.dbosimport.shared import ImportAppError, log_run
+from tests.dbosimport.shared import ImportAppError, log_run, runs
 
 IMPL = os.environ.get("IMPORT_TEST_IMPL", "tether")
 lib: Any = importlib.import_module(IMPL)
@@ -40,6 +41,23 @@ def flaky() -> None:
 def emit(n: int) -> None:
     DBOS.write_stream("steplog", f"s{n}")          # written from a step: DBOS stamps it with the step's number
     DBOS.write_stream("steplog", f"t{n}")
+
+
+@DBOS.step()
+def blocking_step() -> str:
+    DBOS.write_stream("partial", "a")              # written before DBOS is killed inside this step
+    log_run(f"blocking:{DBOS.workflow_id}")
+    release = Path(os.environ["IMPORT_RUN_LOG"]).with_name("release")
+    while not release.exists():                    # under DBOS it never is: the process is killed here
+        time.sleep(0.05)
+    DBOS.write_stream("partial", "b")
+    return "released"
+
+
+@DBOS.workflow()
+def midstep_wf() -> str:
+    add(0, 3)
+    return blocking_step()
 
 
 @DBOS.workflow()
@@ -162,6 +180,9 @@ def populate(url: str, ready: Path) -> None:
     with lib.SetWorkflowID("wait-1"), lib.SetWorkflowTimeout(3600):
         DBOS.start_workflow(waiting_wf, 1)
     _wait_for("wait-1 to wait", lambda: "DBOS.sleep" in _steps("wait-1"))
+    with lib.SetWorkflowID("midstep-1"):
+        DBOS.start_workflow(midstep_wf)
+    _wait_for("midstep-1 to block in its step", lambda: "blocking:midstep-1" in runs())
     DBOS.send("wait-1", "payload", topic="extra")
     DBOS.send("done-1", "leftover", topic="late")
     ready.write_text(forked.workflow_id)

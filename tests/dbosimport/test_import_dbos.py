@@ -32,7 +32,7 @@ from tether.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[2]
 FINISHED = ["done-1", "done-1-3", "fail-1", "retry-1", "portable-1", "cancel-1"]
-TO_RUN = ["delayed-1", "gate-1", "queued-1", "wait-1"]
+TO_RUN = ["delayed-1", "gate-1", "midstep-1", "queued-1", "wait-1"]
 
 
 @dataclass
@@ -126,8 +126,8 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     report = json.loads(out)
     assert sorted(report["imported"]) == sorted([*FINISHED, *TO_RUN, forked, f"{forked}-3"])
     assert sorted(report["to_run"]) == TO_RUN
-    assert (report["messages"], report["events"], report["event_history"], report["stream_values"]) == (2, 4, 6, 10)
-    assert report["steps"] in (32, 33)  # 32 when cancel-1's recv recorded its timeout before the cancel
+    assert (report["messages"], report["events"], report["event_history"], report["stream_values"]) == (2, 4, 6, 11)
+    assert report["steps"] in (33, 34)  # 32 when cancel-1's recv recorded its timeout before the cancel
     assert report["queues"] == ["import_q"] and report["schedules"] == ["yearly"]
     assert report["unmapped_dbos_classes"] == []
     # read one workflow at a time (chunk boundaries everywhere), into a SQLite file: the same rows
@@ -137,6 +137,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         assert _snapshot(whole) == _snapshot(one)
 
     app = _app()
+    (tmp_path / "release").touch()  # midstep-1's step, killed under DBOS, completes when run again here
     DBOS(config=make_config(dst, name="import-app"))
     DBOS.launch()
     try:
@@ -187,6 +188,9 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         assert DBOS.retrieve_workflow("gate-1").get_result() == "opened"
         assert DBOS.retrieve_workflow("queued-1").get_result() == 1005  # its queue was imported, then served
         assert DBOS.retrieve_workflow("delayed-1").get_result() == 1007
+        # the step DBOS was killed in runs again (at least once), its stream write before the kill not twice
+        assert DBOS.retrieve_workflow("midstep-1").get_result() == "released"
+        assert DBOS.read_stream_nowait("midstep-1", "partial").values == ["a", "b"]
         assert app is not None
     finally:
         DBOS.destroy()
@@ -196,6 +200,8 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
     assert [pid for what, pid in runs if what == "add:gate-1"] == [dbos_database.dbos_pid]
     assert [pid for what, pid in runs if what == "add:queued-1"] == [here]
     assert [pid for what, pid in runs if what == "add:delayed-1"] == [here]
+    assert [pid for what, pid in runs if what == "blocking:midstep-1"] == [dbos_database.dbos_pid, here]
+    assert [pid for what, pid in runs if what == "add:midstep-1"] == [dbos_database.dbos_pid]
     assert all(pid == dbos_database.dbos_pid for what, pid in runs if what.split(":")[1] in FINISHED)
 
     # a second import changes nothing, and says so
@@ -203,7 +209,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         before = {w.workflow_id: (w.status, w.output) for w in client.list_workflows()}
     code, out = _import(capsys, src, dst)
     assert code == 0, out
-    assert "nothing new: 12 workflows, 1 queue and 1 schedule are in Tether already" in out
+    assert "nothing new: 13 workflows, 1 queue and 1 schedule are in Tether already" in out
     with DBOSClient(dst) as client:
         assert {w.workflow_id: (w.status, w.output) for w in client.list_workflows()} == before
 
@@ -229,6 +235,15 @@ def test_bad_sources_exit_4_and_write_nothing(tmp_path: Path, capsys: pytest.Cap
     assert not target.exists()  # nothing was written, not even an empty Tether database
     code, out = _import(capsys, f"sqlite:///{newer}", f"sqlite:///{newer}")
     assert code == 2 and "cannot share one SQLite file" in out
+
+
+def test_the_target_must_be_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DBOS_SYSTEM_DATABASE_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    code = main(["import-dbos", "--from", f"sqlite:///{tmp_path / 'dbos.sqlite'}"])
+    out = capsys.readouterr().err
+    assert code == 2 and "--to URL" in out and not (tmp_path / "tether-demo.sqlite").exists()
 
 
 def test_postgres_database_without_dbos_schema_exits_4(pg_database: str, tmp_path: Path,

@@ -10,6 +10,7 @@ written.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from tether.cli.commands import FAILED, OK, USAGE, shown_url
@@ -33,7 +34,8 @@ def add_import_command(top: argparse._SubParsersAction[argparse.ArgumentParser],
     p.add_argument("--from", dest="source", required=True, metavar="URL",
                    help="the DBOS system database: sqlite:///path/to/file.sqlite or postgresql://...")
     p.add_argument("--to", dest="target", default=None, metavar="URL",
-                   help="Tether's database (default: --db, else $DBOS_SYSTEM_DATABASE_URL); created if missing. "
+                   help="Tether's database (else --db, else $DBOS_SYSTEM_DATABASE_URL; one is required); created "
+                        "if missing. "
                         "On PostgreSQL it may be the DBOS database itself (Tether uses schema 'tether')")
     p.add_argument("--schema", default="dbos", help="DBOS's schema on PostgreSQL (default: dbos)")
     p.add_argument("--app-version", default=None,
@@ -42,7 +44,14 @@ def add_import_command(top: argparse._SubParsersAction[argparse.ArgumentParser],
 
 
 def import_command(args: argparse.Namespace, out: Output) -> int:
+    from tether.cli import DATABASE_ENV, DEFAULT_DATABASE_URL
+
     target = args.target or args.db
+    if target == DEFAULT_DATABASE_URL and not args.target and not os.environ.get(DATABASE_ENV):
+        # the other commands fall back to the demo's file; an import says where it goes
+        out.error("usage", f"say which database Tether's tables are in: --to URL (or --db URL, or "
+                           f"${DATABASE_ENV}); on PostgreSQL it may be the DBOS database itself")
+        return USAGE
     try:
         report = import_dbos(args.source, target, schema=args.schema, app_version=args.app_version)
     except DBOSSourceError as exc:
