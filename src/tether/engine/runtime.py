@@ -94,7 +94,7 @@ class Runtime:
         try:
             if inline_io():
                 return fn(*args)
-            return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+            return await self._io_pool.run(fn, *args)
         except DatabaseUnavailableError as exc:
             return (await self._ride_out(exc, fn, args, None))[0]
 
@@ -128,7 +128,7 @@ class Runtime:
     async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if inline_io():
             return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._io_pool, fn, *args)
+        return await self._io_pool.run(fn, *args)
 
     async def _ride_out(self, exc: DatabaseUnavailableError, fn: Callable[..., T], args: tuple[Any, ...],
                         deadline: int | None) -> tuple[T, bool]:
