@@ -107,7 +107,8 @@ def test_demo_json_banner_and_a_missing_postgres_database(pg_database: str, tmp_
     try:
         demo.wait_for("Uvicorn running on")
         banner = json.loads(demo.lines[0])
-        assert banner == {"url": demo.url, "database": _pg_url(name), "api_docs": f"{demo.url}/api/docs"}
+        assert banner == {"url": demo.url, "database": _pg_url(name), "dashboard": f"{demo.url}/ui",
+                          "api_docs": f"{demo.url}/api/docs"}
         assert httpx.get(f"{demo.url}/health", timeout=30).json()["status"] == "ok"
     finally:
         demo.proc.terminate()

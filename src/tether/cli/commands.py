@@ -203,9 +203,11 @@ def demo(args: argparse.Namespace, out: Output) -> int:
     url = f"http://{args.host}:{args.port}"
     notes = serving.banner("demo", args, options)[1]
     if out.as_json:
-        out.json_line({"url": url, "database": shown_url(args.db), "api_docs": f"{url}/api/docs"})
+        out.json_line({"url": url, "database": shown_url(args.db), "dashboard": f"{url}/ui",
+                       "api_docs": f"{url}/api/docs"})
     else:
-        out.line(f"tether demo on {url} (database {shown_url(args.db)}); API docs at {url}/api/docs; Ctrl-C stops")
+        out.line(f"tether demo on {url} (database {shown_url(args.db)}); dashboard at {url}/ui, API docs at "
+                 f"{url}/api/docs; Ctrl-C stops")
     for note in notes:
         print(note, file=out.err, flush=True)
     try:

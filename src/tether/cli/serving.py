@@ -99,7 +99,7 @@ def banner(command: str, args: argparse.Namespace, options: dict[str, Any]) -> t
     url = f"http://{host}:{args.port}"
     from tether.cli.commands import shown_url
 
-    line = f"tether {command} on {url} (database {shown_url(args.db)})"
+    line = f"tether {command} on {url} (database {shown_url(args.db)}); dashboard at {url}/ui"
     tokens: list[Token] = options["tokens"]
     notes = []
     if tokens:

@@ -54,6 +54,11 @@ def registered_queue(name: str) -> QueuePolicy | None:
     return _queues.get(name)
 
 
+def declared_queues() -> dict[str, QueuePolicy]:
+    """The queues declared in this process's code (``Queue(...)``), by name (a copy)."""
+    return dict(_queues)
+
+
 _WORK_KEYS = [(ANY_STATUS_KIND, "*", s) for s in (WorkflowStatusString.ENQUEUED.value,
                                                   WorkflowStatusString.DELAYED.value)]
 _DONE_KEYS = [(ANY_STATUS_KIND, "*", s) for s in sorted(TERMINAL_STATUSES)]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 Key = tuple[str, str, str]
+Tap = Callable[[str, str, str], None]
 
 
 class Waiter:
@@ -40,6 +41,19 @@ class WakeupHub:
         # (kind, workflow_id) -> key -> waiters; the two levels let a wildcard wake every key of a workflow.
         self._waiters: dict[tuple[str, str], dict[str, set[Waiter]]] = {}
         self._registered = 0
+        self._taps: tuple[Tap, ...] = ()
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap(kind, workflow_id, key)`` for every notification from now on, on the notifying thread
+        (it must be quick and must not raise): one observer of every change, such as the dashboard's watcher,
+        instead of a waiter per workflow."""
+        with self._lock:
+            self._taps = (*self._taps, tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        """Stop calling a tap given to :meth:`add_tap`."""
+        with self._lock:
+            self._taps = tuple(t for t in self._taps if t != tap)  # == : bound methods are made anew
 
     def register(self, keys: Iterable[Key]) -> Waiter:
         """Register interest before checking the database, so no wake-up falls between check and wait."""
@@ -69,6 +83,8 @@ class WakeupHub:
 
     def notify(self, kind: str, workflow_id: str, key: str) -> None:
         """Wake the waiters of one key (``*`` wakes every key of that kind and workflow)."""
+        for tap in self._taps:
+            tap(kind, workflow_id, key)
         with self._lock:
             by_key = self._waiters.get((kind, workflow_id))
             if not by_key:

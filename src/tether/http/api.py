@@ -13,6 +13,7 @@ from tether.types import (
     EventVersion,
     PendingMessage,
     StepInfo,
+    StreamInfo,
     StreamRead,
     WorkflowSerializationFormat,
     WorkflowStatus,
@@ -46,6 +47,8 @@ class WorkflowAPI(Protocol):
     async def read_stream_nowait_async(self, workflow_id: str, key: str, offset: int = 0) -> StreamRead: ...
 
     def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0) -> AsyncGenerator[Any, None]: ...
+
+    async def list_streams_async(self, workflow_id: str) -> list[StreamInfo]: ...
 
     async def get_workflow_status_async(self, workflow_id: str) -> WorkflowStatus | None: ...
 

@@ -28,6 +28,10 @@ Routes (the schema is at ``/openapi.json``, the interactive page at ``/docs``)::
     GET  /queues/{name}/workflows                 queued workflows                                          read
     POST /queues/{name}/workflows                 enqueue by workflow name (gateway over a DBOSClient)      admin
     GET  /schedules, /schedules/{name}            durable schedules                                         read
+    GET  /ui                                      the dashboard (pages public; their data needs a token)
+    GET  /changes, /workflows/{id}/changes        live changes (SSE) for the dashboard                      read
+    GET  /workflows/{id}/streams                  the streams a workflow wrote                              read
+    GET  /queues                                  queues: limits and load                                   read
     POST /schedules/{name}/pause | resume | trigger                                                         admin
     DELETE /schedules/{name}                                                                                admin
 
@@ -53,6 +57,7 @@ from tether.engine.validation import MAX_INT
 from tether.errors import ConfigError, SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import require_scope
+from tether.http.dashboard import ChangeWatcher, add_dashboard
 from tether.http.docs import add_offline_docs, docs_app_options
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
@@ -226,6 +231,7 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
 
     add_event_routes(router, api)
     add_management_routes(router, admin, api)
+    add_dashboard(app, router, api, ChangeWatcher(api))
     add_mailbox_routes(router, api)
     add_schedule_routes(router, admin, cast(ScheduleAPI, api))
     for part in (router, sender, admin):

@@ -7,6 +7,7 @@ Arguments of enqueued workflows arrive as JSON and are stored in the portable fo
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
@@ -95,6 +96,23 @@ def _prefix_for(token: Token | None, asked: str | None) -> str | None:
     return asked
 
 
+def _attributes(text: str | None) -> dict[str, Any] | None:
+    """The ``attributes`` filter of a listing: a JSON object.
+
+    Raises:
+        ApiError: 400, not a JSON object.
+    """
+    if text is None or not text.strip():
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_argument", 'attributes must be a JSON object, such as {"tenant": "acme"}')
+    return value
+
+
 def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI) -> None:
     """Add the management routes for ``api``: reading ones to ``router``, changing ones to ``admin``."""
 
@@ -107,12 +125,16 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
                              start_time: str | None = Query(None, description="RFC 3339, created at or after"),
                              end_time: str | None = Query(None, description="RFC 3339, created at or before"),
                              limit: int = Query(100, ge=1, le=10_000), offset: int = Query(0, ge=0, le=MAX_INT),
-                             sort_desc: bool = True, load_input: bool = True, load_output: bool = True
+                             sort_desc: bool = True, load_input: bool = True, load_output: bool = True,
+                             parent_workflow_id: str | None = Query(None, description="Children of this workflow"),
+                             attributes: str | None = Query(None, description="A JSON object the workflows' "
+                                                            "attributes contain")
                              ) -> dict[str, Any]:
         prefix = _prefix_for(granted(request), workflow_id_prefix)
         filters: dict[str, Any] = dict(
             status=status, name=name, queue_name=queue_name, workflow_id_prefix=prefix,
-            start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc)
+            start_time=start_time, end_time=end_time, limit=limit, offset=offset, sort_desc=sort_desc,
+            parent_workflow_id=parent_workflow_id, attributes=_attributes(attributes))
         try:
             found = await api.list_workflows_async(**filters, load_input=load_input, load_output=load_output)
         except SerializationError as exc:  # some value cannot be decoded here: list without the values

@@ -217,6 +217,11 @@ class Store(abc.ABC):
     def list_queues(self) -> list[QueuePolicy]: ...
 
     @abc.abstractmethod
+    def queue_loads(self) -> dict[str, dict[str, int]]:
+        """For each queue holding unfinished workflows: how many are ENQUEUED, PENDING, DELAYED (statuses
+        with none are left out)."""
+
+    @abc.abstractmethod
     def update_queue(self, name: str, fields: dict[str, Any], now_ms: int) -> bool:
         """Change some settings of a stored queue (keys are ``QueuePolicy`` field names); False if missing."""
 

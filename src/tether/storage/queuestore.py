@@ -162,6 +162,14 @@ class QueueStore(abc.ABC):
         with self._auto() as s:
             return [_policy(r) for r in s.run("queue_list").fetchall()]
 
+    def queue_loads(self) -> dict[str, dict[str, int]]:
+        with self._auto() as s:
+            rows = s.run("queue_loads").fetchall()
+        out: dict[str, dict[str, int]] = {}
+        for queue_name, status, n in rows:
+            out.setdefault(str(queue_name), {})[str(status)] = int(n)
+        return out
+
     def update_queue(self, name: str, fields: dict[str, Any], now_ms: int) -> bool:
         unknown = set(fields) - set(_COLUMNS)
         if unknown:

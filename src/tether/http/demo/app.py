@@ -2,7 +2,9 @@
 
 Routes (those of DBOS's communication demo, plus SSE and pages)::
 
-    GET  /                                    a landing page: the latest workflows, links, the routes
+    GET  /                                    a landing page: links to the dashboard and API docs, the latest
+                                              workflows, the routes
+    GET  /ui                                  the dashboard (redirects to /api/ui/)
     POST /start-workflow-events/{id}/{n}      an events workflow of n steps
     GET  /workflow-events/{id}/{key}          one event (progress, status, result), waiting up to ?timeout=5
     GET  /workflow-events/{id}/all            every event
@@ -25,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Header, Path, Query, Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from tether import DBOS, SetWorkflowID, WorkflowHandleAsync
 from tether.http.docs import add_offline_docs, docs_app_options
@@ -131,6 +133,10 @@ def create_demo_app(database_url: str | None = DEFAULT_DATABASE_URL, *, manage_d
     async def home() -> HTMLResponse:
         latest = await DBOS.list_workflows_async(limit=20, sort_desc=True, load_input=False, load_output=False)
         return HTMLResponse(landing_page([(s.workflow_id, s.name or "", s.status) for s in latest], STEP_NOTE))
+
+    @app.get("/ui", include_in_schema=False)
+    async def dashboard() -> Response:
+        return RedirectResponse("api/ui/", status_code=307)  # the dashboard of the gateway under /api
 
     @app.get("/health")
     async def health() -> dict[str, Any]:

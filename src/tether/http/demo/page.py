@@ -132,7 +132,8 @@ def landing_page(workflows: list[tuple[str, str, str]], step_note: str) -> str:
     rows = []
     for workflow_id, name, status in workflows:
         q = quote(workflow_id, safe="")
-        links = [f'<a href="/api/workflows/{q}">status</a>', f'<a href="/workflow-events/{q}/all">events</a>']
+        links = [f'<a href="/api/ui/#/workflow/{q}">dashboard</a>', f'<a href="/api/workflows/{q}">status</a>',
+                 f'<a href="/workflow-events/{q}/all">events</a>']
         if name.endswith("workflow_with_streaming"):
             links.insert(0, f'<a href="/stream-page/{q}">stream page</a>')
         rows.append(f"<tr><td><code>{html.escape(workflow_id)}</code></td><td>{html.escape(name)}</td>"
@@ -142,7 +143,9 @@ def landing_page(workflows: list[tuple[str, str, str]], step_note: str) -> str:
                             "(<code>curl -X POST http://HOST/start-workflow-streaming/my-stream/5</code>).</p>")
     return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Tether demo</title>\n'
             f"<style>{_STYLE}</style>\n</head>\n<body>\n<h1>Tether demo: events, messaging, streaming</h1>\n"
+            '<p><strong><a href="/api/ui/">Dashboard</a></strong>: every workflow live, with its steps, events, '
+            "messages and streams; queues and schedules.</p>\n"
             '<p>API docs: <a href="/docs">the demo\'s routes</a> · <a href="/api/docs">the full gateway</a>'
-            ' (<a href="/openapi.json">OpenAPI</a>)</p>\n'
+            ' (<a href="/api/redoc">ReDoc</a>, <a href="/openapi.json">OpenAPI</a>); they work offline.</p>\n'
             f"<h2>Latest workflows</h2>\n{listing}\n<h2>Endpoints</h2>\n<table>{routes}</table>\n"
             f"<p>{html.escape(step_note)}</p>\n</body>\n</html>\n")
