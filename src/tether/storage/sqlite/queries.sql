@@ -456,10 +456,9 @@ SELECT workflow_uuid FROM workflow_status WHERE owner_process = :process_id AND 
 -- tether import-dbos: how many messages a workflow that had ended in DBOS left unread (as complete_workflow sets it).
 UPDATE workflow_status SET unread_messages_at_end = :unread WHERE workflow_uuid = :workflow_uuid
 
--- The dashboard ---------------------------------------------------------------------------------------------
--- How many workflows each queue holds that have not ended, by status (served by the status index: only
--- unfinished workflows are read, however many the table holds).
 -- name: queue_loads
+-- The dashboard: how many workflows each queue holds that have not ended, by status (served by the status
+-- index: only unfinished workflows are read, however many the table holds).
 SELECT queue_name, status, count(*) FROM workflow_status
 WHERE status IN ('ENQUEUED', 'PENDING', 'DELAYED') AND queue_name IS NOT NULL
 GROUP BY queue_name, status ORDER BY queue_name, status
