@@ -340,6 +340,28 @@ def test_rewound_step_writes_again_as_a_new_call(dbos: type[DBOS]) -> None:
     assert list(DBOS.read_stream(handle.workflow_id, "s")) == ["from step", "from step"]
 
 
+def test_fork_streams_hold_only_the_steps_it_runs(dbos: type[DBOS]) -> None:
+    @DBOS.step()
+    def first() -> None:
+        DBOS.write_stream("s", "first")
+
+    @DBOS.step()
+    def second() -> None:
+        DBOS.write_stream("s", "second")
+
+    @DBOS.workflow()
+    def wf() -> None:
+        first()
+        second()
+
+    handle = DBOS.start_workflow(wf)
+    handle.get_result()
+    fork = DBOS.fork_workflow(handle.workflow_id, 2)
+    fork.get_result()
+    assert list(DBOS.read_stream(fork.workflow_id, "s")) == ["second"]
+    assert list(DBOS.read_stream(handle.workflow_id, "s")) == ["first", "second"]
+
+
 def test_store_repeat_of_a_step_write_returns_the_stored_offset(db_url: str) -> None:
     """At the storage level: the identity (step, n) makes a repeat a no-op returning the first offset, even
     once the stream is closed; a new identity appends; a workflow-body write has no identity."""

@@ -468,20 +468,23 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         with self._tx() as s:
             if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
                 return None
-            if step_write is not None:
-                prior = s.run("stream_step_write", {**p, **ident}).fetchone()
-                if prior is not None:
-                    return int(prior[0])
             tail = s.run("stream_tail", p).fetchone()
             if tail is not None and tail[1]:
                 if value is None:
                     return None  # closing twice is harmless
+                if step_write is not None:  # a repeat of a step write made before the close is no error
+                    prior = s.run("stream_step_write", {**p, **ident}).fetchone()
+                    if prior is not None:
+                        return int(prior[0])
                 raise StreamClosedError(workflow_id, key)
             if s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
                 raise NonExistentWorkflowError(workflow_id, "target")
             seq = 0 if tail is None else tail[0] + 1
-            s.run("insert_stream", {**p, **ident, "seq": seq, "value": value, "now": now_ms})
-            return None if value is None else seq
+            if s.run("insert_stream", {**p, **ident, "seq": seq, "value": value, "now": now_ms}).rowcount == 1:
+                return None if value is None else seq
+            # A step write already stored (an earlier attempt or run of the same step call): nothing appended.
+            prior = s.run("stream_step_write", {**p, **ident}).fetchone()
+            return int(prior[0])
 
     def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk:
         with self._auto() as s:

@@ -196,8 +196,10 @@ SELECT seq, value IS NULL FROM streams WHERE workflow_uuid = :workflow_uuid AND 
 ORDER BY seq DESC LIMIT 1
 
 -- name: insert_stream
+-- A step write whose (step, write_index) is already stored inserts nothing (rowcount 0).
 INSERT INTO streams (workflow_uuid, key, seq, value, created_at, function_id, write_index)
 VALUES (:workflow_uuid, :key, :seq, :value, :now, :step_function_id, :write_index)
+ON CONFLICT (workflow_uuid, key, function_id, write_index) WHERE function_id IS NOT NULL DO NOTHING
 
 -- name: stream_step_write
 -- The offset of a step's write_index-th write to the key, if that call already made it (any attempt).
