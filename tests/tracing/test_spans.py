@@ -162,7 +162,8 @@ def test_a_workflow_enqueued_by_a_client_before_any_worker_runs_joins_the_client
         db_url: str, spans: InMemorySpanExporter) -> None:
     wfid = f"later-{uuid.uuid4().hex[:8]}"
     with DBOSClient(db_url) as client, trace.get_tracer("test").start_as_current_span("client-call"):
-        client.enqueue({"queue_name": "trace-q", "workflow_name": "trace.child", "workflow_id": wfid}, 5)
+        client.enqueue({"queue_name": "trace-q", "workflow_name": "trace.child", "workflow_id": wfid,
+                        "authenticated_user": "alice"}, 5)
     DBOS(config=make_config(db_url, enable_otlp=True))
     DBOS.launch()
     try:
@@ -170,7 +171,10 @@ def test_a_workflow_enqueued_by_a_client_before_any_worker_runs_joins_the_client
         got = finished(spans, "trace.child")
     finally:
         DBOS.destroy()
-    assert child_of(only(got, "trace.child"), only(got, "client-call"))
+    workflow = only(got, "trace.child")
+    assert child_of(workflow, only(got, "client-call"))
+    assert workflow["attributes"]["authenticatedUser"] == "alice"
+    assert workflow["attributes"]["queueName"] == "trace-q"
 
 
 def test_propagate_otel_context_and_semconv_names(db_url: str, spans: InMemorySpanExporter) -> None:

@@ -246,7 +246,7 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         return 0
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
                   from_storage=True, trace_context=tracing.stored_context(row.trace_context, row.attributes),
-                  queue_name=row.queue_name)
+                  queue_name=row.queue_name, authenticated_user=row.authenticated_user)
     main = directory(rt).main_loop
     if reg.is_async and main is not None and main.is_running() and not main.is_closed():
         # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the

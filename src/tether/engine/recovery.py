@@ -87,5 +87,5 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
                                        row.workflow_deadline_epoch_ms, from_storage=True,
                                        trace_context=tracing.stored_context(row.trace_context, row.attributes),
-                                       queue_name=row.queue_name))
+                                       queue_name=row.queue_name, authenticated_user=row.authenticated_user))
     return launched + [row.workflow_uuid for row, _ in still_running]

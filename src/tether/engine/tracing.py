@@ -191,8 +191,11 @@ def _export_logs(service_name: str, t: Telemetry) -> None:
     if not hasattr(provider, "add_log_record_processor") or any(h.name == _LOG_HANDLER
                                                                 for h in tether_logger.handlers):
         return
+    from tether.engine.logs import WorkflowContextFilter  # here: logs imports this module
+
     handler = _logging_handler(provider)
     handler.name = _LOG_HANDLER
+    handler.addFilter(WorkflowContextFilter())  # records of child loggers (tether.http) skip the logger's
     handler.setLevel(t.otlp_log_level or logging.NOTSET)
     tether_logger.addHandler(handler)
 

@@ -89,7 +89,8 @@ class Start:
     result_fid: int | None = None  # the parent's step number for reading its result (direct calls)
     detached: bool = False  # started in the background: nobody waits for this execution's outcome
     trace_context: str | None = None  # the starter's W3C trace context (engine/tracing.py)
-    queue_name: str | None = None
+    queue_name: str | None = None  # these two only name the workflow's span
+    authenticated_user: str | None = None
 
 
 def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
@@ -189,7 +190,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     if created:
         rt.notify("wf", wfid, status)
     return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline,
-                 result_fid=result_fid, trace_context=row.trace_context)
+                 result_fid=result_fid, trace_context=row.trace_context, authenticated_user=row.authenticated_user)
 
 
 async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
@@ -322,7 +323,8 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
 
 def execute_sync(rt: Runtime, start: Start) -> Any:
     """Run a synchronous workflow function in the calling thread."""
-    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name):
+    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
+                               start.authenticated_user):
         return _execute_sync(rt, start)
 
 
@@ -347,7 +349,8 @@ def _execute_sync(rt: Runtime, start: Start) -> Any:
 
 async def execute_async(rt: Runtime, start: Start) -> Any:
     """Run an async workflow function in the current task."""
-    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name):
+    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
+                               start.authenticated_user):
         return await _execute_async(rt, start)
 
 
