@@ -13,14 +13,20 @@ Exits 1 if any reader missed, repeated or reordered a value.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Run as a script, bench/ comes first on sys.path and bench/profile.py would shadow the standard library's
+# ``profile`` (which ``cProfile`` imports, for BENCH_SSE_PROFILE): take bench/ off the path.
+if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+    del sys.path[0]
+
 import argparse
 import asyncio
 import json
-import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -65,12 +71,21 @@ def serve(port: int, db: str) -> None:
 
     @app.get("/bench/memory")
     async def memory() -> dict[str, float]:
-        return {"memory_mb": memory_mb()}
+        return {"memory_mb": memory_mb(), "cpu_s": time.process_time()}
 
     app.mount("/", create_gateway(DBOS, insecure=True))  # a local benchmark, 127.0.0.1 only
+    profile_to = os.environ.get("BENCH_SSE_PROFILE")  # a cProfile dump of the server, for where the time goes
+    if profile_to:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     try:
         uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
     finally:
+        if profile_to:
+            prof.disable()
+            prof.dump_stats(profile_to)
         DBOS.destroy()
 
 

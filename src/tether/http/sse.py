@@ -16,7 +16,6 @@ once per batch of new values, whatever the number of readers, and each value is 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +66,15 @@ class _Feed:
         self.closed = False
         self.failure: Item | None = None
         self.readers = 0
-        self._changed = asyncio.Event()
-        self.task = asyncio.get_running_loop().create_task(self._follow())
+        self._loop = asyncio.get_running_loop()
+        self._waiting: set[asyncio.Future[None]] = set()  # readers parked until the next change
+        self.task = self._loop.create_task(self._follow())
 
     def _bump(self) -> None:
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        waiting, self._waiting = self._waiting, set()
+        for fut in waiting:
+            if not fut.done():
+                fut.set_result(None)
 
     async def _follow(self) -> None:
         try:
@@ -87,8 +89,21 @@ class _Feed:
         self._bump()
 
     async def wait_change(self, timeout: float) -> None:
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+        """Until the next change, or ``timeout`` seconds. One future and one timer per parked reader (a
+        change wakes thousands of readers at once; ``asyncio.wait_for`` cost a task each)."""
+        fut: asyncio.Future[None] = self._loop.create_future()
+        self._waiting.add(fut)
+        timer = self._loop.call_later(timeout, _wake, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            self._waiting.discard(fut)  # after a timeout (a keepalive) it would stay until the next change
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 class StreamFanout:
