@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import json
 
 import pytest
 
@@ -28,7 +29,7 @@ def test_plan_orders_topics_and_other_sources_by_list_position() -> None:
                            {"kind": "message", "topic": "approve"},
                            {"kind": "completion", "workflow_id": "child-1"},
                            {"kind": "message", "topic": None})
-    assert [h["index"] for h in p.headers] == [1, 3]
+    assert [json.loads(h)["index"] for h in p.headers] == [1, 3]
 
 
 @pytest.mark.parametrize(("sources", "error"), [

@@ -20,6 +20,7 @@ topics alone costs one statement per look, as ``recv`` does.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -57,7 +58,7 @@ class Plan:
     topics: tuple[str, ...]
     topic_index: tuple[int, ...]
     others: tuple[tuple[int, OnEvent | OnCompletion], ...]
-    headers: tuple[dict[str, Any], ...]  # the checkpoint header of each message source, in ``topics`` order
+    headers: tuple[str, ...]  # the checkpoint header (JSON) of each message source, in ``topics`` order
 
 
 def plan(sources: object, caller_id: str | None = None) -> Plan:
@@ -154,11 +155,13 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
             won = await _ready(rt, i, src)
             if won is not None:
                 break
-        limit = won.index if won is not None else len(p.sources)
-        ahead = sum(1 for i in p.topic_index if i < limit)  # message sources before it in the list
+        ahead = len(p.topics)
+        if won is not None:  # only the message sources before it in the list can still win
+            ahead = sum(1 for i in p.topic_index if i < won.index)
         if ahead:
-            taken = await rt.io(rt.store.take_selected_message, wfid, p.topics[:ahead], p.headers[:ahead],
-                                outcome(), also=sleep_row)
+            topics, headers = (p.topics, p.headers) if ahead == len(p.topics) else \
+                (p.topics[:ahead], p.headers[:ahead])
+            taken = await rt.io(rt.store.take_selected_message, wfid, topics, headers, outcome(), also=sleep_row)
             if isinstance(taken, tuple):
                 index = p.topic_index[taken[0]]
                 return Selected(index=index, source=p.sources[index], value=deserialize(taken[1]))
@@ -181,7 +184,7 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
             sleep_row = None
         got = await rt.wait_until(_keys(p, wfid), look, deadline)
     if got is None:
-        timed_out = outcome(selection_output({"index": None}, None))
+        timed_out = outcome(selection_output('{"index":null}', None))
         prior = await rt.io(rt.store.record_operation, wfid, timed_out)
         result = _selected(p, wfid, fid, prior) if prior is not None else None
     else:
@@ -201,10 +204,11 @@ def _keys(p: Plan, wfid: str) -> list[tuple[str, str, str]]:
     return keys
 
 
-def _header(index: int, described: dict[str, Any], status: str | None = None,
-            error: bytes | None = None) -> dict[str, Any]:
-    return {"index": index, "source": described, "status": status,
-            "error": None if error is None else base64.b64encode(error).decode("ascii")}
+def _header(index: int, described: dict[str, Any], status: str | None = None, error: bytes | None = None) -> str:
+    """The JSON text of a checkpoint without its value (see ``storage/selectstore.py``)."""
+    return json.dumps({"index": index, "source": described, "status": status,
+                       "error": None if error is None else base64.b64encode(error).decode("ascii")},
+                      separators=(",", ":"))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ specific Tether error) inside the backend, so nothing above this layer sees ``sq
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from tether.storage.importstore import ImportBatch, ImportCounts
@@ -348,7 +348,7 @@ class Store(abc.ABC):
 
     # -- select ----------------------------------------------------------------------------------------
     @abc.abstractmethod
-    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[Mapping[str, Any]],
+    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[str],
                               op: OperationRow, *, also: OperationRow | None = None
                               ) -> tuple[int, bytes] | OperationRow | None:
         """Take the oldest message of the first of ``topics`` (in order) that holds one and record it as

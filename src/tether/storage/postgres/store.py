@@ -190,11 +190,11 @@ class PostgresStore(SqlStore):
             row = s.run("consume_message", params).fetchone()
         return bytes(row[0]) if row is not None and row[0] is not None else None
 
-    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[Mapping[str, Any]],
+    def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[str],
                               op: OperationRow, *, also: OperationRow | None = None
                               ) -> tuple[int, bytes] | OperationRow | None:
         params = {**_selection_params(workflow_id, op, also), "topics": json.dumps(list(topics)),
-                  "headers": json.dumps(list(headers))}
+                  "headers": "[" + ",".join(headers) + "]"}
         with self._auto() as s:
             row = s.run("take_selected_message", params).fetchone()
         if row is None:

@@ -70,6 +70,7 @@ WHERE destination_uuid = :workflow_uuid AND topic = :topic ORDER BY message_id L
 -- name: delete_message
 DELETE FROM messages WHERE message_id = :message_id
 
+
 -- name: pending_messages
 -- Mailboxes: the messages still queued for a workflow, served by messages_destination_topic
 -- (destination_uuid, topic, message_id) in index order; the value only when load_values is 1.
