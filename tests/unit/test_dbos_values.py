@@ -159,3 +159,25 @@ def test_stream_values_written_from_steps_keep_the_steps_identity() -> None:
     assert to_run == ["w1"] and batch.workflows[0].status == "ENQUEUED" and batch.workflows[0].queue_name
     assert batch.workflows[0].application_version is None and batch.workflows[0].attributes is None
     assert [o.completed_at for _, o in batch.operations] == [5, 5]  # DBOS left it NULL: done when started
+
+
+def test_app_version_goes_to_the_workflows_still_to_run_only() -> None:
+    from tether.engine.dbos_import import _Converter, _workflow
+
+    base = {"workflow_uuid": "w", "name": "w", "class_name": None, "config_name": None, "authenticated_user": None,
+            "inputs": None, "output": None, "error": None, "executor_id": "local", "application_version": "dbos-hash",
+            "application_id": None, "created_at": 1, "updated_at": 2, "recovery_attempts": 1,
+            "queue_name": "_dbos_internal_queue", "deduplication_id": None, "priority": 0,
+            "delay_until_epoch_ms": None, "started_at_epoch_ms": 1, "workflow_timeout_ms": 60000,
+            "workflow_deadline_epoch_ms": 61000, "parent_workflow_id": None, "forked_from": None,
+            "serialization": "py_pickle", "schedule_name": None, "is_debounced": 0, "debounce_deadline_epoch_ms": None,
+            "queue_partition_key": None, "attributes": '{"a": 1}', "completed_at": None, "was_forked_from": 0,
+            "application_name": None}
+    pending = _workflow(_Converter(), {**base, "status": "PENDING"}, "v2")
+    assert (pending.status, pending.queue_name, pending.application_version, pending.started_at_epoch_ms,
+            pending.workflow_deadline_epoch_ms) == ("ENQUEUED", "_tether_internal", "v2", None, 61000)
+    done = _workflow(_Converter(), {**base, "status": "SUCCESS", "completed_at": 5}, "v2")
+    assert (done.status, done.application_version, done.started_at_epoch_ms, done.attributes) == (
+        "SUCCESS", "dbos-hash", 1, '{"a": 1}')
+    with pytest.raises(Exception, match="status 'WEIRD'"):
+        _workflow(_Converter(), {**base, "status": "WEIRD"}, None)
