@@ -143,7 +143,7 @@ export function detailPage(main, workflowId, onCleanup) {
     }
     const list = got.messages.map((m) => h("tr", {},
       h("td", { class: "mono" }, m.topic === null ? "(no topic)" : m.topic),
-      h("td", {}, fmtTime(m.created_at)), h("td", {}, "value" in m ? valueView(m.value) : "")));
+      h("td", {}, fmtTime(m.sent_at_epoch_ms)), h("td", {}, "value" in m ? valueView(m.value) : "")));
     clear(messagesBox).append(h("p", { class: "muted" }, `${got.pending} pending`));
     if (list.length) messagesBox.append(h("table", { id: "messages-table" }, h("tbody", {}, list)));
   }
