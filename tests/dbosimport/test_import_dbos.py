@@ -223,7 +223,9 @@ def test_bad_sources_exit_4_and_write_nothing(tmp_path: Path, capsys: pytest.Cap
     sqlite3.connect(plain).execute("CREATE TABLE t (x)").connection.close()
     code, out = _import(capsys, f"sqlite:///{plain}", to)
     assert (code, out.count("\n")) == (4, 1) and "is not a DBOS system database" in out
-    newer = tmp_path / "newer.sqlite"
+    odd = tmp_path / "a dir?with#odd %20chars"
+    odd.mkdir()
+    newer = odd / "newer.sqlite"
     with sqlite3.connect(newer) as conn:
         conn.execute("CREATE TABLE dbos_migrations (version BIGINT NOT NULL PRIMARY KEY)")
         conn.execute("INSERT INTO dbos_migrations VALUES (126)")
@@ -235,6 +237,12 @@ def test_bad_sources_exit_4_and_write_nothing(tmp_path: Path, capsys: pytest.Cap
     assert not target.exists()  # nothing was written, not even an empty Tether database
     code, out = _import(capsys, f"sqlite:///{newer}", f"sqlite:///{newer}")
     assert code == 2 and "cannot share one SQLite file" in out
+    before = newer.read_bytes()  # a DBOS file (of any version) is refused at launch, untouched
+    DBOS(config=make_config(f"sqlite:///{newer}"))
+    with pytest.raises(ConfigError, match="is a DBOS system database"):
+        DBOS.launch()
+    DBOS.destroy()
+    assert newer.read_bytes() == before
 
 
 def test_the_target_must_be_named(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tether.config import DatabaseURL
@@ -139,7 +140,7 @@ def _sqlite(path: str) -> Iterator[sqlite3.Cursor]:
     if not os.path.isfile(path):
         raise DBOSSourceError(f"{path}: no such SQLite file")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error as exc:
         raise DBOSSourceError(f"{path}: cannot open it: {exc}") from exc
     try:

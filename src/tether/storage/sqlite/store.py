@@ -6,12 +6,14 @@ OS crash or power loss can lose the last transactions. See docs/guarantees.md.
 
 from __future__ import annotations
 
+import os
 import queue
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from tether.errors import ConfigError, DatabaseUnavailableError, StorageError
@@ -259,10 +261,12 @@ def _refuse_dbos_file(path: str) -> None:
     Raises:
         ConfigError: ``path`` holds DBOS's system tables and no Tether tables.
     """
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    if not os.path.isfile(path):
+        return  # a new database
+    try:  # read-only, and not waiting long on a lock (another process creating a new Tether file holds one)
+        conn = sqlite3.connect(Path(path).resolve().as_uri() + "?mode=ro", uri=True, timeout=1.0)
     except sqlite3.Error:
-        return  # no such file yet (or unreadable): opening it for real says why
+        return  # unreadable: opening it for real says why
     try:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
     except sqlite3.Error:
