@@ -32,7 +32,10 @@ from bench import report  # noqa: E402  (needs ROOT on sys.path when run as a sc
 
 Variant = dict[str, Any]
 
-# Scenario sizes per mode. A variant may restrict itself to some backends with "backends".
+# Scenario sizes per mode. A variant may restrict itself to some backends with "backends", to some
+# implementations with "impls" (or run with no library: "impl": "none"), and take longer than --timeout
+# with "timeout_s". The longest items come last (100,000 waiters), so a run cut short keeps the rest
+# (partial.json is written after each item).
 # "full" takes about 8 minutes for both implementations on both backends on 2 cores (the budget is 10);
 # the largest single item is dbos with 10,000 waiters (PostgreSQL only), which is capped at ``cap_s``
 # seconds and then reported as a lower bound. Sizes were trimmed until a further cut moved medians by
@@ -80,17 +83,6 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
         "full": [{"n": 500, "reps": 3}, {"n": 500, "reps": 3, "config": FAST_POLL, "backends": ["sqlite"],
                                          "impls": ["dbos"]}],
     },
-    "many_waiting": {
-        "quick": [{"waiters": 100}, {"waiters": 1000, "backends": ["postgres"], "impls": ["tether"]}],
-        "full": [{"waiters": 100}, {"waiters": 1000}, {"waiters": 10000, "cap_s": 150, "backends": ["postgres"]},
-                 {"waiters": 100000, "cap_s": 600, "backends": ["postgres"], "impls": ["tether"],
-                  "timeout_s": 900}],
-    },
-    "sse_readers": {
-        "quick": [{"readers": 500, "values": 10, "backends": ["postgres"], "impls": ["tether"]}],
-        "full": [{"readers": 10000, "values": 20, "backends": ["postgres"], "impls": ["tether"],
-                  "timeout_s": 600}],
-    },
     "recovery": {
         "quick": [{"n": 50, "lead_s": 6}],
         "full": [{"n": 200, "lead_s": 7}],
@@ -98,6 +90,17 @@ PLAN: dict[str, dict[str, list[Variant]]] = {
     "pg_limit": {
         "quick": [{"duration_s": 0.5, "reps": 2, "backends": ["postgres"], "impl": "none"}],
         "full": [{"duration_s": 1.5, "reps": 3, "backends": ["postgres"], "impl": "none"}],
+    },
+    "sse_readers": {
+        "quick": [{"readers": 500, "values": 10, "backends": ["postgres"], "impls": ["tether"]}],
+        "full": [{"readers": 10000, "values": 20, "backends": ["postgres"], "impls": ["tether"],
+                  "timeout_s": 600}],
+    },
+    "many_waiting": {
+        "quick": [{"waiters": 100}, {"waiters": 1000, "backends": ["postgres"], "impls": ["tether"]}],
+        "full": [{"waiters": 100}, {"waiters": 1000}, {"waiters": 10000, "cap_s": 150, "backends": ["postgres"]},
+                 {"waiters": 100000, "cap_s": 1200, "backends": ["postgres"], "impls": ["tether"],
+                  "timeout_s": 1500}],
     },
 }
 # Keys of a variant that steer the driver rather than the scenario.
@@ -245,6 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         records.append(record)
         status = "FAILED: " + record["error"].splitlines()[0] if record.get("error") else "ok"
         print(f"{time.perf_counter() - t:.1f}s {status}", flush=True)
+        # What is done so far, so that a run cut short (a deadline, a crash of the driver) leaves its results.
+        (out / "partial.json").write_text(json.dumps({"done": i, "of": len(todo), "results": records},
+                                                     indent=2, default=str) + "\n")
 
     latest = out / "latest.json"
     if not args.no_merge and latest.exists():
@@ -274,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     latest.write_text(json.dumps({"meta": meta, "results": records}, indent=2, default=str) + "\n")
     (out / "latest.md").write_text(report.render(meta, records))
+    (out / "partial.json").unlink(missing_ok=True)
     print(f"wrote {latest} and {out / 'latest.md'} in {meta['wall_s']}s")
     return 1 if any(r.get("error") for r in records if not r.get("from_previous_run")) else 0
 
