@@ -266,3 +266,32 @@ def test_async_selects_hold_no_thread(dbos: type[DBOS]) -> None:
         return [(await h.get_result())["got"][2] for h in handles]
 
     assert asyncio.run(main()) == list(range(n))
+
+
+SOURCES_NOW: list[Source] = []
+
+
+@DBOS.workflow(name="test_select.from_global")
+def from_global() -> list[Any]:
+    """Selects over whatever SOURCES_NOW holds when it runs (so a test can change the code's sources)."""
+    got = DBOS.select(list(SOURCES_NOW), timeout_seconds=WAIT)
+    assert got is not None
+    return [got.index, got.kind, got.value]
+
+
+def test_replay_with_other_sources_at_the_winning_index_raises(dbos: type[DBOS]) -> None:
+    from tether.error import DBOSUnexpectedStepError
+
+    pub = f"pub-{uuid.uuid4().hex[:8]}"
+    with SetWorkflowID(pub):
+        DBOS.start_workflow(publisher, "already").get_result()
+    SOURCES_NOW[:] = [on_message("a"), on_event(pub, "k")]  # the event is already set: no wait at all
+    wfid = f"glob-{uuid.uuid4().hex[:8]}"
+    with SetWorkflowID(wfid):
+        assert from_global() == [1, "event", "already"]
+    SOURCES_NOW[:] = [on_message("a"), on_event(pub, "k"), on_message("b")]  # same winner at index 1: fine
+    assert DBOS.fork_workflow(wfid, 3).get_result() == [1, "event", "already"]
+    SOURCES_NOW[:] = [on_message("a"), on_message("b")]  # the code changed: index 1 is another source now
+    with pytest.raises(DBOSUnexpectedStepError):
+        DBOS.fork_workflow(wfid, 3).get_result()
+    SOURCES_NOW.clear()

@@ -86,9 +86,13 @@ WITH done AS (
     SELECT t.pos, m.message_id, m.message
     FROM json_array_elements_text(CAST(:topics AS JSON)) WITH ORDINALITY AS t(topic, pos)
     CROSS JOIN LATERAL (
+        -- "topic BETWEEN t.topic AND t.topic" is "topic = t.topic" (a deterministic collation) that only the
+        -- messages index can serve in (topic, message_id) order. With "=" and ORDER BY message_id, the planner,
+        -- which cannot know t.topic, chose to walk the primary key through every queued message of every
+        -- workflow and filter (test_select_plans.py).
         SELECT message_id, message FROM messages
-        WHERE destination_uuid = :workflow_uuid AND topic = t.topic
-        ORDER BY message_id LIMIT 1
+        WHERE destination_uuid = :workflow_uuid AND topic BETWEEN t.topic AND t.topic
+        ORDER BY topic, message_id LIMIT 1
         FOR UPDATE SKIP LOCKED) AS m
     WHERE NOT EXISTS (SELECT 1 FROM done)
     ORDER BY t.pos LIMIT 1
