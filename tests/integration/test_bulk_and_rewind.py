@@ -116,6 +116,9 @@ def test_rewind_reruns_from_a_step_under_the_same_id(dbos: type[DBOS]) -> None:
     assert handle.get_result(timeout_seconds=WAIT) == "12.3"  # step two ran again, step one did not
     assert runs == ["one", "two", "two"]
     assert DBOS.get_event(wfid, "progress", timeout_seconds=0) == "after two"
+    # the version set from the rewound step on was dropped, and the run after the rewind set it again
+    assert [(c.version, c.value) for c in DBOS.watch_event(wfid, "progress")] == [(1, "after one"),
+                                                                                  (2, "after two")]
     assert DBOS.get_workflow_status(wfid).status == "SUCCESS"  # type: ignore[union-attr]
     with pytest.raises(NonExistentWorkflowError):
         DBOS.rewind_workflow(f"nobody-{tag}")

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tether import DBOS, DBOSClient, EventVersion, NonExistentWorkflowError, SetWorkflowID
+from tether import (
+    DBOS,
+    AwaitedWorkflowCancelledError,
+    DBOSClient,
+    EventVersion,
+    NonExistentWorkflowError,
+    SetWorkflowID,
+)
 from tether.config import parse_database_url
 from tether.engine.event_watch import EventWatcher
 from tether.storage import open_store
@@ -282,3 +289,24 @@ def test_cli_event_watch_prints_versions_live_until_the_workflow_ends(dbos: type
     plain = subprocess.run([sys.executable, "-m", "tether.cli", "event", "watch", w, "p", "--from-version", "2",
                             "--db", db_url], capture_output=True, text=True, timeout=60)
     assert (plain.returncode, plain.stdout) == (0, '2\t{"two":2}\n')
+
+
+def test_a_cancelled_workflow_stops_watching(dbos: type[DBOS]) -> None:
+    w = start_driven()
+
+    @DBOS.workflow()
+    def watcher(target: str) -> int:
+        return len(list(DBOS.watch_event(target, "never")))
+
+    handle = DBOS.start_workflow(watcher, w)
+    rt = DBOS._runtime
+    assert rt is not None
+    while rt.hub.count("event") == 0:  # the watcher is parked on the key
+        time.sleep(0.001)
+    DBOS.cancel_workflow(handle.workflow_id)
+    with pytest.raises(AwaitedWorkflowCancelledError):
+        handle.get_result()
+    assert DBOS.get_workflow_status(handle.workflow_id).status == "CANCELLED"  # type: ignore[union-attr]
+    while rt.hub.count("event") != 0:  # and it no longer waits
+        time.sleep(0.001)
+    finish(w)
