@@ -83,6 +83,26 @@ def test_hub_wakes_only_the_notified_key() -> None:
     assert hub.count() == 0
 
 
+def test_hub_taps_see_every_notification_until_removed() -> None:
+    """A tap (the dashboard's watcher) hears every notification, waiters or not; a bound method given to
+    add_tap is removed by an equal bound method (each attribute access makes a new one)."""
+
+    class Watcher:
+        def __init__(self) -> None:
+            self.seen: list[tuple[str, str, str]] = []
+
+        def tap(self, kind: str, workflow_id: str, key: str) -> None:
+            self.seen.append((kind, workflow_id, key))
+
+    hub, watcher = WakeupHub(), Watcher()
+    hub.add_tap(watcher.tap)
+    hub.notify("wf", "w1", "SUCCESS")
+    hub.notify("event", "w2", "progress")
+    hub.remove_tap(watcher.tap)
+    hub.notify("wf", "w3", "ERROR")
+    assert watcher.seen == [("wf", "w1", "SUCCESS"), ("event", "w2", "progress")]
+
+
 def test_hub_wildcard_and_cross_thread_wake() -> None:
     hub = WakeupHub()
 

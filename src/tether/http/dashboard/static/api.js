@@ -35,7 +35,12 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   const text = await answer.text();
   let data = null;
   try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-  if (!answer.ok) throw new ApiError(answer.status, data, text);
+  if (!answer.ok) {
+    const err = new ApiError(answer.status, data, text);
+    if (answer.status === 401 || answer.status === 403) window.dispatchEvent(new CustomEvent("tether:refused", { detail: err }));
+    throw err;
+  }
+  window.dispatchEvent(new CustomEvent("tether:answered"));
   return data;
 }
 

@@ -20,15 +20,11 @@ function tokenState() {
   document.getElementById("token-state").textContent = token() ? "token set for this tab" : "no token";
 }
 
-async function checkAccess() { // tell the user at once when this gateway needs a token
-  try {
-    await api("/workflows?limit=1&load_input=false&load_output=false");
-    showBanner("");
-  } catch (err) {
-    if (err.status === 401) showBanner("This gateway needs a token: enter it above (it stays in this tab only).", true);
-    else if (err.status === 403) showBanner("This token may not list workflows: " + err.message, true);
-  }
-}
+// A 401 anywhere means this gateway needs a token: say so at the top until a request succeeds.
+window.addEventListener("tether:refused", (e) => {
+  if (e.detail.status === 401) showBanner("This gateway needs a token: enter it above (it stays in this tab only).", true);
+});
+window.addEventListener("tether:answered", () => { if (!banner.hidden) showBanner(""); });
 
 function route() {
   for (const fn of cleanups) fn();
@@ -61,16 +57,13 @@ document.getElementById("token-form").addEventListener("submit", (e) => {
   setToken(input.value.trim());
   input.value = "";
   tokenState();
-  checkAccess();
   route();
 });
 document.getElementById("token-forget").addEventListener("click", () => {
   setToken("");
   tokenState();
-  checkAccess();
   route();
 });
 window.addEventListener("hashchange", route);
 tokenState();
-checkAccess();
 route();
