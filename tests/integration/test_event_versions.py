@@ -310,3 +310,30 @@ def test_a_cancelled_workflow_stops_watching(dbos: type[DBOS]) -> None:
     while rt.hub.count("event") != 0:  # and it no longer waits
         time.sleep(0.001)
     finish(w)
+
+
+def test_many_async_watchers_hold_no_thread(dbos: type[DBOS]) -> None:
+    """300 async followers (of 300 keys) parked on one event loop: no thread more than with one; each key set
+    reaches its follower only, and all end with the workflow."""
+    w = start_driven()
+    rt = DBOS._runtime
+    assert rt is not None
+    keys = [f"k{i}" for i in range(300)]
+
+    async def main() -> list[list[EventVersion]]:
+        first = asyncio.create_task(_collect(DBOS.watch_event_async(w, keys[0])))
+        while rt.hub.count("event") < 1:
+            await asyncio.sleep(0.001)
+        threads_with_one = threading.active_count()
+        rest = [asyncio.create_task(_collect(DBOS.watch_event_async(w, k))) for k in keys[1:]]
+        while rt.hub.count("event") < len(keys):
+            await asyncio.sleep(0.001)
+        assert threading.active_count() <= threads_with_one
+        for k in keys[::50]:
+            await DBOS.send_async(w, {"op": "event", "key": k, "value": k}, CMD)
+        await DBOS.send_async(w, {"op": "close"}, CMD)
+        return await asyncio.wait_for(asyncio.gather(first, *rest), 120)
+
+    results = asyncio.run(main())
+    assert {k: versions(got) for k, got in zip(keys, results, strict=True) if got} == {
+        k: [(1, k)] for k in keys[::50]}
