@@ -6,7 +6,8 @@ batch processor hands the spans to an exporter that drops them), on SQLite and P
 
 Each (mode, backend, round) runs in its own subprocess on a fresh database; rounds interleave the modes so
 that drift of the machine falls on all of them. Prints per-workflow latency (median of the rounds' medians, and
-mean) and the difference to ``absent``.
+mean), this process's CPU time per workflow (what tracing adds on the client side, less disturbed by a loaded
+database server than the latency), and the differences to ``absent``.
 """
 
 from __future__ import annotations
@@ -75,15 +76,18 @@ def child(mode: str, url: str, n: int, warmup: int) -> dict[str, Any]:
     try:
         times = []
         for i in range(warmup + n):
+            if i == warmup:
+                cpu0 = time.process_time()
             t0 = time.perf_counter()
             work(i)
             if i >= warmup:
                 times.append(time.perf_counter() - t0)
+        cpu = time.process_time() - cpu0
     finally:
         DBOS.destroy()
     loaded = any(m.split(".")[0] == "opentelemetry" for m in sys.modules)
     return {"median_us": statistics.median(times) * 1e6, "mean_us": statistics.fmean(times) * 1e6,
-            "opentelemetry_loaded": loaded}
+            "cpu_us": cpu / n * 1e6, "opentelemetry_loaded": loaded}
 
 
 def _database(backend: str) -> tuple[str, Any]:
@@ -130,16 +134,20 @@ def main() -> None:
                     _drop(name)
                 results.setdefault((backend, mode), []).append(json.loads(out.stdout.strip().splitlines()[-1]))
     print(f"{args.n} sequential workflows of two steps, {args.rounds} rounds; microseconds per workflow")
-    print("| backend | mode | median | mean | vs absent (median) | opentelemetry imported |")
-    print("|---|---|---|---|---|---|")
+    print("| backend | mode | median | mean | vs absent (median) | CPU of this process | vs absent (CPU) "
+          "| opentelemetry imported |")
+    print("|---|---|---|---|---|---|---|---|")
     for backend in args.backend.split(","):
         base = statistics.median(r["median_us"] for r in results[(backend, "absent")])
+        base_cpu = statistics.median(r["cpu_us"] for r in results[(backend, "absent")])
         for mode in MODES:
             runs = results[(backend, mode)]
             median = statistics.median(r["median_us"] for r in runs)
             mean = statistics.median(r["mean_us"] for r in runs)
+            cpu = statistics.median(r["cpu_us"] for r in runs)
             print(f"| {backend} | {mode} | {median:.0f} | {mean:.0f} | {median - base:+.0f} "
-                  f"({(median / base - 1) * 100:+.1f}%) | {any(r['opentelemetry_loaded'] for r in runs)} |")
+                  f"({(median / base - 1) * 100:+.1f}%) | {cpu:.0f} | {cpu - base_cpu:+.0f} "
+                  f"| {any(r['opentelemetry_loaded'] for r in runs)} |")
 
 
 if __name__ == "__main__":
