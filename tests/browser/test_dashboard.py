@@ -11,6 +11,8 @@ Screenshots go to tests/artifacts/ (gitignored).
 
 from __future__ import annotations
 
+import sys
+import types
 import uuid
 from typing import Any
 
@@ -172,7 +174,7 @@ def test_cancel_is_refused_without_an_admin_token(dbos: type[DBOS], offline_page
     tell(w, op="close")
 
 
-def test_cancel_with_the_admin_token(dbos: type[DBOS], offline_page: OfflinePage, backend: str) -> None:
+def test_cancel_resume_and_fork_with_the_admin_token(dbos: type[DBOS], offline_page: OfflinePage, backend: str) -> None:
     page = offline_page.page
     w = start_driven()
     with ServerThread(create_gateway(DBOS, tokens=[ADMIN, READER])) as server:
@@ -185,7 +187,18 @@ def test_cancel_with_the_admin_token(dbos: type[DBOS], offline_page: OfflinePage
         page.wait_for_selector("#status .status-CANCELLED")
         status = DBOS.get_workflow_status(w)
         assert status is not None and status.status == "CANCELLED"
-        settled(offline_page, f"dashboard-cancelled-{backend}")
+        offline_page.screenshot(f"dashboard-cancelled-{backend}")
+        page.click("#resume")  # resume, then fork from step 1: both with the admin token
+        page.wait_for_selector("#action-result.ok:has-text('Resume: ')")
+        page.wait_for_selector("#status .status-PENDING, #status .status-ENQUEUED")
+        page.fill("#fork-step", "1")
+        page.click("#fork")
+        page.wait_for_selector("#action-result.ok:has-text('Fork: ') a")
+        forks = DBOS.list_workflows(forked_from=w)
+        assert len(forks) == 1 and forks[0].workflow_id in page.inner_text("#action-result")
+        settled(offline_page, f"dashboard-resumed-forked-{backend}")
+    for run in (w, forks[0].workflow_id):
+        tell(run, op="close")
 
 
 def test_queues_and_schedules_pages(dbos: type[DBOS], offline_page: OfflinePage, backend: str) -> None:
@@ -219,3 +232,49 @@ def test_demo_lands_on_links_to_the_dashboard_and_docs(dbos: type[DBOS], offline
         page.wait_for_selector('#live[data-state="live"]')
         assert page.url.endswith("/api/ui/")
         settled(offline_page, "dashboard-demo")
+
+
+class Opaque:
+    """Pickled under a module only this test process has: ``tether serve`` cannot decode it."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+
+_ONLY_HERE = types.ModuleType("dashboard_test_only_here")
+Opaque.__module__ = _ONLY_HERE.__name__
+_ONLY_HERE.Opaque = Opaque  # type: ignore[attr-defined]
+sys.modules[_ONLY_HERE.__name__] = _ONLY_HERE
+
+
+@DBOS.workflow(name="dashboard_test.opaque")
+def opaque(value: Any) -> Any:
+    return value
+
+
+def test_tether_serve_dashboard_shows_undecodable_pickles_as_such(dbos: type[DBOS], db_url: str,
+                                                                    offline_page: OfflinePage, backend: str) -> None:
+    """``tether serve`` (a gateway over a DBOSClient, in another process) serves /ui; a workflow's pickled input
+    and output of a class it cannot import are shown as such, and the list follows workflows that another
+    process starts."""
+    from tests.integration.test_cli_serve import serving
+
+    page = offline_page.page
+    done = f"opaque-{uuid.uuid4().hex[:8]}"
+    with SetWorkflowID(done):
+        DBOS.start_workflow(opaque, Opaque(1)).get_result()
+    with serving("serve", "--db", db_url, "--token", ADMIN) as (url, printed):
+        assert any(f"dashboard at {url}/ui" in line for line in printed), printed
+        page.goto(f"{url}/ui/#/workflow/{done}")
+        use_token(page, ADMIN.split("=")[1])
+        page.wait_for_selector('#input [data-marker="undecodable"]')
+        page.wait_for_selector('#output [data-marker="undecodable"]')
+        assert "cannot decode" in page.inner_text("#input")
+        page.goto(f"{url}/ui/#/")
+        page.wait_for_selector('#live[data-state="live"]')
+        page.wait_for_selector("main[data-loaded]")
+        w = start_driven("served")
+        page.wait_for_selector(f'#workflow-rows tr[data-workflow-id="{w}"]')
+        tell(w, op="close")
+        page.wait_for_selector(f'#workflow-rows tr[data-workflow-id="{w}"][data-status="SUCCESS"]')
+        settled(offline_page, f"dashboard-serve-{backend}")
