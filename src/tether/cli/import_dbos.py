@@ -2,9 +2,9 @@
 
 Exit codes: 0 copied (or nothing new: every workflow was already there); 1 the target database failed, or an
 imported deduplication ID is active in Tether already (nothing imported); 2 usage (a URL Tether does not know,
-one SQLite file as both source and target); 4 the source is not a DBOS 3.4 system database this Tether reads
-(unreachable, missing, not DBOS's, another schema version, a malformed value), reported before anything is
-written.
+one SQLite file as both source and target, no target named); 4 the source is not a DBOS 3.4 system database
+this Tether reads: unreachable, missing, not DBOS's or another schema version (reported before anything is
+written), or a malformed value (the copy is rolled back).
 """
 
 from __future__ import annotations

@@ -78,8 +78,9 @@ def import_dbos(source_url: str, target_url: str, *, schema: str = "dbos", app_v
 
     Raises:
         ConfigError: a URL is not a database URL Tether knows.
-        DBOSSourceError: the source cannot be reached, is not a DBOS system database, is of a schema version
-            this Tether does not read, or holds a malformed value; nothing is written anywhere.
+        DBOSSourceError: the source cannot be reached, is not a DBOS system database or is of a schema version
+            this Tether does not read (found before anything is written anywhere), or holds a malformed value
+            (found while copying: the copy is rolled back, the target keeps only Tether's empty tables).
         DBOSImportError: source and target are one SQLite file, or an imported deduplication ID is active
             in Tether already; nothing is imported.
         StorageError: the target database failed; nothing is imported.
