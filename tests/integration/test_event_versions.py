@@ -38,7 +38,7 @@ def set_in(workflow_id: str, key: str, value: Any) -> None:
     marker = f"{key}={value!r}"
     DBOS.send(workflow_id, {"op": "event", "key": "ack", "value": marker}, CMD)
     while DBOS.get_event(workflow_id, "ack", timeout_seconds=60) != marker:
-        pass
+        time.sleep(0.001)
 
 
 def finish(workflow_id: str) -> None:

@@ -3,6 +3,7 @@ versions as JSON, and a live SSE follow whose event IDs are versions, resumable 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -31,7 +32,7 @@ def parse_sse(lines: Iterator[str]) -> Iterator[dict[str, str]]:
 def set_and_wait(workflow_id: str, key: str, value: Any) -> None:
     DBOS.send(workflow_id, {"op": "event", "key": key, "value": value}, CMD)
     while (got := DBOS.get_event_with_version(workflow_id, key, timeout_seconds=60)) is None or got.value != value:
-        pass
+        time.sleep(0.001)
 
 
 def follow(http: TestClient, url: str, on_event: Any = None, **headers: str) -> list[dict[str, str]]:
@@ -110,3 +111,27 @@ def test_sse_on_a_client_gateway_with_a_prefix_limited_token(dbos: type[DBOS], d
 
             events = follow(http, f"{url}?access_token=s3cret", finish)
             assert [(e.get("id"), e["data"]) for e in events] == [("1", "[1]"), (None, '{"next_version":2}')]
+
+
+def test_a_follower_that_disconnects_stops_waiting(dbos: type[DBOS]) -> None:
+    """Over a real server: a browser that goes away mid-follow leaves nothing parked on the key."""
+    import httpx
+
+    from tether.http.server import ServerThread
+
+    w = start_driven()
+    set_and_wait(w, "k", 1)
+    rt = DBOS._runtime
+    assert rt is not None
+    parked_before = rt.hub.count("event")
+    with ServerThread(create_gateway(DBOS, insecure=True)) as server:
+        url = f"{server.url}/workflows/{w}/events/k/versions"
+        with httpx.stream("GET", url, headers={"Accept": "text/event-stream"}, timeout=60) as r:
+            lines = r.iter_lines()
+            first = next(e for e in parse_sse(lines))
+            assert (first["id"], first["data"]) == ("1", "1")
+            while rt.hub.count("event") == parked_before:  # the follower is parked for version 2
+                time.sleep(0.001)
+        while rt.hub.count("event") != parked_before:  # gone with the connection
+            time.sleep(0.001)
+    DBOS.send(w, {"op": "close"}, CMD)
