@@ -122,6 +122,7 @@ def test_stream_close_mark_and_malformed_values() -> None:
 
 def test_stream_values_written_from_steps_keep_the_steps_identity() -> None:
     from tether.engine.dbos_import import _Converter, convert_chunk
+    from tether.engine.streams import value_digest
     from tether.storage.dbos_source import DbosChunk
 
     def wf(wfid: str) -> dict[str, object]:
@@ -150,12 +151,13 @@ def test_stream_values_written_from_steps_keep_the_steps_identity() -> None:
                                value(4, 3, '"__DBOS_STREAM_CLOSED__"')])
     to_run: list[str] = []
     batch = convert_chunk(_Converter(), chunk, None, 0, to_run)
+    d = value_digest(b'J"v"')
     assert [(seq, v, ident) for _, _, seq, v, _, ident in batch.streams] == [
-        (0, b'J"v"', None),       # from the workflow body: its checkpoint is DBOS.writeStream at step 1
-        (1, b'J"v"', (2, 0)),     # step 2's first and second writes
-        (2, b'J"v"', (2, 1)),
-        (3, b'J"v"', (3, 0)),     # step 3 left no checkpoint (killed mid-step): its write keeps its identity
-        (4, None, None)]          # the close
+        (0, b'J"v"', None),        # from the workflow body: its checkpoint is DBOS.writeStream at step 1
+        (1, b'J"v"', (2, 0, d)),   # step 2 wrote the value twice: occurrences 0 and 1
+        (2, b'J"v"', (2, 1, d)),
+        (3, b'J"v"', (3, 0, d)),   # step 3 left no checkpoint (killed mid-step): its write keeps its identity
+        (4, None, None)]           # the close
     assert to_run == ["w1"] and batch.workflows[0].status == "ENQUEUED" and batch.workflows[0].queue_name
     assert batch.workflows[0].application_version is None and batch.workflows[0].attributes is None
     assert [o.completed_at for _, o in batch.operations] == [5, 5]  # DBOS left it NULL: done when started

@@ -51,22 +51,24 @@ class Preempted(WorkflowCancelledError):
 
 @dataclass(frozen=True)
 class StepContext:
-    """One attempt of one step call. ``stream_writes`` counts this attempt's writes per stream key: the n-th
-    write of every attempt (and of every re-run after a crash) stands for the same stored value."""
+    """One attempt of one step call. ``stream_writes`` counts this attempt's writes of each value per stream
+    key: the n-th write of one value, in every attempt (and every re-run after a crash), stands for the same
+    stored row."""
 
     workflow: WorkflowContext
     function_id: int
     attempt: int
     max_attempts: int | None = None  # None when the step does not retry
     name: str = ""
-    stream_writes: dict[str, Iterator[int]] = field(default_factory=dict, compare=False, repr=False)
+    stream_writes: dict[tuple[str, bytes], Iterator[int]] = field(default_factory=dict, compare=False,
+                                                                   repr=False)
 
-    def next_stream_write(self, key: str) -> int:
-        """The index of this write among the attempt's writes to ``key`` (0, 1, ...). Safe from several
-        threads of one step (each ``dict.setdefault`` and ``next`` of a ``count`` is one atomic call)."""
-        counter = self.stream_writes.get(key)
+    def next_stream_write(self, key: str, digest: bytes) -> int:
+        """How many times this attempt wrote the value with ``digest`` to ``key`` before (0, 1, ...). Safe from
+        several threads of one step (each ``dict.setdefault`` and ``next`` of a ``count`` is one atomic call)."""
+        counter = self.stream_writes.get((key, digest))
         if counter is None:
-            counter = self.stream_writes.setdefault(key, itertools.count())
+            counter = self.stream_writes.setdefault((key, digest), itertools.count())
         return next(counter)
 
 

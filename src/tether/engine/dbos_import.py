@@ -22,6 +22,7 @@ from typing import Any
 
 from tether.config import DatabaseURL, parse_database_url
 from tether.engine.dbos_values import (
+    PORTABLE_NAME,
     Converted,
     ValueConversionError,
     convert_inputs,
@@ -30,13 +31,15 @@ from tether.engine.dbos_values import (
     is_stream_close,
 )
 from tether.engine.queues import INTERNAL_QUEUE
-from tether.errors import DBOSImportError, DBOSSourceError
+from tether.engine.streams import value_digest
+from tether.errors import DBOSImportError, DBOSSourceError, SerializationError
+from tether.serialization import deserialize, serialize
 from tether.storage import open_store
 from tether.storage.base import NULL_TOPIC, OperationRow, QueuePolicy, ScheduleRow, WorkflowRow
 from tether.storage.dbos_source import DbosChunk, open_dbos
 from tether.storage.importstore import ImportBatch, ImportCounts
 from tether.storage.provision import create_database
-from tether.types import WorkflowStatusString
+from tether.types import WorkflowSerializationFormat, WorkflowStatusString
 
 DBOS_INTERNAL_QUEUE = "_dbos_internal_queue"
 _ACTIVE = ("PENDING", "ENQUEUED", "DELAYED")
@@ -145,6 +148,17 @@ class _Converter:
             raise DBOSSourceError(f"{where}: {exc}") from exc
 
 
+def _rerun_digest(value: bytes, serialization: str | None) -> bytes:
+    """The digest Tether gives this value when the step that wrote it runs again here: of the bytes Tether's
+    own encoder makes for it (DBOS's pickle protocol and JSON spacing differ), else of the bytes as they are
+    (a value this process cannot decode)."""
+    fmt = WorkflowSerializationFormat.PORTABLE if serialization == PORTABLE_NAME else None
+    try:
+        return value_digest(serialize(deserialize(value), fmt))
+    except SerializationError:
+        return value_digest(value)
+
+
 def convert_chunk(conv: _Converter, chunk: DbosChunk, app_version: str | None, now_ms: int,
                   to_run: list[str]) -> ImportBatch:
     """One chunk of DBOS rows in Tether's form; the IDs of its workflows that had not ended are added to
@@ -196,20 +210,22 @@ def convert_chunk(conv: _Converter, chunk: DbosChunk, app_version: str | None, n
         batch.event_history.append((wfid, int(r["function_id"]), r["key"], value or b""))
     # DBOS stamps each stream value with the operation that wrote it: a DBOS.writeStream/closeStream of the
     # workflow body, or a step (whose number it takes). A value from a step becomes Tether's step write (step
-    # number, n-th write of that call to the key), so a step re-run under Tether does not append it again.
+    # number, occurrence of that value among the call's writes to the key), so a step re-run under Tether does
+    # not append it again; values DBOS stored twice (a retried attempt) stay twice, as occurrences 0 and 1.
     body = {(wfid, op.function_id) for wfid, op in batch.operations
             if op.function_name in ("DBOS.writeStream", "DBOS.closeStream")}
-    step_writes: dict[tuple[str, str, int], int] = {}
+    step_writes: dict[tuple[str, str, int, bytes], int] = {}
     for r in chunk.streams:
         wfid = r["workflow_uuid"]
         closed = is_stream_close(r["value"], r["serialization"])
         value = None if closed else conv.value(f"stream {r['key']!r} of {wfid}", r["value"], r["serialization"])
         fid = r["function_id"]
         step_write = None
-        if not closed and fid is not None and (wfid, int(fid)) not in body:
-            n = step_writes.get((wfid, r["key"], int(fid)), 0)
-            step_writes[(wfid, r["key"], int(fid))] = n + 1
-            step_write = (int(fid), n)
+        if not closed and value is not None and fid is not None and (wfid, int(fid)) not in body:
+            digest = _rerun_digest(value, r["serialization"])
+            n = step_writes.get((wfid, r["key"], int(fid), digest), 0)
+            step_writes[(wfid, r["key"], int(fid), digest)] = n + 1
+            step_write = (int(fid), n, digest)
         batch.streams.append((wfid, r["key"], int(r["offset"]), value, updated.get(wfid, now_ms), step_write))
     return batch
 

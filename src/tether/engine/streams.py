@@ -9,6 +9,7 @@ visible to readers as soon as it returns. Readers wait for new values by wake-up
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
@@ -49,11 +50,17 @@ async def write_stream(rt: Runtime, key: str, value: Any | None, *, close: bool 
         now = rt.clock.now_ms()
         op = OperationRow(function_id=fid, function_name="DBOS.closeStream" if close else "DBOS.writeStream",
                           started_at=now, completed_at=now)
-    elif not close:  # a close from a step needs no identity: closing a closed stream changes nothing
-        step_write = (step.function_id, step.next_stream_write(k))
+    elif payload is not None:  # a close from a step needs no identity: closing a closed stream changes nothing
+        digest = value_digest(payload)
+        step_write = (step.function_id, step.next_stream_write(k, digest), digest)
     await rt.io(rt.store.write_stream, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, step_write)
     tracing.event("DBOS.closeStream" if close else "DBOS.writeStream", op.function_id if op else None, key=k)
     rt.notify("stream", ctx.workflow_id, k)
+
+
+def value_digest(payload: bytes) -> bytes:
+    """What identifies a value written from a step, with the step and its occurrence (16 bytes of BLAKE2b)."""
+    return hashlib.blake2b(payload, digest_size=16).digest()
 
 
 _BATCH = 1000  # rows per read

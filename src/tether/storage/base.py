@@ -28,9 +28,11 @@ from tether.storage.records import (
     QueuedMessage,
     QueuePolicy,
     ScheduleRow,
+    StepWrite,
     StreamChunk,
     WorkflowFilter,
     WorkflowRow,
+    step_write_params,
 )
 
 __all__ = [
@@ -50,11 +52,13 @@ __all__ = [
     "QueuePolicy",
     "QueuedMessage",
     "ScheduleRow",
+    "StepWrite",
     "Store",
     "StreamChunk",
     "WakeupCallback",
     "WorkflowFilter",
     "WorkflowRow",
+    "step_write_params",
 ]
 
 
@@ -405,11 +409,12 @@ class Store(abc.ABC):
     # -- streams ---------------------------------------------------------------------------------------
     @abc.abstractmethod
     def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                     op: OperationRow | None = None, step_write: tuple[int, int] | None = None) -> int | None:
+                     op: OperationRow | None = None, step_write: StepWrite | None = None) -> int | None:
         """Append ``value`` (None closes the stream). With ``op`` recorded in the same transaction (a repeat
-        changes nothing). With ``step_write`` = (step function_id, index of this write among the step call's
-        writes to ``key``), a value written from a step: if that write is already stored (an earlier attempt
-        or run of the same step call), nothing is appended, even on a closed stream.
+        changes nothing). With ``step_write`` = (step function_id, occurrence of this value among the step
+        attempt's writes to ``key``, digest of the value), a value written from a step: if that write is already
+        stored (an earlier attempt or run of the same step call wrote the value as often), nothing is
+        appended, even on a closed stream.
 
         Returns the offset of the value (for a repeated step write, the stored one); None for a close, or
         for a repeat of ``op``.

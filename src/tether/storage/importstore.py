@@ -21,7 +21,9 @@ from tether.storage.records import (
     OperationRow,
     QueuePolicy,
     ScheduleRow,
+    StepWrite,
     WorkflowRow,
+    step_write_params,
 )
 
 if TYPE_CHECKING:
@@ -39,7 +41,7 @@ class ImportBatch:
     event_history: list[tuple[str, int, str, bytes]] = field(default_factory=list)  # workflow, step, key, value
     # workflow, key, seq, value, at, and for a value written from a step: (the step's number, its index among
     # that step call's writes to the key), which makes a re-run of the step find it instead of appending again
-    streams: list[tuple[str, str, int, bytes | None, int, tuple[int, int] | None]] = field(default_factory=list)
+    streams: list[tuple[str, str, int, bytes | None, int, StepWrite | None]] = field(default_factory=list)
     queues: list[tuple[QueuePolicy, int]] = field(default_factory=list)  # settings, created at
     schedules: list[ScheduleRow] = field(default_factory=list)
 
@@ -126,9 +128,8 @@ class ImportStore(abc.ABC):
         counts.event_history += history
         for wfid, key, seq, stream_value, at, step_write in batch.streams:
             if wfid in new:
-                step_fid, write_index = step_write or (None, None)
                 s.run("insert_stream", {"workflow_uuid": wfid, "key": key, "seq": seq, "value": stream_value,
-                                        "now": at, "step_function_id": step_fid, "write_index": write_index})
+                                        "now": at, **step_write_params(step_write)})
                 counts.stream_values += 1
         for policy, created_at in batch.queues:
             if s.run("queue_get", {"name": policy.name}).fetchone() is None:

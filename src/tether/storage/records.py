@@ -296,3 +296,15 @@ class Adoption:
 
     adopted: list[str] = field(default_factory=list)
     requeued: list[str] = field(default_factory=list)
+
+
+# A stream value written from a step: (the step's function_id, the occurrence of this value among the step
+# attempt's writes to the key, a 16-byte digest of the value). See migration 014.
+StepWrite = tuple[int, int, bytes]
+
+
+def step_write_params(step_write: StepWrite | None) -> dict[str, object]:
+    """The statement parameters naming a step write (all None for a write from elsewhere)."""
+    if step_write is None:
+        return {"step_function_id": None, "write_index": None, "write_digest": None}
+    return {"step_function_id": step_write[0], "write_index": step_write[1], "write_digest": step_write[2]}

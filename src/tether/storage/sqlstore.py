@@ -22,10 +22,12 @@ from tether.storage.base import (
     OperationRow,
     OutgoingMessage,
     QueuedMessage,
+    StepWrite,
     Store,
     StreamChunk,
     WorkflowFilter,
     WorkflowRow,
+    step_write_params,
 )
 from tether.storage.importstore import ImportStore
 from tether.storage.liststore import ListStore
@@ -452,7 +454,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
 
     # -- streams ---------------------------------------------------------------------------------------
     def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                     op: OperationRow | None = None, step_write: tuple[int, int] | None = None) -> int | None:
+                     op: OperationRow | None = None, step_write: StepWrite | None = None) -> int | None:
         for _ in range(20):  # concurrent appenders may pick the same seq; the loser tries the next one
             try:
                 return self._append_stream(workflow_id, key, value, now_ms, op, step_write)
@@ -461,9 +463,8 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         raise StorageError(f"Could not append to stream {key!r} of {workflow_id!r}: too much contention")
 
     def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                       op: OperationRow | None, step_write: tuple[int, int] | None) -> int | None:
-        ident = {"step_function_id": step_write[0] if step_write else None,
-                 "write_index": step_write[1] if step_write else None}
+                       op: OperationRow | None, step_write: StepWrite | None) -> int | None:
+        ident = step_write_params(step_write)
         p = {"workflow_uuid": workflow_id, "key": key}
         with self._tx() as s:
             if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:

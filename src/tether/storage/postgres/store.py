@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
-from tether.storage.base import Listener, OperationRow
+from tether.storage.base import Listener, OperationRow, StepWrite, step_write_params
 from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool, connect_error
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlstore import Cursor, ForeignKeyViolation, SqlStore
@@ -227,7 +227,7 @@ class PostgresStore(SqlStore):
             raise NonExistentWorkflowError(workflow_id, "target") from exc
 
     def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                       op: OperationRow | None, step_write: tuple[int, int] | None) -> int | None:
+                       op: OperationRow | None, step_write: StepWrite | None) -> int | None:
         if step_write is not None and value is not None:
             return self._append_step_write(workflow_id, key, value, now_ms, step_write)
         params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
@@ -252,9 +252,8 @@ class PostgresStore(SqlStore):
         raise StorageError(f"Append to stream {key!r} of {workflow_id!r} was not applied")
 
     def _append_step_write(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                           step_write: tuple[int, int]) -> int:
-        p = {"workflow_uuid": workflow_id, "key": key, "step_function_id": step_write[0],
-             "write_index": step_write[1]}
+                           step_write: StepWrite) -> int:
+        p = {"workflow_uuid": workflow_id, "key": key, **step_write_params(step_write)}
         try:
             with self._auto() as s:
                 got = s.run("append_stream_step", {**p, "value": value, "now": now_ms}).fetchone()

@@ -129,16 +129,17 @@ SELECT seq, value IS NULL FROM streams WHERE workflow_uuid = :workflow_uuid AND 
 ORDER BY seq DESC LIMIT 1
 
 -- name: insert_stream
--- A step write whose (step, write_index) is already stored inserts nothing (rowcount 0).
-INSERT INTO streams (workflow_uuid, key, seq, value, created_at, function_id, write_index)
-VALUES (:workflow_uuid, :key, :seq, :value, :now, :step_function_id, :write_index)
-ON CONFLICT (workflow_uuid, key, function_id, write_index) WHERE function_id IS NOT NULL DO NOTHING
+-- A step write whose (step, value, occurrence) is already stored inserts nothing (rowcount 0).
+INSERT INTO streams (workflow_uuid, key, seq, value, created_at, function_id, write_digest, write_index)
+VALUES (:workflow_uuid, :key, :seq, :value, :now, :step_function_id, :write_digest, :write_index)
+ON CONFLICT (workflow_uuid, key, function_id, write_digest, write_index) WHERE function_id IS NOT NULL
+DO NOTHING
 
 -- name: stream_step_write
--- The offset of a step's write_index-th write to the key, if that call already made it (any attempt).
+-- The offset of a step call's write_index-th write of this value to the key, if any attempt made it.
 SELECT seq FROM streams
 WHERE workflow_uuid = :workflow_uuid AND key = :key AND function_id = :step_function_id
-  AND write_index = :write_index
+  AND write_digest = :write_digest AND write_index = :write_index
 
 -- name: read_stream
 SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= :from_seq
@@ -394,7 +395,7 @@ DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
 
 -- name: rewind_stream_steps
 -- Steps from the cut on run again as new calls: their earlier writes stay, but no longer stand for theirs.
-UPDATE streams SET function_id = NULL, write_index = NULL
+UPDATE streams SET function_id = NULL, write_digest = NULL, write_index = NULL
 WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
 
 -- name: rewind_operations
