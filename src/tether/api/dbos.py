@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tether.api import handles, instances, validation
+from tether.api.communication import Communication
 from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.enqueue_options import start_options
 from tether.api.event_watching import EventWatching
@@ -25,7 +26,7 @@ from tether.api.stream_reading import StreamReading
 from tether.api.tracing_api import TracingAPI
 from tether.api.validation import ValidateArgs
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
-from tether.engine import events, logs, messages, streams, tracing
+from tether.engine import logs, tracing
 from tether.engine.bridge import run_sync
 from tether.engine.clock import Clock
 from tether.engine.heartbeat import start_membership
@@ -84,8 +85,8 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
     return reg
 
 
-class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading, EventWatching,
-           ContextInfo, TracingAPI):
+class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
+           EventWatching, ContextInfo, TracingAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -392,104 +393,6 @@ class DBOS(ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, Mailb
                 raise WorkflowNotFoundError(workflow_id)
         else:
             await wait_for_workflow(rt, workflow_id)
-
-    # -- messages --------------------------------------------------------------------------------------
-    @classmethod
-    def send(cls, destination_id: str, message: Any, topic: str | None = None, *,
-             idempotency_key: str | None = None,
-             serialization_type: WorkflowSerializationFormat | None = WorkflowSerializationFormat.DEFAULT,
-             send_to_forks: bool = False, shard_key: str | None = None) -> None:
-        """Send ``message`` to a workflow's queue for ``topic``; see :func:`tether.engine.messages.send`.
-
-        Raises:
-            NonExistentWorkflowError: no workflow has ``destination_id``.
-            SerializationError: the message cannot be serialized.
-        """
-        run_sync(messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
-                               serialization_type=serialization_type, send_to_forks=send_to_forks))
-
-    @classmethod
-    async def send_async(cls, destination_id: str, message: Any, topic: str | None = None, *,
-                         idempotency_key: str | None = None,
-                         serialization_type: WorkflowSerializationFormat | None =
-                         WorkflowSerializationFormat.DEFAULT, send_to_forks: bool = False,
-                         shard_key: str | None = None) -> None:
-        await messages.send(cls._rt(), destination_id, message, topic, idempotency_key=idempotency_key,
-                            serialization_type=serialization_type, send_to_forks=send_to_forks)
-
-    @classmethod
-    def recv(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
-        """Receive the next message on ``topic`` (None on timeout). Workflows only.
-
-        Raises:
-            NotInWorkflowError: called outside a workflow.
-        """
-        return run_sync(messages.recv(cls._rt(), topic, timeout_seconds))
-
-    @classmethod
-    async def recv_async(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
-        return await messages.recv(cls._rt(), topic, timeout_seconds)
-
-    # -- events ----------------------------------------------------------------------------------------
-    @classmethod
-    def set_event(cls, key: str, value: Any, *,
-                  serialization_type: WorkflowSerializationFormat | None = None) -> None:
-        """Publish the latest value of ``key`` for the calling workflow.
-
-        Raises:
-            NotInWorkflowError: called outside a workflow.
-            SerializationError: the value cannot be serialized.
-        """
-        run_sync(events.set_event(cls._rt(), key, value, serialization_type))
-
-    @classmethod
-    async def set_event_async(cls, key: str, value: Any, *,
-                              serialization_type: WorkflowSerializationFormat | None = None) -> None:
-        await events.set_event(cls._rt(), key, value, serialization_type)
-
-    @classmethod
-    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then)."""
-        return run_sync(events.get_event(cls._rt(), workflow_id, key, timeout_seconds))
-
-    @classmethod
-    async def get_event_async(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        return await events.get_event(cls._rt(), workflow_id, key, timeout_seconds)
-
-    @classmethod
-    def get_all_events(cls, workflow_id: str, *, shard_key: str | None = None) -> dict[str, Any]:
-        """The latest value of every event of a workflow."""
-        return run_sync(events.get_all_events(cls._rt(), workflow_id))
-
-    @classmethod
-    async def get_all_events_async(cls, workflow_id: str, *, shard_key: str | None = None) -> dict[str, Any]:
-        return await events.get_all_events(cls._rt(), workflow_id)
-
-    # -- streams ---------------------------------------------------------------------------------------
-    @classmethod
-    def write_stream(cls, key: str, value: Any, *,
-                     serialization_type: WorkflowSerializationFormat | None = None) -> None:
-        """Append ``value`` to the calling workflow's stream ``key``.
-
-        Raises:
-            NotInWorkflowError: called outside a workflow or step.
-            StreamClosedError: the stream was closed.
-        """
-        run_sync(streams.write_stream(cls._rt(), key, value, serialization_type=serialization_type))
-
-    @classmethod
-    async def write_stream_async(cls, key: str, value: Any, *,
-                                 serialization_type: WorkflowSerializationFormat | None = None) -> None:
-        await streams.write_stream(cls._rt(), key, value, serialization_type=serialization_type)
-
-    @classmethod
-    def close_stream(cls, key: str) -> None:
-        """Close the calling workflow's stream ``key`` (streams also close when the workflow ends)."""
-        run_sync(streams.write_stream(cls._rt(), key, None, close=True))
-
-    @classmethod
-    async def close_stream_async(cls, key: str) -> None:
-        await streams.write_stream(cls._rt(), key, None, close=True)
 
 
 handles.follow_relaunches(lambda: DBOS._runtime)
