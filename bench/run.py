@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,6 +139,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     p.add_argument("--timeout", type=float, default=400.0, help="seconds before one subprocess is killed")
     p.add_argument("--no-merge", action="store_true", help="do not carry over results from latest.json")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="run every case this many times, the implementations of a case taking turns (tether, "
+                        "dbos, tether, dbos...), and report each metric's median over the rounds: robust "
+                        "ratios on a machine whose load drifts between the two runs of a case")
     return p.parse_args(argv)
 
 
@@ -213,6 +218,31 @@ def run_one(args: argparse.Namespace, scenario: str, backend: str, impl: str, pa
     return record
 
 
+def merge_rounds(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per case: each metric the median of its rounds (every round's value kept in the detail)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for rec in records:
+        key = run_key(rec)
+        if rec.get("error"):
+            merged.setdefault(key, rec)
+            continue
+        into = merged.get(key)
+        if into is None or into.get("error"):
+            merged[key] = {**rec, "metrics": [{**m, "detail": {**m["detail"], "rounds": [m["value"]]}}
+                                              for m in rec["metrics"]]}
+            continue
+        by_name = {m["name"]: m for m in into["metrics"]}
+        for m in rec["metrics"]:
+            if m["name"] in by_name:
+                by_name[m["name"]]["detail"]["rounds"].append(m["value"])
+    for rec in merged.values():
+        for m in rec.get("metrics", []):
+            rounds = [v for v in m["detail"].get("rounds", []) if v == v]  # NaN-free
+            if rounds:
+                m["value"] = statistics.median(rounds)
+    return list(merged.values())
+
+
 def versions(records: list[dict[str, Any]]) -> dict[str, str]:
     found = {r["impl"]: r["version"] for r in records if r.get("version")}
     found["python"] = platform.python_version()
@@ -232,11 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     out: Path = args.out.resolve()
     (out / "logs").mkdir(parents=True, exist_ok=True)
     todo = jobs(args)
+    if args.rounds > 1:  # each case's implementations back to back, the whole case repeated in turns
+        cases: dict[str, list[tuple[str, str, str, Variant, float]]] = {}
+        for job in todo:
+            cases.setdefault(json.dumps([job[0], job[1], job[3]], sort_keys=True), []).append(job)
+        todo = [job for group in cases.values() for _ in range(args.rounds) for job in group]
 
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
     for i, (scenario, backend, impl, params, timeout) in enumerate(todo, 1):
-        label = f"{impl}-{backend}-{scenario}"
+        label = f"{impl}-{backend}-{scenario}" + (f"-round{1 + sum(1 for j in todo[:i - 1] if j == todo[i - 1])}"
+                                                   if args.rounds > 1 else "")
         if len(PLAN[scenario][mode]) > 1:
             label += "-" + "-".join(f"{k}{v}" for k, v in params.items() if k != "config")
             if "config" in params:
@@ -252,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
         (out / "partial.json").write_text(json.dumps({"done": i, "of": len(todo), "results": records},
                                                      indent=2, default=str) + "\n")
 
+    if args.rounds > 1:
+        records = merge_rounds(records)
     latest = out / "latest.json"
     if not args.no_merge and latest.exists():
         previous = json.loads(latest.read_text())
