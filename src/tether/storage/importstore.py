@@ -25,9 +25,10 @@ from tether.storage.records import (
     WorkflowRow,
     step_write_params,
 )
+from tether.storage.session import UniqueViolation, op_params
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 
 @dataclass
@@ -79,7 +80,6 @@ class ImportStore(abc.ABC):
                 queue in Tether (nothing is written).
             StorageError: the database failed (nothing is written).
         """
-        from tether.storage.sqlstore import UniqueViolation  # sqlstore builds on this mixin
 
         counts = ImportCounts()
         inserting: list[WorkflowRow] = []  # the workflow being inserted, should its deduplication ID clash
@@ -108,11 +108,10 @@ class ImportStore(abc.ABC):
 
     def _write_rows(self, s: Session, batch: ImportBatch, new: set[str], counts: ImportCounts) -> None:
         from tether.storage.queuestore import _params as queue_params  # (both build on base.py, which
-        from tether.storage.sqlstore import _op_params  # names this module's records)
 
         for wfid, op in batch.operations:
             if wfid in new:
-                s.run("insert_operation", _op_params(wfid, op))
+                s.run("insert_operation", op_params(wfid, op))
                 counts.operations += 1
         for dest, topic, value, at in batch.messages:
             if dest in new:

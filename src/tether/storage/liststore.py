@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tether.storage.base import WORKFLOW_COLUMNS, WorkflowFilter, WorkflowRow
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 
 def workflow_row(cols: Sequence[str], r: Sequence[Any]) -> WorkflowRow:

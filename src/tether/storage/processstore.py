@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from tether.storage.base import PROCESS_COLUMNS, Adoption, ProcessRow
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 
 class ProcessStore(abc.ABC):

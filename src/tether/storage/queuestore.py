@@ -13,7 +13,7 @@ from tether.errors import QueueConfigurationError
 from tether.storage.base import PartitionLoad, QueuePolicy, WorkflowFilter, WorkflowRow
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 # QueuePolicy field -> queues column, for the settings a registry row stores.
 _COLUMNS: dict[str, str] = {

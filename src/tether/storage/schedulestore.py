@@ -12,7 +12,7 @@ from tether.errors import ScheduleExistsError
 from tether.storage.base import SCHEDULE_COLUMNS, DebounceResult, ScheduleRow
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 
 class ScheduleStore(abc.ABC):

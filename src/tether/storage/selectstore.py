@@ -18,9 +18,10 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from tether.storage.base import OperationRow
+from tether.storage.session import op_params, op_row
 
 if TYPE_CHECKING:
-    from tether.storage.sqlstore import Session
+    from tether.storage.session import Session
 
 
 def selection_output(header: str, value: bytes | None) -> bytes:
@@ -60,7 +61,6 @@ class SelectStore(abc.ABC):
     def take_selected_message(self, workflow_id: str, topics: Sequence[str], headers: Sequence[str],
                               op: OperationRow, *, also: OperationRow | None = None
                               ) -> tuple[int, bytes] | OperationRow | None:
-        from tether.storage.sqlstore import _op_params
 
         try:
             with self._tx() as s:
@@ -69,10 +69,10 @@ class SelectStore(abc.ABC):
                     return self._recorded(s, workflow_id, op.function_id)
                 position, _, message = found
                 op.output = selection_output(headers[position], message)
-                if s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+                if s.run("insert_operation", op_params(workflow_id, op)).rowcount != 1:
                     raise _AlreadyRecorded  # roll back: the message stays
                 if also is not None:
-                    s.run("insert_operation", _op_params(workflow_id, also))
+                    s.run("insert_operation", op_params(workflow_id, also))
                 return position, message
         except _AlreadyRecorded:
             with self._auto() as s:
@@ -94,20 +94,18 @@ class SelectStore(abc.ABC):
     @staticmethod
     def _recorded(s: Session, workflow_id: str, function_id: int) -> OperationRow | None:
         """The outcome an earlier execution recorded for this step, if it did."""
-        from tether.storage.sqlstore import _op_row
 
         row = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": function_id}).fetchone()
-        return _op_row(row) if row is not None and row[6] is not None else None
+        return op_row(row) if row is not None and row[6] is not None else None
 
     def record_selection(self, workflow_id: str, op: OperationRow, *,
                          also: OperationRow | None = None) -> OperationRow | None:
-        from tether.storage.sqlstore import _op_params
 
         with self._tx() as s:
-            if s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+            if s.run("insert_operation", op_params(workflow_id, op)).rowcount != 1:
                 return self._recorded(s, workflow_id, op.function_id)
             if also is not None:
-                s.run("insert_operation", _op_params(workflow_id, also))
+                s.run("insert_operation", op_params(workflow_id, also))
         return None
 
 

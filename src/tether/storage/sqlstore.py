@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any
 
 from tether.errors import (
     NonExistentWorkflowError,
     QueueDeduplicatedError,
-    StorageError,
-    StreamClosedError,
     TetherError,
 )
 from tether.storage.base import (
@@ -22,12 +20,9 @@ from tether.storage.base import (
     OperationRow,
     OutgoingMessage,
     QueuedMessage,
-    StepWrite,
     Store,
-    StreamChunk,
     WorkflowFilter,
     WorkflowRow,
-    step_write_params,
 )
 from tether.storage.importstore import ImportStore
 from tether.storage.liststore import ListStore
@@ -36,57 +31,18 @@ from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
 from tether.storage.schedulestore import ScheduleStore
 from tether.storage.selectstore import SelectStore
+from tether.storage.session import (
+    Session,
+    UniqueViolation,
+    op_params,
+    op_row,
+)
+from tether.storage.streamstore import StreamStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
 
-class UniqueViolation(StorageError):
-    """A unique constraint failed; backends raise it so the shared logic can tell which one."""
-
-
-class ForeignKeyViolation(StorageError):
-    """A row referred to a workflow that does not exist."""
-
-
-class Cursor(Protocol):
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-
-class Session(Protocol):
-    def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor: ...
-
-    def run_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor: ...
-
-
-def _op_params(workflow_id: str, op: OperationRow) -> dict[str, Any]:
-    return {
-        "workflow_uuid": workflow_id,
-        "function_id": op.function_id,
-        "function_name": op.function_name,
-        "output": op.output,
-        "error": op.error,
-        "child_workflow_id": op.child_workflow_id,
-        "started_at": op.started_at,
-        "completed_at": op.completed_at,
-        "wait_deadline": op.wait_deadline,
-    }
-
-
-def _op_row(r: Sequence[Any]) -> OperationRow:
-    return OperationRow(
-        function_id=r[0], function_name=r[1],
-        output=bytes(r[2]) if r[2] is not None else None,
-        error=bytes(r[3]) if r[3] is not None else None,
-        child_workflow_id=r[4], started_at=r[5], completed_at=r[6], wait_deadline=r[7],
-    )
-
-
-class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, ImportStore, Store):
+class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 
@@ -165,7 +121,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                    f"WHERE workflow_uuid IN ({', '.join([ph] * len(chunk))}) ORDER BY workflow_uuid, function_id")
             with self._auto() as s:
                 for r in s.run_sql(sql, chunk).fetchall():
-                    out[r[8]].append(_op_row(r[:8]))
+                    out[r[8]].append(op_row(r[:8]))
         return out
 
     def delete_workflows(self, workflow_ids: Sequence[str]) -> None:
@@ -288,18 +244,18 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
     # -- operations ------------------------------------------------------------------------------------
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:
         with self._auto() as s:
-            if s.run("insert_operation", _op_params(workflow_id, op)).rowcount == 1:
+            if s.run("insert_operation", op_params(workflow_id, op)).rowcount == 1:
                 return None
             got = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
             row = got.fetchone()
-        return _op_row(row) if row is not None else None
+        return op_row(row) if row is not None else None
 
     def load_operations(self, workflow_id: str, *, limit: int | None = None,
                         offset: int | None = None) -> list[OperationRow]:
         with self._auto() as s:
             rows = s.run("load_operations", {"workflow_uuid": workflow_id, "limit": self._limit(limit),
                                              "offset": offset or 0}).fetchall()
-        return [_op_row(r) for r in rows]
+        return [op_row(r) for r in rows]
 
     def _limit(self, limit: int | None) -> int | None:
         return limit
@@ -318,7 +274,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                 raise NonExistentWorkflowError(destination_id)
             if sender is not None:
                 wfid, op = sender
-                if s.run("insert_operation", _op_params(wfid, op)).rowcount != 1:
+                if s.run("insert_operation", op_params(wfid, op)).rowcount != 1:
                     return False
             if idempotency_key is not None:
                 claimed = s.run("claim_message_key", {"destination_uuid": destination_id,
@@ -334,7 +290,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                       send_to_forks: bool = False) -> list[tuple[str, str]]:
         delivered: list[tuple[str, str]] = []
         with self._tx() as s:
-            if sender is not None and s.run("insert_operation", _op_params(*sender)).rowcount != 1:
+            if sender is not None and s.run("insert_operation", op_params(*sender)).rowcount != 1:
                 return []
             for m in messages:
                 if s.run("workflow_exists", {"workflow_uuid": m.destination_id}).fetchone() is None:
@@ -390,11 +346,11 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
             message = bytes(row[1])
             s.run("delete_message", {"message_id": row[0]})
             op.output = message
-            if s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+            if s.run("insert_operation", op_params(workflow_id, op)).rowcount != 1:
                 # Recorded by an earlier run: raise so the transaction rolls back and the message stays.
                 raise _AlreadyRecorded()
             if also is not None:
-                s.run("insert_operation", _op_params(workflow_id, also))
+                s.run("insert_operation", op_params(workflow_id, also))
             return message
 
     def pending_messages(self, workflow_id: str, topic: str | None, *, load_values: bool,
@@ -420,7 +376,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
                   op: OperationRow | None = None, history_fid: int | None = None) -> None:
         with self._tx() as s:
-            if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
+            if op is not None and s.run("insert_operation", op_params(workflow_id, op)).rowcount != 1:
                 return
             # One statement: a trigger keeps the new version (PostgreSQL does it all in one statement too).
             s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
@@ -451,57 +407,6 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         with self._auto() as s:
             rows = s.run("get_all_events", {"workflow_uuid": workflow_id}).fetchall()
         return {r[0]: bytes(r[1]) for r in rows}
-
-    # -- streams ---------------------------------------------------------------------------------------
-    def write_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                     op: OperationRow | None = None, step_write: StepWrite | None = None) -> int | None:
-        for _ in range(20):  # concurrent appenders may pick the same seq; the loser tries the next one
-            try:
-                return self._append_stream(workflow_id, key, value, now_ms, op, step_write)
-            except UniqueViolation:
-                continue
-        raise StorageError(f"Could not append to stream {key!r} of {workflow_id!r}: too much contention")
-
-    def _append_stream(self, workflow_id: str, key: str, value: bytes | None, now_ms: int,
-                       op: OperationRow | None, step_write: StepWrite | None) -> int | None:
-        ident = step_write_params(step_write)
-        p = {"workflow_uuid": workflow_id, "key": key}
-        with self._tx() as s:
-            if op is not None and s.run("insert_operation", _op_params(workflow_id, op)).rowcount != 1:
-                return None
-            tail = s.run("stream_tail", p).fetchone()
-            if tail is not None and tail[1]:
-                if value is None:
-                    return None  # closing twice is harmless
-                if step_write is not None:  # a repeat of a step write made before the close is no error
-                    prior = s.run("stream_step_write", {**p, **ident}).fetchone()
-                    if prior is not None:
-                        return int(prior[0])
-                raise StreamClosedError(workflow_id, key)
-            if s.run("workflow_exists", {"workflow_uuid": workflow_id}).fetchone() is None:
-                raise NonExistentWorkflowError(workflow_id, "target")
-            seq = 0 if tail is None else tail[0] + 1
-            if s.run("insert_stream", {**p, **ident, "seq": seq, "value": value, "now": now_ms}).rowcount == 1:
-                return None if value is None else seq
-            # A step write already stored (an earlier attempt or run of the same step call): nothing appended.
-            prior = s.run("stream_step_write", {**p, **ident}).fetchone()
-            return int(prior[0])
-
-    def read_stream(self, workflow_id: str, key: str, from_seq: int, limit: int = 1000) -> StreamChunk:
-        with self._auto() as s:
-            # Status first: if it is terminal here, every write the workflow made is already visible below.
-            st = s.run("workflow_status_only", {"workflow_uuid": workflow_id}).fetchone()
-            rows = s.run("read_stream", {"workflow_uuid": workflow_id, "key": key, "from_seq": from_seq,
-                                         "limit": limit}).fetchall()
-        return StreamChunk(
-            entries=[(r[0], bytes(r[1]) if r[1] is not None else None) for r in rows],
-            workflow_status=st[0] if st is not None else None,
-        )
-
-    def list_streams(self, workflow_id: str) -> list[tuple[str, int, bool]]:
-        with self._auto() as s:
-            rows = s.run("list_streams", {"workflow_uuid": workflow_id}).fetchall()
-        return [(r[0], int(r[1]), bool(r[2])) for r in rows]
 
 
 class _AlreadyRecorded(Exception):

@@ -20,8 +20,9 @@ import psycopg
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
 from tether.storage.base import Listener, OperationRow, StepWrite, step_write_params
 from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool, connect_error
+from tether.storage.session import Cursor, ForeignKeyViolation
 from tether.storage.sql import load_migrations, load_queries
-from tether.storage.sqlstore import Cursor, ForeignKeyViolation, SqlStore
+from tether.storage.sqlstore import SqlStore
 
 SCHEMA = "tether"
 _MIGRATION_LOCK = 0x7E7E_0001  # advisory lock key serializing concurrent launches

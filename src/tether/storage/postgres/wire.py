@@ -23,7 +23,7 @@ import psycopg
 from psycopg import pq
 
 from tether.errors import DatabaseUnavailableError, StorageError
-from tether.storage.sqlstore import ForeignKeyViolation, UniqueViolation
+from tether.storage.session import ForeignKeyViolation, UniqueViolation
 
 _NAMED = re.compile(r"(?<![:\w]):(\w+)")
 

@@ -18,9 +18,10 @@ from typing import Any
 
 from tether.errors import ConfigError, DatabaseUnavailableError, StorageError
 from tether.storage.base import Listener
+from tether.storage.session import Cursor, UniqueViolation
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlite.jsonb import sql_contains
-from tether.storage.sqlstore import Cursor, SqlStore, UniqueViolation
+from tether.storage.sqlstore import SqlStore
 
 _QUERIES = load_queries("tether.storage.sqlite")
 
