@@ -40,6 +40,8 @@ def chromium() -> Iterator[Any]:
     Playwright's sync API leaves its event loop marked as running in this thread while it is open, so
     Tether's synchronous calls made meanwhile go through the bridge's helper threads (see
     :func:`tether.engine.bridge.run_sync`); closing it after each test leaves the thread as it found it.
+    An async workflow started from the test's thread meanwhile runs on that loop, so only while Playwright
+    is waiting on something: start synchronous workflows there when the test must wait for their end.
     """
     missing = _missing()
     if missing is not None:

@@ -119,6 +119,27 @@ def test_list_shows_a_workflow_started_after_the_page_loaded(dbos: type[DBOS], o
         settled(offline_page, f"dashboard-list-{backend}")
 
 
+def test_list_pages_through_a_filter(dbos: type[DBOS], offline_page: OfflinePage, backend: str) -> None:
+    page = offline_page.page
+    prefix = f"page-{uuid.uuid4().hex[:6]}-"
+    for i in range(30):  # a synchronous workflow: Playwright's sync API leaves its own loop marked running in
+        with SetWorkflowID(f"{prefix}{i:02d}"):  # this thread, where an async one started here would wait
+            DBOS.start_workflow(opaque, i).get_result()
+    with ServerThread(create_gateway(DBOS, insecure=True)) as server:
+        page.goto(f"{server.url}/ui/#/?workflow_id_prefix={prefix}&limit=25")
+        page.wait_for_selector("#workflow-rows tr:nth-child(25)")
+        assert page.locator("#workflow-rows tr").count() == 25
+        assert page.inner_text("#page-info") == "1\u201325+"
+        assert page.is_enabled("#next") and not page.is_enabled("#prev")
+        page.click("#next")
+        page.wait_for_selector("#page-info:has-text('26\u201330')")
+        ids = page.eval_on_selector_all("#workflow-rows tr", "rows => rows.map(r => r.dataset.workflowId)")
+        assert ids == [f"{prefix}{i:02d}" for i in range(4, -1, -1)]  # the oldest five, newest first
+        assert not page.is_enabled("#next") and page.is_enabled("#prev")
+        assert "offset=25" in page.url
+        settled(offline_page, f"dashboard-pages-{backend}")
+
+
 def test_workflow_page_shows_steps_events_and_streams_live(dbos: type[DBOS], offline_page: OfflinePage,
                                                            backend: str) -> None:
     page = offline_page.page

@@ -69,10 +69,10 @@ class Feed:
 
     def wait_for(self, predicate: Any, timeout: float = 60) -> Any:
         with self.changed:
-            found = self.changed.wait_for(lambda: next((d for e, d in self.events if predicate(e, d)), None),
-                                          timeout)
-        assert found, self.events
-        return found
+            found = self.changed.wait_for(
+                lambda: next(((e, d) for e, d in self.events if predicate(e, d)), None), timeout)
+        assert found is not None, self.events
+        return found[1]
 
     def close(self) -> None:
         sock = self._conn.sock
@@ -196,3 +196,22 @@ def test_list_filters_by_parent_and_attributes(server: ServerThread, backend: st
                     timeout=30)
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_argument"
     DBOS.send(tagged, {"op": "close"}, CMD)
+
+
+def test_a_burst_of_changes_asks_pages_to_reload(server: ServerThread) -> None:
+    """More changed workflows in one batch than the watcher reads at once: list pages are told to reload
+    (resync) rather than sent a partial batch, and the feed goes on afterwards."""
+    from tether.http.dashboard.watch import MAX_BATCH_IDS
+
+    rt = _runtime_of(DBOS)
+    feed = Feed(f"{server.url}/changes", auth("admin-secret"))
+    try:
+        assert feed.ready.wait(60)
+        for i in range(MAX_BATCH_IDS + 10):
+            rt.hub.notify("wf", f"burst-{i}", "SUCCESS")
+        feed.wait_for(lambda e, d: e == "resync")
+        w = start_driven()
+        feed.wait_for(lambda e, d: e == "workflows" and any(r["workflow_id"] == w for r in d["workflows"]))
+        tell(w, op="close")
+    finally:
+        feed.close()
