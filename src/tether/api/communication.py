@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tether.engine import events, messages, streams
-from tether.engine.bridge import run_sync
+from tether.engine.bridge import run_sync, run_sync_call
 from tether.engine.runtime import Runtime
 from tether.types import WorkflowSerializationFormat
 
@@ -50,7 +50,7 @@ class Communication:
         Raises:
             NotInWorkflowError: called outside a workflow.
         """
-        return run_sync(messages.recv(cls._rt(), topic, timeout_seconds))
+        return run_sync_call(messages.recv, cls._rt(), topic, timeout_seconds)
 
     @classmethod
     async def recv_async(cls, topic: str | None = None, timeout_seconds: float = 60) -> Any:
@@ -76,7 +76,7 @@ class Communication:
     @classmethod
     def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
         """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then)."""
-        return run_sync(events.get_event(cls._rt(), workflow_id, key, timeout_seconds))
+        return run_sync_call(events.get_event, cls._rt(), workflow_id, key, timeout_seconds)
 
     @classmethod
     async def get_event_async(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:

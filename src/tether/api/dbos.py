@@ -27,7 +27,7 @@ from tether.api.tracing_api import TracingAPI
 from tether.api.validation import ValidateArgs
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
 from tether.engine import logs, tracing
-from tether.engine.bridge import run_sync
+from tether.engine.bridge import run_sync, run_sync_call
 from tether.engine.clock import Clock
 from tether.engine.heartbeat import start_membership
 from tether.engine.outcomes import drain, read_result, wait_for_workflow
@@ -344,7 +344,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
     @classmethod
     def get_result(cls, workflow_id: str, *, shard_key: str | None = None) -> Any:
         """Wait for a workflow to end and return its result (or raise its error)."""
-        return run_sync(read_result(cls._rt(), workflow_id))
+        return run_sync_call(read_result, cls._rt(), workflow_id)
 
     @classmethod
     async def get_result_async(cls, workflow_id: str, *, shard_key: str | None = None) -> Any:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from tether.api.status import to_status
-from tether.engine.bridge import run_sync
+from tether.engine.bridge import run_sync, run_sync_call
 from tether.engine.context import current_workflow
 from tether.engine.outcomes import read_result
 from tether.engine.runtime import Runtime
@@ -104,7 +104,7 @@ class WorkflowHandle(Generic[R]):
 
     def get_result(self, *, polling_interval_sec: float = 1.0, timeout_seconds: float | None = None) -> R:
         """See :meth:`WorkflowHandleAsync.get_result`."""
-        return run_sync(self._async.get_result(timeout_seconds=timeout_seconds))
+        return run_sync_call(self._async.get_result, timeout_seconds=timeout_seconds)  # a wait Ctrl-C ends
 
     def get_status(self) -> WorkflowStatus:
         """See :meth:`WorkflowHandleAsync.get_status`."""

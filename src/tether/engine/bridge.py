@@ -16,14 +16,16 @@ import asyncio.events as asyncio_events
 import atexit
 import concurrent.futures
 import contextvars
+import inspect
 import threading
 import types
-from collections.abc import Coroutine, Generator
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, ParamSpec, TypeVar
 
 from tether.engine.threads import WorkerThreads
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _local = threading.local()
 
@@ -36,15 +38,34 @@ class _OwnedLoop:
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
+        self.loop.set_exception_handler(_report)
 
     def __del__(self) -> None:
-        self.close()
+        if hasattr(self, "loop"):  # not when Ctrl-C cut ``__init__`` short
+            self.close()
 
     def close(self) -> None:
         """Close the loop unless a call was interrupted on it (Ctrl-C): closing would drop its unfinished task
         with a warning; such a loop is left as it is, the process is about to end."""
         if not self.loop.is_closed() and not self.loop.is_running() and not asyncio.all_tasks(self.loop):
             self.loop.close()
+
+
+def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A bridge loop's exception handler: asyncio's default, except for the one report that is no error here.
+
+    A bridge task is abandoned pending only when its call was interrupted (Ctrl-C): the workflow is left to be
+    recovered rather than cancelled into an outcome, so "Task was destroyed but it is pending!" is not printed
+    for it at exit. The interruption can fall anywhere, even inside asyncio's ``Task()`` before the task is
+    returned to us (seen under load: the task is then destroyed at once), so the report is dropped here, where
+    every such task ends, rather than by marking the task after it is made.
+    """
+    task = context.get("task")
+    coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+    if getattr(coro, "cr_code", None) is _finish.__code__ and context.get("message", "").startswith(
+            "Task was destroyed but it is pending"):
+        return
+    loop.default_exception_handler(context)
 
 
 _owned: list[_OwnedLoop] = []  # the main thread's, closed at exit (its locals outlive atexit)
@@ -68,20 +89,50 @@ def _close_main_loops() -> None:
 
 
 def run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` to completion from synchronous code and return its result."""
-    if asyncio_events._get_running_loop() is None:  # no try/except: a Ctrl-C here must not chain a RuntimeError
-        return _drive(_thread_loop(), coro)
-    ctx = contextvars.copy_context()
-    done: concurrent.futures.Future[T] = concurrent.futures.Future()
+    """Run ``coro`` to completion from synchronous code and return its result.
 
-    def on_helper() -> None:
-        try:
-            done.set_result(ctx.run(_drive, _thread_loop(), coro))
-        except BaseException as exc:
-            done.set_exception(exc)
+    Raises:
+        Whatever ``coro`` raises; ``KeyboardInterrupt`` on Ctrl-C (a coroutine not started yet is then closed,
+        without Python's "coroutine ... was never awaited" warning).
+    """
+    try:
+        if asyncio_events._get_running_loop() is None:  # no RuntimeError raised here to chain a Ctrl-C to
+            return _drive(_thread_loop(), coro)
+        ctx = contextvars.copy_context()
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
 
-    _helpers.submit(on_helper)
+        def on_helper() -> None:
+            try:
+                done.set_result(ctx.run(_drive, _thread_loop(), coro))
+            except BaseException as exc:
+                done.set_exception(exc)
+
+        _helpers.submit(on_helper)
+    except BaseException:
+        _close_unstarted(coro)
+        raise
     return done.result()
+
+
+def run_sync_call(func: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    """``run_sync(func(*args, **kwargs))``, for the calls a Ctrl-C is likely to interrupt (long waits): a
+    Ctrl-C that arrives as ``run_sync`` is entered, before it can guard the coroutine, leaves none unawaited.
+
+    Raises:
+        Whatever the coroutine raises; ``KeyboardInterrupt`` on Ctrl-C.
+    """
+    coro = func(*args, **kwargs)
+    try:
+        return run_sync(coro)
+    except BaseException:
+        _close_unstarted(coro)
+        raise
+
+
+def _close_unstarted(coro: Coroutine[Any, Any, Any]) -> None:
+    """Close a coroutine that was never started (one that was is left alone: it may be pending on purpose)."""
+    if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        coro.close()
 
 
 def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
@@ -102,16 +153,18 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
         raise
     finally:
         asyncio_events._set_running_loop(None)
-    task = loop.create_task(_finish(coro, yielded))
+    # Interrupted mid-call (Ctrl-C), the task stays pending on purpose: see _report for its warning.
+    finish = _finish(coro, yielded)
+    try:
+        task = loop.create_task(finish)
+    except BaseException:  # Ctrl-C inside Task(): no task drives ``finish``
+        _close_unstarted(finish)
+        raise
     try:
         return loop.run_until_complete(task)
     except BaseException:
-        if not task.done():
-            # Interrupted mid-call (Ctrl-C): the task stays pending on purpose, so the workflow is left to be
-            # recovered rather than cancelled into an outcome. Tell asyncio so, or the task's finalizer prints
-            # "Task was destroyed but it is pending!" at exit. (``_log_destroy_pending`` is the switch asyncio
-            # itself uses for tasks it leaves pending deliberately.)
-            task._log_destroy_pending = False  # type: ignore[attr-defined]
+        if task.done() and not task.cancelled():
+            task.exception()  # a Ctrl-C raised inside the task is re-raised here: not "never retrieved"
         raise
 
 
