@@ -39,6 +39,11 @@ async def a_child(n: int) -> int:
     return n * 2
 
 
+@DBOS.workflow(name="dashboard_test.yearly")
+def yearly(scheduled_at: Any, context: Any) -> None:
+    pass
+
+
 @DBOS.workflow(name="dashboard_test.driven")
 async def driven(tag: str) -> str:
     """Does what its messages on topic ``cmd`` say, so a test controls every write."""
@@ -227,6 +232,7 @@ def test_queues_and_schedules_pages(dbos: type[DBOS], offline_page: OfflinePage,
     DBOS.register_queue(f"dash-q-{backend}", global_concurrency=3, worker_concurrency=1)
     queue = Queue(f"dash-q-{backend}")
     queue.enqueue(driven, "queued")
+    DBOS.create_schedule(schedule_name=f"dash-yearly-{backend}", workflow_fn=yearly, schedule="0 0 1 1 *")
     with ServerThread(create_gateway(DBOS, insecure=True)) as server:
         page.goto(f"{server.url}/ui/#/queues")
         row = f'#queues tr[data-queue="dash-q-{backend}"]'
@@ -234,8 +240,10 @@ def test_queues_and_schedules_pages(dbos: type[DBOS], offline_page: OfflinePage,
         text = page.inner_text(row)
         assert "3 / 1" in text and "database" in text, text
         page.goto(f"{server.url}/ui/#/schedules")
-        page.wait_for_selector("main[data-loaded]")
-        assert page.locator("#schedules").count() == 1
+        schedule = f'#schedules tr[data-schedule="dash-yearly-{backend}"]'
+        page.wait_for_selector(schedule)
+        text = page.inner_text(schedule)
+        assert "dashboard_test.yearly" in text and "0 0 1 1 *" in text and "ACTIVE" in text, text
         settled(offline_page, f"dashboard-queues-{backend}")
     for status in DBOS.list_workflows(queue_name=f"dash-q-{backend}", status=["PENDING", "ENQUEUED"]):
         tell(status.workflow_id, op="close")
