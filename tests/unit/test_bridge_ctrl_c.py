@@ -30,11 +30,16 @@ PROGRAM = textwrap.dedent("""
             sys.settrace(None)
             os.kill(os.getpid(), signal.SIGINT)
 
+    def making():  # Ctrl-C while the coroutine is made (Python checks for it as soon as a call returns)
+        coro = waits()
+        os.kill(os.getpid(), signal.SIGINT)
+        return coro
+
     run_sync_call(asyncio.sleep, 0)  # this thread's loop exists, as in a program that already ran calls
     sys.settrace(tracer)
     armed = True
     try:
-        run_sync_call(waits)
+        run_sync_call(making if sys.argv[1] == "while-made" else waits)
     except KeyboardInterrupt:
         sys.settrace(None)
         print("interrupted", file=sys.stderr)
@@ -43,9 +48,9 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("point", ["run_sync", "_thread_loop", "_drive", "waits", "create_task", "call_soon",
-                                   "_call_soon", "run_until_complete", "run_forever", "_run_once", "_finish",
-                                   "_forward"])
+@pytest.mark.parametrize("point", ["while-made", "run_sync", "_thread_loop", "_drive", "waits", "create_task",
+                                   "call_soon", "_call_soon", "run_until_complete", "run_forever", "_run_once",
+                                   "_finish", "_forward"])
 def test_ctrl_c_anywhere_in_a_sync_call_prints_nothing_else(point: str) -> None:
     proc = subprocess.run([sys.executable, "-c", PROGRAM, point], capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stderr) == (130, "interrupted\n")

@@ -17,6 +17,7 @@ import atexit
 import concurrent.futures
 import contextvars
 import inspect
+import signal
 import threading
 import types
 from collections.abc import Callable, Coroutine, Generator
@@ -115,17 +116,32 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
 
 
 def run_sync_call(func: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
-    """``run_sync(func(*args, **kwargs))``, for the calls a Ctrl-C is likely to interrupt (long waits): a
-    Ctrl-C that arrives as ``run_sync`` is entered, before it can guard the coroutine, leaves none unawaited.
+    """``run_sync(func(*args, **kwargs))``, for the calls a Ctrl-C is likely to interrupt (long waits), with no
+    gap where a Ctrl-C leaves the coroutine unawaited: Python checks for signals right after a call returns,
+    before its result is stored, so on the main thread a Ctrl-C is held back (a flag, then re-raised) while
+    the coroutine is made.
 
     Raises:
         Whatever the coroutine raises; ``KeyboardInterrupt`` on Ctrl-C.
     """
-    coro = func(*args, **kwargs)
+    coro: Coroutine[Any, Any, T] | None = None
+    held: list[bool] = []
     try:
+        hold = threading.current_thread() is threading.main_thread() \
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if hold:
+            signal.signal(signal.SIGINT, lambda _signum, _frame: held.append(True))
+        try:
+            coro = func(*args, **kwargs)
+        finally:
+            if hold:
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+        if held:
+            raise KeyboardInterrupt
         return run_sync(coro)
     except BaseException:
-        _close_unstarted(coro)
+        if coro is not None:
+            _close_unstarted(coro)
         raise
 
 
