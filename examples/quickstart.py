@@ -9,6 +9,7 @@ The database is $DBOS_SYSTEM_DATABASE_URL, else quickstart.sqlite in the working
 from __future__ import annotations
 
 import sys
+import time
 
 from tether import DBOS, SetWorkflowID, StorageError
 
@@ -35,9 +36,12 @@ def process_order(order_id: str, pause: float) -> str:
 
 def run(pause: float) -> None:
     DBOS(config={"name": "quickstart"})  # database: $DBOS_SYSTEM_DATABASE_URL, else ./quickstart.sqlite
+    launched_ms = int(time.time() * 1000)
     DBOS.launch()  # resumes a workflow an earlier run left unfinished
     orders = DBOS.list_workflows(name="quickstart.process_order", load_input=False, load_output=False)
-    interrupted = [s.workflow_id for s in orders if s.status == "PENDING"]
+    # Still running, or resumed by launch() and already done (it slept only what remained of its pause)
+    interrupted = [s.workflow_id for s in orders
+                   if s.status == "PENDING" or (s.updated_at or 0) >= launched_ms]
     if interrupted:
         workflow_id = interrupted[0]
         print(f"resuming {workflow_id}, interrupted in an earlier run: step 1 is done and is not run again")
