@@ -286,13 +286,18 @@ class WirePool:
             self._discard(wire)
 
     def _release(self, wire: WireConnection | None) -> None:
-        """Give back a slot, and ``wire`` to the idle list (None: it was discarded)."""
+        """Give back a slot, and ``wire`` to the idle list (None: it was discarded). Once the pool is closed
+        ``wire`` is closed instead: checked under the lock, or one given back while :meth:`close` ran would be
+        left open after it (a connection the server counts until this process ends)."""
         with self._lock:
-            if wire is not None:
+            if wire is not None and not self._closed:
                 self._idle.append(wire)
+                wire = None
             self._in_use -= 1
             if self._waiting:
                 self._freed.notify()
+        if wire is not None:
+            self._discard(wire)
 
     def take(self) -> WireConnection:
         """Check a connection out; give it back with :meth:`give`.
@@ -343,7 +348,8 @@ class WirePool:
         return Lease(self)
 
     def close(self) -> None:
-        self._closed = True
+        with self._lock:
+            self._closed = True
         self._drop_idle()
 
 
