@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -22,9 +22,26 @@ from tether import DBOS
 WORKER = Path(__file__).with_name("worker.py")
 
 
+_spawned: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test() -> Iterator[None]:
+    """A worker still running when its test ends (a failure, a ``communicate`` timeout) is killed: left alone it
+    would hold its database connections (pool and listener) for as long as it waits, across later tests."""
+    yield
+    while _spawned:
+        proc = _spawned.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=30)
+
+
 def _spawn(scenario: str, phase: str, db_url: str, executor: str, workdir: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, str(WORKER), scenario, phase, db_url, executor, str(workdir)],
+    proc = subprocess.Popen([sys.executable, str(WORKER), scenario, phase, db_url, executor, str(workdir)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _spawned.append(proc)
+    return proc
 
 
 def _wait_for_marker(workdir: Path, marker: str, proc: subprocess.Popen[str], timeout: float = 30) -> None:

@@ -49,13 +49,18 @@ def test_quickstart_ctrl_c_during_the_pause_then_rerun_resumes(db_url: str, tmp_
     proc = subprocess.Popen([sys.executable, str(EXAMPLES / "quickstart.py"), "3"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
-    first = []
-    for line in proc.stdout:
-        first.append(line)
-        if "pausing" in line:
-            break
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    try:
+        first = []
+        for line in proc.stdout:
+            first.append(line)
+            if "pausing" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:  # never left running (with its database connections) after a failure
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     order = first[0].split()[-1]
     assert first == [f"starting {order}\n", f"  step 1: fetching order {order}\n",
                      "  pausing 3 s: press Ctrl-C now, then run me again\n"]
