@@ -14,15 +14,21 @@ import time
 from tether import DBOS, SetWorkflowID, StorageError
 
 
+def say(line: str) -> None:
+    """Print one line in one write: a resumed order's steps print from another thread at the same time."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 @DBOS.step()
 def fetch_order(order_id: str) -> dict[str, object]:
-    print(f"  step 1: fetching order {order_id}", flush=True)
+    say(f"  step 1: fetching order {order_id}")
     return {"id": order_id, "amount": 42}
 
 
 @DBOS.step()
 def charge(order: dict[str, object]) -> str:
-    print(f"  step 2: charging {order['amount']}", flush=True)
+    say(f"  step 2: charging {order['amount']}")
     return f"receipt-{order['id']}"
 
 
@@ -44,16 +50,16 @@ def run(pause: float) -> None:
                    if s.status == "PENDING" or (s.updated_at or 0) >= launched_ms]
     if interrupted:
         workflow_id = interrupted[0]
-        print(f"resuming {workflow_id}, interrupted in an earlier run: step 1 is done and is not run again")
+        say(f"resuming {workflow_id}, interrupted in an earlier run: step 1 is done and is not run again")
         handle = DBOS.retrieve_workflow(workflow_id)
     else:
         workflow_id = f"order-{1001 + len(orders)}"
-        print(f"starting {workflow_id}")
+        say(f"starting {workflow_id}")
         with SetWorkflowID(workflow_id):  # idempotent: this ID never runs twice
             handle = DBOS.start_workflow(process_order, workflow_id, pause)
         DBOS.get_event(workflow_id, "pausing", timeout_seconds=60)  # step 1 is recorded once this is set
-        print(f"  pausing {pause:g} s: press Ctrl-C now, then run me again", flush=True)
-    print("result:", handle.get_result())
+        say(f"  pausing {pause:g} s: press Ctrl-C now, then run me again")
+    say(f"result: {handle.get_result()}")
     DBOS.destroy()
 
 
