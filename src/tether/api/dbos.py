@@ -156,15 +156,17 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         tracing.configure(settings, rt.application_version)  # before recovery runs anything
         try:
             start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
+            recover_pending_workflows(rt)
+            set_listen(rt, cls._listen)
+            start_queue_runner(rt)
+            start_scheduler(rt)
         except BaseException:
-            cls._runtime = None  # not launched: a later launch() tries again from the start
+            # Not launched: a later launch() tries again from the start, and DBOS(config=...) for another
+            # database is not refused as "already launched"; the runtime's connections are closed.
+            cls._runtime = None
             tracing.shut_down()
             rt.close()
             raise
-        recover_pending_workflows(rt)
-        set_listen(rt, cls._listen)
-        start_queue_runner(rt)
-        start_scheduler(rt)
 
     @classmethod
     def destroy(cls, *, destroy_registry: bool = False, workflow_completion_timeout_sec: int = 0) -> None:
