@@ -92,8 +92,8 @@ def make_config(db_url: str, **extra: Any) -> Any:
 def dbos(db_url: str) -> Iterator[type[DBOS]]:
     """A launched DBOS on each backend, destroyed after the test."""
     DBOS(config=make_config(db_url))
-    DBOS.launch()
-    try:
+    try:  # a launch that fails is destroyed too: nothing of it is left for the next test to trip on
+        DBOS.launch()
         yield DBOS
     finally:
         DBOS.destroy()
