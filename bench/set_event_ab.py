@@ -11,18 +11,11 @@ minimum. Taking turns keeps the machine's load (shared here) from favouring one 
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
-import psycopg
-
-PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.ab import parser, run_child, take_turns
 
 CHILD = """
 import statistics, sys, time, uuid
@@ -46,44 +39,13 @@ print(statistics.median(calls) * 1e6)
 """
 
 
-def one_run(src: str, backend: str, n: int) -> float:
-    env = {**os.environ, "PYTHONPATH": src}
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'ab.sqlite'}"
-            out = subprocess.run([sys.executable, "-c", CHILD, url, str(n)], env=env, capture_output=True,
-                                 text=True, check=True, timeout=600)
-        return float(out.stdout.split()[-1])
-    db = f"set_event_ab_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    try:
-        out = subprocess.run([sys.executable, "-c", CHILD, f"{PG}/{db}", str(n)], env=env, capture_output=True,
-                             text=True, check=True, timeout=600)
-        return float(out.stdout.split()[-1])
-    finally:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+def measure(src: str, backend: str, n: int) -> dict[str, float]:
+    return {"": run_child(CHILD, src, backend, n, 1)[0]}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a_src")
-    p.add_argument("b_src")
-    p.add_argument("--rounds", type=int, default=8)
-    p.add_argument("--n", type=int, default=500, help="set_event calls per timed workflow (3 are timed)")
-    p.add_argument("--backend", choices=["both", "sqlite", "postgres"], default="both")
-    args = p.parse_args()
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    trees = {"A": str(Path(args.a_src).resolve()), "B": str(Path(args.b_src).resolve())}
-    got: dict[tuple[str, str], list[float]] = {}
-    for _ in range(args.rounds):
-        for backend in backends:
-            for name, src in trees.items():
-                got.setdefault((backend, name), []).append(one_run(src, backend, args.n))
-    for (backend, name), runs in got.items():
-        print(f"{backend:8} {name} ({trees[name]}): set_event() call median per run (us) "
-              f"{[round(r) for r in runs]}, median {statistics.median(runs):.0f}, min {min(runs):.0f}")
+    args = parser(__doc__, 8, "set_event calls per timed workflow (3 are timed)").parse_args()
+    take_turns(args, measure, "set_event() call")
 
 
 if __name__ == "__main__":

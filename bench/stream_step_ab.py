@@ -12,18 +12,11 @@ from favouring one tree.
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
-import subprocess
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
-import psycopg
-
-PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.ab import parser, run_child, take_turns
 
 CHILD = """
 import statistics, sys, time, uuid
@@ -62,48 +55,14 @@ print(statistics.median(step) * 1e6, statistics.median(body) * 1e6)
 """
 
 
-def one_run(src: str, backend: str, n: int) -> tuple[float, float]:
-    env = {**os.environ, "PYTHONPATH": src}
-
-    def run(url: str) -> tuple[float, float]:
-        out = subprocess.run([sys.executable, "-c", CHILD, url, str(n)], env=env, capture_output=True,
-                             text=True, check=True, timeout=600)
-        step, body = out.stdout.split()[-2:]
-        return float(step), float(body)
-
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            return run(f"sqlite:///{Path(tmp) / 'ab.sqlite'}")
-    db = f"stream_step_ab_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{db}"')
-    try:
-        return run(f"{PG}/{db}")
-    finally:
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+def measure(src: str, backend: str, n: int) -> dict[str, float]:
+    step, body = run_child(CHILD, src, backend, n, 2)
+    return {"step": step, "body": body}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a_src")
-    p.add_argument("b_src")
-    p.add_argument("--rounds", type=int, default=6)
-    p.add_argument("--n", type=int, default=500, help="write_stream calls per timed workflow (3 of each)")
-    p.add_argument("--backend", choices=["both", "sqlite", "postgres"], default="both")
-    args = p.parse_args()
-    backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
-    trees = {"A": str(Path(args.a_src).resolve()), "B": str(Path(args.b_src).resolve())}
-    got: dict[tuple[str, str, str], list[float]] = {}
-    for _ in range(args.rounds):
-        for backend in backends:
-            for name, src in trees.items():
-                step, body = one_run(src, backend, args.n)
-                got.setdefault((backend, "step", name), []).append(step)
-                got.setdefault((backend, "body", name), []).append(body)
-    for (backend, where, name), runs in sorted(got.items()):
-        print(f"{backend:8} {where:4} {name} ({trees[name]}): write_stream() call median per run (us) "
-              f"{[round(r) for r in runs]}, median {statistics.median(runs):.0f}, min {min(runs):.0f}")
+    args = parser(__doc__, 6, "write_stream calls per timed workflow (3 of each)").parse_args()
+    take_turns(args, measure, "write_stream() call")
 
 
 if __name__ == "__main__":
