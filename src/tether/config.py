@@ -37,6 +37,9 @@ class DBOSConfig(TypedDict, total=False):
       looks for dead processes to adopt (default 2).
     - ``heartbeat_timeout_sec`` (Tether's): how long without a heartbeat before this process's workflows may be
       adopted by another (default 10; at least twice the interval). See docs/guarantees.md.
+    - ``wakeup_recheck_interval_sec`` (Tether's): how often the safety net against a lost wake-up re-checks
+      every waiting ``recv``, ``get_event``, stream read and ``get_result`` in the database, in one read per
+      kind of wait however many there are (default 30).
     """
 
     name: str
@@ -82,6 +85,7 @@ class DBOSConfig(TypedDict, total=False):
     db_pool_size: int | None
     heartbeat_interval_sec: float | None
     heartbeat_timeout_sec: float | None
+    wakeup_recheck_interval_sec: float | None
 
 
 # Keys Tether accepts and does not act on, each with the reason (also the "not supported" rows of
@@ -148,6 +152,7 @@ class Settings:
     sqlite_busy_timeout_sec: float = 60.0
     heartbeat_interval_sec: float = 2.0
     heartbeat_timeout_sec: float = 10.0
+    wakeup_recheck_interval_sec: float = 30.0
     # executor_id came from the config or DBOS__VMID (not the shared default "local"): a live process already
     # holding it is a mistake, and launch refuses.
     executor_id_explicit: bool = False
@@ -212,6 +217,9 @@ def settings_from_config(config: DBOSConfig) -> Settings:
     if not (isinstance(interval, (int, float)) and isinstance(timeout, (int, float))
             and 0 < interval < math.inf and 2 * interval <= timeout < math.inf):
         raise ConfigError("heartbeat_interval_sec must be positive and heartbeat_timeout_sec at least twice it")
+    recheck = config.get("wakeup_recheck_interval_sec") or 30.0
+    if not (isinstance(recheck, (int, float)) and 0 < recheck < math.inf):
+        raise ConfigError("wakeup_recheck_interval_sec must be a positive number of seconds")
     # as DBOS: an explicit application_version, else enable_patching's pin, else the environment
     version = config.get("application_version") or (
         "PATCHING_ENABLED" if config.get("enable_patching") else os.environ.get("DBOS__APPVERSION") or "")
@@ -230,6 +238,7 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         sqlite_busy_timeout_sec=float(busy),
         heartbeat_interval_sec=float(interval),
         heartbeat_timeout_sec=float(timeout),
+        wakeup_recheck_interval_sec=float(recheck),
         telemetry=_telemetry(config),
     )
 

@@ -90,7 +90,8 @@ async def read_stream_offset(rt: Runtime, workflow_id: str, key: str, offset: in
             return True, got.values[0]
         return (False, None) if got.closed else None
 
-    found = await rt.wait_until([("stream", workflow_id, reader.key), ("wf", workflow_id, "")], look, deadline)
+    stream = ("stream", workflow_id, reader.key)
+    found = await rt.wait_until([stream, ("wf", workflow_id, "")], look, deadline, marks={stream: reader.offset})
     if found is None or not found[0]:
         raise DBOSStreamTimeoutError(workflow_id, key, timeout_seconds)
     return found[1]

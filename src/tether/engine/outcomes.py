@@ -11,6 +11,7 @@ from tether.engine import validation
 from tether.engine.context import WorkflowContext, current_workflow, workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.engine.steps import replay
+from tether.engine.waiters import WF_EXISTS
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     AwaitedWorkflowMaxRecoveryAttemptsExceeded,
@@ -127,7 +128,8 @@ async def wait_for_workflow(rt: Runtime, workflow_id: str, timeout_s: float | No
         return await rt.io_until(deadline, functools.partial(rt.store.get_workflow, load_input=False,
                                                              load_output=False), workflow_id)
 
-    row = await rt.wait_until([("wf", workflow_id, "")], check, deadline)
+    key = ("wf", workflow_id, "")
+    row = await rt.wait_until([key], check, deadline, marks={key: WF_EXISTS})
     if row is None:
         raise WorkflowNotFoundError(workflow_id)
     return row

@@ -11,7 +11,7 @@ import logging
 import math
 import random
 import threading
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from tether.config import Settings
@@ -19,8 +19,9 @@ from tether.engine.bridge import close_thread_loop, inline_io
 from tether.engine.clock import Clock
 from tether.engine.context import current_workflow
 from tether.engine.outage import OutageLog, gives_up, retry_delay
+from tether.engine.recheck import recheck_forever, recheck_waiters
 from tether.engine.threads import DaemonExecutor, WorkerThreads
-from tether.engine.waiters import Key, WakeupHub
+from tether.engine.waiters import Key, WakeupHub, default_mark
 from tether.errors import DatabaseUnavailableError, NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
 from tether.storage.base import WorkflowRow
@@ -29,15 +30,12 @@ from tether.storage.provision import create_database as create_database  # run b
 T = TypeVar("T")
 logger = logging.getLogger("tether")
 
-# How long a waiter sleeps before re-checking the database even without a wake-up. Wake-ups are pushed
-# (in-process, LISTEN/NOTIFY, the SQLite wake-up log); this only bounds the damage of a lost one.
-FALLBACK_RECHECK_SECONDS = 30.0
 # How many outcomes of workflows that ended in this process are kept for get_result.
 _RECENT_OUTCOMES = 4096
 # Wake-up kind for "any workflow changed to status <key>" (registered with workflow id "*").
 ANY_STATUS_KIND = "wf-any"
-# After the listener reconnects, waiters re-check in batches of this many, this far apart (10,000 waiters
-# take about a second), so that they do not all query the database at the same instant.
+# After the listener reconnects, waiters outside the batched re-check (engine/recheck.py) re-check in batches
+# of this many, this far apart, so that they do not all query the database at the same instant.
 RECHECK_BATCH = 200
 RECHECK_PAUSE_SECONDS = 0.02
 
@@ -74,6 +72,7 @@ class Runtime:
         self.membership: Any = None
         self.lease_valid_until = math.inf
         self.preempted: set[str] = set()
+        self.submit_to_loop(recheck_forever(self))  # the safety net against a lost wake-up
 
     # -- plumbing ----------------------------------------------------------------------------------------
     def _run_loop(self) -> None:
@@ -177,12 +176,15 @@ class Runtime:
 
     def _on_listener_reconnect(self) -> None:
         """The listener is back after losing its connection: notifications sent meanwhile are lost, so every
-        waiter re-checks the database once, a batch at a time rather than all in the same instant."""
+        waiter re-checks the database once: those of ``wait_until`` in one batched pass, the others (which
+        read for themselves) a batch at a time rather than all in the same instant."""
         if not self.destroyed:
             asyncio.run_coroutine_threadsafe(self._recheck_all_waiters(), self.loop)
 
     async def _recheck_all_waiters(self) -> None:
-        waiters = self.hub.snapshot()
+        rechecked = set(self.hub.rechecked())
+        waiters = [w for w in self.hub.snapshot() if w not in rechecked]
+        await recheck_waiters(self)
         for start in range(0, len(waiters), RECHECK_BATCH):
             for waiter in waiters[start:start + RECHECK_BATCH]:
                 waiter.wake()
@@ -234,23 +236,29 @@ class Runtime:
         self._on_wakeup(kind, workflow_id, key)
 
     async def wait_until(self, keys: list[Key], check: Callable[[], Awaitable[T | None]],
-                         deadline_ms: int | None, on_wake: Callable[[], None] | None = None
-                         ) -> T | None:
-        """Re-run ``check`` whenever a key is notified, until it returns non-None or the deadline passes."""
+                         deadline_ms: int | None, on_wake: Callable[[], None] | None = None, *,
+                         marks: Mapping[Key, int] | None = None) -> T | None:
+        """Re-run ``check`` whenever a key is notified, until it returns non-None or the deadline passes.
+
+        The wait has no timer but its deadline: a lost wake-up is repaired by the batched re-check
+        (engine/recheck.py), which wakes the waiter when one of its keys holds what ``marks`` says it waits
+        for (by default: a message, an event, a stream's first value, the workflow's end; see
+        ``engine/waiters.py``).
+        """
+        key_marks = [default_mark(k[0]) if marks is None else marks.get(k, default_mark(k[0])) for k in keys]
         while True:
-            waiter = self.hub.register(keys)
+            waiter = self.hub.register(keys, key_marks)
             try:
                 got = await check()
                 if got is not None:
                     return got
                 if on_wake is not None:
                     on_wake()
-                timeout = FALLBACK_RECHECK_SECONDS
+                timeout = None
                 if deadline_ms is not None:
-                    remaining = (deadline_ms - self.clock.now_ms()) / 1000
-                    if remaining <= 0:
+                    timeout = (deadline_ms - self.clock.now_ms()) / 1000
+                    if timeout <= 0:
                         return None
-                    timeout = min(timeout, remaining)
                 await self.hub.wait(waiter, timeout)
             finally:
                 self.hub.unregister(waiter)

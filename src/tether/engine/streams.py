@@ -119,11 +119,12 @@ class StreamReader:
             return got if got.values or got.closed else None
 
         deadline = None if timeout_seconds is None else self.rt.clock.now_ms() + int(timeout_seconds * 1000)
-        keys = [("stream", self.workflow_id, self.key), ("wf", self.workflow_id, "")]
+        stream = ("stream", self.workflow_id, self.key)
+        keys = [stream, ("wf", self.workflow_id, "")]
         if self.reader_id is not None:
             keys.append(("wf", self.reader_id, ""))
         while True:
-            got = await self.rt.wait_until(keys, look, deadline)
+            got = await self.rt.wait_until(keys, look, deadline, marks={stream: self.offset})
             if got is None:
                 if deadline is not None and self.rt.clock.now_ms() >= deadline:
                     raise DBOSStreamTimeoutError(self.workflow_id, self.key, timeout_seconds)

@@ -5,25 +5,43 @@ A waiter belongs to the event loop that created it and is resolved thread-safely
 but a callback on that loop: 10,000 parked async waiters hold no thread, and a notification for one key touches
 only the waiters of that key. Kinds: ``msg`` (key = topic), ``event`` (key), ``stream`` (key), ``wf`` (status
 changes; the key is ignored).
+
+A waiter registered with *marks* (one per key) also takes part in the safety net against a lost wake-up
+(``Runtime.recheck_waiters``): one batched query per kind asks which of the parked waiters' keys hold what they
+wait for, and wakes only those. A mark says what that is: for ``msg`` and ``event`` nothing (a message is
+queued, the event is set), for ``stream`` the offset waited for (a value at or past it), for ``wf``
+:data:`WF_EXISTS` or :data:`WF_ENDED`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 Key = tuple[str, str, str]
 Tap = Callable[[str, str, str], None]
 
+# The marks of a ``wf`` key: wake when the workflow exists, or when it has ended (the default).
+WF_EXISTS = 0
+WF_ENDED = 1
+
+
+def default_mark(kind: str) -> int:
+    """The mark a key of ``kind`` gets unless its waiter says otherwise: a workflow's end, a stream's first
+    value, any message or event."""
+    return WF_ENDED if kind == "wf" else 0
+
 
 class Waiter:
-    __slots__ = ("future", "keys", "loop")
+    __slots__ = ("future", "keys", "loop", "marks")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, keys: tuple[Key, ...]) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, keys: tuple[Key, ...],
+                 marks: tuple[int, ...] | None) -> None:
         self.loop = loop
         self.future: asyncio.Future[None] = loop.create_future()
         self.keys = keys
+        self.marks = marks  # None: not re-checked by the safety net (the waiter has a timer of its own)
 
     def wake(self) -> None:
         if not self.future.done():
@@ -41,6 +59,7 @@ class WakeupHub:
         # (kind, workflow_id) -> key -> waiters; the two levels let a wildcard wake every key of a workflow.
         self._waiters: dict[tuple[str, str], dict[str, set[Waiter]]] = {}
         self._registered = 0
+        self._rechecked: dict[Waiter, None] = {}  # waiters with marks, in registration order
         self._taps: tuple[Tap, ...] = ()
 
     def add_tap(self, tap: Tap) -> None:
@@ -55,12 +74,23 @@ class WakeupHub:
         with self._lock:
             self._taps = tuple(t for t in self._taps if t != tap)  # == : bound methods are made anew
 
-    def register(self, keys: Iterable[Key]) -> Waiter:
-        """Register interest before checking the database, so no wake-up falls between check and wait."""
+    def register(self, keys: Iterable[Key], marks: Sequence[int] | None = None) -> Waiter:
+        """Register interest before checking the database, so no wake-up falls between check and wait.
+
+        With ``marks`` (one per key, see the module's docstring) the waiter is also re-checked by the batched
+        safety net; without, it must bound its own wait.
+
+        Raises:
+            ValueError: ``marks`` does not give one mark per key.
+        """
         norm = tuple((k, w, "" if k == "wf" else key) for k, w, key in keys)
-        waiter = Waiter(asyncio.get_running_loop(), norm)
+        if marks is not None and len(marks) != len(norm):
+            raise ValueError(f"{len(marks)} marks for {len(norm)} keys")
+        waiter = Waiter(asyncio.get_running_loop(), norm, None if marks is None else tuple(marks))
         with self._lock:
             self._registered += 1
+            if marks is not None:
+                self._rechecked[waiter] = None
             for kind, wfid, key in norm:
                 self._waiters.setdefault((kind, wfid), {}).setdefault(key, set()).add(waiter)
         return waiter
@@ -69,6 +99,7 @@ class WakeupHub:
         """Forget a waiter; call exactly once per :meth:`register`."""
         with self._lock:
             self._registered -= 1
+            self._rechecked.pop(waiter, None)
             for kind, wfid, key in waiter.keys:
                 by_key = self._waiters.get((kind, wfid))
                 if by_key is None:
@@ -103,6 +134,11 @@ class WakeupHub:
         with self._lock:
             found = {id(w): w for by_key in self._waiters.values() for group in by_key.values() for w in group}
         return list(found.values())
+
+    def rechecked(self) -> list[Waiter]:
+        """Every waiter parked right now that the batched safety net re-checks (registered with marks)."""
+        with self._lock:
+            return list(self._rechecked)
 
     def notify_all(self) -> None:
         """Wake everyone to re-check (notifications may have been lost)."""

@@ -431,6 +431,18 @@ class Store(abc.ABC):
     def list_streams(self, workflow_id: str) -> list[tuple[str, int, bool]]:
         """Every stream the workflow wrote: (key, number of values, closed), by key."""
 
+    # -- wake-ups ---------------------------------------------------------------------------------------
+    @abc.abstractmethod
+    def recheck_waiters(self, kind: str, wants: Sequence[tuple[str, str, int]]) -> list[tuple[str, str, int]]:
+        """Of ``wants`` — (workflow ID, key, mark) of waiters of one ``kind`` (see ``engine/waiters.py``) —
+        those whose key holds what the waiter waits for now: for ``msg`` a message queued on that topic, for
+        ``event`` the event set, for ``stream`` a value at an offset >= mark, for ``wf`` the workflow existing
+        (mark 0) or ended (mark 1). One read, whatever the number of entries.
+
+        Raises:
+            KeyError: ``kind`` is none of these.
+        """
+
     # -- moving a DBOS database over ------------------------------------------------------------------------
     @abc.abstractmethod
     def import_rows(self, batches: Iterable[ImportBatch]) -> ImportCounts:

@@ -29,6 +29,7 @@ from tether.storage.liststore import ListStore
 from tether.storage.liststore import workflow_row as _workflow_row
 from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
+from tether.storage.recheckstore import RecheckStore
 from tether.storage.schedulestore import ScheduleStore
 from tether.storage.selectstore import SelectStore
 from tether.storage.session import (
@@ -42,7 +43,8 @@ from tether.storage.streamstore import StreamStore
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
 
-class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, Store):
+class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, RecheckStore,
+               Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 

@@ -220,6 +220,28 @@ ORDER BY seq LIMIT :limit
 SELECT key, count(value), max(CASE WHEN value IS NULL THEN 1 ELSE 0 END) FROM streams
 WHERE workflow_uuid = :workflow_uuid GROUP BY key ORDER BY key
 
+-- name: recheck_messages
+-- The safety net against a lost wake-up (engine/runtime.py::recheck_waiters), one statement for many parked
+-- waiters: of :wants, a JSON array of [workflow, key, mark], the entries whose workflow has a message queued
+-- on that topic. The same for the three statements below: an event set; a stream value at offset >= mark;
+-- the workflow existing (mark 0) or ended (mark 1).
+SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
+WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = w->>0 AND m.topic = w->>1)
+
+-- name: recheck_events
+SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
+WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = w->>0 AND e.key = w->>1)
+
+-- name: recheck_streams
+SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
+WHERE EXISTS (SELECT 1 FROM streams s WHERE s.workflow_uuid = w->>0 AND s.key = w->>1
+                                        AND s.seq >= CAST(w->>2 AS BIGINT))
+
+-- name: recheck_workflows
+SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
+WHERE EXISTS (SELECT 1 FROM workflow_status s WHERE s.workflow_uuid = w->>0
+              AND (w->>2 = '0' OR s.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')))
+
 -- name: workflow_status_only
 SELECT status FROM workflow_status WHERE workflow_uuid = :workflow_uuid
 

@@ -1,0 +1,167 @@
+"""A wake-up that never arrives is repaired by the batched re-check (engine/recheck.py): one read per kind of
+wait, however many waiters, wakes exactly those whose key now holds what they wait for.
+
+Wake-ups are lost here for real: the process's listener is stopped, and the writes are made through another
+store on the same database (another connection, as another process would), so nothing notifies this
+process's waiters. The periodic pass is pushed out of reach (an interval of an hour) and run by hand, so no
+test depends on timing; the last test shows the periodic pass doing the same at a short configured interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tether import DBOS
+from tether.config import parse_database_url
+from tether.engine.recheck import recheck_waiters
+from tether.errors import AwaitedWorkflowCancelledError
+from tether.serialization import serialize
+from tether.storage import Store, open_store
+from tests.conftest import make_config
+
+WAITERS = 60
+
+
+@DBOS.workflow()
+async def waits_for_go() -> Any:
+    return await DBOS.recv_async("go", timeout_seconds=3600)
+
+
+@DBOS.workflow()
+async def waits_for_event(target: str) -> Any:
+    return await DBOS.get_event_async(target, "ready", timeout_seconds=3600)
+
+
+def _launch(db_url: str, interval: float) -> None:
+    DBOS(config=make_config(db_url, wakeup_recheck_interval_sec=interval))
+    DBOS.launch()
+
+
+@pytest.fixture
+def deaf(db_url: str) -> Iterator[Store]:
+    """A launched DBOS whose listener is stopped (other connections' writes wake nobody) and whose periodic
+    re-check is an hour away, with another store on the same database to write behind its back."""
+    _launch(db_url, 3600)
+    other = open_store(parse_database_url(db_url))
+    try:
+        DBOS._rt()._listener.stop()
+        yield other
+    finally:
+        other.close()
+        DBOS.destroy()
+
+
+async def _parked(kind: str, n: int) -> None:
+    rt = DBOS._rt()
+    while rt.hub.count(kind) < n:  # every workflow has registered its waiter
+        await asyncio.sleep(0.01)
+
+
+def _now() -> int:
+    return DBOS._rt().clock.now_ms()
+
+
+def test_lost_message_wakeups_are_repaired_by_one_read_per_kind(deaf: Store) -> None:
+    rt = DBOS._rt()
+
+    async def main() -> None:
+        handles = [await DBOS.start_workflow_async(waits_for_go) for _ in range(WAITERS)]
+        await _parked("msg", WAITERS)
+        half = WAITERS // 2
+        for i, h in enumerate(handles[:half]):
+            assert deaf.send_message(h.workflow_id, "go", serialize(i), _now())
+        assert rt.hub.count("msg") == WAITERS  # nothing told them
+
+        done = await recheck_waiters(rt)
+        # One read for the messages and one for the workflows' own status, for all 60 waiters; only the 30
+        # with a message are woken.
+        assert (done.reads, done.woken) == (2, half)
+        assert [await h.get_result() for h in handles[:half]] == list(range(half))
+        assert rt.hub.count("msg") == WAITERS - half
+
+        again = await recheck_waiters(rt)  # nothing new: nobody is woken
+        assert (again.reads, again.woken) == (2, 0)
+
+        for i, h in enumerate(handles[half:]):
+            assert deaf.send_message(h.workflow_id, "go", serialize(half + i), _now())
+        assert (await recheck_waiters(rt)).woken == WAITERS - half
+        assert [await h.get_result() for h in handles] == list(range(WAITERS))
+
+    asyncio.run(main())
+
+
+def test_lost_event_and_stream_wakeups_wake_only_the_waiters_whose_mark_is_reached(deaf: Store) -> None:
+    rt = DBOS._rt()
+
+    async def main() -> None:
+        target = await DBOS.start_workflow_async(waits_for_go)
+        await _parked("msg", 1)
+        getters = [await DBOS.start_workflow_async(waits_for_event, target.workflow_id) for _ in range(10)]
+        await _parked("event", 10)
+        deaf.write_stream(target.workflow_id, "out", serialize("v0"), _now())
+        # Readers of offsets 1 and 2 of a stream that holds offset 0: neither has anything yet.
+        readers = [asyncio.ensure_future(DBOS.read_stream_offset_async(target.workflow_id, "out", offset))
+                   for offset in (1, 2)]
+        await _parked("stream", 2)
+
+        deaf.set_event(target.workflow_id, "other", serialize("no"), _now())  # a key nobody waits for
+        assert (await recheck_waiters(rt)).woken == 0
+        deaf.set_event(target.workflow_id, "ready", serialize("yes"), _now())
+        assert (await recheck_waiters(rt)).woken == 10
+        assert [await h.get_result() for h in getters] == ["yes"] * 10
+
+        deaf.write_stream(target.workflow_id, "out", serialize("v1"), _now())
+        assert (await recheck_waiters(rt)).woken == 1  # the reader of offset 1, not that of offset 2
+        assert await readers[0] == "v1"
+        assert not readers[1].done()
+        deaf.write_stream(target.workflow_id, "out", serialize("v2"), _now())
+        assert (await recheck_waiters(rt)).woken == 1
+        assert await readers[1] == "v2"
+
+        await DBOS.send_async(target.workflow_id, "bye", "go")
+        assert await target.get_result() == "bye"
+
+    asyncio.run(main())
+
+
+def test_a_cancellation_whose_wake_up_was_lost_stops_the_wait(deaf: Store) -> None:
+    rt = DBOS._rt()
+
+    async def main() -> None:
+        handles = [await DBOS.start_workflow_async(waits_for_go) for _ in range(3)]
+        await _parked("msg", 3)
+        assert deaf.set_status([handles[0].workflow_id], "CANCELLED", _now()) == [handles[0].workflow_id]
+        done = await recheck_waiters(rt)
+        assert done.woken == 1
+        with pytest.raises(AwaitedWorkflowCancelledError):
+            await handles[0].get_result()
+        await _parked("msg", 2)
+        for h in handles[1:]:
+            await DBOS.send_async(h.workflow_id, "ok", "go")
+        assert [await h.get_result() for h in handles[1:]] == ["ok", "ok"]
+
+    asyncio.run(main())
+
+
+def test_the_periodic_recheck_repairs_lost_wake_ups_at_the_configured_interval(db_url: str) -> None:
+    _launch(db_url, 0.05)
+    other = open_store(parse_database_url(db_url))
+    try:
+        DBOS._rt()._listener.stop()
+
+        async def main() -> None:
+            handles = [await DBOS.start_workflow_async(waits_for_go) for _ in range(20)]
+            await _parked("msg", 20)
+            for i, h in enumerate(handles):
+                other.send_message(h.workflow_id, "go", serialize(i), _now())
+            # Nothing but the periodic pass can wake them now.
+            assert [await h.get_result() for h in handles] == list(range(20))
+
+        asyncio.run(main())
+    finally:
+        other.close()
+        DBOS.destroy()
