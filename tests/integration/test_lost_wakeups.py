@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import make_config
 from tether import DBOS
 from tether.config import parse_database_url
 from tether.engine.recheck import recheck_waiters
 from tether.errors import AwaitedWorkflowCancelledError
 from tether.serialization import serialize
 from tether.storage import Store, open_store
-from tests.conftest import make_config
 
 WAITERS = 60
 
