@@ -163,6 +163,37 @@ def versioned_events() -> str:
     return "done"
 
 
+GROUP_WORKFLOWS = 40
+GROUP_STEPS = 25
+
+
+@DBOS.step()
+async def group_step(n: int, i: int) -> int:
+    note("group", f"{phase} {n} {i}")
+    return n * 1000 + i
+
+
+@DBOS.workflow()
+async def group_workflow(n: int) -> int:
+    """One of many async workflows checkpointing at once (group commit); killed at an arbitrary moment."""
+    total = 0
+    for i in range(GROUP_STEPS):
+        total += await group_step(n, i)
+    return total
+
+
+def group_main() -> None:
+    ids = [f"crash-group-{executor_id}-{n}" for n in range(GROUP_WORKFLOWS)]
+    if phase == "start":
+        for n, wfid in enumerate(ids):
+            with SetWorkflowID(wfid):
+                DBOS.start_workflow(group_workflow, n)
+        note("markers", "started")
+        time.sleep(120)
+        return
+    print(json.dumps({"result": [DBOS.retrieve_workflow(wfid).get_result() for wfid in ids]}))
+
+
 WORKFLOWS = {"events": (versioned_events, ()), "steps": (multi_step, ()), "sleep": (sleeper, (3.0,)),
              "recv": (receiver, ()),
              "select": (selector, ()), "select-wait": (select_waiting, ()),
@@ -174,6 +205,10 @@ def main() -> None:
                  "application_version": "crash-v1", "sqlite_poll_interval_sec": 0.02})
     started = time.time()
     DBOS.launch()
+    if scenario == "group":
+        group_main()
+        DBOS.destroy()
+        return
     wfid = f"crash-{scenario}-{executor_id}"
     func, args = WORKFLOWS[scenario]
     if phase == "start":

@@ -4,6 +4,7 @@ none stuck, every step ran once, every message was received once."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -139,3 +140,47 @@ def test_pool_hands_out_no_connection_the_restart_killed(pg_cluster: PgCluster) 
         assert store.get_workflow("nobody") is None
     finally:
         store.close()
+
+
+def test_restart_with_group_commits_in_flight_fails_no_workflow(pg_cluster: PgCluster) -> None:
+    """Many async workflows checkpointing at once (their checkpoints share transactions) while the server
+    restarts and then stays down for a second: batches are cut off with their commit's fate unknown. Every
+    workflow still finishes with its right result, every step ran once, and each is recorded once."""
+    url = pg_cluster.create_database("tether_group_outage")
+    tag = uuid.uuid4().hex[:8]
+    workflows, steps = 60, 20
+    runs: Counter[tuple[int, int]] = Counter()
+
+    @DBOS.step(name=f"group-step-{tag}")
+    async def step(n: int, i: int) -> int:
+        runs[(n, i)] += 1
+        await asyncio.sleep(0.01)
+        return i
+
+    @DBOS.workflow(name=f"group-{tag}")
+    async def workflow(n: int) -> int:
+        total = 0
+        for i in range(steps):
+            total += await step(n, i)
+        return total
+
+    DBOS(config=make_config(url))
+    DBOS.launch()
+    try:
+        handles = [DBOS.start_workflow(workflow, n) for n in range(workflows)]
+        _until(lambda: sum(runs.values()) >= workflows * steps // 4, "the workflows to step")
+        pg_cluster.restart()
+        _until(lambda: sum(runs.values()) >= workflows * steps // 2, "the workflows to step on after the restart")
+        pg_cluster.stop()
+        time.sleep(1.0)
+        pg_cluster.start()
+        assert [h.get_result() for h in handles] == [sum(range(steps))] * workflows
+        assert {h.get_status().status for h in handles} == {"SUCCESS"}
+        assert set(runs.values()) == {1} and len(runs) == workflows * steps  # no step ran twice
+        with psycopg.connect(url) as conn:
+            counts = conn.execute("SELECT count(*), count(DISTINCT (workflow_uuid, function_id)) "
+                                  "FROM tether.operation_outputs").fetchone()
+        assert counts == (workflows * steps, workflows * steps)
+        assert DBOS._runtime is not None and DBOS._runtime.commits.largest > 1  # checkpoints did share commits
+    finally:
+        DBOS.destroy()

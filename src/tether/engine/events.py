@@ -10,6 +10,7 @@ from tether.engine.context import current_step, require_workflow, workflow_for_o
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
 from tether.storage.base import EventVersionRow, OperationRow
+from tether.storage.checkpoints import RecordOperation
 from tether.types import EventVersion, WorkflowSerializationFormat
 
 
@@ -101,9 +102,9 @@ async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds:
     if deadline is None:
         deadline = started + int(timeout_seconds * 1000)
     if ctx is not None and fid is not None and ctx.recorded.get(fid + 1) is None:
-        await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+        await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid + 1, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
-            completed_at=started))
+            completed_at=started)))
 
     async def look() -> bytes | EventVersionRow | None:
         if versioned:
@@ -119,9 +120,9 @@ async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds:
             output = serialize([k, got.version, deserialize(got.value), got.created_at], ctx.serialization)
         else:
             output = got if got is not None else serialize(None)
-        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+        prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.getEventWithVersion" if versioned else "DBOS.getEvent",
-            output=output, started_at=started, completed_at=rt.clock.now_ms()))
+            output=output, started_at=started, completed_at=rt.clock.now_ms())))
         if prior is not None:
             return _recorded(prior.output, versioned)
     if isinstance(got, EventVersionRow):
@@ -156,9 +157,9 @@ async def get_all_events(rt: Runtime, workflow_id: str) -> dict[str, Any]:
     raw = await rt.io(rt.store.get_all_events, workflow_id)
     values = {k: deserialize(v) for k, v in raw.items()}
     if ctx is not None and fid is not None:
-        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+        prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.get_events", output=serialize(values),
-            started_at=started, completed_at=rt.clock.now_ms()))
+            started_at=started, completed_at=rt.clock.now_ms())))
         if prior is not None:
             return dict(deserialize(prior.output))
     return values

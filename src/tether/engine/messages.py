@@ -16,6 +16,7 @@ from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
 from tether.serialization import deserialize, serialize
 from tether.storage.base import NULL_TOPIC, OperationRow, OutgoingMessage
+from tether.storage.checkpoints import RecordOperation
 from tether.types import WorkflowSerializationFormat
 
 
@@ -121,12 +122,12 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     tracing.event("DBOS.recv", fid, topic=topic)
     if got is None:
         if sleep_row is not None:
-            await rt.io(rt.store.record_operation, wfid, sleep_row)
+            await rt.checkpoint(RecordOperation(wfid, sleep_row))
             sleep_row = None
         got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
     if got is None:
-        prior = await rt.io(rt.store.record_operation, wfid, OperationRow(
+        prior = await rt.checkpoint(RecordOperation(wfid, OperationRow(
             function_id=fid, function_name="DBOS.recv", output=serialize(None), started_at=started,
-            completed_at=rt.clock.now_ms()))
+            completed_at=rt.clock.now_ms())))
         return deserialize(prior.output) if prior is not None else None
     return deserialize(got)

@@ -20,6 +20,7 @@ from tether.errors import (
 )
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
+from tether.storage.checkpoints import RecordOperation
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
 
@@ -60,7 +61,7 @@ async def record_result(ctx: WorkflowContext, fid: int, workflow_id: str, starte
         row.output = serialize(value, ctx.serialization)
     else:
         row.error = serialize_error(error, ctx.serialization)
-    prior = await rt.io(rt.store.record_operation, ctx.workflow_id, row)
+    prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, row))
     if prior is not None:
         return replay(prior)
     if error is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from tether.engine.context import require_workflow
 from tether.storage.base import OperationRow
+from tether.storage.checkpoints import RecordOperation
 
 
 def marker_name(patch_name: str) -> str:
@@ -34,8 +35,8 @@ async def patch(patch_name: str) -> bool:
     fid = ctx.next_function_id()
     rt = ctx.runtime
     now = rt.clock.now_ms()
-    prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
-        function_id=fid, function_name=marker, started_at=now, completed_at=now))
+    prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
+        function_id=fid, function_name=marker, started_at=now, completed_at=now)))
     if prior is not None and prior.function_name != marker:
         ctx.last_function_id -= 1  # another execution recorded something else here: old path, id not taken
         return False

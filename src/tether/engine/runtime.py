@@ -18,6 +18,7 @@ from tether.config import Settings
 from tether.engine.bridge import close_thread_loop, inline_io
 from tether.engine.clock import Clock
 from tether.engine.context import current_workflow
+from tether.engine.groupcommit import GroupCommit, commit_writers
 from tether.engine.outage import OutageLog, gives_up, retry_delay
 from tether.engine.recheck import recheck_forever, recheck_waiters
 from tether.engine.threads import DaemonExecutor, WorkerThreads
@@ -25,6 +26,7 @@ from tether.engine.waiters import Key, WakeupHub, default_mark
 from tether.errors import DatabaseUnavailableError, NotLaunchedError, TetherError
 from tether.storage import Listener, Store, open_store
 from tether.storage.base import WorkflowRow
+from tether.storage.checkpoints import Checkpoint
 from tether.storage.provision import create_database as create_database  # run by launch() first
 
 T = TypeVar("T")
@@ -57,6 +59,7 @@ class Runtime:
                                        poll_interval=settings.sqlite_poll_interval_sec,
                                        busy_timeout=settings.sqlite_busy_timeout_sec)
         self._io_pool = DaemonExecutor(settings.db_pool_size)
+        self.commits = GroupCommit(self.store, self._io_pool.post, writers=commit_writers(settings.db_pool_size))
         self._workers = WorkerThreads(settings.max_executor_threads, on_retire=close_thread_loop)
         self.loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(target=self._run_loop, name="tether-loop", daemon=True)
@@ -123,6 +126,26 @@ class Runtime:
             return await self._call(fn, args), False
         except DatabaseUnavailableError as exc:
             return await self._ride_out(exc, fn, args, None)
+
+    async def checkpoint(self, item: Checkpoint[T]) -> T:
+        """Write a workflow's checkpoint (its start, a step's outcome, its end) through group commit: it may
+        share a transaction with other workflows' checkpoints, and returns once that has committed. In an
+        outage the checkpoint is tried again alone, as :meth:`io` does.
+
+        Raises:
+            NotLaunchedError: the runtime was destroyed.
+            The errors of the checkpoint's store method (its own failure, never another checkpoint's).
+        """
+        return (await self.checkpoint_noting_faults(item))[0]
+
+    async def checkpoint_noting_faults(self, item: Checkpoint[T]) -> tuple[T, bool]:
+        """:meth:`checkpoint`, also telling whether a try failed on the way (see :meth:`io_noting_faults`)."""
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return await self.commits.write(item), False
+        except DatabaseUnavailableError as exc:
+            return await self._ride_out(exc, item.alone, (self.store,), None)
 
     async def _call(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
         if inline_io():

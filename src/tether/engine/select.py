@@ -40,6 +40,7 @@ from tether.errors import (
 from tether.selection import SOURCE_TYPES, OnCompletion, OnEvent, OnMessage, Selected, Source
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow
+from tether.storage.checkpoints import RecordOperation
 from tether.storage.selectstore import selection_output, selection_value
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString
 
@@ -180,12 +181,12 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
     got = await look()
     if got is None:
         if sleep_row is not None:
-            await rt.io(rt.store.record_operation, wfid, sleep_row)
+            await rt.checkpoint(RecordOperation(wfid, sleep_row))
             sleep_row = None
         got = await rt.wait_until(_keys(p, wfid), look, deadline)
     if got is None:
         timed_out = outcome(selection_output('{"index":null}', None))
-        prior = await rt.io(rt.store.record_operation, wfid, timed_out)
+        prior = await rt.checkpoint(RecordOperation(wfid, timed_out))
         result = _selected(p, wfid, fid, prior) if prior is not None else None
     else:
         result = got if isinstance(got, Selected) else _selected(p, wfid, fid, got)

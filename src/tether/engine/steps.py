@@ -34,6 +34,7 @@ from tether.errors import (
 )
 from tether.serialization import deserialize, deserialize_error, serialize, serialize_error
 from tether.storage.base import OperationRow
+from tether.storage.checkpoints import RecordOperation
 
 logger = logging.getLogger("tether")
 
@@ -88,7 +89,7 @@ async def record_step(plan: StepPlan, name: str, result: Any, error: BaseExcepti
         row.output = serialize(result, fmt)
     else:
         row.error = serialize_error(error, fmt)
-    prior = await rt.io(rt.store.record_operation, plan.ctx.workflow_id, row)
+    prior = await rt.checkpoint(RecordOperation(plan.ctx.workflow_id, row))
     if prior is not None:
         return replay(prior)
     if error is not None:
@@ -302,9 +303,9 @@ async def durable_sleep(seconds: float) -> None:
     else:
         now = rt.clock.now_ms()
         wake_ms = now + int(seconds * 1000)
-        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+        prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.sleep", output=serialize(wake_ms), started_at=now,
-            completed_at=wake_ms))  # as DBOS shows it: the sleep's span is the time slept
+            completed_at=wake_ms)))  # as DBOS shows it: the sleep's span is the time slept
         if prior is not None:
             wake_ms = int(deserialize(prior.output))
 

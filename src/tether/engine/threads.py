@@ -120,12 +120,29 @@ class DaemonExecutor(concurrent.futures.Executor):
         self._calls.put((future, fn, args, loop))
         return future
 
+    def post(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` on a pool thread, with nobody waiting for it: ``fn`` reports its own outcome (an
+        exception it lets out is dropped).
+
+        Raises:
+            RuntimeError: the executor is shut down.
+        """
+        if self._closed:
+            raise RuntimeError("executor is closed")
+        self._calls.put((None, fn, (), None))
+
     def _work(self) -> None:
         while True:
             item = self._calls.get()
             if item is None:
                 return
             future, fn, args, loop = item
+            if future is None:  # posted
+                try:
+                    fn()
+                except BaseException:  # see post()
+                    pass
+                continue
             if loop is not None:
                 self._run_for_loop(future, fn, args, loop)
                 continue

@@ -14,6 +14,7 @@ from tether.engine.context import workflow_for_operation
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
 from tether.storage.base import OperationRow, WorkflowFilter
+from tether.storage.checkpoints import RecordOperation
 from tether.types import TERMINAL_STATUSES
 
 
@@ -51,9 +52,9 @@ async def wait_first(rt: Runtime, workflow_ids: Sequence[str], polling_interval_
         finally:
             rt.hub.unregister(waiter)
     if ctx is not None and fid is not None:
-        prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+        prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.waitFirst", output=serialize(first, ctx.serialization),
-            started_at=started, completed_at=rt.clock.now_ms()))
+            started_at=started, completed_at=rt.clock.now_ms())))
         if prior is not None:
             return str(deserialize(prior.output))
     return first
@@ -89,9 +90,9 @@ async def asyncio_wait(fs: Sequence[Awaitable[Any]], *, timeout: float | None = 
     started = rt.clock.now_ms()
     done, _ = await asyncio.wait(tasks, timeout=timeout, return_when=return_when)
     indexes = [i for i, t in enumerate(tasks) if t in done]
-    prior = await rt.io(rt.store.record_operation, ctx.workflow_id, OperationRow(
+    prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
         function_id=fid, function_name="DBOS.asyncio_wait", output=serialize(indexes, ctx.serialization),
-        started_at=started, completed_at=rt.clock.now_ms()))
+        started_at=started, completed_at=rt.clock.now_ms())))
     if prior is not None:
         indexes = list(deserialize(prior.output))
     return await _replay_split(tasks, indexes)

@@ -48,6 +48,7 @@ from tether.errors import (
 )
 from tether.serialization import deserialize, format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
+from tether.storage.checkpoints import CompleteWorkflow, InsertWorkflow, RecordOperation
 from tether.types import WorkflowSerializationFormat, WorkflowStatusString
 
 
@@ -182,9 +183,9 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     if holder is not None:
         wfid = holder  # return-existing: the caller (and a parent's checkpoint) gets the holder
     if parent is not None and function_id is not None:
-        await rt.io(rt.store.record_operation, parent.workflow_id, OperationRow(
+        await rt.checkpoint(RecordOperation(parent.workflow_id, OperationRow(
             function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
-            started_at=now, completed_at=now))
+            started_at=now, completed_at=now)))
     if holder is not None:
         return Start(wfid, False, reg, args, kwargs, result_fid=result_fid)
     if created:
@@ -205,7 +206,7 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None,
     """
     for _ in range(_DEDUP_ATTEMPTS):
         try:
-            (created, existing), faulted = await rt.io_noting_faults(rt.store.insert_workflow, row)
+            (created, existing), faulted = await rt.checkpoint_noting_faults(InsertWorkflow(row))
         except QueueDeduplicatedError:
             if duplication_policy != "return-existing" or row.queue_name is None or row.deduplication_id is None:
                 raise
@@ -307,7 +308,7 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     else:
         status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
     try:
-        recorded = await rt.io(rt.store.complete_workflow, wfid, status, output_b, error_b, rt.clock.now_ms())
+        recorded = await rt.checkpoint(CompleteWorkflow(wfid, status, output_b, error_b, rt.clock.now_ms()))
     except BaseException as exc:
         strand(rt, start, exc)
         raise

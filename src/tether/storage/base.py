@@ -11,6 +11,7 @@ import abc
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from tether.storage.checkpoints import Checkpoint, Outcome, write_alone
 from tether.storage.importstore import ImportBatch, ImportCounts
 from tether.storage.records import (
     NULL_TOPIC,
@@ -291,6 +292,17 @@ class Store(abc.ABC):
         debounce deadline) and give it ``inputs``; or report who holds the key. One transaction."""
 
     # -- operations (checkpoints) ------------------------------------------------------------------------
+    def write_checkpoints(self, items: Sequence[Checkpoint[Any]]) -> list[Outcome]:
+        """Write checkpoints of many workflows, sharing one transaction where the backend can (group commit,
+        ``storage/checkpoints.py``), and answer each as its own method would: ``(result, None)`` or
+        ``(None, error)`` in order. This default writes each alone.
+
+        Raises:
+            DatabaseUnavailableError: a fault cut a shared transaction off (its fate unknown): write each
+                checkpoint again alone.
+        """
+        return [write_alone(self, item) for item in items]
+
     @abc.abstractmethod
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:
         """Record an operation's outcome (or, with ``completed_at`` None, its wait deadline).

@@ -24,6 +24,7 @@ from tether.storage.base import (
     WorkflowFilter,
     WorkflowRow,
 )
+from tether.storage.checkpoints import CheckpointStore, workflow_params
 from tether.storage.importstore import ImportStore
 from tether.storage.liststore import ListStore
 from tether.storage.liststore import workflow_row as _workflow_row
@@ -44,7 +45,7 @@ _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "outpu
 
 
 class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, RecheckStore,
-               Store):
+               CheckpointStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 
@@ -75,9 +76,7 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         return False, existing
 
     def _insert_params(self, row: WorkflowRow) -> dict[str, Any]:
-        params = {c: getattr(row, c) for c in WORKFLOW_COLUMNS}
-        params["owner_process"] = self.owner_process if row.status == "PENDING" else None  # it runs here
-        return params
+        return workflow_params(row, self.owner_process)
 
     def get_workflow(self, workflow_id: str, *, load_input: bool = True, load_output: bool = True
                      ) -> WorkflowRow | None:

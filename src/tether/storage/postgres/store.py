@@ -164,6 +164,11 @@ class PostgresStore(SqlStore):
         with self._control().connection() as wire:
             yield _PgSession(wire)
 
+    def _write_batch(self, statements: Sequence[tuple[str, Mapping[str, Any]]]) -> list[int]:
+        """Group commit (``storage/checkpoints.py``): the statements in one transaction and one round trip."""
+        with self._pool.connection() as wire:
+            return [c.rowcount for c in wire.pipeline([(_QUERIES[name], params) for name, params in statements])]
+
     # PostgreSQL runs the two hottest multi-row writes as single statements (one round trip each).
     def send_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, *,
                      idempotency_key: str | None = None,

@@ -207,6 +207,63 @@ class WireConnection:
             raise self._lost(exc) from exc
         self._check(res)
 
+    def pipeline(self, calls: Sequence[tuple[PreparedQuery, Mapping[str, Any]]]) -> list[WireCursor]:
+        """Run the statements as one transaction in one round trip (libpq's pipeline mode): every statement
+        is sent, then one Sync, which commits them all together -- or rolls them all back if one failed --
+        and only then are the results read. Callers keep batches to a few hundred short statements: the
+        results (a few bytes each) are read only after everything is sent.
+
+        Raises:
+            UniqueViolation, ForeignKeyViolation, StorageError: the first statement that failed; nothing was
+                committed.
+            DatabaseUnavailableError: a fault, or the connection lost or left in an unknown state (it is
+                closed, so the pool drops it): whether the transaction committed is unknown.
+        """
+        pg = self.pgconn
+        sent: list[bytes | None] = []  # per command sent: the statement it prepares, or None for an execution
+        try:
+            pg.enter_pipeline_mode()
+            preparing: set[bytes] = set()
+            for query, params in calls:
+                if query.statement not in self.prepared and query.statement not in preparing:
+                    pg.send_prepare(query.statement, query.sql)
+                    preparing.add(query.statement)
+                    sent.append(query.statement)
+                values, formats = _encode([params.get(n) for n in query.names])
+                pg.send_query_prepared(query.statement, values, formats, result_format=1)
+                sent.append(None)
+            pg.pipeline_sync()
+            cursors: list[WireCursor] = []
+            failure: StorageError | None = None
+            for prepared in sent:
+                res = pg.get_result()
+                while pg.get_result() is not None:  # each command's results end with a NULL
+                    pass
+                if res is None or res.status == pq.ExecStatus.PIPELINE_ABORTED:
+                    continue  # skipped: an earlier statement failed
+                try:
+                    self._check(res)
+                except StorageError as exc:
+                    failure = failure or exc
+                    continue
+                if prepared is not None:
+                    self.prepared.add(prepared)
+                else:
+                    cursors.append(WireCursor(res))
+            end = pg.get_result()
+            if end is None or end.status != pq.ExecStatus.PIPELINE_SYNC:
+                raise psycopg.OperationalError("pipeline ended without its Sync")
+            pg.exit_pipeline_mode()
+        except psycopg.Error as exc:
+            self.conn.close()  # in an unknown state: never reuse it
+            raise DatabaseUnavailableError(f"PostgreSQL connection lost in a pipeline: {exc}") from exc
+        except BaseException:
+            self.conn.close()
+            raise
+        if failure is not None:
+            raise failure
+        return cursors
+
     @property
     def broken(self) -> bool:
         return bool(self.pgconn.status != pq.ConnStatus.OK)

@@ -1,0 +1,181 @@
+"""Group commit (engine/groupcommit.py, storage/checkpoints.py): checkpoints of many workflows share
+transactions, and each is answered as if written alone (both backends)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from tether import DBOS, DBOSClient, QueueDeduplicatedError, StorageError
+from tether.config import parse_database_url
+from tether.serialization import deserialize, serialize
+from tether.storage import Store, open_store
+from tether.storage.base import OperationRow, WorkflowRow
+from tether.storage.checkpoints import CompleteWorkflow, InsertWorkflow, RecordOperation
+
+WORKFLOWS = 120
+STEPS = 4
+
+
+def test_concurrent_async_workflows_share_commits_and_record_every_step_once(dbos: type[DBOS],
+                                                                             db_url: str) -> None:
+    tag = uuid.uuid4().hex[:8]
+    runs: Counter[tuple[int, int]] = Counter()
+
+    @DBOS.step(name=f"gc-step-{tag}")
+    async def step(n: int, i: int) -> int:
+        runs[(n, i)] += 1
+        return n * 100 + i
+
+    @DBOS.workflow(name=f"gc-wf-{tag}")
+    async def workflow(n: int) -> int:
+        total = 0
+        for i in range(STEPS):
+            total += await step(n, i)
+        return total
+
+    async def wave(first: int) -> list[int]:
+        handles = await asyncio.gather(*(DBOS.start_workflow_async(workflow, n)
+                                         for n in range(first, first + WORKFLOWS)))
+        return list(await asyncio.gather(*(h.get_result() for h in handles)))
+
+    commits = DBOS._runtime.commits  # type: ignore[union-attr]
+    waves = 0
+    while True:  # one wave nearly always shares commits; a machine that never lets them meet fails below
+        first = waves * WORKFLOWS
+        results = asyncio.run(wave(first))
+        assert results == [n * 100 * STEPS + sum(range(STEPS)) for n in range(first, first + WORKFLOWS)]
+        waves += 1
+        if commits.largest > 1 or waves == 5:
+            break
+    assert commits.largest > 1, "no two checkpoints ever shared a transaction"
+    assert commits.batches < commits.checkpoints
+    assert set(runs.values()) == {1} and len(runs) == waves * WORKFLOWS * STEPS
+    with DBOSClient(db_url) as client:
+        for n in (0, WORKFLOWS // 2, waves * WORKFLOWS - 1):
+            wfid = next(w.workflow_id for w in client.list_workflows(name=f"gc-wf-{tag}")
+                        if w.input is not None and w.input["args"][0] == n)
+            steps = client.list_workflow_steps(wfid)
+            assert [(s["function_id"], s["output"]) for s in steps] == [(i + 1, n * 100 + i) for i in range(STEPS)]
+            assert client.retrieve_workflow(wfid).get_status().status == "SUCCESS"
+
+
+def test_concurrent_sync_workflows_record_every_step_once(dbos: type[DBOS]) -> None:
+    tag = uuid.uuid4().hex[:8]
+    runs: Counter[tuple[int, int]] = Counter()
+    lock = threading.Lock()
+
+    @DBOS.step(name=f"gc-sync-step-{tag}")
+    def step(n: int, i: int) -> int:
+        with lock:
+            runs[(n, i)] += 1
+        return i
+
+    @DBOS.workflow(name=f"gc-sync-wf-{tag}")
+    def workflow(n: int) -> int:
+        return sum(step(n, i) for i in range(STEPS))
+
+    handles = [DBOS.start_workflow(workflow, n) for n in range(40)]
+    assert [h.get_result() for h in handles] == [sum(range(STEPS))] * 40
+    assert set(runs.values()) == {1} and len(runs) == 40 * STEPS
+    assert all(len(DBOS.list_workflow_steps(h.workflow_id)) == STEPS for h in handles)
+
+
+# -- the store's half: one transaction for many checkpoints, each answered as alone ---------------------------
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = open_store(parse_database_url(db_url))
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _workflow(wfid: str, *, queue: str | None = None, dedup: str | None = None) -> WorkflowRow:
+    return WorkflowRow(workflow_uuid=wfid, status="ENQUEUED" if queue else "PENDING", name="gc", inputs=None,
+                       executor_id="gc", application_version="v", created_at=1, updated_at=1,
+                       queue_name=queue, deduplication_id=dedup, serialization="py_pickle")
+
+
+def _op(fid: int, value: object) -> OperationRow:
+    return OperationRow(function_id=fid, function_name="step", output=serialize(value), started_at=1,
+                        completed_at=2)
+
+
+def test_one_batch_answers_each_checkpoint_as_alone(store: Store, db_url: str) -> None:
+    """A batch with no failure: new rows are written, a step recorded earlier (by "another execution")
+    comes back as the recorded row, an existing ID as the existing workflow, an end of a workflow no longer
+    PENDING as False -- all in the one transaction, and all committed."""
+    tag = uuid.uuid4().hex[:8]
+    old, new, done = f"old-{tag}", f"new-{tag}", f"done-{tag}"
+    assert store.insert_workflow(_workflow(old))[0]
+    assert store.insert_workflow(_workflow(done))[0]
+    assert store.record_operation(old, _op(1, "recorded first")) is None
+    assert store.complete_workflow(done, "SUCCESS", serialize(1), None, 3)
+
+    outcomes = store.write_checkpoints([
+        InsertWorkflow(_workflow(new)),
+        RecordOperation(new, _op(1, "a")),
+        RecordOperation(old, _op(1, "recorded second")),   # the step was recorded already: that row wins
+        RecordOperation(old, _op(2, "b")),
+        InsertWorkflow(_workflow(old)),                     # the ID exists
+        CompleteWorkflow(done, "ERROR", None, serialize("x"), 4),  # it ended already
+        CompleteWorkflow(new, "SUCCESS", serialize("ok"), None, 5),
+    ])
+
+    assert [error for _, error in outcomes] == [None] * 7
+    values = [value for value, _ in outcomes]
+    assert values[0] == (True, _workflow(new))
+    assert values[1] is None and values[3] is None
+    assert isinstance(values[2], OperationRow) and deserialize(values[2].output) == "recorded first"
+    assert values[4][0] is False and values[4][1].workflow_uuid == old
+    assert values[5] is False and values[6] is True
+    assert [deserialize(o.output) for o in store.load_operations(new)] == ["a"]
+    assert [deserialize(o.output) for o in store.load_operations(old)] == ["recorded first", "b"]
+    got = store.get_workflow(new)
+    assert got is not None and got.status == "SUCCESS" and deserialize(got.output) == "ok"
+    ended = store.get_workflow(done)
+    assert ended is not None and ended.status == "SUCCESS"
+    if db_url.startswith("postgresql"):  # the rows written by the batch carry one transaction ID
+        with psycopg.connect(db_url) as conn:
+            xids = conn.execute(
+                "SELECT xmin::text FROM tether.workflow_status WHERE workflow_uuid = %s UNION "
+                "SELECT xmin::text FROM tether.operation_outputs WHERE workflow_uuid = %s UNION "
+                "SELECT xmin::text FROM tether.operation_outputs WHERE workflow_uuid = %s AND function_id = 2",
+                (new, new, old)).fetchall()
+        assert len(xids) == 1
+
+
+def test_a_checkpoint_that_fails_fails_alone(store: Store) -> None:
+    """Two starts in one batch take the same deduplication ID (the second fails), and a step is recorded for a
+    workflow that does not exist: those two callers get their errors, every other checkpoint of the batch is
+    committed."""
+    tag = uuid.uuid4().hex[:8]
+    base, first, second = f"base-{tag}", f"first-{tag}", f"second-{tag}"
+    assert store.insert_workflow(_workflow(base))[0]
+    outcomes = store.write_checkpoints([
+        RecordOperation(base, _op(1, "before")),
+        InsertWorkflow(_workflow(first, queue="q", dedup=f"d-{tag}")),
+        InsertWorkflow(_workflow(second, queue="q", dedup=f"d-{tag}")),  # the ID is held: fails
+        RecordOperation(f"missing-{tag}", _op(1, "orphan")),            # no such workflow: fails
+        RecordOperation(base, _op(2, "after")),
+        CompleteWorkflow(base, "SUCCESS", serialize(2), None, 9),
+    ])
+    assert outcomes[0] == (None, None)
+    assert outcomes[1] == ((True, _workflow(first, queue="q", dedup=f"d-{tag}")), None)
+    assert isinstance(outcomes[2][1], QueueDeduplicatedError)
+    assert isinstance(outcomes[3][1], StorageError)
+    assert outcomes[4] == (None, None) and outcomes[5] == (True, None)
+    assert [deserialize(o.output) for o in store.load_operations(base)] == ["before", "after"]
+    assert store.get_workflow(first) is not None
+    assert store.get_workflow(second) is None
+    assert store.load_operations(f"missing-{tag}") == []
+    ended = store.get_workflow(base)
+    assert ended is not None and ended.status == "SUCCESS"
