@@ -81,7 +81,11 @@ def serve(port: int, db: str) -> None:
         prof = cProfile.Profile()
         prof.enable()
     try:
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096)
+        # BENCH_SSE_SERVER=h11: uvicorn's pure-Python HTTP/1.1 on asyncio's loop, as when httptools and uvloop
+        # are not installed; default: what uvicorn picks (httptools and uvloop when installed, as `tether serve`)
+        fast = os.environ.get("BENCH_SSE_SERVER", "auto") != "h11"
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", backlog=4096,
+                    http="auto" if fast else "h11", loop="auto" if fast else "asyncio")
     finally:
         if profile_to:
             prof.disable()

@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -48,37 +49,103 @@ async def _request(host: str, port: int, method: str, path: str, body: Any = Non
     return answer
 
 
+class _Reader(asyncio.Protocol):
+    """One reader as a protocol (parsed in ``data_received``: no task woken per value, so this process, which
+    reads all the sockets on the server's machine, costs as little per value as it can): the offsets it got,
+    (value index, latency s) per value, and when it saw the end."""
+
+    def __init__(self, request: bytes, connected: list[int], done: asyncio.Future[None]) -> None:
+        self.request = request
+        self.headed: asyncio.Future[None] = done.get_loop().create_future()
+        self.connected = connected
+        self.done = done
+        self.head_seen = False
+        self.buffer = b""  # raw bytes not parsed yet (HTTP head, chunk sizes)
+        self.events = b""  # SSE text not parsed yet
+        self.offsets: list[int] = []
+        self.latencies: list[tuple[int, float]] = []
+        self.end = 0.0
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buf = self.buffer + data
+        if not self.head_seen:
+            head, sep, buf = buf.partition(b"\r\n\r\n")
+            if not sep:
+                self.buffer = head
+                return
+            if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head.lower():
+                self._fail(RuntimeError(f"unexpected response: {head[:200]!r}"))
+                return
+            self.head_seen = True
+            self.connected.append(1)
+            self.headed.set_result(None)
+        events = self.events
+        while True:  # chunked transfer coding
+            line_end = buf.find(b"\r\n")
+            if line_end < 0:
+                break
+            size = int(buf[:line_end].split(b";", 1)[0], 16)
+            if len(buf) < line_end + 2 + size + 2:
+                break
+            events += buf[line_end + 2:line_end + 2 + size]
+            buf = buf[line_end + 4 + size:]
+        self.buffer = buf
+        *blocks, self.events = events.split(b"\n\n")
+        for block in blocks:
+            ident = kind = data_line = None
+            for line in block.split(b"\n"):
+                if line.startswith(b"data: "):
+                    data_line = line[6:]
+                elif line.startswith(b"id: "):
+                    ident = int(line[4:])
+                elif line.startswith(b"event: "):
+                    kind = line[7:]
+            if data_line is None:
+                continue  # retry: or a comment
+            if kind == b"end":
+                self.end = now
+                if not self.done.done():
+                    self.done.set_result(None)
+                if self.transport is not None:
+                    self.transport.close()
+                return
+            value = json.loads(data_line)
+            self.offsets.append(-1 if ident is None else ident)
+            self.latencies.append((value["i"], now - float(value["t"])))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.headed.done():
+            self.headed.set_exception(ConnectionError(f"closed before the response's head: {exc}"))
+        if not self.done.done():
+            self.end = time.time()
+            self.done.set_result(None)
+
+    def _fail(self, exc: Exception) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc)
+        if not self.headed.done():
+            self.headed.set_exception(exc)
+        if self.transport is not None:
+            self.transport.close()
+
+
 async def _reader(host: str, port: int, path: str, connected: list[int], gate: asyncio.Semaphore
                   ) -> tuple[list[int], list[tuple[int, float]], float]:
     """One reader: the offsets it got, (offset, latency s) per value, and when it saw the end."""
-    from tether.http.sse_client import SSEParser
-
-    async with gate:
-        reader, writer = await asyncio.open_connection(host, port)
-        writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode())
-        head = await reader.readuntil(b"\r\n\r\n")
-    if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head.lower():
-        raise RuntimeError(f"unexpected response: {head[:200]!r}")
-    connected.append(1)
-    parser = SSEParser()
-    offsets: list[int] = []
-    latencies: list[tuple[int, float]] = []
-    try:
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
-            if size == 0:
-                break
-            chunk = (await reader.readexactly(size + 2))[:-2]
-            now = time.time()
-            for event in parser.feed(chunk.decode()):
-                if event.event == "end":
-                    return offsets, latencies, now
-                value = event.json()
-                offsets.append(int(event.id or -1))
-                latencies.append((value["i"], now - float(value["t"])))
-    finally:
-        writer.close()
-    return offsets, latencies, time.time()
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
+    async with gate:  # held until the response's head came
+        _, protocol = await loop.create_connection(lambda: _Reader(request, connected, done), host, port)
+        await protocol.headed
+    await done
+    return protocol.offsets, protocol.latencies, protocol.end
 
 
 async def _bench(host: str, port: int, readers: int, values: int, interval_s: float,
@@ -108,6 +175,16 @@ async def _bench(host: str, port: int, readers: int, values: int, interval_s: fl
             "memory_mb": server["memory_mb"], "server_cpu_s": server["cpu_s"] - cpu_before}
 
 
+def _run_client(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """The readers run on uvloop when it is installed (as the gateway's server does): the client shares the
+    machine's cores with the server, and its own cost per value shows in the latency."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)  # type: ignore[no-any-return]
+
+
 def run(url: str, readers: int = 1000, values: int = 20, interval_s: float = 0.2,
         connect_concurrency: int = 256) -> list[Metric]:
     from bench.sse_readers import _free_port, _wait_up, raise_fd_limit
@@ -118,7 +195,7 @@ def run(url: str, readers: int = 1000, values: int = 20, interval_s: float = 0.2
                                str(port), "--db", url], env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         _wait_up(f"http://127.0.0.1:{port}", server)
-        r = asyncio.run(_bench("127.0.0.1", port, readers, values, interval_s, connect_concurrency))
+        r = _run_client(_bench("127.0.0.1", port, readers, values, interval_s, connect_concurrency))
     finally:
         # SIGINT, not SIGTERM: uvicorn re-raises the signal it caught once it has shut down, and SIGINT's
         # default (KeyboardInterrupt) still runs the server's clean-up (DBOS.destroy, BENCH_SSE_PROFILE).

@@ -50,7 +50,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from tether.engine import tracing
 from tether.engine.validation import MAX_INT
@@ -68,6 +68,7 @@ from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
 from tether.http.schedules import ScheduleAPI, add_schedule_routes
 from tether.http.sse import StreamFanout, resume_offset
+from tether.http.sse_response import StreamEventsResponse
 from tether.http.tokens import Token, check_unique, parse_token
 from tether.http.tracing import TraceRequests
 from tether.types import WorkflowSerializationFormat
@@ -97,9 +98,7 @@ async def sse_answer(request: Request, fanout: StreamFanout, api: WorkflowAPI, w
         snap = await api.read_stream_nowait_async(workflow_id, key, start)
         if snap.closed and not snap.values:
             return Response(status_code=204)
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(fanout.events(api, workflow_id, key, start), media_type="text/event-stream",
-                             headers=headers)
+    return StreamEventsResponse(fanout, api, workflow_id, key, start)
 
 
 async def status_document(api: WorkflowAPI, workflow_id: str) -> dict[str, Any]:

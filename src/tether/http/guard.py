@@ -37,6 +37,11 @@ PUBLIC_PREFIXES = ("/docs-assets/", "/ui/assets/")
 send the token the user gives them with each request for data."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _QUERY_TOKEN = "tether_access_token"
+GUARDED_SEND = "tether.guarded_send"
+"""Scope key of the ``send`` this guard was given (what sits outside the gateway: its tracing, the server). A
+streaming response sends its body there once its start went through the whole app: the layers inside the
+guard look only at a response's start (and the guard at a body it refused, which is never the case after a
+start), so a value written to many readers skips them (see :mod:`tether.http.sse_response`)."""
 
 
 def host_name(host_header: str) -> str:
@@ -111,6 +116,7 @@ class Guard:
                               [(b"www-authenticate", b"Bearer")])
                 return
             scope.setdefault("state", {})[STATE_KEY] = token
+        scope[GUARDED_SEND] = send
         await self._call_limited(scope, receive, send)
 
     def _take_query_token(self, scope: Scope) -> str | None:

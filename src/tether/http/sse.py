@@ -10,15 +10,24 @@ connection loses and repeats nothing. Other event types::
     : keepalive              a comment, sent when nothing else was sent for a while
 
 Readers of one stream in one process share a single follower (:class:`StreamFanout`): the database is read
-once per batch of new values, whatever the number of readers, and each value is JSON-encoded once.
+once per batch of new values, whatever the number of readers; each value is framed once, and the same bytes
+are written to every reader that is at the head of the stream, by the follower itself (no task of the reader's
+is woken per value; see :mod:`tether.http.sse_response`). The follower keeps the last values it read (a bounded
+window); a reader behind it (it joined with an earlier offset, resumed with ``Last-Event-ID``, or was too slow
+to take a value when it was written) catches up on its own from the window, or from the database when it is
+behind the window, then rejoins the head. So every reader gets every value once and in order, a slow reader
+never holds up the others, and memory does not grow with a reader's lag.
+
+The frames are a few lines of text (JSON has no raw newline), so they are built here rather than with an SSE
+library: the libraries' streaming responses are per-connection machinery (a task and a timer per reader),
+which is the cost this module exists to avoid.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from tether.engine.validation import count
 from tether.errors import InvalidArgumentError
@@ -27,6 +36,11 @@ from tether.http.encoding import NotJSONError, dumps, marker
 
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 1000
+WINDOW_VALUES = 1024
+"""At most this many recent values are kept per followed stream for readers that are behind the head."""
+WINDOW_BYTES = 8 * 1024 * 1024
+"""... and at most this many bytes of them (the newest value is always kept)."""
+KEEPALIVE_FRAME = b": keepalive\n\n"
 
 
 @dataclass(frozen=True)
@@ -54,56 +68,121 @@ def format_event(offset: int | None, item: Item) -> str:
     return "\n".join(lines) + "\n\n"
 
 
-class _Feed:
-    """Follows one stream from ``base`` and keeps what it read, for every reader at or after ``base``."""
+def frame(offset: int | None, item: Item) -> bytes:
+    """The SSE event of ``item`` as the bytes written to the socket."""
+    return format_event(offset, item).encode()
 
-    def __init__(self, api: WorkflowAPI, workflow_id: str, key: str, base: int) -> None:
+
+def end_frame(next_offset: int) -> bytes:
+    return frame(None, Item("end", dumps({"next_offset": next_offset})))
+
+
+class Listener(Protocol):
+    """A reader parked at the head of a feed: the feed writes new frames to it with ``push`` (the frames up to
+    offset ``head``; False when the reader could not take them at once: they are on their way, but it must go
+    on by itself) and ``detach`` wakes it to go on by itself."""
+
+    def push(self, data: bytes, head: int) -> bool: ...
+
+    def detach(self) -> None: ...
+
+
+class Feed:
+    """Follows one stream from ``base``, keeps a window of the values it read, and writes each batch of new
+    values to the readers at its head."""
+
+    def __init__(self, api: WorkflowAPI, workflow_id: str, key: str, base: int, keepalive_seconds: float) -> None:
         self.api = api
         self.workflow_id = workflow_id
         self.key = key
-        self.base = base
-        self.items: list[Item] = []
-        self.closed = False
-        self.failure: Item | None = None
+        self.base = base  # offset of frames[0]
+        self.head = base  # offset after the last value written to the readers at the head
+        self.frames: list[bytes] = []
+        self.window_bytes = 0
+        self.end: bytes | None = None  # the stream is closed (end event) or could not be read (failure event)
+        self.failed = False
         self.readers = 0
+        self.live: set[Listener] = set()  # parked at ``head``: written to by the feed itself
         self._loop = asyncio.get_running_loop()
-        self._waiting: set[asyncio.Future[None]] = set()  # readers parked until the next change
+        self._unsent: list[bytes] = []
+        self._changed: asyncio.Future[None] = self._loop.create_future()
+        self._keepalive_seconds = keepalive_seconds
+        self._keepalive = self._loop.call_later(keepalive_seconds, self._send_keepalive)
         self.task = self._loop.create_task(self._follow())
-
-    def _bump(self) -> None:
-        waiting, self._waiting = self._waiting, set()
-        for fut in waiting:
-            if not fut.done():
-                fut.set_result(None)
 
     async def _follow(self) -> None:
         try:
+            offset = self.base
             async for value in self.api.read_stream_async(self.workflow_id, self.key, offset=self.base):
-                self.items.append(encode_value(value))
-                self._bump()
-            self.closed = True
+                self._unsent.append(frame(offset, encode_value(value)))
+                offset += 1
+                if len(self._unsent) == 1:  # values of one read arrive without a pause: one write for them all
+                    self._loop.call_soon(self._flush)
+            self._flush()
+            self.end = end_frame(self.head)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a storage or decoding failure ends this feed; readers are told why
-            self.failure = Item("failure", dumps({"error": type(exc).__name__, "detail": str(exc)}))
-        self._bump()
+            self._flush()
+            self.failed = True
+            self.end = frame(None, Item("failure", dumps({"error": type(exc).__name__, "detail": str(exc)})))
+        self._keepalive.cancel()
+        live, self.live = self.live, set()
+        for reader in live:  # each sends the end itself
+            reader.detach()
+        self._changed_now()
 
-    async def wait_change(self, timeout: float) -> None:
-        """Until the next change, or ``timeout`` seconds. One future and one timer per parked reader (a
-        change wakes thousands of readers at once; ``asyncio.wait_for`` cost a task each)."""
-        fut: asyncio.Future[None] = self._loop.create_future()
-        self._waiting.add(fut)
-        timer = self._loop.call_later(timeout, _wake, fut)
-        try:
-            await fut
-        finally:
-            timer.cancel()
-            self._waiting.discard(fut)  # after a timeout (a keepalive) it would stay until the next change
+    def _flush(self) -> None:
+        """Add the values read since the last flush to the window and write them to every reader at the head."""
+        if not self._unsent:
+            return
+        new, self._unsent = self._unsent, []
+        self.frames.extend(new)
+        self.head += len(new)
+        self.window_bytes += sum(len(f) for f in new)
+        self._trim()
+        self._write(new[0] if len(new) == 1 else b"".join(new))
+        self._changed_now()
 
+    def _trim(self) -> None:
+        drop, size = 0, self.window_bytes
+        while drop < len(self.frames) - 1 and (len(self.frames) - drop > WINDOW_VALUES or size > WINDOW_BYTES):
+            size -= len(self.frames[drop])
+            drop += 1
+        if drop:
+            del self.frames[:drop]
+            self.base += drop
+            self.window_bytes = size
 
-def _wake(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
+    def _write(self, data: bytes) -> None:
+        self._keepalive.cancel()
+        self._keepalive = self._loop.call_later(self._keepalive_seconds, self._send_keepalive)
+        head = self.head
+        behind = [reader for reader in self.live if not reader.push(data, head)]
+        for reader in behind:  # it took the frames (they are on their way), but it goes on by itself
+            self.live.discard(reader)
+            reader.detach()
+
+    def _send_keepalive(self) -> None:
+        self._write(KEEPALIVE_FRAME)
+
+    def _changed_now(self) -> None:
+        changed, self._changed = self._changed, self._loop.create_future()
+        changed.set_result(None)
+
+    def since(self, offset: int) -> bytes:
+        """The frames from ``offset`` (``base <= offset <= head``) to the head."""
+        return b"".join(self.frames[offset - self.base:])
+
+    @property
+    def changed(self) -> asyncio.Future[None]:
+        """Resolved when the head next moves or the feed ends (for a reader ahead of the head; readers at the
+        head are written to without waking)."""
+        return self._changed
+
+    def stop(self) -> None:
+        self._keepalive.cancel()
+        self.task.cancel()
 
 
 class StreamFanout:
@@ -111,65 +190,36 @@ class StreamFanout:
 
     def __init__(self, keepalive_seconds: float = KEEPALIVE_SECONDS) -> None:
         self.keepalive_seconds = keepalive_seconds
-        self._feeds: dict[tuple[int, str, str], _Feed] = {}
+        self._feeds: dict[tuple[int, str, str], Feed] = {}
 
     def followed(self) -> int:
         """How many streams are followed right now (for tests and health checks)."""
         return len(self._feeds)
 
-    def _acquire(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> _Feed:
+    def acquire(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> Feed:
+        """The shared feed of a stream (started at ``offset`` if nobody follows it); release it when done."""
         ident = (id(api), workflow_id, key)
         feed = self._feeds.get(ident)
-        if feed is None or feed.failure is not None:
-            feed = _Feed(api, workflow_id, key, offset)
+        if feed is None or feed.failed:
+            feed = Feed(api, workflow_id, key, offset, self.keepalive_seconds)
             self._feeds[ident] = feed
         feed.readers += 1
         return feed
 
-    def _release(self, api: WorkflowAPI, feed: _Feed) -> None:
-        """One reader fewer; the last one stops the feed (a private feed, never shared, has one reader)."""
+    def private(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> Feed:
+        """A feed of one reader, never shared (the stream ends before the shared feed's window starts)."""
+        feed = Feed(api, workflow_id, key, offset, self.keepalive_seconds)
+        feed.readers = 1
+        return feed
+
+    def release(self, api: WorkflowAPI, feed: Feed) -> None:
+        """One reader fewer; the last one stops the feed."""
         feed.readers -= 1
         ident = (id(api), feed.workflow_id, feed.key)
         if feed.readers <= 0:
-            feed.task.cancel()
+            feed.stop()
             if self._feeds.get(ident) is feed:
                 del self._feeds[ident]
-
-    async def events(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> AsyncIterator[str]:
-        """The SSE text of a stream from ``offset``: values as they are written, then ``end``."""
-        yield f"retry: {RETRY_MS}\n\n"
-        feed = self._acquire(api, workflow_id, key, offset)
-        try:
-            pos = offset
-            while pos < feed.base:  # an earlier reader started the feed further on: catch up from the table
-                snap = await api.read_stream_nowait_async(workflow_id, key, pos)
-                if not snap.values:  # the stream ends before the shared feed starts: follow it on our own
-                    self._release(api, feed)
-                    feed = _Feed(api, workflow_id, key, pos)
-                    feed.readers = 1
-                    break
-                for value in snap.values[: feed.base - pos]:
-                    yield format_event(pos, encode_value(value))
-                    pos += 1
-            while True:
-                index = pos - feed.base
-                if index < len(feed.items):
-                    chunk = "".join(format_event(pos + i, item) for i, item in enumerate(feed.items[index:]))
-                    pos = feed.base + len(feed.items)
-                    yield chunk
-                    continue
-                if feed.closed:
-                    yield format_event(None, Item("end", dumps({"next_offset": pos})))
-                    return
-                if feed.failure is not None:
-                    yield format_event(None, feed.failure)
-                    return
-                before = len(feed.items)
-                await feed.wait_change(self.keepalive_seconds)
-                if len(feed.items) == before and not feed.closed and feed.failure is None:
-                    yield ": keepalive\n\n"
-        finally:
-            self._release(api, feed)
 
 
 def resume_offset(offset: int, last_event_id: str | None) -> int:
