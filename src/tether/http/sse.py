@@ -41,6 +41,9 @@ WINDOW_VALUES = 1024
 WINDOW_BYTES = 8 * 1024 * 1024
 """... and at most this many bytes of them (the newest value is always kept)."""
 KEEPALIVE_FRAME = b": keepalive\n\n"
+WRITE_BYTES = 64 * 1024
+"""Frames are written in pieces of about this size (a piece holds at least one frame), so a reader's socket
+buffers about this much beyond what the server keeps for its connection anyway."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,7 @@ class Feed:
     """Follows one stream from ``base``, keeps a window of the values it read, and writes each batch of new
     values to the readers at its head."""
 
-    def __init__(self, api: WorkflowAPI, workflow_id: str, key: str, base: int, keepalive_seconds: float) -> None:
+    def __init__(self, api: WorkflowAPI, workflow_id: str, key: str, base: int, fanout: StreamFanout) -> None:
         self.api = api
         self.workflow_id = workflow_id
         self.key = key
@@ -106,18 +109,25 @@ class Feed:
         self._loop = asyncio.get_running_loop()
         self._unsent: list[bytes] = []
         self._changed: asyncio.Future[None] = self._loop.create_future()
-        self._keepalive_seconds = keepalive_seconds
-        self._keepalive = self._loop.call_later(keepalive_seconds, self._send_keepalive)
+        self._keepalive_seconds = fanout.keepalive_seconds
+        self._window = (fanout.window_values, fanout.window_bytes)
+        self._keepalive = self._loop.call_later(self._keepalive_seconds, self._send_keepalive)
         self.task = self._loop.create_task(self._follow())
 
     async def _follow(self) -> None:
         try:
             offset = self.base
+            unsent_bytes = 0
             async for value in self.api.read_stream_async(self.workflow_id, self.key, offset=self.base):
-                self._unsent.append(frame(offset, encode_value(value)))
+                data = frame(offset, encode_value(value))
                 offset += 1
-                if len(self._unsent) == 1:  # values of one read arrive without a pause: one write for them all
+                if not self._unsent:  # values of one read arrive without a pause: one write for them all
                     self._loop.call_soon(self._flush)
+                    unsent_bytes = 0
+                self._unsent.append(data)
+                unsent_bytes += len(data)
+                if unsent_bytes >= WRITE_BYTES:
+                    self._flush()
             self._flush()
             self.end = end_frame(self.head)
         except asyncio.CancelledError:
@@ -146,7 +156,8 @@ class Feed:
 
     def _trim(self) -> None:
         drop, size = 0, self.window_bytes
-        while drop < len(self.frames) - 1 and (len(self.frames) - drop > WINDOW_VALUES or size > WINDOW_BYTES):
+        most_values, most_bytes = self._window
+        while drop < len(self.frames) - 1 and (len(self.frames) - drop > most_values or size > most_bytes):
             size -= len(self.frames[drop])
             drop += 1
         if drop:
@@ -170,9 +181,15 @@ class Feed:
         changed, self._changed = self._changed, self._loop.create_future()
         changed.set_result(None)
 
-    def since(self, offset: int) -> bytes:
-        """The frames from ``offset`` (``base <= offset <= head``) to the head."""
-        return b"".join(self.frames[offset - self.base:])
+    def since(self, offset: int) -> tuple[bytes, int]:
+        """The frames from ``offset`` (``base <= offset < head``) on, about :data:`WRITE_BYTES` of them (at
+        least one), and the offset after them."""
+        start = offset - self.base
+        end, size = start + 1, len(self.frames[start])
+        while end < len(self.frames) and size + len(self.frames[end]) <= WRITE_BYTES:
+            size += len(self.frames[end])
+            end += 1
+        return b"".join(self.frames[start:end]), self.base + end
 
     @property
     def changed(self) -> asyncio.Future[None]:
@@ -186,10 +203,18 @@ class Feed:
 
 
 class StreamFanout:
-    """The followers of the streams being read through this server (one per stream, per event loop)."""
+    """The followers of the streams being read through this server (one per stream, per event loop).
 
-    def __init__(self, keepalive_seconds: float = KEEPALIVE_SECONDS) -> None:
+    ``keepalive_seconds``: a comment is sent to a reader after this long without anything else.
+    ``window_values``, ``window_bytes``: how many of the latest values (and bytes of them) each followed stream
+    keeps for readers behind its head; a reader further behind reads from the database.
+    """
+
+    def __init__(self, keepalive_seconds: float = KEEPALIVE_SECONDS, *, window_values: int = WINDOW_VALUES,
+                 window_bytes: int = WINDOW_BYTES) -> None:
         self.keepalive_seconds = keepalive_seconds
+        self.window_values = max(1, window_values)
+        self.window_bytes = window_bytes
         self._feeds: dict[tuple[int, str, str], Feed] = {}
 
     def followed(self) -> int:
@@ -201,14 +226,14 @@ class StreamFanout:
         ident = (id(api), workflow_id, key)
         feed = self._feeds.get(ident)
         if feed is None or feed.failed:
-            feed = Feed(api, workflow_id, key, offset, self.keepalive_seconds)
+            feed = Feed(api, workflow_id, key, offset, self)
             self._feeds[ident] = feed
         feed.readers += 1
         return feed
 
     def private(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> Feed:
         """A feed of one reader, never shared (the stream ends before the shared feed's window starts)."""
-        feed = Feed(api, workflow_id, key, offset, self.keepalive_seconds)
+        feed = Feed(api, workflow_id, key, offset, self)
         feed.readers = 1
         return feed
 

@@ -22,7 +22,16 @@ from starlette.types import Message, Receive, Scope, Send
 
 from tether.http.api import WorkflowAPI
 from tether.http.guard import GUARDED_SEND
-from tether.http.sse import KEEPALIVE_FRAME, RETRY_MS, Feed, StreamFanout, encode_value, end_frame, frame
+from tether.http.sse import (
+    KEEPALIVE_FRAME,
+    RETRY_MS,
+    WRITE_BYTES,
+    Feed,
+    StreamFanout,
+    encode_value,
+    end_frame,
+    frame,
+)
 
 HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -116,9 +125,16 @@ async def _serve(reader: _Reader, disconnected: asyncio.Future[None], fanout: St
             if pos < feed.base:  # behind the feed's window: from the database
                 snap = await api.read_stream_nowait_async(workflow_id, key, pos)
                 if snap.values:
-                    data = b"".join(frame(pos + i, encode_value(v)) for i, v in enumerate(snap.values))
-                    pos += len(snap.values)
-                    await reader.write(data)
+                    piece, size = [], 0
+                    for value in snap.values:
+                        piece.append(frame(pos, encode_value(value)))
+                        size += len(piece[-1])
+                        pos += 1
+                        if size >= WRITE_BYTES:
+                            await reader.write(b"".join(piece))
+                            piece, size = [], 0
+                    if piece:
+                        await reader.write(b"".join(piece))
                 elif snap.closed:
                     await reader.write(end_frame(pos))
                     return
@@ -126,8 +142,7 @@ async def _serve(reader: _Reader, disconnected: asyncio.Future[None], fanout: St
                     fanout.release(api, feed)
                     feed = fanout.private(api, workflow_id, key, pos)
             elif pos < feed.head:  # in the window
-                data = feed.since(pos)
-                pos = feed.head
+                data, pos = feed.since(pos)
                 await reader.write(data)
             elif feed.end is not None:
                 await reader.write(feed.end if feed.failed else end_frame(pos))
