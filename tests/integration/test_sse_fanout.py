@@ -109,7 +109,7 @@ def test_a_reader_that_stops_reading_holds_up_nobody_and_still_gets_everything(s
                                                                                 ) -> None:
     w = start_driven()
     url = f"/workflows/{w}/streams/s"
-    big = "x" * 32_000  # 40 values of 32 kB: far more than the stalled reader's buffers hold
+    big = "x" * 128_000  # 50 values of 128 kB: more than the stalled connection's buffers hold (4 MB at most)
     with httpx.Client(base_url=small_window.url, timeout=30) as http:
         stalled = StalledReader(small_window, url)
         fast = [Reader(http, url, headers=SSE) for _ in range(3)]
@@ -117,12 +117,12 @@ def test_a_reader_that_stops_reading_holds_up_nobody_and_still_gets_everything(s
             write(w, "first")
             stalled.read_until(b"id: 0\n")  # it is at the head with the others; from now on it reads nothing
             assert [r.next().json() for r in fast] == ["first"] * 3
-            for i in range(40):
+            for i in range(50):
                 write(w, {"i": i, "big": big})
             DBOS.send(w, {"op": "close"}, CMD)
-            expected = [(str(i + 1), {"i": i, "big": big}) for i in range(40)]
+            expected = [(str(i + 1), {"i": i, "big": big}) for i in range(50)]
             for r in fast:  # they get everything while the stalled reader reads nothing
-                assert read_to_end(r) == (expected, {"next_offset": 41})
+                assert read_to_end(r) == (expected, {"next_offset": 51})
             stalled.read_until(b"event: end")  # then it reads: everything, once, in order
             assert stalled.events() == [("0", "first"), *expected]
         finally:

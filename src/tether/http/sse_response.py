@@ -188,7 +188,8 @@ async def _drive(steps: Generator[Any, Any, Any], yielded: Any) -> None:
             if yielded is None:  # a bare yield: let the loop run once
                 await asyncio.sleep(0)
                 value = None
-            else:
+            else:  # a future, marked as awaited by the inner await: unmark it, as a task would, and await it
+                yielded._asyncio_future_blocking = False
                 value = await yielded
         except BaseException as exc:
             try:
