@@ -123,7 +123,7 @@ def test_a_reader_that_stops_reading_holds_up_nobody_and_still_gets_everything(s
             expected = [(str(i + 1), {"i": i, "big": big}) for i in range(50)]
             for r in fast:  # they get everything while the stalled reader reads nothing
                 assert read_to_end(r) == (expected, {"next_offset": 51})
-            stalled.read_until(b"event: end")  # then it reads: everything, once, in order
+            stalled.read_until(b"\r\n0\r\n\r\n")  # then it reads to the response's end: everything, once, in order
             assert stalled.events() == [("0", "first"), *expected]
         finally:
             stalled.close()
