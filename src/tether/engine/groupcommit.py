@@ -37,8 +37,10 @@ BATCH_LIMIT = 128
 
 def commit_writers(io_threads: int) -> int:
     """How many batches may be in flight at once, for an I/O pool (and connection pool) of ``io_threads``:
-    a quarter of them, so reads and the other writes keep threads and connections of their own."""
-    return max(1, io_threads // 4)
+    one per eight, at least one -- so one with the default pool of 10. On two cores one writer did best
+    (docs/benchmarks.md, *Group commit*): its batches are larger, and fewer threads contend for the GIL;
+    reads and the other writes keep the remaining threads and connections."""
+    return max(1, io_threads // 8)
 
 
 class _Waiting:

@@ -44,7 +44,11 @@ class Waiter:
         self.marks = marks  # None: not re-checked by the safety net (the waiter has a timer of its own)
 
     def wake(self) -> None:
-        if not self.future.done():
+        if self.future.done():
+            return
+        if asyncio._get_running_loop() is self.loop:  # on the waiter's own loop: no self-pipe write (a
+            self.loop.call_soon(_resolve, self.future)  # syscall that gives the GIL away) is needed
+        else:
             self.loop.call_soon_threadsafe(_resolve, self.future)
 
 
