@@ -179,3 +179,37 @@ def test_a_checkpoint_that_fails_fails_alone(store: Store) -> None:
     assert store.load_operations(f"missing-{tag}") == []
     ended = store.get_workflow(base)
     assert ended is not None and ended.status == "SUCCESS"
+
+
+def test_a_batch_waiting_for_a_row_lock_leaves_the_process_running(store: Store, db_url: str) -> None:
+    """A PostgreSQL batch (one pipelined round trip) that must wait for a row lock waits without holding the
+    interpreter. Here the lock belongs to a transaction of another thread of this same process, which can
+    only commit while the batch waits: had the wait held the GIL, the whole process would stand still until
+    the server ended that idle transaction (its commit then fails), or forever without such a timeout."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a pipelined batch is PostgreSQL's (SQLite's waits are in the sqlite3 module, GIL released)")
+    tag = uuid.uuid4().hex[:8]
+    held, free = f"held-{tag}", f"free-{tag}"
+    holder = psycopg.connect(db_url)  # a transaction, not autocommit
+    watcher = psycopg.connect(db_url, autocommit=True)
+    try:
+        holder.execute("SET idle_in_transaction_session_timeout = '30s'")  # bounds the test if the process stops
+        holder.execute("INSERT INTO tether.workflow_status (workflow_uuid, status, name, created_at, updated_at, "
+                       "recovery_attempts) VALUES (%s, 'PENDING', 'gc', 1, 1, 0)", (held,))
+        outcomes: list[object] = []
+        batch = threading.Thread(target=lambda: outcomes.extend(store.write_checkpoints(
+            [InsertWorkflow(_workflow(held)), InsertWorkflow(_workflow(free))])))
+        batch.start()
+        waiting = 0
+        while batch.is_alive() and not waiting:  # the batch's insert of `held` waits for the holder's
+            waiting = watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'").fetchone()[0]  # type: ignore[index]
+        holder.commit()  # only possible while the batch waits if its wait left this thread running
+        batch.join()
+    finally:
+        holder.close()
+        watcher.close()
+    assert waiting == 1
+    assert outcomes[0][0][0] is False and outcomes[0][0][1].workflow_uuid == held  # type: ignore[index]
+    assert outcomes[1] == ((True, _workflow(free)), None)

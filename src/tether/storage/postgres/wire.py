@@ -213,6 +213,11 @@ class WireConnection:
         and only then are the results read. Callers keep batches to a few hundred short statements: the
         results (a few bytes each) are read only after everything is sent.
 
+        The connection is non-blocking meanwhile and every wait is a ``poll`` on its socket: psycopg calls
+        libpq's ``PQgetResult`` (and the flush in ``PQpipelineSync``) with the GIL held, so a blocking wait
+        there -- for the commit, or for a row lock another transaction holds -- would stop every thread of
+        the process, including the one whose transaction holds that lock.
+
         Raises:
             UniqueViolation, ForeignKeyViolation, StorageError: the first statement that failed; nothing was
                 committed.
@@ -222,6 +227,7 @@ class WireConnection:
         pg = self.pgconn
         sent: list[bytes | None] = []  # per command sent: the statement it prepares, or None for an execution
         try:
+            pg.nonblocking = 1  # set with nothing pending: no flush, so no wait here
             pg.enter_pipeline_mode()
             preparing: set[bytes] = set()
             for query, params in calls:
@@ -233,11 +239,12 @@ class WireConnection:
                 pg.send_query_prepared(query.statement, values, formats, result_format=1)
                 sent.append(None)
             pg.pipeline_sync()
+            self._flush_released()
             cursors: list[WireCursor] = []
             failure: StorageError | None = None
             for prepared in sent:
-                res = pg.get_result()
-                while pg.get_result() is not None:  # each command's results end with a NULL
+                res = self._result_released()
+                while self._result_released() is not None:  # each command's results end with a NULL
                     pass
                 if res is None or res.status == pq.ExecStatus.PIPELINE_ABORTED:
                     continue  # skipped: an earlier statement failed
@@ -250,10 +257,11 @@ class WireConnection:
                     self.prepared.add(prepared)
                 else:
                     cursors.append(WireCursor(res))
-            end = pg.get_result()
+            end = self._result_released()
             if end is None or end.status != pq.ExecStatus.PIPELINE_SYNC:
                 raise psycopg.OperationalError("pipeline ended without its Sync")
             pg.exit_pipeline_mode()
+            pg.nonblocking = 0  # everything was sent: no flush, so no wait here
         except psycopg.Error as exc:
             self.conn.close()  # in an unknown state: never reuse it
             raise DatabaseUnavailableError(f"PostgreSQL connection lost in a pipeline: {exc}") from exc
@@ -263,6 +271,37 @@ class WireConnection:
         if failure is not None:
             raise failure
         return cursors
+
+    def _wait_socket(self, events: int) -> int:
+        """Wait (GIL released) until the socket is ready for ``events``; the events that happened.
+
+        Raises:
+            psycopg.OperationalError: the connection is not usable any more.
+        """
+        if self.broken:
+            raise psycopg.OperationalError("the connection is lost")
+        poller = select.poll()
+        poller.register(self.pgconn.socket, events)
+        while True:
+            ready = poller.poll()
+            if ready:
+                return ready[0][1]
+
+    def _flush_released(self) -> None:
+        """Send what libpq still holds of a non-blocking pipeline, reading whatever the server sends meanwhile
+        (so neither side waits for the other), without holding the GIL while waiting."""
+        pg = self.pgconn
+        while pg.flush() == 1:
+            if self._wait_socket(select.POLLIN | select.POLLOUT) & ~select.POLLOUT:
+                pg.consume_input()
+
+    def _result_released(self) -> pq.abc.PGresult | None:
+        """``PQgetResult`` once it would not block: the waiting is done here, GIL released."""
+        pg = self.pgconn
+        while pg.is_busy():
+            self._wait_socket(select.POLLIN)
+            pg.consume_input()
+        return pg.get_result()
 
     @property
     def broken(self) -> bool:
