@@ -153,23 +153,32 @@ WHERE workflow_uuid = :workflow_uuid GROUP BY key ORDER BY key
 -- The safety net against a lost wake-up (engine/runtime.py::recheck_waiters), one statement for many parked
 -- waiters: of :wants, a JSON array of [workflow, key, mark], the entries whose workflow has a message queued
 -- on that topic. The same for the three statements below: an event set; a stream value at offset >= mark;
--- the workflow existing (mark 0) or ended (mark 1).
-SELECT w.value ->> 0, w.value ->> 1, w.value ->> 2 FROM json_each(:wants) AS w
-WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = w.value ->> 0 AND m.topic = w.value ->> 1)
+-- the workflow existing (mark 0) or ended (mark 1). json_extract rather than ->>, which SQLite has only
+-- since 3.38 (Ubuntu 22.04's Python has 3.37: there every pass failed, and no lost wake-up was repaired).
+SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
+FROM json_each(:wants) AS w
+WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = json_extract(w.value, '$[0]')
+                                         AND m.topic = json_extract(w.value, '$[1]'))
 
 -- name: recheck_events
-SELECT w.value ->> 0, w.value ->> 1, w.value ->> 2 FROM json_each(:wants) AS w
-WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = w.value ->> 0 AND e.key = w.value ->> 1)
+SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
+FROM json_each(:wants) AS w
+WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = json_extract(w.value, '$[0]')
+                                                AND e.key = json_extract(w.value, '$[1]'))
 
 -- name: recheck_streams
-SELECT w.value ->> 0, w.value ->> 1, w.value ->> 2 FROM json_each(:wants) AS w
-WHERE EXISTS (SELECT 1 FROM streams s WHERE s.workflow_uuid = w.value ->> 0 AND s.key = w.value ->> 1
-                                        AND s.seq >= w.value ->> 2)
+SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
+FROM json_each(:wants) AS w
+WHERE EXISTS (SELECT 1 FROM streams s WHERE s.workflow_uuid = json_extract(w.value, '$[0]')
+                                        AND s.key = json_extract(w.value, '$[1]')
+                                        AND s.seq >= json_extract(w.value, '$[2]'))
 
 -- name: recheck_workflows
-SELECT w.value ->> 0, w.value ->> 1, w.value ->> 2 FROM json_each(:wants) AS w
-WHERE EXISTS (SELECT 1 FROM workflow_status s WHERE s.workflow_uuid = w.value ->> 0
-              AND (w.value ->> 2 = 0 OR s.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')))
+SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
+FROM json_each(:wants) AS w
+WHERE EXISTS (SELECT 1 FROM workflow_status s WHERE s.workflow_uuid = json_extract(w.value, '$[0]')
+              AND (json_extract(w.value, '$[2]') = 0
+                   OR s.status IN ('SUCCESS', 'ERROR', 'CANCELLED', 'MAX_RECOVERY_ATTEMPTS_EXCEEDED')))
 
 -- name: workflow_status_only
 SELECT status FROM workflow_status WHERE workflow_uuid = :workflow_uuid
