@@ -213,3 +213,57 @@ def test_a_batch_waiting_for_a_row_lock_leaves_the_process_running(store: Store,
     assert waiting == 1
     assert outcomes[0][0][0] is False and outcomes[0][0][1].workflow_uuid == held  # type: ignore[index]
     assert outcomes[1] == ((True, _workflow(free)), None)
+
+
+def test_a_batch_that_loses_a_deadlock_answers_each_checkpoint_as_alone(store: Store, db_url: str) -> None:
+    """Two batches insert the same two workflow IDs in opposite orders, so each waits for the other: a
+    deadlock that writes made alone never meet. PostgreSQL rolls one back, and that is no fault of unknown
+    fate: its checkpoints are written again alone and answered as alone (the IDs the other batch created are
+    existing workflows), never raised as DatabaseUnavailableError, which would make every caller of the batch
+    treat an existing row as possibly its own lost write."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one write transaction at a time (BEGIN IMMEDIATE): batches cannot deadlock")
+    tag = uuid.uuid4().hex[:8]
+    x, y, z = f"x-{tag}", f"y-{tag}", f"z-{tag}"
+    other = open_store(parse_database_url(db_url))  # another process's store
+    holder = psycopg.connect(db_url)
+    watcher = psycopg.connect(db_url, autocommit=True)
+    answers: dict[str, object] = {}
+
+    def write(name: str, on: Store, ids: list[str]) -> None:
+        try:
+            answers[name] = on.write_checkpoints([InsertWorkflow(_workflow(i)) for i in ids])
+        except Exception as exc:  # what the batch raised is what the test looks at
+            answers[name] = exc
+
+    def lock_waits(at_least: int) -> None:
+        while watcher.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                              "AND wait_event_type = 'Lock'").fetchone()[0] < at_least:  # type: ignore[index]
+            pass
+
+    try:
+        # z is held by an open transaction, so batch B takes y and then waits; batch A takes x and waits for
+        # y; the holder lets go and B goes on to x, held by A: a cycle, which PostgreSQL breaks.
+        holder.execute("INSERT INTO tether.workflow_status (workflow_uuid, status, name, created_at, updated_at, "
+                       "recovery_attempts) VALUES (%s, 'PENDING', 'held', 1, 1, 0)", (z,))
+        b = threading.Thread(target=write, args=("B", other, [y, z, x]))
+        b.start()
+        lock_waits(1)
+        a = threading.Thread(target=write, args=("A", store, [x, y]))
+        a.start()
+        lock_waits(2)
+        holder.rollback()
+        a.join()
+        b.join()
+    finally:
+        holder.close()
+        watcher.close()
+        other.close()
+    for name in ("A", "B"):
+        assert isinstance(answers[name], list), f"batch {name} raised {answers[name]!r}"
+    created: Counter[str] = Counter()
+    for outcomes in (answers["A"], answers["B"]):
+        for (was_created, row), error in outcomes:  # type: ignore[attr-defined]
+            assert error is None
+            created[row.workflow_uuid] += was_created
+    assert created == {x: 1, y: 1, z: 1}

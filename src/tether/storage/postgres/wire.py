@@ -219,8 +219,8 @@ class WireConnection:
         the process, including the one whose transaction holds that lock.
 
         Raises:
-            UniqueViolation, ForeignKeyViolation, StorageError: the first statement that failed; nothing was
-                committed.
+            UniqueViolation, ForeignKeyViolation, StorageError: the first statement that failed (a passing fault
+                such as a lost deadlock included, as a StorageError); nothing was committed.
             DatabaseUnavailableError: a fault, or the connection lost or left in an unknown state (it is
                 closed, so the pool drops it): whether the transaction committed is unknown.
         """
@@ -269,6 +269,11 @@ class WireConnection:
             self.conn.close()
             raise
         if failure is not None:
+            if isinstance(failure, DatabaseUnavailableError):
+                # The Sync came back, so the transaction was rolled back for sure: a batch can lose a deadlock
+                # (or a lock or serialization failure) that none of its statements would meet alone. Its
+                # fate is known, so it is no fault of unknown fate: the caller may write each statement again.
+                raise StorageError(f"PostgreSQL rolled the pipeline back: {failure}") from failure
             raise failure
         return cursors
 
