@@ -110,3 +110,18 @@ def test_concurrent_senders_all_delivered(dbos: type[DBOS]) -> None:
         t.join()
     got = DBOS.get_result(wfid)
     assert sorted(got) == list(range(n))
+
+
+def test_a_waiting_recv_has_recorded_its_deadline_before_it_waits(dbos: type[DBOS]) -> None:
+    # The deadline (the DBOS.sleep row after the recv's own number) is written by the same statement that
+    # found no message, before the wait: a recovered recv waits only for what remains of it.
+    wfid = _start_receiver(["late"], timeout=600)
+    rt = DBOS._rt()
+    while rt.hub.count("msg") < 1:
+        time.sleep(0.01)
+    steps = DBOS.list_workflow_steps(wfid)
+    assert [(s["function_id"], s["function_name"]) for s in steps] == [(2, "DBOS.sleep")]
+    DBOS.send(wfid, "now", "late")
+    assert DBOS.get_result(wfid) == ["now"]
+    names = [(s["function_id"], s["function_name"]) for s in DBOS.list_workflow_steps(wfid)]
+    assert names == [(1, "DBOS.recv"), (2, "DBOS.sleep")]

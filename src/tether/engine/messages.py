@@ -112,19 +112,19 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         completed_at=started)
 
     async def take() -> bytes | None:
+        nonlocal sleep_row
         if wfid in rt.cancelled:
             raise WorkflowCancelledError(wfid)
         op = OperationRow(function_id=fid, function_name="DBOS.recv", started_at=started,
                           completed_at=rt.clock.now_ms())
-        return await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
+        got = await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
+        sleep_row = None  # the deadline is recorded now, with the message or before the wait
+        return got
 
-    got = await take()
+    # The first take is made with the waiter registered already: a message sent between it and the wait
+    # wakes it, and a recv that has to wait costs one statement before it parks.
+    got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
     tracing.event("DBOS.recv", fid, topic=topic)
-    if got is None:
-        if sleep_row is not None:
-            await rt.checkpoint(RecordOperation(wfid, sleep_row))
-            sleep_row = None
-        got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
     if got is None:
         prior = await rt.checkpoint(RecordOperation(wfid, OperationRow(
             function_id=fid, function_name="DBOS.recv", output=serialize(None), started_at=started,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,7 @@ async def recheck_waiters(rt: Runtime) -> RecheckPass:
     Raises:
         NotLaunchedError: the runtime was destroyed.
     """
+    began = time.perf_counter()
     waiters = rt.hub.rechecked()
     reads = 0
     woken: set[int] = set()
@@ -67,6 +69,8 @@ async def recheck_waiters(rt: Runtime) -> RecheckPass:
                     if not waiter.future.done():
                         woken.add(id(waiter))
                     waiter.wake()
+    logger.debug("Re-checked %d waiting calls in %d reads (%.3f s): %d woken", len(waiters), reads,
+                 time.perf_counter() - began, len(woken))
     return RecheckPass(reads=reads, woken=len(woken))
 
 

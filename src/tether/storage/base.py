@@ -360,7 +360,8 @@ class Store(abc.ABC):
                         also: OperationRow | None = None) -> bytes | None:
         """Take the oldest message on (workflow, topic) and record it as ``op``'s output, atomically; with
         ``also``, that operation (the recv's recorded deadline) is recorded in the same transaction unless
-        already there. Returns None when the queue is empty (nothing is written then)."""
+        already there, whether a message was taken or not. Returns None when the queue is empty (then only
+        ``also`` is written)."""
 
     # -- select ----------------------------------------------------------------------------------------
     @abc.abstractmethod

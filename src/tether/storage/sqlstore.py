@@ -343,6 +343,8 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         with self._tx() as s:
             row = s.run("oldest_message", {"workflow_uuid": workflow_id, "topic": topic}).fetchone()
             if row is None:
+                if also is not None:  # the deadline is recorded before the wait, in the same transaction
+                    s.run("insert_operation", op_params(workflow_id, also))
                 return None
             message = bytes(row[1])
             s.run("delete_message", {"message_id": row[0]})

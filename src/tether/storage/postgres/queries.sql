@@ -359,11 +359,11 @@ WITH taken AS (
         output = excluded.output, completed_at = excluded.completed_at
     RETURNING 1
 ), also AS (
-    -- the recv's deadline (its DBOS.sleep operation), when not recorded yet
+    -- the recv's deadline (its DBOS.sleep operation), when not recorded yet: with the message taken, or
+    -- before the wait when there is none
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output, started_at, completed_at)
     SELECT CAST(:workflow_uuid AS TEXT), CAST(:also_function_id AS INTEGER), CAST(:also_function_name AS TEXT),
            CAST(:also_output AS BYTEA), CAST(:also_started_at AS BIGINT), CAST(:also_completed_at AS BIGINT)
-    FROM taken
     WHERE CAST(:also_function_id AS INTEGER) IS NOT NULL
     ON CONFLICT DO NOTHING
     RETURNING 1
