@@ -57,7 +57,7 @@ def deaf(db_url: str) -> Iterator[Store]:
 
 async def _parked(kind: str, n: int) -> None:
     rt = DBOS._rt()
-    while rt.hub.count(kind) < n:  # every workflow has registered its waiter
+    while rt.hub.count(kind, parked=True) < n:  # every waiter has checked the database and now waits
         await asyncio.sleep(0.01)
 
 

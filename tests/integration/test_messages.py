@@ -116,11 +116,14 @@ def test_a_waiting_recv_has_recorded_its_deadline_before_it_waits(dbos: type[DBO
     # The deadline (the DBOS.sleep row after the recv's own number) is written by the same statement that
     # found no message, before the wait: a recovered recv waits only for what remains of it.
     wfid = _start_receiver(["late"], timeout=600)
-    rt = DBOS._rt()
-    while rt.hub.count("msg") < 1:
+    steps: list[dict[str, object]] = []
+    for _ in range(3000):  # no message is ever sent before the row shows: only the wait's own write makes it
+        steps = list(DBOS.list_workflow_steps(wfid))
+        if steps:
+            break
         time.sleep(0.01)
-    steps = DBOS.list_workflow_steps(wfid)
     assert [(s["function_id"], s["function_name"]) for s in steps] == [(2, "DBOS.sleep")]
+    assert DBOS.get_workflow_status(wfid).status == "PENDING"  # still waiting
     DBOS.send(wfid, "now", "late")
     assert DBOS.get_result(wfid) == ["now"]
     names = [(s["function_id"], s["function_name"]) for s in DBOS.list_workflow_steps(wfid)]

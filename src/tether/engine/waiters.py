@@ -34,7 +34,7 @@ def default_mark(kind: str) -> int:
 
 
 class Waiter:
-    __slots__ = ("future", "keys", "loop", "marks")
+    __slots__ = ("future", "keys", "loop", "marks", "parked")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, keys: tuple[Key, ...],
                  marks: tuple[int, ...] | None) -> None:
@@ -42,6 +42,7 @@ class Waiter:
         self.future: asyncio.Future[None] = loop.create_future()
         self.keys = keys
         self.marks = marks  # None: not re-checked by the safety net (the waiter has a timer of its own)
+        self.parked = False  # its check is done and it waits (WakeupHub.wait), rather than still checking
 
     def wake(self) -> None:
         if self.future.done():
@@ -149,13 +150,14 @@ class WakeupHub:
         for waiter in self.snapshot():
             waiter.wake()
 
-    def count(self, kind: str | None = None) -> int:
-        """How many waiters are parked right now (only those waiting on ``kind``, if given)."""
+    def count(self, kind: str | None = None, *, parked: bool = False) -> int:
+        """How many waiters are registered right now (only those waiting on ``kind``, if given; with
+        ``parked``, only those past their check, waiting for a wake-up)."""
         with self._lock:
-            if kind is None:
+            if kind is None and not parked:
                 return self._registered
-            return len({id(w) for (k, _), by_key in self._waiters.items() if k == kind
-                        for group in by_key.values() for w in group})
+            return len({id(w) for (k, _), by_key in self._waiters.items() if kind is None or k == kind
+                        for group in by_key.values() for w in group if w.parked or not parked})
 
     @staticmethod
     async def wait(waiter: Waiter, timeout: float | None) -> bool:
@@ -169,6 +171,7 @@ class WakeupHub:
         if fut.done() or (timeout is not None and timeout <= 0):
             return fut.done() and (fut.cancelled() or fut.result() is not _TIMED_OUT)
         timer = None if timeout is None else waiter.loop.call_later(timeout, _time_out, fut)
+        waiter.parked = True
         try:
             await fut
         finally:
