@@ -1,12 +1,14 @@
 """sse_readers: ``readers`` concurrent Server-Sent-Events readers of one stream through the HTTP gateway.
 
 Tether only (dbos 3.4.0 has no HTTP gateway). The server -- the gateway plus one writer workflow, on the
-scenario's database -- runs in a subprocess (``bench/sse_readers.py --serve``); this process opens the readers
-as plain asyncio connections (HTTP/1.1, chunked, parsed with ``tether.http.sse_client.SSEParser``: an HTTP
-client library costs more per event than the server does, and both share the machine's cores). Once every
-reader has its response headers, the workflow is told to write ``values`` values, ``interval_s`` apart; each
-carries ``time.time()`` at the call of ``write_stream``. Every reader must receive every value, in order,
-exactly once, then the end of the stream.
+scenario's database -- runs in a subprocess (``bench/sse_readers.py --serve``; ``BENCH_SSE_SERVER=h11`` runs it
+on uvicorn's pure-Python HTTP and asyncio's loop, as without the ``httptools``/``uvloop`` packages); this process
+opens the readers as plain HTTP/1.1 connections, each an ``asyncio.Protocol`` that undoes the chunked coding
+and parses the events in ``data_received`` (no task woken per value: this process reads all the sockets on the
+server's own cores, and an HTTP client library costs more per event than the server does), on uvloop when it
+is installed. Once every reader has its response headers, the workflow is told to write ``values`` values,
+``interval_s`` apart; each carries ``time.time()`` at the call of ``write_stream``. Every reader must receive
+every value, in order, exactly once, then the end of the stream.
 
 Reported: time to connect every reader, write->delivery latency over all (reader, value) pairs (p50 = median
 of the per-value p50s), readers that missed, repeated or reordered a value, time from the first write until

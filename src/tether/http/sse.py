@@ -108,6 +108,7 @@ class Feed:
         self.live: set[Listener] = set()  # parked at ``head``: written to by the feed itself
         self._loop = asyncio.get_running_loop()
         self._unsent: list[bytes] = []
+        self._stopped = False
         self._changed: asyncio.Future[None] = self._loop.create_future()
         self._keepalive_seconds = fanout.keepalive_seconds
         self._window = (fanout.window_values, fanout.window_bytes)
@@ -144,7 +145,7 @@ class Feed:
 
     def _flush(self) -> None:
         """Add the values read since the last flush to the window and write them to every reader at the head."""
-        if not self._unsent:
+        if not self._unsent or self._stopped:  # nothing new, or stopped since the flush was planned
             return
         new, self._unsent = self._unsent, []
         self.frames.extend(new)
@@ -198,6 +199,7 @@ class Feed:
         return self._changed
 
     def stop(self) -> None:
+        self._stopped = True
         self._keepalive.cancel()
         self.task.cancel()
 
