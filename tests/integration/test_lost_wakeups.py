@@ -36,6 +36,13 @@ async def waits_for_event(target: str) -> Any:
     return await DBOS.get_event_async(target, "ready", timeout_seconds=3600)
 
 
+@DBOS.workflow()
+async def relays() -> Any:
+    value = await DBOS.recv_async("go", timeout_seconds=3600)
+    await DBOS.set_event_async("ready", value)  # a local write: it wakes the waiters of its key itself
+    return value
+
+
 def _launch(db_url: str, interval: float) -> None:
     DBOS(config=make_config(db_url, wakeup_recheck_interval_sec=interval))
     DBOS.launch()
@@ -165,3 +172,33 @@ def test_the_periodic_recheck_repairs_lost_wake_ups_at_the_configured_interval(d
     finally:
         other.close()
         DBOS.destroy()
+
+
+def test_a_waiter_left_on_a_closed_event_loop_stops_no_other_wake_up(deaf: Store) -> None:
+    """An application that closes an event loop while one of its tasks still waits (``loop.close()`` with a
+    ``get_event_async`` pending) leaves that waiter registered: its task is never resumed, so the wait's
+    ``finally`` never runs. It can never be woken; the re-check must pass it by and still wake the waiters
+    of the same key, and so must a local write's own wake-up (which would otherwise raise in the writer)."""
+    rt = DBOS._rt()
+
+    def abandon(target: str) -> None:
+        loop = asyncio.new_event_loop()
+        pending = loop.create_task(DBOS.get_event_async(target, "ready", timeout_seconds=3600))
+        loop.run_until_complete(_parked("event", 1))
+        loop.close()  # the task still waits
+        assert not pending.done()
+
+    async def main() -> None:
+        target = await DBOS.start_workflow_async(relays)
+        await _parked("msg", 1)
+        await asyncio.to_thread(abandon, target.workflow_id)
+        getters = [await DBOS.start_workflow_async(waits_for_event, target.workflow_id) for _ in range(3)]
+        await _parked("event", 4)
+        deaf.set_event(target.workflow_id, "ready", serialize("yes"), _now())  # its wake-up is lost
+        await recheck_waiters(rt)
+        assert [await h.get_result() for h in getters] == ["yes"] * 3
+
+        await DBOS.send_async(target.workflow_id, "local", "go")
+        assert await target.get_result() == "local"  # its set_event woke the abandoned waiter's key
+
+    asyncio.run(main())

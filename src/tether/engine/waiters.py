@@ -49,8 +49,11 @@ class Waiter:
             return
         if asyncio._get_running_loop() is self.loop:  # on the waiter's own loop: no self-pipe write (a
             self.loop.call_soon(_resolve, self.future)  # syscall that gives the GIL away) is needed
-        else:
+            return
+        try:
             self.loop.call_soon_threadsafe(_resolve, self.future)
+        except RuntimeError:  # its loop was closed with the wait pending: nobody can be woken there, and
+            pass              # the notifier (a writer, the listener, the re-check) must go on to the others
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:
