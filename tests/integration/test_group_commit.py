@@ -4,15 +4,17 @@ transactions, and each is answered as if written alone (both backends)."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
-from tether import DBOS, DBOSClient, QueueDeduplicatedError, StorageError
+from tether import DBOS, DBOSClient, QueueDeduplicatedError, SetWorkflowID, StorageError
 from tether.config import parse_database_url
 from tether.serialization import deserialize, serialize
 from tether.storage import Store, open_store
@@ -267,3 +269,61 @@ def test_a_batch_that_loses_a_deadlock_answers_each_checkpoint_as_alone(store: S
             assert error is None
             created[row.workflow_uuid] += was_created
     assert created == {x: 1, y: 1, z: 1}
+
+
+def test_a_start_cancelled_while_its_checkpoint_waits_for_a_batch_writes_nothing(dbos: type[DBOS],
+                                                                               db_url: str) -> None:
+    """A caller cancelled while its checkpoint still waits for the writer (every writer busy with an earlier
+    batch) withdraws it, as a storage call not yet started is never run. For a start this matters: its row,
+    written after the caller gave up, would be a PENDING workflow of this process that nothing runs until
+    the next launch."""
+    tag = uuid.uuid4().hex[:8]
+    rt = DBOS._runtime
+    assert rt is not None
+    gate = threading.Event()
+
+    @DBOS.step(name=f"gc-gate-{tag}")
+    def gated() -> int:
+        gate.wait()
+        return 1
+
+    @DBOS.workflow(name=f"gc-busy-{tag}")
+    async def busy() -> int:
+        return int(await asyncio.to_thread(gated))
+
+    @DBOS.workflow(name=f"gc-never-{tag}")
+    async def never() -> int:
+        return 2
+
+    async def main() -> None:
+        first = await DBOS.start_workflow_async(busy)
+        holder: Any
+        if db_url.startswith("postgresql"):  # the step's checkpoint needs a key share of this row
+            holder = psycopg.connect(db_url)
+            holder.execute("SELECT 1 FROM tether.workflow_status WHERE workflow_uuid = %s FOR UPDATE",
+                           (first.workflow_id,))
+        else:  # SQLite: one writer at a time
+            holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+            holder.execute("BEGIN IMMEDIATE")
+        try:
+            gate.set()  # the step ends; its checkpoint takes the writer and waits for the holder
+            while not rt.commits._busy:
+                await asyncio.sleep(0.01)
+
+            async def start() -> None:
+                with SetWorkflowID(f"never-{tag}"):
+                    await DBOS.start_workflow_async(never)
+
+            starting = asyncio.ensure_future(start())
+            while not rt.commits._queue:  # the start's row waits for the next batch
+                await asyncio.sleep(0.01)
+            starting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await starting
+        finally:
+            holder.rollback() if isinstance(holder, psycopg.Connection) else holder.execute("ROLLBACK")
+            holder.close()
+        assert await first.get_result() == 1
+
+    asyncio.run(main())
+    assert DBOS.get_workflow_status(f"never-{tag}") is None

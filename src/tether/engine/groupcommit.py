@@ -114,7 +114,19 @@ class GroupCommit:
         if self._join(waiting):
             self._start(waiting)
         assert waiting.future is not None
-        return await waiting.future  # type: ignore[no-any-return]
+        try:
+            return await waiting.future  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            self._withdraw(waiting)
+            raise
+
+    def _withdraw(self, waiting: _Waiting) -> None:
+        """A cancelled caller's checkpoint still queued is never written, as a storage call not yet started is
+        never run; one already in a batch is in flight, committed or not. (A start written after its caller
+        gave up would be a PENDING workflow of this process that nothing runs until the next launch.)"""
+        with self._lock:
+            if waiting in self._queue:
+                self._queue.remove(waiting)
 
     def _join(self, waiting: _Waiting) -> bool:
         """True: a slot was free and the caller leads (writes it now); False: queued for the next batch."""
