@@ -37,11 +37,8 @@ class SetClock(Clock):
     def __init__(self) -> None:
         self.ms = self.start = int(time.time() * 1000)
 
-    def now_ms(self) -> int:
-        return self.ms
-
-    def now(self) -> float:
-        return self.ms / 1000
+    def now_us(self) -> int:
+        return self.ms * 1000
 
 
 _release: dict[str, threading.Event] = {}

@@ -4,14 +4,20 @@ on both backends. Every test names its workflows uniquely, since tests share one
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
-from tether import DBOS, DBOSClient, Queue, SetWorkflowID, WorkflowStatus
-from tether.api.management import parse_time, workflow_filter
+from tests.conftest import make_config
+from tether import DBOS, DBOSClient, Debouncer, Queue, SetWorkflowID, WorkflowStatus
+from tether.api.management import end_time_us, parse_time, parse_time_us, workflow_filter
+from tether.engine.clock import Clock
+from tether.storage.base import WorkflowRow
 
 
 @dataclass
@@ -255,11 +261,152 @@ def test_management_needs_a_launched_dbos() -> None:
         asyncio.run(DBOS.list_workflow_steps_async("x"))
 
 
-def test_end_bound_ties_within_its_millisecond_count_as_after() -> None:
-    from tether.api.management import end_bound
+class StoppedClock(Clock):
+    """A clock the test sets to the microsecond; it starts at the real time (other processes' heartbeats are
+    judged by it) and only moves within one millisecond."""
 
-    assert end_bound(None) is None
-    assert end_bound("1970-01-01T00:00:01Z") == 1000            # whole milliseconds: inclusive
-    assert end_bound("1970-01-01T00:00:01.250") == 1250
-    assert end_bound("1970-01-01T00:00:01.250400") == 1249      # a creation stamped 1250 may be after it
-    assert end_bound("1970-01-01T01:00:01.250400+01:00") == 1249
+    def __init__(self) -> None:
+        self.us = time.time_ns() // 1000
+
+    def now_us(self) -> int:
+        return self.us
+
+
+@pytest.fixture
+def stopped(db_url: str) -> Iterator[StoppedClock]:
+    clock = StoppedClock()
+    DBOS(config=make_config(db_url), clock=clock)
+    DBOS.launch()
+    try:
+        yield clock
+    finally:
+        DBOS.destroy()
+
+
+def _iso_us(us: int) -> str:
+    return (datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)).isoformat()
+
+
+def test_creation_bounds_are_exact_within_a_millisecond(stopped: StoppedClock, db_url: str) -> None:
+    """A workflow created in the same millisecond as a bound given to the microsecond is inside an end bound
+    after it and outside one before it (and the reverse for a start bound): no tie at the millisecond."""
+    tag = uuid.uuid4().hex[:8]
+
+    @DBOS.workflow(name=f"tie-{tag}")
+    def quick() -> None:
+        return None
+
+    ms = stopped.us // 1000
+    stopped.us = created = ms * 1000 + 500  # the middle of one millisecond
+    with SetWorkflowID(f"{tag}-wf"):
+        quick()
+    [status] = DBOS.list_workflows(workflow_id_prefix=tag)
+    assert status.created_at == ms
+
+    def listed(**bounds: str) -> list[str]:
+        return _ids(DBOS.list_workflows(workflow_id_prefix=tag, **bounds))  # type: ignore[arg-type]
+
+    assert listed(end_time=_iso_us(created + 1)) == [f"{tag}-wf"]
+    assert listed(end_time=_iso_us(created)) == [f"{tag}-wf"]  # bounds are inclusive
+    assert listed(end_time=_iso_us(created - 1)) == []
+    assert listed(start_time=_iso_us(created - 1)) == [f"{tag}-wf"]
+    assert listed(start_time=_iso_us(created)) == [f"{tag}-wf"]
+    assert listed(start_time=_iso_us(created + 1)) == []
+    assert listed(start_time=_iso_us(created), end_time=_iso_us(created)) == [f"{tag}-wf"]
+    # An offset and a "Z" are read to the microsecond as well.
+    assert listed(end_time=_iso_us(created - 1).replace("+00:00", "Z")) == []
+    assert listed(start_time=_iso_us(created + 1 + 3_600_000_000).replace("+00:00", "+01:00")) == []
+    with DBOSClient(db_url) as client:
+        assert _ids(client.list_workflows(workflow_id_prefix=tag, end_time=_iso_us(created - 1))) == []
+        assert _ids(client.list_workflows(workflow_id_prefix=tag, end_time=_iso_us(created + 1))) == [f"{tag}-wf"]
+
+
+def test_every_way_of_creating_a_workflow_records_its_microsecond(stopped: StoppedClock) -> None:
+    """Started, enqueued, forked and debounced workflows, each created one microsecond after the last in one
+    millisecond: an end bound on each creation microsecond lists exactly those created up to it."""
+    tag = uuid.uuid4().hex[:8]
+    queue = Queue(f"tie-q-{tag}")
+
+    @DBOS.workflow(name=f"tie-all-{tag}")
+    def quick(x: int) -> int:
+        return x
+
+    base = (stopped.us // 1000) * 1000 + 100
+    order: list[str] = []
+
+    def at(k: int, make: Any) -> None:
+        stopped.us = base + k
+        order.append(make())
+
+    def started() -> str:
+        with SetWorkflowID(f"{tag}-started"):
+            quick(1)
+        return f"{tag}-started"
+
+    def enqueued() -> str:
+        with SetWorkflowID(f"{tag}-enqueued"):
+            return queue.enqueue(quick, 2).workflow_id
+
+    def forked() -> str:
+        with SetWorkflowID(f"{tag}-forked"):
+            return DBOS.fork_workflow(f"{tag}-started", 1).workflow_id
+
+    def debounced() -> str:
+        with SetWorkflowID(f"{tag}-debounced"):
+            return Debouncer.create(quick).debounce(f"k-{tag}", 3600, 4).workflow_id
+
+    for k, make in enumerate((started, enqueued, forked, debounced)):
+        at(k, make)
+    for k in range(len(order)):
+        got = DBOS.list_workflows(workflow_id_prefix=tag, end_time=_iso_us(base + k))
+        assert sorted(_ids(got)) == sorted(order[:k + 1]), k
+        assert all(w.created_at == base // 1000 for w in got)
+        later = DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso_us(base + k))
+        assert sorted(_ids(later)) == sorted(order[k:]), k
+
+
+def test_a_whole_millisecond_end_bound_covers_its_millisecond(stopped: StoppedClock) -> None:
+    """``created_at`` is reported to the millisecond: an end bound made from it lists the workflow."""
+    tag = uuid.uuid4().hex[:8]
+
+    @DBOS.workflow(name=f"tie-ms-{tag}")
+    def quick() -> None:
+        return None
+
+    stopped.us = (stopped.us // 1000) * 1000 + 999
+    with SetWorkflowID(f"{tag}-wf"):
+        quick()
+    [status] = DBOS.list_workflows(workflow_id_prefix=tag)
+    assert status.created_at is not None
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, end_time=_iso(status.created_at))) == [f"{tag}-wf"]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso(status.created_at))) == [f"{tag}-wf"]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, end_time=_iso(status.created_at - 1))) == []
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso(status.created_at + 1))) == []
+
+
+def test_rows_known_to_the_millisecond_only_count_as_inside_it(dbos: type[DBOS]) -> None:
+    """A row without a creation microsecond (written before migration 015, or imported from DBOS) is inside any
+    bound that falls in its millisecond."""
+    tag = uuid.uuid4().hex[:8]
+    ms = time.time_ns() // 1_000_000
+    rt = DBOS._rt()
+    rt.store.insert_workflow(WorkflowRow(workflow_uuid=f"{tag}-old", status="SUCCESS", name=f"old-{tag}",
+                                         created_at=ms, updated_at=ms))
+    for bound in ("start_time", "end_time"):
+        for us in (ms * 1000 + 1, ms * 1000 + 500, ms * 1000 + 999):
+            assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, **{bound: _iso_us(us)})) == [f"{tag}-old"]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, end_time=_iso_us(ms * 1000 - 1))) == []
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso_us(ms * 1000 + 1000))) == []
+
+
+def test_time_bounds_parse_to_the_microsecond() -> None:
+    assert parse_time_us(None) is None
+    assert parse_time_us("1970-01-01T00:00:01Z") == 1_000_000
+    assert parse_time_us("1970-01-01T01:00:00.000001+01:00") == 1
+    assert parse_time_us("2026-11-30T12:00:00.123457") == 1_796_040_000_123_457
+    assert parse_time_us("1969-12-31T23:59:59.999999Z") == -1
+    assert parse_time("1969-12-31T23:59:59.999999Z") == -1  # milliseconds round down
+    assert end_time_us("1970-01-01T00:00:01.250Z") == 1_250_999  # a whole millisecond covers it
+    assert end_time_us("1970-01-01T00:00:01.250400Z") == 1_250_400
+    with pytest.raises(ValueError):
+        parse_time_us("not a time")

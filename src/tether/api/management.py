@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from tether.api.binding import StrOrList as StrOrList
@@ -30,9 +30,13 @@ from tether.errors import WorkflowNotFoundError
 from tether.storage.base import WorkflowFilter
 from tether.types import StepInfo, WorkflowStatus, WorkflowStatusString
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_MICROSECOND = timedelta(microseconds=1)
 
-def parse_time(value: str | None) -> int | None:
-    """An RFC 3339 timestamp as epoch milliseconds (naive times are taken as UTC).
+
+def parse_time_us(value: str | None) -> int | None:
+    """An RFC 3339 timestamp as epoch microseconds, exactly (integer arithmetic, no float rounding; naive
+    times are taken as UTC).
 
     Raises:
         ValueError: the string is not an RFC 3339 timestamp.
@@ -45,25 +49,29 @@ def parse_time(value: str | None) -> int | None:
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    return int(moment.timestamp() * 1000)
+    return (moment - _EPOCH) // _MICROSECOND
 
 
-def end_bound(value: str | None) -> int | None:
-    """The last creation millisecond an ``end_time`` bound admits. Creation times are stored in whole
-    milliseconds (rounded down), so a workflow stamped in the very millisecond of a bound given to the
-    microsecond may have been created just after it: such a tie counts as after the bound (a bound in whole
-    milliseconds stays inclusive).
+def parse_time(value: str | None) -> int | None:
+    """An RFC 3339 timestamp as epoch milliseconds, rounded down (naive times are taken as UTC).
 
     Raises:
         ValueError: the string is not an RFC 3339 timestamp.
     """
-    ms = parse_time(value)
-    if ms is None or value is None:
-        return ms
-    text = value.strip()
-    fraction = text.split(".", 1)[1] if "." in text else ""
-    digits = "".join(ch for ch in fraction.split("+")[0].split("-")[0].rstrip("Zz") if ch.isdigit())
-    return ms - 1 if digits[3:].strip("0") else ms
+    us = parse_time_us(value)
+    return None if us is None else us // 1000
+
+
+def end_time_us(value: str | None) -> int | None:
+    """The last creation microsecond an ``end_time`` bound admits. A bound with sub-millisecond digits is
+    exact; a bound on a whole millisecond (as ``created_at`` is reported) admits that whole millisecond, so a
+    workflow is always inside an end bound made from its own ``created_at``, as with DBOS.
+
+    Raises:
+        ValueError: the string is not an RFC 3339 timestamp.
+    """
+    us = parse_time_us(value)
+    return us + 999 if us is not None and us % 1000 == 0 else us
 
 
 _STATUSES = {s.value for s in WorkflowStatusString}
@@ -106,7 +114,7 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
     return WorkflowFilter(
         workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
         status=[str(s) for s in statuses] if statuses is not None else None,
-        start_time_ms=parse_time(start_time), end_time_ms=end_bound(end_time), name=_as_list(name),
+        start_time_us=parse_time_us(start_time), end_time_us=end_time_us(end_time), name=_as_list(name),
         completed_after_ms=parse_time(completed_after), completed_before_ms=parse_time(completed_before),
         dequeued_after_ms=parse_time(dequeued_after), dequeued_before_ms=parse_time(dequeued_before),
         app_version=_as_list(app_version), forked_from=_as_list(forked_from),
@@ -148,7 +156,9 @@ class WorkflowManagement:
                        shard_key: StrOrList = None, parent_shard_key: StrOrList = None) -> list[WorkflowStatus]:
         """Workflows matching every given filter, by creation time (``sort_desc`` for newest first). Lists
         mean "any of"; ``start_time``/``end_time`` bound the creation time, ``completed_*`` the end and
-        ``dequeued_*`` the start from a queue (RFC 3339); ``attributes`` keeps workflows whose attributes
+        ``dequeued_*`` the start from a queue (RFC 3339, inclusive). Creation bounds are exact to the
+        microsecond; an ``end_time`` on a whole millisecond covers that millisecond (so a workflow's own
+        ``created_at`` bounds it); ``attributes`` keeps workflows whose attributes
         contain the given ones (PostgreSQL only, served by an index); ``schedule_name`` keeps the runs of
         those schedules; ``load_input``/``load_output`` False skip reading those columns.
 

@@ -6,13 +6,18 @@ import time
 
 
 class Clock:
-    """Wall-clock time in epoch milliseconds (what is stored) and seconds."""
+    """Wall-clock time in epoch microseconds (the one reading a subclass provides), milliseconds (what most
+    columns store) and seconds. The millisecond and second readings are the microsecond one, floored and
+    divided, so a workflow's creation millisecond is always the millisecond of its creation microsecond."""
+
+    def now_us(self) -> int:
+        return time.time_ns() // 1000
 
     def now_ms(self) -> int:
-        return int(time.time() * 1000)
+        return self.now_us() // 1000
 
     def now(self) -> float:
-        return time.time()
+        return self.now_us() / 1_000_000
 
 
 class OffsetClock(Clock):
@@ -24,8 +29,5 @@ class OffsetClock(Clock):
     def advance(self, seconds: float) -> None:
         self.offset += seconds
 
-    def now_ms(self) -> int:
-        return int((time.time() + self.offset) * 1000)
-
-    def now(self) -> float:
-        return time.time() + self.offset
+    def now_us(self) -> int:
+        return time.time_ns() // 1000 + round(self.offset * 1_000_000)

@@ -158,7 +158,8 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
     version = application_version or src.application_version
     local = (queue_name is None and run_here and lookup_workflow(src.name) is not None
              and version in (None, "", rt.application_version))
-    now = rt.clock.now_ms()
+    now_us = rt.clock.now_us()
+    now = now_us // 1000
     timeout_ms = int(timeout_seconds * 1000) if timeout_seconds is not None else src.workflow_timeout_ms
     row = WorkflowRow(
         workflow_uuid=new_id or new_workflow_id(),
@@ -166,7 +167,8 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         name=src.name, class_name=src.class_name, config_name=src.config_name,
         authenticated_user=src.authenticated_user, inputs=src.inputs,
         executor_id=rt.settings.executor_id, application_version=version, application_id=src.application_id,
-        created_at=now, updated_at=now, queue_name=None if local else (queue_name or INTERNAL_QUEUE),
+        created_at=now, created_at_us=now_us, updated_at=now,
+        queue_name=None if local else (queue_name or INTERNAL_QUEUE),
         started_at_epoch_ms=now if local else None, workflow_timeout_ms=timeout_ms,
         workflow_deadline_epoch_ms=now + timeout_ms if local and timeout_ms is not None else None,
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,

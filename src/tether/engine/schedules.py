@@ -204,11 +204,13 @@ async def fire(rt: Runtime, plan: Plan, at: datetime, workflow_id: str) -> bool:
         args = (at, deserialize(plan.context) if plan.context is not None else None)
     if fmt is WorkflowSerializationFormat.PORTABLE:
         args = (at.isoformat(), *args[1:])  # the run turns it back into a datetime (engine/queues.py)
-    now = rt.clock.now_ms()
+    now_us = rt.clock.now_us()
+    now = now_us // 1000
     status = WorkflowStatusString.ENQUEUED.value
     row = WorkflowRow(workflow_uuid=workflow_id, status=status, name=plan.workflow_name,
                       inputs=encode_inputs(args, {}, fmt), application_version=rt.application_version or None,
-                      created_at=now, updated_at=now, queue_name=plan.queue_name or INTERNAL_QUEUE,
+                      created_at=now, created_at_us=now_us, updated_at=now,
+                      queue_name=plan.queue_name or INTERNAL_QUEUE,
                       serialization=fmt.value, schedule_name=plan.name, class_name=plan.class_name)
     created, _ = await rt.io(rt.store.insert_workflow, row)
     if created:

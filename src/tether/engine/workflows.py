@@ -148,7 +148,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     # A method's instance (or class) is not stored: it is found again by its registered names.
     class_name, config_name = method_target(reg, args)
     inputs = encode_inputs(args[1:] if class_name is not None else args, kwargs, reg.serialization)
-    now = rt.clock.now_ms()
+    now_us = rt.clock.now_us()
+    now = now_us // 1000
     if opts.delay_until_epoch_ms is not None:
         status = WorkflowStatusString.DELAYED.value
     elif opts.queue_name is not None:
@@ -164,7 +165,8 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs, class_name=class_name,
         config_name=config_name,
         executor_id=rt.settings.executor_id, application_version=opts.app_version or rt.application_version,
-        created_at=now, updated_at=now, queue_name=opts.queue_name, deduplication_id=opts.deduplication_id,
+        created_at=now, created_at_us=now_us, updated_at=now, queue_name=opts.queue_name,
+        deduplication_id=opts.deduplication_id,
         priority=opts.priority, delay_until_epoch_ms=opts.delay_until_epoch_ms,
         workflow_timeout_ms=timeout_ms, workflow_deadline_epoch_ms=deadline,
         authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),

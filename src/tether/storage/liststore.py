@@ -67,12 +67,19 @@ class ListStore(abc.ABC):
         any_of("queue_name", flt.queue_name)
         any_of("executor_id", flt.executor_id)
         any_of("schedule_name", flt.schedule_name)
-        if flt.start_time_ms is not None:
-            where.append(f"created_at >= {ph}")
-            params.append(flt.start_time_ms)
-        if flt.end_time_ms is not None:
-            where.append(f"created_at <= {ph}")
-            params.append(flt.end_time_ms)
+        # Creation bounds are exact to the microsecond: the millisecond column makes the range (its indexes
+        # serve it), and only a row created in the bound's own millisecond is settled by ``created_at_us``.
+        # A row known to the millisecond only (written before migration 015, or imported) counts as inside.
+        if flt.start_time_us is not None:
+            ms = flt.start_time_us // 1000
+            where.append(f"created_at >= {ph} AND (created_at > {ph} OR created_at_us IS NULL "
+                         f"OR created_at_us >= {ph})")
+            params.extend([ms, ms, flt.start_time_us])
+        if flt.end_time_us is not None:
+            ms = flt.end_time_us // 1000
+            where.append(f"created_at <= {ph} AND (created_at < {ph} OR created_at_us IS NULL "
+                         f"OR created_at_us <= {ph})")
+            params.extend([ms, ms, flt.end_time_us])
         if flt.workflow_id_prefix is not None:
             prefixes = list(flt.workflow_id_prefix)
             conds = []

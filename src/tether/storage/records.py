@@ -25,6 +25,9 @@ class WorkflowRow:
     application_version: str | None = None
     application_id: str | None = None
     created_at: int = 0
+    # The creation time to the microsecond (epoch us; its millisecond is created_at). None on rows written
+    # before migration 015 and on imported rows: they are known to the millisecond only.
+    created_at_us: int | None = None
     updated_at: int = 0
     recovery_attempts: int = 0
     queue_name: str | None = None
@@ -122,8 +125,8 @@ class WorkflowFilter:
 
     workflow_ids: Sequence[str] | None = None
     status: Sequence[str] | None = None
-    start_time_ms: int | None = None
-    end_time_ms: int | None = None
+    start_time_us: int | None = None  # creation-time bounds, inclusive, in epoch microseconds
+    end_time_us: int | None = None
     name: Sequence[str] | None = None
     app_version: Sequence[str] | None = None
     forked_from: Sequence[str] | None = None

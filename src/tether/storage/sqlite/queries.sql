@@ -3,16 +3,16 @@
 -- name: insert_workflow
 INSERT INTO workflow_status (
     workflow_uuid, status, name, class_name, config_name, authenticated_user, inputs, output, error,
-    executor_id, application_version, application_id, created_at, updated_at, recovery_attempts,
-    queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
+    executor_id, application_version, application_id, created_at, created_at_us, updated_at,
+    recovery_attempts, queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
     schedule_name, is_debounced, debounce_deadline_epoch_ms,
     queue_partition_key,
     attributes, completed_at, was_forked_from, application_name, owner_process, trace_context)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
-    :executor_id, :application_version, :application_id, :created_at, :updated_at, :recovery_attempts,
-    :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
+    :executor_id, :application_version, :application_id, :created_at, :created_at_us, :updated_at,
+    :recovery_attempts, :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
     :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
     :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
     :queue_partition_key,
