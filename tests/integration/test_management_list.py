@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import make_config
 from tether import DBOS, DBOSClient, Debouncer, Queue, SetWorkflowID, WorkflowStatus
-from tether.api.management import end_time_us, parse_time, parse_time_us, workflow_filter
+from tether.api.management import parse_time, parse_time_us, upper_bound_us, workflow_filter
 from tether.engine.clock import Clock
 from tether.storage.base import WorkflowRow
 
@@ -384,6 +384,51 @@ def test_a_whole_millisecond_end_bound_covers_its_millisecond(stopped: StoppedCl
     assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso(status.created_at + 1))) == []
 
 
+def test_end_and_dequeue_bounds_are_exact_within_a_millisecond(stopped: StoppedClock) -> None:
+    """``completed_*`` and ``dequeued_*`` bounds settle a workflow that ended, or was dequeued, in the bound's
+    own millisecond by its microsecond: a success, an error, a cancellation and a dequeue."""
+    tag = uuid.uuid4().hex[:8]
+    queue = Queue(f"tie-dq-{tag}")
+    base = (stopped.us // 1000) * 1000 + 100
+
+    @DBOS.workflow(name=f"tie-end-{tag}")
+    def ends_at(us: int, fail: bool) -> None:
+        stopped.us = us  # the workflow ends at this microsecond
+        if fail:
+            raise ValueError("failed on purpose")
+
+    @DBOS.workflow(name=f"tie-wait-{tag}")
+    def waits() -> None:
+        DBOS.recv("never", timeout_seconds=60)
+
+    stopped.us = base
+    with SetWorkflowID(f"{tag}-ok"):
+        ends_at(base + 10, False)
+    with SetWorkflowID(f"{tag}-err"), pytest.raises(ValueError):
+        ends_at(base + 20, True)
+    with SetWorkflowID(f"{tag}-cancelled"):
+        DBOS.start_workflow(waits)
+    stopped.us = base + 30
+    DBOS.cancel_workflow(f"{tag}-cancelled")
+    ended = {f"{tag}-ok": base + 10, f"{tag}-err": base + 20, f"{tag}-cancelled": base + 30}
+    for wfid, us in ended.items():
+        assert wfid in _ids(DBOS.list_workflows(workflow_id_prefix=tag, completed_before=_iso_us(us)))
+        assert wfid not in _ids(DBOS.list_workflows(workflow_id_prefix=tag, completed_before=_iso_us(us - 1)))
+        assert wfid in _ids(DBOS.list_workflows(workflow_id_prefix=tag, completed_after=_iso_us(us)))
+        assert wfid not in _ids(DBOS.list_workflows(workflow_id_prefix=tag, completed_after=_iso_us(us + 1)))
+
+    stopped.us = base + 40  # enqueued and dequeued at this microsecond (the clock stands still)
+    with SetWorkflowID(f"{tag}-queued"):
+        handle = queue.enqueue(ends_at, base + 50, False)
+    handle.get_result(timeout_seconds=10)
+    queued = [f"{tag}-queued"]
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, dequeued_before=_iso_us(base + 40))) == queued
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, dequeued_before=_iso_us(base + 39))) == []
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, dequeued_after=_iso_us(base + 40))) == queued
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, dequeued_after=_iso_us(base + 41))) == []
+    assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, completed_after=_iso_us(base + 41))) == queued
+
+
 def test_rows_known_to_the_millisecond_only_count_as_inside_it(dbos: type[DBOS]) -> None:
     """A row without a creation microsecond (written before migration 015, or imported from DBOS) is inside any
     bound that falls in its millisecond."""
@@ -391,8 +436,8 @@ def test_rows_known_to_the_millisecond_only_count_as_inside_it(dbos: type[DBOS])
     ms = time.time_ns() // 1_000_000
     rt = DBOS._rt()
     rt.store.insert_workflow(WorkflowRow(workflow_uuid=f"{tag}-old", status="SUCCESS", name=f"old-{tag}",
-                                         created_at=ms, updated_at=ms))
-    for bound in ("start_time", "end_time"):
+                                         created_at=ms, updated_at=ms, completed_at=ms))
+    for bound in ("start_time", "end_time", "completed_after", "completed_before"):
         for us in (ms * 1000 + 1, ms * 1000 + 500, ms * 1000 + 999):
             assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, **{bound: _iso_us(us)})) == [f"{tag}-old"]
     assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, end_time=_iso_us(ms * 1000 - 1))) == []
@@ -406,7 +451,7 @@ def test_time_bounds_parse_to_the_microsecond() -> None:
     assert parse_time_us("2026-11-30T12:00:00.123457") == 1_796_040_000_123_457
     assert parse_time_us("1969-12-31T23:59:59.999999Z") == -1
     assert parse_time("1969-12-31T23:59:59.999999Z") == -1  # milliseconds round down
-    assert end_time_us("1970-01-01T00:00:01.250Z") == 1_250_999  # a whole millisecond covers it
-    assert end_time_us("1970-01-01T00:00:01.250400Z") == 1_250_400
+    assert upper_bound_us("1970-01-01T00:00:01.250Z") == 1_250_999  # a whole millisecond covers it
+    assert upper_bound_us("1970-01-01T00:00:01.250400Z") == 1_250_400
     with pytest.raises(ValueError):
         parse_time_us("not a time")

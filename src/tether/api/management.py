@@ -62,10 +62,11 @@ def parse_time(value: str | None) -> int | None:
     return None if us is None else us // 1000
 
 
-def end_time_us(value: str | None) -> int | None:
-    """The last creation microsecond an ``end_time`` bound admits. A bound with sub-millisecond digits is
-    exact; a bound on a whole millisecond (as ``created_at`` is reported) admits that whole millisecond, so a
-    workflow is always inside an end bound made from its own ``created_at``, as with DBOS.
+def upper_bound_us(value: str | None) -> int | None:
+    """The last microsecond an upper bound (``end_time``, ``completed_before``, ``dequeued_before``) admits.
+    A bound with sub-millisecond digits is exact; a bound on a whole millisecond (as ``created_at`` and the
+    other times are reported) admits that whole millisecond, so a workflow is always inside a bound made from
+    its own reported time, as with DBOS.
 
     Raises:
         ValueError: the string is not an RFC 3339 timestamp.
@@ -114,9 +115,9 @@ def workflow_filter(*, workflow_ids: list[str] | None = None, status: StrOrList 
     return WorkflowFilter(
         workflow_ids=list(workflow_ids) if workflow_ids is not None else None,
         status=[str(s) for s in statuses] if statuses is not None else None,
-        start_time_us=parse_time_us(start_time), end_time_us=end_time_us(end_time), name=_as_list(name),
-        completed_after_ms=parse_time(completed_after), completed_before_ms=parse_time(completed_before),
-        dequeued_after_ms=parse_time(dequeued_after), dequeued_before_ms=parse_time(dequeued_before),
+        start_time_us=parse_time_us(start_time), end_time_us=upper_bound_us(end_time), name=_as_list(name),
+        completed_after_us=parse_time_us(completed_after), completed_before_us=upper_bound_us(completed_before),
+        dequeued_after_us=parse_time_us(dequeued_after), dequeued_before_us=upper_bound_us(dequeued_before),
         app_version=_as_list(app_version), forked_from=_as_list(forked_from),
         parent_workflow_id=_as_list(parent_workflow_id), user=_as_list(user), queue_name=_as_list(queue_name),
         workflow_id_prefix=_as_list(workflow_id_prefix), executor_id=_as_list(executor_id),
@@ -156,9 +157,9 @@ class WorkflowManagement:
                        shard_key: StrOrList = None, parent_shard_key: StrOrList = None) -> list[WorkflowStatus]:
         """Workflows matching every given filter, by creation time (``sort_desc`` for newest first). Lists
         mean "any of"; ``start_time``/``end_time`` bound the creation time, ``completed_*`` the end and
-        ``dequeued_*`` the start from a queue (RFC 3339, inclusive). Creation bounds are exact to the
-        microsecond; an ``end_time`` on a whole millisecond covers that millisecond (so a workflow's own
-        ``created_at`` bounds it); ``attributes`` keeps workflows whose attributes
+        ``dequeued_*`` the start from a queue (RFC 3339, inclusive, exact to the microsecond; an upper bound
+        on a whole millisecond covers that millisecond, so a workflow's own reported time bounds it);
+        ``attributes`` keeps workflows whose attributes
         contain the given ones (PostgreSQL only, served by an index); ``schedule_name`` keeps the runs of
         those schedules; ``load_input``/``load_output`` False skip reading those columns.
 

@@ -73,7 +73,8 @@ async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str], *, cancel_c
     ids = [validation.workflow_id(wfid) for wfid in workflow_ids]
     if cancel_children:
         ids += await descendants(rt, ids)
-    changed = await rt.io(rt.store.set_status, ids, _S.CANCELLED.value, rt.clock.now_ms(),
+    now_us = rt.clock.now_us()
+    changed = await rt.io(rt.store.set_status, ids, _S.CANCELLED.value, now_us // 1000, now_us=now_us,
                           only_from=list(CANCELLABLE))
     for wfid in changed:
         rt.notify("wf", wfid, _S.CANCELLED.value)  # preempts it here; other processes hear the trigger
@@ -103,7 +104,8 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
             raise WorkflowNotFoundError(wfid)
         if row.status not in RESUMABLE:
             continue
-        now = rt.clock.now_ms()
+        now_us = rt.clock.now_us()
+        now = now_us // 1000
         local = queue_name is None and run_here and lookup_workflow(row.name) is not None
         if not local:
             changed = await rt.io(rt.store.set_status, [wfid], _S.ENQUEUED.value, now, only_from=list(RESUMABLE),
@@ -114,7 +116,7 @@ async def resume_workflows(rt: Runtime, workflow_ids: Sequence[str], queue_name:
             continue
         changed = await rt.io(rt.store.set_status, [wfid], _S.PENDING.value, now, only_from=list(RESUMABLE),
                               queue_name=None, reset_recovery=True, executor_id=rt.settings.executor_id,
-                              started_at=now, restart_deadline_at=now)
+                              started_at=now, restart_deadline_at=now, now_us=now_us)
         if not changed:
             continue
         rt.notify("wf", wfid, _S.PENDING.value)
@@ -169,7 +171,8 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         executor_id=rt.settings.executor_id, application_version=version, application_id=src.application_id,
         created_at=now, created_at_us=now_us, updated_at=now,
         queue_name=None if local else (queue_name or INTERNAL_QUEUE),
-        started_at_epoch_ms=now if local else None, workflow_timeout_ms=timeout_ms,
+        started_at_epoch_ms=now if local else None, started_at_us=now_us if local else None,
+        workflow_timeout_ms=timeout_ms,
         workflow_deadline_epoch_ms=now + timeout_ms if local and timeout_ms is not None else None,
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
         application_name=src.application_name, queue_partition_key=queue_partition_key if queue_name else None,

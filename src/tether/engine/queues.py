@@ -16,6 +16,7 @@ passes start at most every :data:`MIN_PASS_SECONDS`, so a burst of completions c
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass
 
@@ -134,9 +135,10 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
     found = found or _Pass()
     launched = 0
     next_due = await rt.io(rt.store.next_delay_ms)
-    now = rt.clock.now_ms()
+    now_us = rt.clock.now_us()
+    now = now_us // 1000
     if next_due is not None and next_due <= now:
-        launched += await _promote_delayed(rt, now)
+        launched += await _promote_delayed(rt, now_us)
         # What is still due here was skipped (its function lives in another process): it is looked at again
         # on the next wake-up or poll, and the timer waits for the next workflow to come due.
         next_due = await rt.io(rt.store.next_delay_ms, now)
@@ -148,14 +150,15 @@ async def run_once(rt: Runtime, found: _Pass | None = None) -> int:
     policies = d.served(rt.settings.name, _queues.values(), [INTERNAL_QUEUE])
     busy = await rt.io(rt.store.queues_with_work, [p.name for p in policies])
     found.had_work = bool(busy)
-    now = rt.clock.now_ms()
+    now_us = rt.clock.now_us()
+    now = now_us // 1000
+    claim = functools.partial(rt.store.claim_queued, now_us=now_us)
     for policy in policies:
         found.poll_s = min(found.poll_s, policy.polling_interval_ms / 1000)
         if policy.name not in busy:
             continue
         (rows, d.cursors[policy.name]), faulted = await rt.io_noting_faults(
-            rt.store.claim_queued, policy, rt.settings.executor_id, rt.application_version, now,
-            d.cursors.get(policy.name))
+            claim, policy, rt.settings.executor_id, rt.application_version, now, d.cursors.get(policy.name))
         if faulted:
             rows = rows + await _claimed_before_the_fault(rt, policy.name, now, rows)
         for row in rows:
@@ -180,8 +183,8 @@ async def _claimed_before_the_fault(rt: Runtime, queue_name: str, now: int, rows
             and r.workflow_uuid not in rt.active]
 
 
-async def _promote_delayed(rt: Runtime, now: int) -> int:
-    launched = 0
+async def _promote_delayed(rt: Runtime, now_us: int) -> int:
+    now, launched = now_us // 1000, 0
     # Each promotion re-checks the delay, so one moved back since this read keeps the workflow waiting.
     for row in await rt.io(rt.store.due_delayed, now):
         if row.queue_name is not None:
@@ -191,7 +194,7 @@ async def _promote_delayed(rt: Runtime, now: int) -> int:
         if lookup_workflow(row.name) is None:
             continue  # a process that has this function registered will start it
         if await rt.io(rt.store.promote_delayed, row.workflow_uuid, now, start_executor=rt.settings.executor_id,
-                       app_version=rt.application_version):
+                       app_version=rt.application_version, now_us=now_us):
             full = await rt.io(rt.store.get_workflow, row.workflow_uuid)
             if full is not None:
                 rt.notify("wf", row.workflow_uuid, full.status)

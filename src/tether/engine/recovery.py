@@ -59,9 +59,10 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
         else:
             runnable.append((row, reg))
     if exceeded:
-        now = rt.clock.now_ms()
+        now_us = rt.clock.now_us()
         status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
-        for wfid in rt.store.set_status(exceeded, status, now, only_from=[WorkflowStatusString.PENDING.value]):
+        for wfid in rt.store.set_status(exceeded, status, now_us // 1000, now_us=now_us,
+                                        only_from=[WorkflowStatusString.PENDING.value]):
             logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
             rt.notify("wf", wfid, status)
     still_running = [(row, reg) for row, reg in runnable if row.workflow_uuid in rt.active]

@@ -173,6 +173,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=format_name(reg.serialization),
         started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
+        started_at_us=now_us if status == WorkflowStatusString.PENDING.value else None,
         # attempts count executions, this first one included (as DBOS counts them)
         recovery_attempts=1 if status == WorkflowStatusString.PENDING.value else 0,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
@@ -310,7 +311,8 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     else:
         status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
     try:
-        recorded = await rt.checkpoint(CompleteWorkflow(wfid, status, output_b, error_b, rt.clock.now_ms()))
+        ended_us = rt.clock.now_us()
+        recorded = await rt.checkpoint(CompleteWorkflow(wfid, status, output_b, error_b, ended_us // 1000, ended_us))
     except BaseException as exc:
         strand(rt, start, exc)
         raise
@@ -398,7 +400,8 @@ async def _run_again(rt: Runtime, start: Start) -> None:
             return  # it ended after all (its outcome was recorded before the connection dropped), or cancelled
         if rows[0].recovery_attempts > start.reg.max_recovery_attempts + 1:  # as recovery counts (start = 1)
             status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
-            if await rt.io(rt.store.set_status, [wfid], status, rt.clock.now_ms(),
+            now_us = rt.clock.now_us()
+            if await rt.io(rt.store.set_status, [wfid], status, now_us // 1000, now_us=now_us,
                            only_from=[WorkflowStatusString.PENDING.value]):
                 logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
                 rt.notify("wf", wfid, status)

@@ -110,8 +110,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def complete_workflow(self, workflow_id: str, status: str, output: bytes | None,
-                          error: bytes | None, now_ms: int) -> bool:
-        """Record a PENDING workflow's end. Returns False if it was no longer PENDING (e.g. cancelled)."""
+                          error: bytes | None, now_ms: int, now_us: int | None = None) -> bool:
+        """Record a PENDING workflow's end (at ``now_us`` to the microsecond when given; its millisecond is
+        ``now_ms``). Returns False if it was no longer PENDING (e.g. cancelled)."""
 
     @abc.abstractmethod
     def begin_recovery_many(self, workflow_ids: Sequence[str], now_ms: int, *,
@@ -163,9 +164,10 @@ class Store(abc.ABC):
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
                    started_at: Any = ..., app_version: str | None = None,
-                   restart_deadline_at: Any = ...) -> list[str]:
+                   restart_deadline_at: Any = ..., now_us: int | None = None) -> list[str]:
         """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` and
-        ``started_at`` if given replace those columns, ``app_version`` fills an empty version,
+        ``started_at`` if given replace those columns (an end, or a start at ``now_ms``, is recorded to the
+        microsecond too when ``now_us`` is given), ``app_version`` fills an empty version,
         ``restart_deadline_at`` (epoch ms) counts the timeout again from then, or None clears the deadline
         (a queued workflow gets it at its dequeue). Returns the IDs changed.
 
@@ -189,10 +191,12 @@ class Store(abc.ABC):
     # -- queues and delays -------------------------------------------------------------------------------
     @abc.abstractmethod
     def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int,
-                     after_partition: str | None = None) -> tuple[list[WorkflowRow], str | None]:
-        """Move as many ENQUEUED workflows of a queue to PENDING (owned by ``executor_id``) as the policy
-        admits, highest priority and oldest first, and return them with their inputs. Only workflows of
-        ``app_version`` (or of no version) are taken. Safe to call from many processes at once. On a
+                     after_partition: str | None = None, *, now_us: int | None = None
+                     ) -> tuple[list[WorkflowRow], str | None]:
+        """Move as many ENQUEUED workflows of a queue to PENDING (owned by ``executor_id``, dequeued at
+        ``now_ms``, and at ``now_us`` to the microsecond when given) as the policy admits, highest priority
+        and oldest first, and return them with their inputs. Only workflows of ``app_version`` (or of no
+        version) are taken. Safe to call from many processes at once. On a
         partitioned queue partitions are served from the one after ``after_partition``; the second value is
         the last partition served (pass it to the next claim)."""
 
@@ -247,7 +251,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def promote_delayed(self, workflow_id: str, now_ms: int, *, start_executor: str | None = None,
-                        app_version: str = "") -> bool:
+                        app_version: str = "", now_us: int | None = None) -> bool:
         """Move a DELAYED workflow whose delay has passed at ``now_ms`` to ENQUEUED or, with ``start_executor``,
         to PENDING owned by that executor. False if it is no longer DELAYED or no longer due (its delay was
         moved since it was read as due): the delay is re-checked in the same statement."""

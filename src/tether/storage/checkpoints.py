@@ -116,26 +116,28 @@ class InsertWorkflow(Checkpoint[tuple[bool, WorkflowRow]]):
 class CompleteWorkflow(Checkpoint[bool]):
     """:meth:`Store.complete_workflow`: whether the workflow was still PENDING (and so ended now)."""
 
-    __slots__ = ("error", "now_ms", "output", "status", "workflow_id")
+    __slots__ = ("error", "now_ms", "now_us", "output", "status", "workflow_id")
     statement = "complete_workflow"
 
     def __init__(self, workflow_id: str, status: str, output: bytes | None, error: bytes | None,
-                 now_ms: int) -> None:
+                 now_ms: int, now_us: int | None = None) -> None:
         self.workflow_id = workflow_id
         self.status = status
         self.output = output
         self.error = error
         self.now_ms = now_ms
+        self.now_us = now_us
 
     def params(self, owner_process: str | None) -> Mapping[str, Any]:
         return {"workflow_uuid": self.workflow_id, "status": self.status, "output": self.output,
-                "error": self.error, "now": self.now_ms}
+                "error": self.error, "now": self.now_ms, "now_us": self.now_us}
 
     def written(self, rowcount: int) -> bool:
         return rowcount == 1
 
     def alone(self, store: Store) -> bool:
-        return store.complete_workflow(self.workflow_id, self.status, self.output, self.error, self.now_ms)
+        return store.complete_workflow(self.workflow_id, self.status, self.output, self.error, self.now_ms,
+                                       self.now_us)
 
 
 def workflow_params(row: WorkflowRow, owner_process: str | None) -> dict[str, Any]:

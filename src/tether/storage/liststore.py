@@ -67,19 +67,19 @@ class ListStore(abc.ABC):
         any_of("queue_name", flt.queue_name)
         any_of("executor_id", flt.executor_id)
         any_of("schedule_name", flt.schedule_name)
-        # Creation bounds are exact to the microsecond: the millisecond column makes the range (its indexes
-        # serve it), and only a row created in the bound's own millisecond is settled by ``created_at_us``.
-        # A row known to the millisecond only (written before migration 015, or imported) counts as inside.
-        if flt.start_time_us is not None:
-            ms = flt.start_time_us // 1000
-            where.append(f"created_at >= {ph} AND (created_at > {ph} OR created_at_us IS NULL "
-                         f"OR created_at_us >= {ph})")
-            params.extend([ms, ms, flt.start_time_us])
-        if flt.end_time_us is not None:
-            ms = flt.end_time_us // 1000
-            where.append(f"created_at <= {ph} AND (created_at < {ph} OR created_at_us IS NULL "
-                         f"OR created_at_us <= {ph})")
-            params.extend([ms, ms, flt.end_time_us])
+        # Time bounds are exact to the microsecond: the millisecond column makes the range (its indexes serve
+        # it), and only a row of the bound's own millisecond is settled by the microsecond column. A row known
+        # to the millisecond only (written before migration 015, or imported) counts as inside.
+        for column, fine, bound, op in (("created_at", "created_at_us", flt.start_time_us, ">"),
+                                        ("created_at", "created_at_us", flt.end_time_us, "<"),
+                                        ("completed_at", "completed_at_us", flt.completed_after_us, ">"),
+                                        ("completed_at", "completed_at_us", flt.completed_before_us, "<"),
+                                        ("started_at_epoch_ms", "started_at_us", flt.dequeued_after_us, ">"),
+                                        ("started_at_epoch_ms", "started_at_us", flt.dequeued_before_us, "<")):
+            if bound is not None:
+                ms = bound // 1000
+                where.append(f"{column} {op}= {ph} AND ({column} {op} {ph} OR {fine} IS NULL OR {fine} {op}= {ph})")
+                params.extend([ms, ms, bound])
         if flt.workflow_id_prefix is not None:
             prefixes = list(flt.workflow_id_prefix)
             conds = []
@@ -99,14 +99,7 @@ class ListStore(abc.ABC):
         if flt.is_fork is not None:
             where.append("forked_from IS " + ("NOT NULL" if flt.is_fork else "NULL"))
         any_of("application_name", flt.application_name)
-        for column, bound, op in (("completed_at", flt.completed_after_ms, ">="),
-                                  ("completed_at", flt.completed_before_ms, "<="),
-                                  ("started_at_epoch_ms", flt.dequeued_after_ms, ">="),
-                                  ("started_at_epoch_ms", flt.dequeued_before_ms, "<=")):
-            if bound is not None:
-                where.append(f"{column} {op} {ph}")
-                params.append(bound)
-        if flt.dequeued_after_ms is not None or flt.dequeued_before_ms is not None:
+        if flt.dequeued_after_us is not None or flt.dequeued_before_us is not None:
             where.append("queue_name IS NOT NULL")  # only queued workflows are dequeued
         if flt.attributes is not None:
             where.append(self._attributes_contain(ph))

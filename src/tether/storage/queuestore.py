@@ -62,7 +62,8 @@ class QueueStore(abc.ABC):
 
     # -- claiming ----------------------------------------------------------------------------------------
     def claim_queued(self, policy: QueuePolicy, executor_id: str, app_version: str, now_ms: int,
-                     after_partition: str | None = None) -> tuple[list[WorkflowRow], str | None]:
+                     after_partition: str | None = None, *, now_us: int | None = None
+                     ) -> tuple[list[WorkflowRow], str | None]:
         q = {"queue_name": policy.name, "executor_id": executor_id}
         last = after_partition
         with self._tx() as s:
@@ -85,7 +86,8 @@ class QueueStore(abc.ABC):
             claimed = [wfid for wfid in ids
                        if s.run("queue_claim", {"workflow_uuid": wfid, "executor_id": executor_id,
                                                 "owner_process": self.owner_process,
-                                                "now": now_ms, "app_version": app_version}).rowcount == 1]
+                                                "now": now_ms, "now_us": now_us,
+                                                "app_version": app_version}).rowcount == 1]
         if not claimed:
             return [], last
         rows = self.list_workflows(WorkflowFilter(workflow_ids=claimed))

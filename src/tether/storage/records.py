@@ -25,8 +25,8 @@ class WorkflowRow:
     application_version: str | None = None
     application_id: str | None = None
     created_at: int = 0
-    # The creation time to the microsecond (epoch us; its millisecond is created_at). None on rows written
-    # before migration 015 and on imported rows: they are known to the millisecond only.
+    # created_at, started_at_epoch_ms and completed_at to the microsecond (epoch us; each one's millisecond is
+    # the millisecond column's value). None on rows written before migration 015 and on imported rows.
     created_at_us: int | None = None
     updated_at: int = 0
     recovery_attempts: int = 0
@@ -35,6 +35,7 @@ class WorkflowRow:
     priority: int = 0
     delay_until_epoch_ms: int | None = None
     started_at_epoch_ms: int | None = None
+    started_at_us: int | None = None
     workflow_timeout_ms: int | None = None
     workflow_deadline_epoch_ms: int | None = None
     parent_workflow_id: str | None = None
@@ -46,6 +47,7 @@ class WorkflowRow:
     queue_partition_key: str | None = None
     attributes: str | None = None  # a JSON object, as text
     completed_at: int | None = None
+    completed_at_us: int | None = None
     was_forked_from: bool = False
     application_name: str | None = None
     trace_context: str | None = None  # the starter's W3C trace context, JSON {"traceparent": ..., ...}
@@ -140,10 +142,10 @@ class WorkflowFilter:
     has_parent: bool | None = None
     was_forked_from: bool | None = None
     is_fork: bool | None = None
-    completed_after_ms: int | None = None
-    completed_before_ms: int | None = None
-    dequeued_after_ms: int | None = None
-    dequeued_before_ms: int | None = None
+    completed_after_us: int | None = None  # inclusive, in epoch microseconds
+    completed_before_us: int | None = None
+    dequeued_after_us: int | None = None
+    dequeued_before_us: int | None = None
     application_name: Sequence[str] | None = None
     attributes: str | None = None  # a JSON object the workflows' attributes must contain
     limit: int | None = None

@@ -85,10 +85,11 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         return rows[0] if rows else None
 
     def complete_workflow(self, workflow_id: str, status: str, output: bytes | None,
-                          error: bytes | None, now_ms: int) -> bool:
+                          error: bytes | None, now_ms: int, now_us: int | None = None) -> bool:
         with self._auto() as s:
             cur = s.run("complete_workflow", {"workflow_uuid": workflow_id, "status": status,
-                                              "output": output, "error": error, "now": now_ms})
+                                              "output": output, "error": error, "now": now_ms,
+                                              "now_us": now_us})
             return cur.rowcount == 1
 
     _CHUNK = 500  # ids per statement, keeping IN lists (and SQLite's variable limit) small
@@ -149,26 +150,26 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
                    started_at: Any = ..., app_version: str | None = None,
-                   restart_deadline_at: Any = ...) -> list[str]:
+                   restart_deadline_at: Any = ..., now_us: int | None = None) -> list[str]:
         if not workflow_ids:
             return []
         ph = self.placeholder
         sets = [f"status = {ph}", f"updated_at = {ph}"]
         params: list[Any] = [status, now_ms]
         if status in ("SUCCESS", "ERROR", "CANCELLED", "MAX_RECOVERY_ATTEMPTS_EXCEEDED"):
-            sets.append(f"completed_at = {ph}")
-            params.append(now_ms)
+            sets.append(f"completed_at = {ph}, completed_at_us = {ph}")
+            params.extend([now_ms, now_us])
             sets.append("unread_messages_at_end = (SELECT count(*) FROM messages "
                         "WHERE messages.destination_uuid = workflow_status.workflow_uuid)")
         else:  # resumed or re-enqueued: it has not ended any more
-            sets.append("completed_at = NULL")
+            sets.append("completed_at = NULL, completed_at_us = NULL")
             sets.append("unread_messages_at_end = NULL")
         if queue_name is not ...:
             sets.append(f"queue_name = {ph}")
             params.append(queue_name)
         if started_at is not ...:
-            sets.append(f"started_at_epoch_ms = {ph}")
-            params.append(started_at)
+            sets.append(f"started_at_epoch_ms = {ph}, started_at_us = {ph}")  # to the us if it starts now
+            params.extend([started_at, now_us if now_us is not None and started_at == now_us // 1000 else None])
         starts = status == "PENDING" and started_at is not ...  # an execution begins: it counts as an attempt
         if reset_recovery:
             sets.append(f"recovery_attempts = {1 if starts else 0}")
@@ -222,10 +223,10 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                                        "now": now_ms}).rowcount == 1
 
     def promote_delayed(self, workflow_id: str, now_ms: int, *, start_executor: str | None = None,
-                        app_version: str = "") -> bool:
-        q = {"workflow_uuid": workflow_id, "now": now_ms}
+                        app_version: str = "", now_us: int | None = None) -> bool:
+        q: dict[str, Any] = {"workflow_uuid": workflow_id, "now": now_ms}
         if start_executor is not None:
-            q.update(executor_id=start_executor, app_version=app_version)
+            q.update(executor_id=start_executor, app_version=app_version, now_us=now_us)
         with self._auto() as s:
             name = "promote_delayed_enqueue" if start_executor is None else "promote_delayed_start"
             return s.run(name, q).rowcount == 1

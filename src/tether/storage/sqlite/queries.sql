@@ -3,25 +3,24 @@
 -- name: insert_workflow
 INSERT INTO workflow_status (
     workflow_uuid, status, name, class_name, config_name, authenticated_user, inputs, output, error,
-    executor_id, application_version, application_id, created_at, created_at_us, updated_at,
-    recovery_attempts, queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms,
+    executor_id, application_version, application_id, created_at, created_at_us, updated_at, recovery_attempts,
+    queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms, started_at_us,
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
-    schedule_name, is_debounced, debounce_deadline_epoch_ms,
-    queue_partition_key,
-    attributes, completed_at, was_forked_from, application_name, owner_process, trace_context)
+    schedule_name, is_debounced, debounce_deadline_epoch_ms, queue_partition_key, attributes, completed_at,
+    completed_at_us, was_forked_from, application_name, owner_process, trace_context)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :created_at_us, :updated_at,
     :recovery_attempts, :queue_name, :deduplication_id, :priority, :delay_until_epoch_ms, :started_at_epoch_ms,
-    :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from, :serialization,
-    :schedule_name, :is_debounced, :debounce_deadline_epoch_ms,
-    :queue_partition_key,
-    :attributes, :completed_at, :was_forked_from, :application_name, :owner_process, :trace_context)
+    :started_at_us, :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from,
+    :serialization, :schedule_name, :is_debounced, :debounce_deadline_epoch_ms, :queue_partition_key,
+    :attributes, :completed_at, :completed_at_us, :was_forked_from, :application_name, :owner_process,
+    :trace_context)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
 UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now,
-    completed_at = :now,
+    completed_at = :now, completed_at_us = :now_us,
     unread_messages_at_end = (SELECT count(*) FROM messages WHERE destination_uuid = :workflow_uuid)
 WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
 
@@ -219,7 +218,7 @@ ORDER BY priority, created_at, workflow_uuid LIMIT :limit
 -- name: queue_claim
 UPDATE workflow_status
 SET status = 'PENDING', executor_id = :executor_id, owner_process = :owner_process, started_at_epoch_ms = :now,
-    updated_at = :now,
+    started_at_us = :now_us, updated_at = :now,
     recovery_attempts = recovery_attempts + 1,  -- executions are counted, the first one included (as DBOS)
     -- a queued workflow's timeout counts from its dequeue
     workflow_deadline_epoch_ms = CASE WHEN workflow_timeout_ms IS NOT NULL AND workflow_deadline_epoch_ms IS NULL
@@ -235,13 +234,13 @@ WHERE status = 'DELAYED' AND delay_until_epoch_ms <= :now ORDER BY delay_until_e
 -- The promotions re-check the delay in the same statement: a delay moved back after the runner read the
 -- workflow as due keeps it DELAYED.
 -- name: promote_delayed_enqueue
-UPDATE workflow_status SET status = 'ENQUEUED', updated_at = :now, completed_at = NULL
+UPDATE workflow_status SET status = 'ENQUEUED', updated_at = :now, completed_at = NULL, completed_at_us = NULL
 WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED' AND delay_until_epoch_ms <= :now
 
 -- name: promote_delayed_start
 UPDATE workflow_status
-SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, updated_at = :now,
-    completed_at = NULL, recovery_attempts = recovery_attempts + 1,
+SET status = 'PENDING', executor_id = :executor_id, started_at_epoch_ms = :now, started_at_us = :now_us,
+    updated_at = :now, completed_at = NULL, completed_at_us = NULL, recovery_attempts = recovery_attempts + 1,
     application_version = CASE WHEN application_version IS NULL OR application_version = ''
                                THEN :app_version ELSE application_version END
 WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED' AND delay_until_epoch_ms <= :now
@@ -443,7 +442,8 @@ UPDATE workflow_status
 SET status = 'ENQUEUED', queue_name = :queue_name,
     application_version = coalesce(CAST(:application_version AS TEXT), application_version),
     recovery_attempts = 0, workflow_deadline_epoch_ms = NULL, deduplication_id = NULL,
-    started_at_epoch_ms = NULL, updated_at = :now, completed_at = NULL, output = NULL, error = NULL,
+    started_at_epoch_ms = NULL, started_at_us = NULL, updated_at = :now, completed_at = NULL,
+    completed_at_us = NULL, output = NULL, error = NULL,
     unread_messages_at_end = NULL
 WHERE workflow_uuid = :workflow_uuid AND status = :status
 
@@ -475,7 +475,8 @@ DELETE FROM processes WHERE process_id = :process_id AND heartbeat_at = :heartbe
 
 -- name: adopt_requeue
 UPDATE workflow_status
-SET status = 'ENQUEUED', owner_process = NULL, started_at_epoch_ms = NULL, updated_at = :now
+SET status = 'ENQUEUED', owner_process = NULL, started_at_epoch_ms = NULL, started_at_us = NULL,
+    updated_at = :now
 WHERE owner_process = :process_id AND status = 'PENDING' AND queue_name IS NOT NULL
 RETURNING workflow_uuid
 
