@@ -159,9 +159,9 @@ class WorkflowManagement:
         mean "any of"; ``start_time``/``end_time`` bound the creation time, ``completed_*`` the end and
         ``dequeued_*`` the start from a queue (RFC 3339, inclusive, exact to the microsecond; an upper bound
         on a whole millisecond covers that millisecond, so a workflow's own reported time bounds it);
-        ``attributes`` keeps workflows whose attributes
-        contain the given ones (PostgreSQL only, served by an index); ``schedule_name`` keeps the runs of
-        those schedules; ``load_input``/``load_output`` False skip reading those columns.
+        ``attributes`` keeps workflows whose attributes contain the given ones (PostgreSQL only, served by an
+        index); ``schedule_name`` keeps the runs of those schedules; ``load_input``/``load_output`` False skip
+        reading those columns.
 
         Raises:
             ValueError: an unknown status or a malformed timestamp.
