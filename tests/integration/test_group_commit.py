@@ -14,8 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.conftest import make_config
 from tether import DBOS, DBOSClient, QueueDeduplicatedError, SetWorkflowID, StorageError
 from tether.config import parse_database_url
+from tether.engine.clock import Clock
 from tether.serialization import deserialize, serialize
 from tether.storage import Store, open_store
 from tether.storage.base import OperationRow, WorkflowRow
@@ -306,8 +308,9 @@ def test_a_start_cancelled_while_its_checkpoint_waits_for_a_batch_writes_nothing
             holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
             holder.execute("BEGIN IMMEDIATE")
         try:
+            batches = rt.commits.batches  # the start's, so far
             gate.set()  # the step ends; its checkpoint takes the writer and waits for the holder
-            while not rt.commits._busy:
+            while rt.commits.batches == batches:  # counted as its write begins
                 await asyncio.sleep(0.01)
 
             async def start() -> None:
@@ -327,3 +330,75 @@ def test_a_start_cancelled_while_its_checkpoint_waits_for_a_batch_writes_nothing
 
     asyncio.run(main())
     assert DBOS.get_workflow_status(f"never-{tag}") is None
+
+
+class _StoppedClock(Clock):
+    """Every start in one millisecond, as a burst of starts often is."""
+
+    def now_ms(self) -> int:
+        return 1_700_000_000_000
+
+
+def test_two_starts_of_one_id_in_a_batch_cut_off_by_a_fault_run_it_once(db_url: str) -> None:
+    """Two concurrent starts of one workflow ID (the same millisecond) share a batch, and a fault cuts that batch
+    off (its server process is terminated while the batch waits for a lock). Each start rides the fault out
+    alone; one creates the row, and the other finds a row with its own creation time, executor ID, name and
+    status, which is what its own write would look like had it committed before the connection was lost.
+    Only one of them may run the workflow."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a batch is cut off mid-flight by terminating its PostgreSQL server process")
+    tag = uuid.uuid4().hex[:8]
+    runs: Counter[str] = Counter()
+
+    @DBOS.workflow(name=f"gc-once-{tag}")
+    async def once() -> int:
+        runs["once"] += 1
+        return 1
+
+    @DBOS.workflow(name=f"gc-other-{tag}")
+    async def other() -> int:
+        return 2
+
+    DBOS(config=make_config(db_url), clock=_StoppedClock())
+    DBOS.launch()
+    rt = DBOS._runtime
+    assert rt is not None
+    holders = [psycopg.connect(db_url), psycopg.connect(db_url)]
+    watcher = psycopg.connect(db_url, autocommit=True)
+
+    def lock_waiters() -> list[int]:
+        return [r[0] for r in watcher.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                              "AND wait_event_type = 'Lock'").fetchall()]
+
+    async def start(wfid: str, fn: Any) -> Any:
+        with SetWorkflowID(wfid):
+            handle = await DBOS.start_workflow_async(fn)
+        return await handle.get_result()
+
+    async def main() -> list[Any]:
+        for holder, held in zip(holders, (f"held-{tag}", f"held2-{tag}"), strict=True):
+            holder.execute("INSERT INTO tether.workflow_status (workflow_uuid, status, name, created_at, "
+                           "updated_at, recovery_attempts) VALUES (%s, 'PENDING', 'h', 1, 1, 0)", (held,))
+        first = asyncio.ensure_future(start(f"held-{tag}", other))  # the writer waits for the first holder
+        while not lock_waiters():
+            await asyncio.sleep(0.01)
+        twice = [asyncio.ensure_future(start(f"once-{tag}", once)) for _ in range(2)]
+        last = asyncio.ensure_future(start(f"held2-{tag}", other))  # the next batch will wait for the second
+        while len(rt.commits._queue) < 3:
+            await asyncio.sleep(0.01)
+        holders[0].rollback()  # the next batch: the two starts of one ID, then the one that waits
+        while not (rt.commits.batches >= 2 and (waiting := lock_waiters())):
+            await asyncio.sleep(0.01)
+        watcher.execute("SELECT pg_terminate_backend(%s)", (waiting[0],))  # a fault cuts the batch off
+        while watcher.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (waiting[0],)).fetchone():
+            await asyncio.sleep(0.01)
+        holders[1].rollback()
+        return list(await asyncio.gather(first, *twice, last))
+
+    try:
+        assert asyncio.run(main()) == [2, 1, 1, 2]
+    finally:
+        for conn in (*holders, watcher):
+            conn.close()
+        DBOS.destroy()
+    assert runs["once"] == 1
