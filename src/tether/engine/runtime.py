@@ -34,6 +34,9 @@ logger = logging.getLogger("tether")
 
 # How many outcomes of workflows that ended in this process are kept for get_result.
 _RECENT_OUTCOMES = 4096
+# How many starts made here are remembered (see Runtime.own_start): enough for the starts of the longest ride-out
+# of a fault, since few starts succeed during one.
+_RECENT_STARTS = 65536
 # Wake-up kind for "any workflow changed to status <key>" (registered with workflow id "*").
 ANY_STATUS_KIND = "wf-any"
 # After the listener reconnects, waiters outside the batched re-check (engine/recheck.py) re-check in batches
@@ -53,6 +56,7 @@ class Runtime:
         self._outcomes: collections.OrderedDict[str, WorkflowRow] = collections.OrderedDict()
         self._live_errors: dict[str, BaseException] = {}  # the exception objects of kept ERROR outcomes
         self._outcomes_lock = threading.Lock()
+        self._starts: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
         self.stranded: set[str] = set()  # executions that ended without an outcome, to be run again here
         self.outage = OutageLog()
         self.store: Store = open_store(settings.database, pool_size=settings.db_pool_size,
@@ -226,6 +230,19 @@ class Runtime:
         self.preempt(workflow_id)
         if self.membership is not None:
             self.membership.fence_expired()
+
+    def own_start(self, workflow_id: str, created_at: int) -> bool:
+        """Take the execution of a workflow this process just created (the row stamped ``created_at``): True
+        for the first start here to take it, False for any other. Two concurrent starts of one ID (one
+        millisecond, one executor ID) whose inserts both met a fault each find the row and may each take it
+        for their own lost write; only one of them may run it. Bounded: the oldest are forgotten."""
+        with self._outcomes_lock:
+            if (workflow_id, created_at) in self._starts:
+                return False
+            self._starts[(workflow_id, created_at)] = None
+            if len(self._starts) > _RECENT_STARTS:
+                self._starts.popitem(last=False)
+            return True
 
     def remember_outcome(self, row: WorkflowRow, live_error: BaseException | None = None) -> None:
         """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query

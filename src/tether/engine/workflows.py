@@ -219,6 +219,9 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None,
             continue  # the holder ended in between: try to take the ID again
         if not created and faulted and _is_row_we_wrote(existing, row):
             created = True  # our first try committed, but the connection was lost before it could say so
+        if created and row.status == WorkflowStatusString.PENDING.value and not rt.own_start(
+                row.workflow_uuid, row.created_at):
+            created = False  # another start of this ID here took this row for its own (both met a fault)
         if not created and reject_reuse:
             raise DBOSWorkflowIDInUseError(row.workflow_uuid, existing.status, existing.name)
         if not created:
