@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -218,7 +218,33 @@ def test_async_forms_and_client(data: Dataset, db_url: str) -> None:
         assert asyncio.run(client_async()) == 3
 
 
-def test_parse_time() -> None:
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Set this process's local time zone (``TZ``) for the test, and put the old one back after it."""
+    def use(zone: str) -> None:
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+    yield use
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_a_naive_time_is_local_time_as_in_dbos(local_zone: Callable[[str], None]) -> None:
+    # DBOS reads a bound without an offset in the local zone (its own tests pass datetime.now()), so does Tether.
+    local_zone("Asia/Tokyo")  # UTC+9, no daylight saving
+    assert parse_time_us("1970-01-01T09:00:00.000001") == 1
+    assert parse_time("1970-01-01T09:00:01") == 1000
+    assert upper_bound_us("1970-01-01T09:00:00.250") == 250_999
+    assert parse_time_us("1970-01-01T00:00:00.000001Z") == 1  # an explicit offset is not touched
+    local_zone("America/New_York")  # UTC-5 in winter, UTC-4 in summer
+    assert parse_time("2026-01-15T07:00:00") == parse_time("2026-01-15T12:00:00Z")
+    assert parse_time("2026-07-15T08:00:00") == parse_time("2026-07-15T12:00:00Z")
+    aware = datetime.now(timezone.utc)
+    assert parse_time_us(aware.astimezone().replace(tzinfo=None).isoformat()) == parse_time_us(aware.isoformat())
+
+
+def test_parse_time(local_zone: Callable[[str], None]) -> None:
+    local_zone("UTC")
     assert parse_time(None) is None
     assert parse_time("1970-01-01T00:00:01Z") == 1000
     assert parse_time("1970-01-01T01:00:00+01:00") == 0
@@ -444,7 +470,8 @@ def test_rows_known_to_the_millisecond_only_count_as_inside_it(dbos: type[DBOS])
     assert _ids(DBOS.list_workflows(workflow_id_prefix=tag, start_time=_iso_us(ms * 1000 + 1000))) == []
 
 
-def test_time_bounds_parse_to_the_microsecond() -> None:
+def test_time_bounds_parse_to_the_microsecond(local_zone: Callable[[str], None]) -> None:
+    local_zone("UTC")
     assert parse_time_us(None) is None
     assert parse_time_us("1970-01-01T00:00:01Z") == 1_000_000
     assert parse_time_us("1970-01-01T01:00:00.000001+01:00") == 1

@@ -35,8 +35,8 @@ _MICROSECOND = timedelta(microseconds=1)
 
 
 def parse_time_us(value: str | None) -> int | None:
-    """An RFC 3339 timestamp as epoch microseconds, exactly (integer arithmetic, no float rounding; naive
-    times are taken as UTC).
+    """An RFC 3339 timestamp as epoch microseconds, exactly (integer arithmetic, no float rounding). A time
+    without an offset is read in this process's local time zone, as DBOS reads it (``datetime.now()`` works).
 
     Raises:
         ValueError: the string is not an RFC 3339 timestamp.
@@ -48,12 +48,13 @@ def parse_time_us(value: str | None) -> int | None:
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.astimezone()  # a naive time is local time
     return (moment - _EPOCH) // _MICROSECOND
 
 
 def parse_time(value: str | None) -> int | None:
-    """An RFC 3339 timestamp as epoch milliseconds, rounded down (naive times are taken as UTC).
+    """An RFC 3339 timestamp as epoch milliseconds, rounded down (naive times are local, as in
+    :func:`parse_time_us`).
 
     Raises:
         ValueError: the string is not an RFC 3339 timestamp.
