@@ -402,3 +402,22 @@ def test_two_starts_of_one_id_in_a_batch_cut_off_by_a_fault_run_it_once(db_url: 
             conn.close()
         DBOS.destroy()
     assert runs["once"] == 1
+
+
+def test_one_step_recorded_twice_in_a_batch_is_answered_as_alone(store: Store) -> None:
+    """Two executions of one workflow record the same step in the same batch: the first is recorded, the
+    second gets the first's row (as it would writing alone after it), and the batch's other rows are written."""
+    tag = uuid.uuid4().hex[:8]
+    wfid, other = f"twice-{tag}", f"other-{tag}"
+    assert store.insert_workflow(_workflow(wfid))[0] and store.insert_workflow(_workflow(other))[0]
+    outcomes = store.write_checkpoints([
+        RecordOperation(wfid, _op(1, "first")),
+        RecordOperation(other, _op(1, "x")),
+        RecordOperation(wfid, _op(1, "second")),
+        RecordOperation(other, _op(2, "y")),
+    ])
+    assert outcomes[0] == (None, None) and outcomes[1] == (None, None) and outcomes[3] == (None, None)
+    prior, error = outcomes[2]
+    assert error is None and isinstance(prior, OperationRow) and deserialize(prior.output) == "first"
+    assert [deserialize(o.output) for o in store.load_operations(wfid)] == ["first"]
+    assert [deserialize(o.output) for o in store.load_operations(other)] == ["x", "y"]
