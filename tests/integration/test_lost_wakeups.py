@@ -19,7 +19,7 @@ from tests.conftest import make_config
 from tether import DBOS
 from tether.config import parse_database_url
 from tether.engine.recheck import recheck_waiters
-from tether.errors import AwaitedWorkflowCancelledError
+from tether.errors import AwaitedWorkflowCancelledError, StorageError
 from tether.serialization import serialize
 from tether.storage import Store, open_store
 
@@ -200,5 +200,33 @@ def test_a_waiter_left_on_a_closed_event_loop_stops_no_other_wake_up(deaf: Store
 
         await DBOS.send_async(target.workflow_id, "local", "go")
         assert await target.get_result() == "local"  # its set_event woke the abandoned waiter's key
+
+    asyncio.run(main())
+
+
+def test_after_a_reconnect_a_failed_batched_read_still_wakes_the_waiters_that_read_for_themselves(
+        deaf: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listener reconnect re-checks two kinds of waiters: those of the batched pass, and those that read for
+    themselves (``watch_event``'s follower has no timer at all). The second must be woken even when the
+    batched read fails."""
+    rt = DBOS._rt()
+
+    def fails(*args: Any) -> Any:
+        raise StorageError("the batched re-check read failed")
+
+    async def main() -> None:
+        target = await DBOS.start_workflow_async(waits_for_go)  # parked in recv: the batched pass reads
+        await _parked("msg", 1)
+        deaf.set_event(target.workflow_id, "ready", serialize(1), _now())
+        watch = DBOS.watch_event_async(target.workflow_id, "ready")
+        assert (await watch.__anext__()).value == 1
+        deaf.set_event(target.workflow_id, "ready", serialize(2), _now())  # its wake-up is lost
+        monkeypatch.setattr(rt.store, "recheck_waiters", fails)
+        rt._on_listener_reconnect()
+        assert (await asyncio.wait_for(watch.__anext__(), 30)).value == 2
+        monkeypatch.undo()
+        await watch.aclose()
+        await DBOS.send_async(target.workflow_id, "done", "go")
+        assert await target.get_result() == "done"
 
     asyncio.run(main())

@@ -211,7 +211,11 @@ class Runtime:
     async def _recheck_all_waiters(self) -> None:
         rechecked = set(self.hub.rechecked())
         waiters = [w for w in self.hub.snapshot() if w not in rechecked]
-        await recheck_waiters(self)
+        try:
+            await recheck_waiters(self)
+        except TetherError:  # the waiters that read for themselves are woken all the same
+            logger.exception("Re-checking waiters after the listener reconnected failed; the periodic pass "
+                             "repeats it")
         for start in range(0, len(waiters), RECHECK_BATCH):
             for waiter in waiters[start:start + RECHECK_BATCH]:
                 waiter.wake()
