@@ -194,11 +194,11 @@ class GroupCommit:
             self.largest = max(self.largest, len(batch))
         try:
             outcomes: list[Outcome] = self._store.write_checkpoints([w.item for w in batch])
-        except BaseException as exc:
-            self._answer(batch, None, exc)
-            return
-        for w, (value, error) in zip(batch, outcomes, strict=True):
-            w.value, w.error = value, error
+            for w, (value, error) in zip(batch, outcomes, strict=True):
+                w.value, w.error = value, error
+        except BaseException as exc:  # whatever fails, every caller is answered: nothing may raise out of here,
+            self._answer(batch, None, exc)  # or the writer slot would stay taken and every later checkpoint
+            return                          # would wait for good
         self._notify(batch)
 
     def _answer(self, batch: list[_Waiting], value: Any, error: BaseException | None) -> None:
