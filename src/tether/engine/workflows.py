@@ -424,6 +424,18 @@ def launch_in_background(rt: Runtime, start: Start) -> None:
     """Run a started workflow without waiting for it: async ones as tasks (on the caller's loop if there is
     one, else the runtime's), sync ones on a thread of their own."""
     start.detached = True
+    # Running here from now on, not only once its task or thread has begun (as recovery and dequeueing mark
+    # theirs): a get_result right after the start then waits for the end this process announces instead of
+    # reading a row that cannot have ended yet, and a cancel in between is caught (Runtime._on_wakeup).
+    rt.active[start.workflow_id] = True
+    try:
+        _launch(rt, start)
+    except BaseException:
+        rt.active.pop(start.workflow_id, None)
+        raise
+
+
+def _launch(rt: Runtime, start: Start) -> None:
     if start.reg.is_async:
         try:
             asyncio.get_running_loop()
