@@ -126,6 +126,11 @@ def find_target(class_name: str, config_name: str | None) -> object | None:
     return _instances.get((class_name, config_name))
 
 
+_PLAIN_TYPES = frozenset({int, float, str, bytes, bool, type(None), list, tuple, dict, set, frozenset})
+"""Built-in types, which have no workflow methods and take no new attributes: a first argument of one of these
+exact types is a plain argument, found without looking through its class (most workflows' first argument)."""
+
+
 def method_target(reg: RegisteredWorkflow, args: tuple[Any, ...]) -> tuple[str | None, str | None]:
     """For a workflow called as a method, the ``(class_name, config_name)`` its first argument stands for;
     ``(None, None)`` for a plain function or a static method.
@@ -134,7 +139,7 @@ def method_target(reg: RegisteredWorkflow, args: tuple[Any, ...]) -> tuple[str |
         TypeError: the method belongs to a class not registered with ``@DBOS.dbos_class()``, or the instance
             has no ``config_name`` (it is not a ``DBOSConfiguredInstance``).
     """
-    if not args:
+    if not args or type(args[0]) in _PLAIN_TYPES:
         return None, None
     first, name = args[0], getattr(reg.func, "__name__", "")
     if isinstance(first, type):

@@ -140,7 +140,12 @@ class Runtime:
             NotLaunchedError: the runtime was destroyed.
             The errors of the checkpoint's store method (its own failure, never another checkpoint's).
         """
-        return (await self.checkpoint_noting_faults(item))[0]
+        if self.destroyed:  # checkpoint_noting_faults written out: one coroutine less per step on the way
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return await self.commits.write(item)
+        except DatabaseUnavailableError as exc:
+            return (await self._ride_out(exc, item.alone, (self.store,), None))[0]
 
     async def checkpoint_noting_faults(self, item: Checkpoint[T]) -> tuple[T, bool]:
         """:meth:`checkpoint`, also telling whether a try failed on the way (see :meth:`io_noting_faults`)."""
