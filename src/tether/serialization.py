@@ -156,7 +156,12 @@ def set_default_serializer(serializer: Serializer | None) -> None:
 
 
 def _effective(fmt: WorkflowSerializationFormat | str | None) -> WorkflowSerializationFormat:
-    chosen = WorkflowSerializationFormat(fmt) if fmt is not None else WorkflowSerializationFormat.DEFAULT
+    if fmt is None:
+        chosen = WorkflowSerializationFormat.DEFAULT
+    elif type(fmt) is WorkflowSerializationFormat:  # most calls: no Enum lookup by value (a slow call)
+        chosen = fmt
+    else:
+        chosen = WorkflowSerializationFormat(fmt)
     if chosen is WorkflowSerializationFormat.DEFAULT and isinstance(_custom, DBOSPortableJSONSerializer):
         return WorkflowSerializationFormat.PORTABLE
     return chosen

@@ -103,8 +103,11 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
     return outcome_of(row)
 
 
+_SUCCESS = WorkflowStatusString.SUCCESS.value  # read once: an enum member's .value is a property call
+
+
 def outcome_of(row: WorkflowRow) -> Any:
-    if row.status == WorkflowStatusString.SUCCESS.value:
+    if row.status == _SUCCESS:
         return deserialize(row.output)
     if row.status == WorkflowStatusString.CANCELLED.value:
         raise AwaitedWorkflowCancelledError(row.workflow_uuid)

@@ -107,6 +107,10 @@ def decode_inputs(data: bytes | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return tuple(value.get("args", ())), dict(value.get("kwargs", {}))
 
 
+_PENDING = WorkflowStatusString.PENDING.value  # read once: an enum member's .value is a property call
+_SUCCESS = WorkflowStatusString.SUCCESS.value
+
+
 async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
                         opts: StartOptions | None = None, *, read_result: bool = False) -> Start:
     """Record a workflow start durably (or find the one already recorded under its ID). With ``read_result``
@@ -155,10 +159,10 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
     elif opts.queue_name is not None:
         status = WorkflowStatusString.ENQUEUED.value
     else:
-        status = WorkflowStatusString.PENDING.value
+        status = _PENDING
     own_block, block_timeout = start_timeout()
     timeout_ms = opts.timeout_ms if opts.timeout_ms is not None else block_timeout
-    deadline = start_deadline(now, timeout_ms, status != WorkflowStatusString.PENDING.value,
+    deadline = start_deadline(now, timeout_ms, status != _PENDING,
                               parent.deadline_ms if parent is not None else None,
                               own_block or opts.timeout_ms is not None)
     row = WorkflowRow(
@@ -172,10 +176,10 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=format_name(reg.serialization),
-        started_at_epoch_ms=now if status == WorkflowStatusString.PENDING.value else None,
-        started_at_us=now_us if status == WorkflowStatusString.PENDING.value else None,
+        started_at_epoch_ms=now if status == _PENDING else None,
+        started_at_us=now_us if status == _PENDING else None,
         # attempts count executions, this first one included (as DBOS counts them)
-        recovery_attempts=1 if status == WorkflowStatusString.PENDING.value else 0,
+        recovery_attempts=1 if status == _PENDING else 0,
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
         attributes=opts.attributes if opts.attributes is not None else start_attributes(),
@@ -193,7 +197,7 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         return Start(wfid, False, reg, args, kwargs, result_fid=result_fid)
     if created:
         rt.notify("wf", wfid, status)
-    return Start(wfid, created and status == WorkflowStatusString.PENDING.value, reg, args, kwargs, {}, deadline,
+    return Start(wfid, created and status == _PENDING, reg, args, kwargs, {}, deadline,
                  result_fid=result_fid, trace_context=row.trace_context, authenticated_user=row.authenticated_user)
 
 
@@ -219,7 +223,7 @@ async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None,
             continue  # the holder ended in between: try to take the ID again
         if not created and faulted and _is_row_we_wrote(existing, row):
             created = True  # our first try committed, but the connection was lost before it could say so
-        if created and row.status == WorkflowStatusString.PENDING.value and not rt.own_start(
+        if created and row.status == _PENDING and not rt.own_start(
                 row.workflow_uuid, row.created_at):
             created = False  # another start of this ID here took this row for its own (both met a fault)
         if not created and reject_reuse:
@@ -312,7 +316,7 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
         status, output_b, error_b = (WorkflowStatusString.ERROR.value, None,
                                      serialize_error(error, start.reg.serialization))
     else:
-        status, output_b, error_b = WorkflowStatusString.SUCCESS.value, output, None
+        status, output_b, error_b = _SUCCESS, output, None
     try:
         ended_us = rt.clock.now_us()
         recorded = await rt.checkpoint(CompleteWorkflow(wfid, status, output_b, error_b, ended_us // 1000, ended_us))
