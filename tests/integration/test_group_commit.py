@@ -185,13 +185,13 @@ def test_a_checkpoint_that_fails_fails_alone(store: Store) -> None:
     assert ended is not None and ended.status == "SUCCESS"
 
 
+# PostgreSQL only: a pipelined batch is PostgreSQL's (SQLite's waits are in the sqlite3 module, GIL released)
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_a_batch_waiting_for_a_row_lock_leaves_the_process_running(store: Store, db_url: str) -> None:
     """A PostgreSQL batch (one pipelined round trip) that must wait for a row lock waits without holding the
     interpreter. Here the lock belongs to a transaction of another thread of this same process, which can
     only commit while the batch waits: had the wait held the GIL, the whole process would stand still until
     the server ended that idle transaction (its commit then fails), or forever without such a timeout."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a pipelined batch is PostgreSQL's (SQLite's waits are in the sqlite3 module, GIL released)")
     tag = uuid.uuid4().hex[:8]
     held, free = f"held-{tag}", f"free-{tag}"
     holder = psycopg.connect(db_url)  # a transaction, not autocommit
@@ -219,14 +219,14 @@ def test_a_batch_waiting_for_a_row_lock_leaves_the_process_running(store: Store,
     assert outcomes[1] == ((True, _workflow(free)), None)
 
 
+# PostgreSQL only: SQLite runs one write transaction at a time (BEGIN IMMEDIATE): batches cannot deadlock
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_a_batch_that_loses_a_deadlock_answers_each_checkpoint_as_alone(store: Store, db_url: str) -> None:
     """Two batches insert the same two workflow IDs in opposite orders, so each waits for the other: a
     deadlock that writes made alone never meet. PostgreSQL rolls one back, and that is no fault of unknown
     fate: its checkpoints are written again alone and answered as alone (the IDs the other batch created are
     existing workflows), never raised as DatabaseUnavailableError, which would make every caller of the batch
     treat an existing row as possibly its own lost write."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite runs one write transaction at a time (BEGIN IMMEDIATE): batches cannot deadlock")
     tag = uuid.uuid4().hex[:8]
     x, y, z = f"x-{tag}", f"y-{tag}", f"z-{tag}"
     other = open_store(parse_database_url(db_url))  # another process's store
@@ -339,14 +339,14 @@ class _StoppedClock(Clock):
         return 1_700_000_000_000
 
 
+# PostgreSQL only: a batch is cut off mid-flight by terminating its PostgreSQL server process
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_two_starts_of_one_id_in_a_batch_cut_off_by_a_fault_run_it_once(db_url: str) -> None:
     """Two concurrent starts of one workflow ID (the same millisecond) share a batch, and a fault cuts that batch
     off (its server process is terminated while the batch waits for a lock). Each start rides the fault out
     alone; one creates the row, and the other finds a row with its own creation time, executor ID, name and
     status, which is what its own write would look like had it committed before the connection was lost.
     Only one of them may run the workflow."""
-    if not db_url.startswith("postgresql"):
-        pytest.skip("a batch is cut off mid-flight by terminating its PostgreSQL server process")
     tag = uuid.uuid4().hex[:8]
     runs: Counter[str] = Counter()
 

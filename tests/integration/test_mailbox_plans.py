@@ -28,7 +28,7 @@ STATEMENTS: list[tuple[str, dict[str, Any], bool]] = [
     ("pending_message_counts", {"workflow_uuid": "wf-1234"}, False),
     ("pending_message_counts", {"workflow_uuid": "wf-big"}, False),
     ("complete_workflow", {"workflow_uuid": "wf-1234", "status": "SUCCESS", "output": None, "error": None,
-                           "now": 1}, False),
+                           "now": 1, "now_us": 1000}, False),
 ]
 
 

@@ -8,9 +8,12 @@ as a flaky quickstart Ctrl-C test).
 
 from __future__ import annotations
 
+import inspect
 import subprocess
 import sys
 import textwrap
+import types
+from collections.abc import Generator
 
 import pytest
 
@@ -54,3 +57,24 @@ PROGRAM = textwrap.dedent("""
 def test_ctrl_c_anywhere_in_a_sync_call_prints_nothing_else(point: str) -> None:
     proc = subprocess.run([sys.executable, "-c", PROGRAM, point], capture_output=True, text=True, timeout=60)
     assert (proc.returncode, proc.stderr) == (130, "interrupted\n")
+
+
+def test_a_pending_bridge_call_closed_after_its_coroutine_closes_quietly() -> None:
+    """At exit, the coroutines of a call left pending by Ctrl-C are finalized in no set order: the one the
+    bridge drives may be closed before the bridge's own wrapper. Closing the wrapper then must not raise
+    (it printed "cannot reuse already awaited coroutine" after a Ctrl-C of ``tether stream read --follow``)."""
+    from tether.engine.bridge import _finish
+
+    @types.coroutine
+    def suspend() -> Generator[str, None, None]:
+        yield "waiting"  # what a coroutine that waits hands to the Task driving it
+
+    async def waits() -> None:
+        await suspend()
+
+    inner = waits()
+    wrapper = _finish(inner, inner.send(None))
+    wrapper.send(None)  # the wrapper is pending now, as inside its Task
+    inner.close()
+    wrapper.close()
+    assert inspect.getcoroutinestate(wrapper) == inspect.CORO_CLOSED

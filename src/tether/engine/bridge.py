@@ -195,6 +195,11 @@ def _forward(coro: Coroutine[Any, Any, T], yielded: Any) -> Generator[Any, Any, 
     while True:
         try:
             sent = yield yielded
+        except GeneratorExit:
+            # Closed (at exit, a pending task's coroutine is): close the inner one too, which does nothing if
+            # it was closed first -- finalizers run in no set order, and throwing into it would then raise.
+            coro.close()
+            raise
         except BaseException as exc:
             try:
                 yielded = coro.throw(exc)
