@@ -162,7 +162,9 @@ def _effective(fmt: WorkflowSerializationFormat | str | None) -> WorkflowSeriali
         chosen = fmt
     else:
         chosen = WorkflowSerializationFormat(fmt)
-    if chosen is WorkflowSerializationFormat.DEFAULT and isinstance(_custom, DBOSPortableJSONSerializer):
+    # _custom first: isinstance against an ABC (Serializer's subclass) is a slow call even for None
+    if (chosen is WorkflowSerializationFormat.DEFAULT and _custom is not None
+            and isinstance(_custom, DBOSPortableJSONSerializer)):
         return WorkflowSerializationFormat.PORTABLE
     return chosen
 
