@@ -200,22 +200,20 @@ def reset_assigned_id(token: contextvars.Token[str | None]) -> None:
 
 
 def enter_workflow(ctx: WorkflowContext | None) -> tuple[contextvars.Token[WorkflowContext | None],
-                                                            contextvars.Token[StepContext | None] | None,
-                                                            contextvars.Token[str | None] | None]:
-    """Enter ``ctx``, with no step and no assigned ID. The last two are set only when not already None (a
-    workflow started from plain code, the common case, sets one context variable rather than three)."""
-    return (_workflow.set(ctx), None if _step.get() is None else _step.set(None),
-            None if _assigned_id.get() is None else _assigned_id.set(None))
+                                                            contextvars.Token[StepContext | None],
+                                                            contextvars.Token[str | None]]:
+    """Enter ``ctx``, with no step and no assigned ID. All three are set and reset even when already None:
+    setting only the ones not None left ``DBOS.step_id`` set after a direct sync workflow call
+    (tests/integration/test_workflows.py run after test_step_streams.py), so the reset is what clears it."""
+    return _workflow.set(ctx), _step.set(None), _assigned_id.set(None)
 
 
 def leave_workflow(tokens: tuple[contextvars.Token[WorkflowContext | None],
-                                 contextvars.Token[StepContext | None] | None,
-                                 contextvars.Token[str | None] | None]) -> None:
+                                 contextvars.Token[StepContext | None],
+                                 contextvars.Token[str | None]]) -> None:
     _workflow.reset(tokens[0])
-    if tokens[1] is not None:
-        _step.reset(tokens[1])
-    if tokens[2] is not None:
-        _assigned_id.reset(tokens[2])
+    _step.reset(tokens[1])
+    _assigned_id.reset(tokens[2])
 
 
 def enter_step(step: StepContext) -> contextvars.Token[StepContext | None]:
