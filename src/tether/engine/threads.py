@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -122,7 +123,7 @@ class DaemonExecutor(concurrent.futures.Executor):
 
     def post(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` on a pool thread, with nobody waiting for it: ``fn`` reports its own outcome (an
-        exception it lets out is dropped).
+        exception it lets out is logged on the ``tether`` logger, and the thread goes on).
 
         Raises:
             RuntimeError: the executor is shut down.
@@ -140,8 +141,8 @@ class DaemonExecutor(concurrent.futures.Executor):
             if future is None:  # posted
                 try:
                     fn()
-                except BaseException:  # see post()
-                    pass
+                except BaseException:  # see post(): nobody waits for it, so it is only logged
+                    logging.getLogger("tether").exception("A call posted to %s raised", threading.current_thread().name)
                 continue
             if loop is not None:
                 self._run_for_loop(future, fn, args, loop)
