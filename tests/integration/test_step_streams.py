@@ -250,14 +250,18 @@ def test_threads_of_one_step_writing_at_once_each_value_stored_once(dbos: type[D
     import contextvars
 
     tries: list[int] = []
+    failures: list[BaseException] = []  # no write may fail, in either attempt: racing appenders retry
 
     @DBOS.step(retries_allowed=True, interval_seconds=0, max_attempts=2)
     def fan_out() -> None:
         tries.append(1)
 
         def writer(t: int) -> None:
-            for i in range(25):
-                DBOS.write_stream("s", (t, i))
+            try:
+                for i in range(25):
+                    DBOS.write_stream("s", (t, i))
+            except BaseException as exc:  # a thread's exception would otherwise only be printed
+                failures.append(exc)
 
         threads = [threading.Thread(target=contextvars.copy_context().run, args=(writer, t)) for t in range(4)]
         for th in threads:
@@ -275,6 +279,7 @@ def test_threads_of_one_step_writing_at_once_each_value_stored_once(dbos: type[D
     handle.get_result()
     values = list(DBOS.read_stream(handle.workflow_id, "s"))
     assert sorted(values) == [(t, i) for t in range(4) for i in range(25)]
+    assert failures == []
 
 
 def test_close_inside_a_retried_step(dbos: type[DBOS]) -> None:
