@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tether.engine.workflows import decode_inputs
+from tether.engine.inputs import decode_inputs
 from tether.serialization import UndecodableValue, decode_error_or_mark, decode_or_mark
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.types import StepInfo, WorkflowStatus

@@ -19,10 +19,10 @@ from typing import Any, Literal
 
 from tether.engine import cron
 from tether.engine.context import DebounceStart
+from tether.engine.inputs import encode_inputs
 from tether.engine.registry import StepPolicy
 from tether.engine.runtime import Runtime
 from tether.engine.steps import run_step_async
-from tether.engine.workflows import encode_inputs
 from tether.errors import QueueDeduplicatedError, StorageError
 from tether.storage.base import DebounceResult
 from tether.types import WorkflowSerializationFormat

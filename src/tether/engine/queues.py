@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 from tether.engine import tracing
 from tether.engine.bridge import inline_io
+from tether.engine.inputs import execution_args
 from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
-from tether.engine.workflows import Start, execution_args, launch_in_background
+from tether.engine.workflows import Start, launch_in_background
 from tether.errors import TetherError
 from tether.storage.base import QueuePolicy, WorkflowFilter, WorkflowRow
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString

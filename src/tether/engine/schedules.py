@@ -28,10 +28,10 @@ from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from tether.engine import cron
+from tether.engine.inputs import encode_inputs
 from tether.engine.queues import INTERNAL_QUEUE
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import Runtime, logger
-from tether.engine.workflows import encode_inputs
 from tether.errors import ScheduleNotFoundError, TetherError
 from tether.serialization import deserialize
 from tether.storage.base import ScheduleRow, WorkflowRow

@@ -31,10 +31,10 @@ from tether.engine.context import (
     take_assigned_id,
     workflow_for_operation,
 )
-from tether.engine.cron import revive_scheduled_time
 from tether.engine.ids import new_workflow_id
+from tether.engine.inputs import encode_inputs
 from tether.engine.outcomes import get_outcome, record_result
-from tether.engine.registry import RegisteredWorkflow, find_target, method_target
+from tether.engine.registry import RegisteredWorkflow, method_target
 from tether.engine.runtime import Runtime, logger
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm, start_deadline
@@ -43,13 +43,12 @@ from tether.errors import (
     DatabaseUnavailableError,
     DBOSWorkflowIDInUseError,
     QueueDeduplicatedError,
-    UnregisteredWorkflowError,
     WorkflowCancelledError,
 )
-from tether.serialization import deserialize, format_name, serialize, serialize_error
+from tether.serialization import format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.storage.checkpoints import CompleteWorkflow, InsertWorkflow, RecordOperation
-from tether.types import WorkflowSerializationFormat, WorkflowStatusString
+from tether.types import WorkflowStatusString
 
 
 @dataclass
@@ -92,19 +91,6 @@ class Start:
     trace_context: str | None = None  # the starter's W3C trace context (engine/tracing.py)
     queue_name: str | None = None  # these two only name the workflow's span
     authenticated_user: str | None = None
-
-
-def encode_inputs(args: tuple[Any, ...], kwargs: dict[str, Any], fmt: WorkflowSerializationFormat) -> bytes:
-    if fmt is WorkflowSerializationFormat.PORTABLE:
-        return serialize({"args": list(args), "kwargs": kwargs}, fmt)
-    return serialize({"args": args, "kwargs": kwargs}, fmt)
-
-
-def decode_inputs(data: bytes | None) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    value = deserialize(data) if data is not None else None
-    if not isinstance(value, dict):
-        return (), {}
-    return tuple(value.get("args", ())), dict(value.get("kwargs", {}))
 
 
 _PENDING = WorkflowStatusString.PENDING.value  # read once: an enum member's .value is a property call
@@ -244,27 +230,6 @@ def _check_same_workflow(existing: WorkflowRow, row: WorkflowRow) -> None:
         if old != new:
             raise ConflictingWorkflowError(row.workflow_uuid, f"Workflow already exists with a different {what} "
                                                               f"name: {old}, but the provided {what} name is: {new}")
-
-
-def execution_args(row: WorkflowRow) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The arguments to run a stored workflow with: its inputs, after the registered instance or class of a
-    method workflow.
-
-    Raises:
-        UnregisteredWorkflowError: the workflow runs on an instance (or class) not registered in this process.
-        SerializationError: the inputs cannot be decoded here.
-    """
-    args, kwargs = decode_inputs(row.inputs)
-    if row.schedule_name is not None:  # a scheduled run: its first argument is the scheduled time
-        args = revive_scheduled_time(args)
-    if row.class_name is None:
-        return args, kwargs
-    target = find_target(row.class_name, row.config_name)
-    if target is None:
-        what = f"instance {row.config_name!r} of class" if row.config_name is not None else "class"
-        raise UnregisteredWorkflowError(row.workflow_uuid, f"{what} {row.class_name!r} is not registered "
-                                                           "in this process")
-    return (target, *args), kwargs
 
 
 def _validated(start: Start) -> tuple[tuple[Any, ...], dict[str, Any]]:
