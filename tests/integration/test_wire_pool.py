@@ -107,3 +107,33 @@ def test_a_statement_the_server_cannot_bind_is_an_error_not_an_outage(pg_databas
             assert wire.run_sql("SELECT 1", None).fetchone() == (1,)
     finally:
         pool.close()
+
+
+def test_every_parameter_type_reaches_postgresql_as_given(pg_database: str) -> None:
+    """Text parameters (str, int, bool, float, an int subclass) and binary ones (bytes, bytearray, memoryview)
+    mixed in one statement, in every position, through a prepared statement, a pipeline and dynamic SQL."""
+    import enum
+
+    from tether.storage.postgres.wire import PreparedQuery
+
+    class Small(enum.IntEnum):
+        TWO = 2
+
+    sql = ("SELECT CAST(:s AS TEXT), CAST(:i AS BIGINT), CAST(:t AS BOOLEAN), CAST(:f AS DOUBLE PRECISION), "
+           "CAST(:e AS INTEGER), CAST(:b AS BYTEA), CAST(:ba AS BYTEA), CAST(:mv AS BYTEA), CAST(:n AS TEXT)")
+    params = {"s": "héllo", "i": -(2 ** 40), "t": True, "f": 1.5, "e": Small.TWO, "b": b"\x00\x01",
+              "ba": bytearray(b"\xff"), "mv": memoryview(b"ab"), "n": None}
+    expected = ("héllo", -(2 ** 40), True, 1.5, 2, b"\x00\x01", b"\xff", b"ab", None)
+    pool = WirePool(pg_database, 1, SETUP)
+    try:
+        with pool.connection() as wire:
+            assert wire.run(PreparedQuery("every_type", sql), params).fetchone() == expected
+            assert [c.fetchone() for c in wire.pipeline([(PreparedQuery("every_type_p", sql), params)])] == [expected]
+            positional = sql.replace(":s", "?").replace(":i", "?").replace(":t", "?").replace(":f", "?")
+            positional = positional.replace(":e", "?").replace(":ba", "?").replace(":b", "?")
+            positional = positional.replace(":mv", "?").replace(":n", "?")
+            assert wire.run_sql(positional, list(params.values())).fetchone() == expected
+            assert wire.run(PreparedQuery("all_text", "SELECT CAST(:a AS TEXT), CAST(:b AS BIGINT)"),
+                            {"a": "x", "b": 7}).fetchone() == ("x", 7)
+    finally:
+        pool.close()

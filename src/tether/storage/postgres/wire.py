@@ -16,7 +16,7 @@ import select
 import struct
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -35,6 +35,10 @@ _PASSING_STATES = {b"57P01", b"57P02", b"57P03", b"25006", b"40001", b"40P01", b
 # ... except a protocol violation (08P01: e.g. a bind with the wrong number of parameters), which is a bug in
 # the statement, not the network: retrying it would only hide it behind "database unavailable" forever.
 _NOT_PASSING = {b"08P01"}
+# Read once: an enum member looked up on its class on every statement showed in the profile.
+_SUCCEEDED = frozenset({int(pq.ExecStatus.COMMAND_OK), int(pq.ExecStatus.TUPLES_OK)})
+_TUPLES_OK = int(pq.ExecStatus.TUPLES_OK)
+_CONNECTION_OK = int(pq.ConnStatus.OK)
 # Connecting fails for good (not for now) when the credentials or the database name are wrong.
 _FATAL_CONNECT_CLASSES = ("28", "3D")
 
@@ -84,23 +88,43 @@ def _positional(sql: str) -> bytes:
     return re.sub(r"\?", number, sql).encode()
 
 
-def _encode(params: Sequence[Any]) -> tuple[list[bytes | None], list[int]]:
+def _encode(params: Iterable[Any]) -> tuple[list[bytes | None], list[int] | None]:
+    """Parameters as libpq takes them: text, except ``bytes`` (binary). The formats are None when every
+    parameter is text (libpq's default), which spares building a second list per statement."""
     values: list[bytes | None] = []
-    formats: list[int] = []
+    add = values.append
+    binary: list[int] | None = None
     for p in params:
+        kind = type(p)
         if p is None:
-            values.append(None)
-            formats.append(0)
+            add(None)
+        elif kind is str:
+            add(p.encode())
+        elif kind is int:
+            add(b"%d" % p)
+        elif kind is bytes:
+            binary = _mark_binary(binary, len(values))
+            add(p)
         elif isinstance(p, (bytes, bytearray, memoryview)):
-            values.append(bytes(p))
-            formats.append(1)
+            binary = _mark_binary(binary, len(values))
+            add(bytes(p))
         elif isinstance(p, bool):
-            values.append(b"t" if p else b"f")
-            formats.append(0)
+            add(b"t" if p else b"f")
         else:
-            values.append(str(p).encode())
-            formats.append(0)
+            add(str(p).encode())
+    if binary is None:
+        return values, None
+    formats = [0] * len(values)
+    for i in binary:
+        formats[i] = 1
     return values, formats
+
+
+def _mark_binary(binary: list[int] | None, index: int) -> list[int]:
+    if binary is None:
+        return [index]
+    binary.append(index)
+    return binary
 
 
 _INT = {20: struct.Struct("!q"), 21: struct.Struct("!h"), 23: struct.Struct("!i"), 26: struct.Struct("!I")}
@@ -142,7 +166,7 @@ class WireCursor:
                 row.append(None if v is None else decoders[c](v))
             rows.append(tuple(row))
         self._rows = rows
-        if res.status == pq.ExecStatus.TUPLES_OK:
+        if res.status == _TUPLES_OK:
             self.rowcount = len(rows)
 
     def fetchone(self) -> tuple[Any, ...] | None:
@@ -162,7 +186,7 @@ class WireConnection:
         self.poller: Any = None  # made on first use by looks_alive (the socket stays the same)
 
     def _check(self, res: pq.abc.PGresult) -> pq.abc.PGresult:
-        if res.status in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        if res.status in _SUCCEEDED:
             return res
         sqlstate = res.error_field(pq.DiagnosticField.SQLSTATE)
         message = (res.error_message or self.pgconn.error_message or b"").decode(errors="replace").strip()
@@ -180,7 +204,7 @@ class WireConnection:
         return DatabaseUnavailableError(message) if self.broken else StorageError(message)
 
     def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
-        values, formats = _encode([params.get(n) for n in query.names])
+        values, formats = _encode(map(params.get, query.names))
         try:
             if query.statement not in self.prepared:
                 self._check(self.pgconn.prepare(query.statement, query.sql))
@@ -194,8 +218,8 @@ class WireConnection:
     def run_sql(self, sql: str, params: Sequence[Any] | None) -> WireCursor:
         values, formats = _encode(params or ())
         try:
-            res = self.pgconn.exec_params(_positional(sql), values, formats,
-                                         result_format=1)
+            res = self.pgconn.exec_params(_positional(sql), values, param_formats=formats,
+                                          result_format=1)
         except psycopg.Error as exc:
             raise self._lost(exc) from exc
         return WireCursor(self._check(res))
@@ -235,7 +259,7 @@ class WireConnection:
                     pg.send_prepare(query.statement, query.sql)
                     preparing.add(query.statement)
                     sent.append(query.statement)
-                values, formats = _encode([params.get(n) for n in query.names])
+                values, formats = _encode(map(params.get, query.names))
                 pg.send_query_prepared(query.statement, values, formats, result_format=1)
                 sent.append(None)
             pg.pipeline_sync()
@@ -310,7 +334,7 @@ class WireConnection:
 
     @property
     def broken(self) -> bool:
-        return bool(self.pgconn.status != pq.ConnStatus.OK)
+        return bool(self.pgconn.status != _CONNECTION_OK)
 
     def looks_alive(self) -> bool:
         """An idle connection has nothing to read; if its socket is readable, the server has sent an error or
