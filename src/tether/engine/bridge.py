@@ -220,6 +220,12 @@ def close_thread_loop() -> None:
     _local.owned = None
 
 
+def loop_free() -> bool:
+    """True when no event loop runs in this thread: synchronous code here may block on storage itself, as
+    :func:`run_sync` would have it do (on this thread's private loop, storage calls run inline)."""
+    return asyncio_events._get_running_loop() is None
+
+
 def inline_io() -> bool:
     """True when the running loop is a thread-private bridge loop, where blocking calls are fine."""
     owned: _OwnedLoop | None = getattr(_local, "owned", None)

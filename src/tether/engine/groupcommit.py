@@ -108,7 +108,7 @@ class GroupCommit:
             StorageError and the errors of the checkpoint's store method: its own failure, raised to it alone.
         """
         if inline_io():  # a synchronous workflow's own thread
-            return self._write_blocking(item)  # type: ignore[no-any-return]
+            return self.write_blocking(item)
         loop = asyncio.get_running_loop()
         waiting = _Waiting(item, loop, loop.create_future())
         if self._join(waiting):
@@ -146,7 +146,13 @@ class GroupCommit:
             self._release()
             self._answer([waiting], None, StorageError(f"The store is closing: {exc}"))
 
-    def _write_blocking(self, item: Checkpoint[Any]) -> Any:
+    def write_blocking(self, item: Checkpoint[R]) -> R:
+        """:meth:`write` from a thread that may block (a synchronous workflow's own): a free slot is taken
+        and the checkpoint written here, or the thread waits for the writer of the next batch.
+
+        Raises:
+            The same as :meth:`write`.
+        """
         waiting = _Waiting(item, None, None)
         if self._join(waiting):
             self._write([waiting])
@@ -162,7 +168,7 @@ class GroupCommit:
             waiting.event.wait()
         if waiting.error is not None:
             raise waiting.error
-        return waiting.value
+        return waiting.value  # type: ignore[no-any-return]
 
     def _drain(self, batch: list[_Waiting]) -> None:
         """On an I/O thread: write ``batch``, then every batch queued meanwhile, until the queue is empty."""

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from tether.config import Settings
-from tether.engine.bridge import close_thread_loop, inline_io
+from tether.engine.bridge import close_thread_loop, inline_io, run_sync
 from tether.engine.clock import Clock
 from tether.engine.context import current_workflow
 from tether.engine.groupcommit import GroupCommit, commit_writers
@@ -146,6 +146,22 @@ class Runtime:
             return await self.commits.write(item)
         except DatabaseUnavailableError as exc:
             return (await self._ride_out(exc, item.alone, (self.store,), None))[0]
+
+    def checkpoint_blocking(self, item: Checkpoint[T]) -> T:
+        """:meth:`checkpoint` from synchronous code on a thread where no event loop runs (see
+        :func:`~tether.engine.bridge.loop_free`), without a coroutine: what ``run_sync(self.checkpoint(item))``
+        does there, a sync step's checkpoint being the commonest write of all.
+
+        Raises:
+            NotLaunchedError: the runtime was destroyed.
+            The errors of the checkpoint's store method (its own failure, never another checkpoint's).
+        """
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return self.commits.write_blocking(item)
+        except DatabaseUnavailableError as exc:
+            return run_sync(self._ride_out(exc, item.alone, (self.store,), None))[0]
 
     async def checkpoint_noting_faults(self, item: Checkpoint[T]) -> tuple[T, bool]:
         """:meth:`checkpoint`, also telling whether a try failed on the way (see :meth:`io_noting_faults`)."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tether.engine import tracing
-from tether.engine.bridge import run_sync
+from tether.engine.bridge import loop_free, run_sync
 from tether.engine.context import (
     StepContext,
     WorkflowContext,
@@ -79,17 +79,31 @@ def replay(rec: OperationRow) -> Any:
 
 async def record_step(plan: StepPlan, name: str, result: Any, error: BaseException | None) -> Any:
     """Checkpoint a step's outcome; if an earlier run already recorded one, that one wins."""
-    rt = plan.ctx.runtime
-    fmt = plan.ctx.serialization
+    prior = await plan.ctx.runtime.checkpoint(_outcome(plan, name, result, error))
+    return _settle(prior, result, error)
+
+
+def record_step_blocking(plan: StepPlan, name: str, result: Any, error: BaseException | None) -> Any:
+    """:func:`record_step` from synchronous code: without a coroutine where no loop runs in this thread."""
+    if not loop_free():
+        return run_sync(record_step(plan, name, result, error))
+    prior = plan.ctx.runtime.checkpoint_blocking(_outcome(plan, name, result, error))
+    return _settle(prior, result, error)
+
+
+def _outcome(plan: StepPlan, name: str, result: Any, error: BaseException | None) -> RecordOperation:
     if isinstance(error, DatabaseUnavailableError):
         raise error  # a database outage is not the step's outcome: the workflow runs it again later
     row = OperationRow(function_id=plan.function_id, function_name=name, started_at=plan.started_at,
-                       completed_at=rt.clock.now_ms())
+                       completed_at=plan.ctx.runtime.clock.now_ms())
     if error is None:
-        row.output = serialize(result, fmt)
+        row.output = serialize(result, plan.ctx.serialization)
     else:
-        row.error = serialize_error(error, fmt)
-    prior = await rt.checkpoint(RecordOperation(plan.ctx.workflow_id, row))
+        row.error = serialize_error(error, plan.ctx.serialization)
+    return RecordOperation(plan.ctx.workflow_id, row)
+
+
+def _settle(prior: OperationRow | None, result: Any, error: BaseException | None) -> Any:
     if prior is not None:
         return replay(prior)
     if error is not None:
@@ -159,7 +173,7 @@ def _attempts_sync(plan: StepPlan, policy: StepPolicy, func: Callable[..., T], a
         if error is not None:
             break
         time.sleep(policy.delay(attempt))
-    return run_sync(record_step(plan, policy.name, result, error))  # type: ignore[no-any-return]
+    return record_step_blocking(plan, policy.name, result, error)  # type: ignore[no-any-return]
 
 
 async def run_step_async(policy: StepPolicy, func: Callable[..., Awaitable[T]] | Callable[..., T],

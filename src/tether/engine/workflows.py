@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.engine import tracing, validation
+from tether.engine.bridge import loop_free, run_sync
 from tether.engine.context import (
     Preempted,
     WorkflowContext,
@@ -272,27 +273,52 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     if isinstance(error, DatabaseUnavailableError):  # not the workflow's doing: it is not its outcome
         strand(rt, start, error)
         raise error
+    item, error = _completion(rt, start, result, error)
+    try:
+        recorded = await rt.checkpoint(item)
+    except BaseException as exc:
+        strand(rt, start, exc)
+        raise
+    return _finished(rt, start, item, recorded, result, error)
+
+
+def finish_blocking(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:
+    """:func:`finish` from a synchronous workflow's thread: without a coroutine in the common case."""
+    if isinstance(error, (WorkflowCancelledError, DatabaseUnavailableError)) or not loop_free():
+        return run_sync(finish(rt, start, result, error))
+    rt.active.pop(start.workflow_id, None)
+    item, error = _completion(rt, start, result, error)
+    try:
+        recorded = rt.checkpoint_blocking(item)
+    except BaseException as exc:
+        strand(rt, start, exc)
+        raise
+    return _finished(rt, start, item, recorded, result, error)
+
+
+def _completion(rt: Runtime, start: Start, result: Any, error: BaseException | None
+                ) -> tuple[CompleteWorkflow, BaseException | None]:
+    """The end to record, and the error the execution ends with (a result that cannot be stored is one)."""
     if error is None:
         try:
             output = serialize(result, start.reg.serialization)
         except Exception as exc:
             error = exc
+    ended_us = rt.clock.now_us()
     if error is not None:
-        status, output_b, error_b = (WorkflowStatusString.ERROR.value, None,
-                                     serialize_error(error, start.reg.serialization))
-    else:
-        status, output_b, error_b = _SUCCESS, output, None
-    try:
-        ended_us = rt.clock.now_us()
-        recorded = await rt.checkpoint(CompleteWorkflow(wfid, status, output_b, error_b, ended_us // 1000, ended_us))
-    except BaseException as exc:
-        strand(rt, start, exc)
-        raise
+        return CompleteWorkflow(start.workflow_id, WorkflowStatusString.ERROR.value, None,
+                                serialize_error(error, start.reg.serialization), ended_us // 1000, ended_us), error
+    return CompleteWorkflow(start.workflow_id, _SUCCESS, output, None, ended_us // 1000, ended_us), None
+
+
+def _finished(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool, result: Any,
+              error: BaseException | None) -> Any:
+    wfid = start.workflow_id
     if recorded:
-        rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=status, name=start.reg.name, output=output_b,
-                                        error=error_b), live_error=error)
+        rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=item.status, name=start.reg.name,
+                                        output=item.output, error=item.error), live_error=error)
     rt.cancelled.discard(wfid)
-    rt.notify("wf", wfid, status)
+    rt.notify("wf", wfid, item.status)
     if error is not None:
         raise error
     return result
@@ -306,8 +332,6 @@ def execute_sync(rt: Runtime, start: Start) -> Any:
 
 
 def _execute_sync(rt: Runtime, start: Start) -> Any:
-    from tether.engine.bridge import run_sync
-
     ctx = _context(rt, start)
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True
@@ -315,13 +339,13 @@ def _execute_sync(rt: Runtime, start: Start) -> Any:
         args, kwargs = _validated(start)
         result = start.reg.func(*args, **kwargs)
     except (Exception, WorkflowCancelledError) as exc:
-        return run_sync(finish(rt, start, None, exc))
+        return finish_blocking(rt, start, None, exc)
     except BaseException as exc:
         strand(rt, start, exc)
         raise
     finally:
         leave_workflow(tokens)
-    return run_sync(finish(rt, start, result, None))
+    return finish_blocking(rt, start, result, None)
 
 
 async def execute_async(rt: Runtime, start: Start) -> Any:
@@ -433,8 +457,6 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
     """Call a synchronous workflow function directly: start it durably and run it in this thread (or wait
     for the existing one). Called from a workflow, the child's start and the read of its result are two
     operations of the parent, as in DBOS."""
-    from tether.engine.bridge import run_sync
-
     start = run_sync(prepare_start(rt, reg, args, kwargs, read_result=True))
     ctx = workflow_for_operation("getResult")
     if ctx is None:
