@@ -148,27 +148,43 @@ class GroupCommit:
 
     def write_blocking(self, item: Checkpoint[R]) -> R:
         """:meth:`write` from a thread that may block (a synchronous workflow's own): a free slot is taken
-        and the checkpoint written here, or the thread waits for the writer of the next batch.
+        and the checkpoint written here, alone, or the thread waits for the writer of the next batch.
 
         Raises:
             The same as :meth:`write`.
         """
-        waiting = _Waiting(item, None, None)
-        if self._join(waiting):
-            self._write([waiting])
-            nxt = self._next_batch()  # a slot is handed on with the queue, so a workflow's thread never
-            if nxt is not None:       # writes other workflows' checkpoints: an I/O thread takes them
-                try:
-                    self._post(lambda: self._drain(nxt))
-                except RuntimeError as exc:
-                    self._release()
-                    self._answer(nxt, None, StorageError(f"The store is closing: {exc}"))
-        else:
-            assert waiting.event is not None
-            waiting.event.wait()
-        if waiting.error is not None:
-            raise waiting.error
-        return waiting.value  # type: ignore[no-any-return]
+        with self._lock:
+            if self._busy < self._writers:
+                self._busy += 1
+                self._counted(1)  # as _write counts a batch: as its write begins
+                waiting = None
+            else:
+                waiting = _Waiting(item, None, None)
+                waiting.event = event = threading.Event()
+                self._queue.append(waiting)
+        if waiting is not None:
+            event.wait()
+            if waiting.error is not None:
+                raise waiting.error
+            return waiting.value  # type: ignore[no-any-return]
+        try:
+            value, error = self._store.write_checkpoints((item,))[0]
+        finally:
+            self._hand_on()
+        if error is not None:
+            raise error
+        return value  # type: ignore[no-any-return]
+
+    def _hand_on(self) -> None:
+        """After a workflow's thread wrote its own checkpoint: the slot goes on with the queue, so that thread
+        never writes other workflows' checkpoints (an I/O thread takes them), or is freed."""
+        nxt = self._next_batch()
+        if nxt is not None:
+            try:
+                self._post(lambda: self._drain(nxt))
+            except RuntimeError as exc:
+                self._release()
+                self._answer(nxt, None, StorageError(f"The store is closing: {exc}"))
 
     def _drain(self, batch: list[_Waiting]) -> None:
         """On an I/O thread: write ``batch``, then every batch queued meanwhile, until the queue is empty."""
@@ -193,11 +209,16 @@ class GroupCommit:
         with self._lock:
             self._busy -= 1
 
+    def _counted(self, size: int) -> None:
+        """Count a batch of ``size`` whose write begins (under the lock)."""
+        self.batches += 1
+        self.checkpoints += size
+        if size > self.largest:
+            self.largest = size
+
     def _write(self, batch: list[_Waiting]) -> None:
         with self._lock:
-            self.batches += 1
-            self.checkpoints += len(batch)
-            self.largest = max(self.largest, len(batch))
+            self._counted(len(batch))
         try:
             outcomes: list[Outcome] = self._store.write_checkpoints([w.item for w in batch])
             for w, (value, error) in zip(batch, outcomes, strict=True):
