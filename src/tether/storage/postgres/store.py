@@ -47,18 +47,18 @@ class _PgSession:
         return self.wire.run_sql(sql, params)
 
 
-class _AutoSession:
-    """One autocommit statement's connection, for a ``with`` block (a class rather than a generator-based
-    context manager: it wraps every single-statement storage call)."""
+class _AutoSession(_PgSession):
+    """One autocommit statement's connection, for a ``with`` block, and the session on it (a class rather
+    than a generator-based context manager, and one object: it wraps every single-statement storage call)."""
 
-    __slots__ = ("pool", "wire")
+    __slots__ = ("pool",)
 
     def __init__(self, pool: WirePool) -> None:
         self.pool = pool
 
     def __enter__(self) -> _PgSession:
         self.wire = self.pool.take()
-        return _PgSession(self.wire)
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.pool.give(self.wire)
