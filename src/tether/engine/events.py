@@ -7,6 +7,7 @@ from typing import Any
 
 from tether.engine import tracing, validation
 from tether.engine.context import current_step, require_workflow, workflow_for_operation
+from tether.engine.handoff import Reading
 from tether.engine.runtime import Runtime
 from tether.serialization import deserialize, serialize
 from tether.storage.base import EventVersionRow, OperationRow
@@ -50,8 +51,10 @@ async def set_event(rt: Runtime, key: str, value: Any,
         now = rt.clock.now_ms()
         op = OperationRow(function_id=fid, function_name="DBOS.setEvent", started_at=now, completed_at=now)
         history_fid = fid
-    await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, history_fid)
+    written = await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, history_fid)
     tracing.event("DBOS.setEvent", history_fid, key=k)
+    if written:  # readers waiting here take the value without reading it back (engine/handoff.py)
+        rt.event_board.publish(ctx.workflow_id, k, payload)
     rt.notify("event", ctx.workflow_id, k)
 
 
@@ -106,14 +109,23 @@ async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds:
             function_id=fid + 1, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
             completed_at=started)))
 
+    reading: Reading | None = None
+
     async def look() -> bytes | EventVersionRow | None:
         if versioned:
             return await rt.io_until(deadline, rt.store.get_event_version, workflow_id, k)
+        if reading is not None and reading.value is not None:
+            return reading.value  # handed over by a set_event in this process
         return await rt.io_until(deadline, rt.store.get_event, workflow_id, k)
 
     got = await look()
     if got is None and deadline > rt.clock.now_ms():
-        got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
+        reading = None if versioned else rt.event_board.open(workflow_id, k)
+        try:
+            got = await rt.wait_until([("event", workflow_id, k)], look, deadline)
+        finally:
+            if reading is not None:
+                rt.event_board.close(reading)
     if ctx is not None and fid is not None:
         tracing.event("DBOS.getEvent", fid, workflowID=workflow_id, key=k)
         if isinstance(got, EventVersionRow):

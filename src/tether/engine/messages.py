@@ -12,10 +12,11 @@ from tether.engine.context import (
     take_assigned_id,
     workflow_for_operation,
 )
+from tether.engine.handoff import CLAIMED, HANDED, Slot
 from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
 from tether.serialization import deserialize, serialize
-from tether.storage.base import NULL_TOPIC, OperationRow, OutgoingMessage
+from tether.storage.base import NULL_TOPIC, Delivery, OperationRow, OutgoingMessage
 from tether.storage.checkpoints import RecordOperation
 from tether.types import WorkflowSerializationFormat
 
@@ -73,9 +74,28 @@ async def send(rt: Runtime, destination_id: str, message: Any, topic: str | None
         for dest, topic_name in delivered:
             rt.notify("msg", dest, topic_name)
         return
+    slot = rt.handoffs.claim(destination_id, key)
+    if slot is not None:  # the receiver is parked here: record the message as its recv (engine/handoff.py)
+        await _hand(rt, slot, destination_id, key, payload, idempotency_key, sender)
+        return
     sent = await rt.io(rt.store.send_message, destination_id, key, payload, rt.clock.now_ms(),
                        idempotency_key=idempotency_key, sender=sender)
     if sent:
+        rt.notify("msg", destination_id, key)
+
+
+async def _hand(rt: Runtime, slot: Slot, destination_id: str, key: str, payload: bytes,
+                idempotency_key: str | None, sender: tuple[str, OperationRow] | None) -> None:
+    """Send to a claimed slot: the message becomes the recv's output (or is queued, as the store decides),
+    then the receiver is woken to take it. The slot is settled whatever happens, so the receiver never waits
+    on a sender that failed."""
+    receiver = OperationRow(function_id=slot.function_id, function_name="DBOS.recv", started_at=slot.started_at)
+    delivery = None
+    try:
+        delivery = await rt.io(rt.store.hand_message, destination_id, key, payload, rt.clock.now_ms(), receiver,
+                               idempotency_key=idempotency_key, sender=sender)
+    finally:
+        rt.handoffs.settle(slot, payload if delivery is Delivery.HANDED else None)
         rt.notify("msg", destination_id, key)
 
 
@@ -111,19 +131,34 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         function_id=sleep_fid, function_name="DBOS.sleep", output=serialize(deadline), started_at=started,
         completed_at=started)
 
+    slot: Slot | None = None
+
     async def take() -> bytes | None:
-        nonlocal sleep_row
+        nonlocal sleep_row, slot
         if wfid in rt.cancelled:
             raise WorkflowCancelledError(wfid)
+        if slot is not None:  # a sender in this process may have handed the message over (engine/handoff.py)
+            state = rt.handoffs.close(slot)
+            if state == HANDED:
+                return slot.payload
+            if state == CLAIMED:
+                return None  # its statement is in flight; the sender wakes this wait when it has settled
+            slot = None
         op = OperationRow(function_id=fid, function_name="DBOS.recv", started_at=started,
                           completed_at=rt.clock.now_ms())
         got = await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
         sleep_row = None  # the deadline is recorded now, with the message or before the wait
+        if got is None:
+            slot = rt.handoffs.open(wfid, key, fid, started)
         return got
 
     # The first take is made with the waiter registered already: a message sent between it and the wait
     # wakes it, and a recv that has to wait costs one statement before it parks.
-    got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
+    try:
+        got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
+    finally:
+        if slot is not None:
+            rt.handoffs.abandon(slot)
     tracing.event("DBOS.recv", fid, topic=topic)
     if got is None:
         prior = await rt.checkpoint(RecordOperation(wfid, OperationRow(

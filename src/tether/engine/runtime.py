@@ -19,6 +19,7 @@ from tether.engine.bridge import close_thread_loop, inline_io, run_sync
 from tether.engine.clock import Clock
 from tether.engine.context import current_workflow
 from tether.engine.groupcommit import GroupCommit, commit_writers
+from tether.engine.handoff import EventBoard, Handoffs
 from tether.engine.outage import OutageLog, gives_up, retry_delay
 from tether.engine.recheck import recheck_forever, recheck_waiters
 from tether.engine.threads import DaemonExecutor, WorkerThreads
@@ -50,6 +51,8 @@ class Runtime:
         self.settings = settings
         self.clock = clock or Clock()
         self.hub = WakeupHub()
+        self.handoffs = Handoffs()  # recvs parked here, to which a send hands its message directly
+        self.event_board = EventBoard()  # get_event readers parked here, handed the values set here
         self.cancelled: set[str] = set()
         self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
         self._tasks: set[asyncio.Task[Any]] = set()

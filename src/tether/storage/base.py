@@ -20,6 +20,7 @@ from tether.storage.records import (
     WORKFLOW_COLUMNS,
     Adoption,
     DebounceResult,
+    Delivery,
     EventVersionChunk,
     EventVersionRow,
     OperationRow,
@@ -43,6 +44,7 @@ __all__ = [
     "WORKFLOW_COLUMNS",
     "Adoption",
     "DebounceResult",
+    "Delivery",
     "EventVersionChunk",
     "EventVersionRow",
     "Listener",
@@ -336,6 +338,20 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    def hand_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, receiver: OperationRow,
+                     *, idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> Delivery:
+        """Send a message to a ``recv`` parked in this process (``engine/handoff.py``): when no older message
+        waits on (destination, topic), record it straight as ``receiver`` (the recv's operation, whose output
+        it becomes) instead of queueing it, in the same transaction as the sender's operation and the
+        idempotency key. Otherwise, or when the recv's operation was recorded meanwhile, queue it as
+        :meth:`send_message` does.
+
+        Raises:
+            NonExistentWorkflowError: no workflow has ``destination_id``.
+        """
+
+    @abc.abstractmethod
     def send_messages(self, messages: Sequence[OutgoingMessage], now_ms: int, *,
                       sender: tuple[str, OperationRow] | None = None,
                       send_to_forks: bool = False) -> list[tuple[str, str]]:
@@ -402,10 +418,11 @@ class Store(abc.ABC):
     # -- events ----------------------------------------------------------------------------------------
     @abc.abstractmethod
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
+                  op: OperationRow | None = None, history_fid: int | None = None) -> bool:
         """Publish an event value as the key's next version (1, 2, ...), kept with the step number
         ``history_fid`` (for forks and rewinds); with ``op`` recorded in the same transaction, and then a
-        repeat (``op`` already recorded) changes nothing and adds no version."""
+        repeat (``op`` already recorded) changes nothing and adds no version. Returns whether the value was
+        written (False only for such a repeat)."""
 
     @abc.abstractmethod
     def get_event(self, workflow_id: str, key: str) -> bytes | None: ...

@@ -3,6 +3,7 @@ filter, and the queue-admission policy (a pure decision, tested without a databa
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -80,6 +81,14 @@ class OutgoingMessage:
     topic: str
     message: bytes
     idempotency_key: str | None = None
+
+
+class Delivery(enum.Enum):
+    """What :meth:`Store.hand_message` did with a message."""
+
+    HANDED = "handed"      # recorded as the parked recv's output: the receiver takes it with no statement
+    QUEUED = "queued"      # queued as a plain send queues it (older messages wait, or the recv was recorded)
+    SENT_BEFORE = "sent before"  # nothing written: the sender's operation or the idempotency key was used
 
 
 @dataclass(frozen=True)

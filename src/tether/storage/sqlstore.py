@@ -6,6 +6,7 @@ import abc
 import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from tether.errors import (
@@ -15,6 +16,7 @@ from tether.errors import (
 )
 from tether.storage.base import (
     WORKFLOW_COLUMNS,
+    Delivery,
     EventVersionChunk,
     EventVersionRow,
     OperationRow,
@@ -287,6 +289,25 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                                      "idempotency_key": idempotency_key, "now": now_ms})
             return True
 
+    def hand_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, receiver: OperationRow,
+                     *, idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> Delivery:
+        with self._tx() as s:
+            if s.run("workflow_exists", {"workflow_uuid": destination_id}).fetchone() is None:
+                raise NonExistentWorkflowError(destination_id)
+            if sender is not None and s.run("insert_operation", op_params(*sender)).rowcount != 1:
+                return Delivery.SENT_BEFORE
+            if idempotency_key is not None and s.run("claim_message_key", {
+                    "destination_uuid": destination_id, "idempotency_key": idempotency_key}).rowcount != 1:
+                return Delivery.SENT_BEFORE
+            if s.run("oldest_message", {"workflow_uuid": destination_id, "topic": topic}).fetchone() is None:
+                op = replace(receiver, output=message, completed_at=now_ms)
+                if s.run("insert_operation", op_params(destination_id, op)).rowcount == 1:
+                    return Delivery.HANDED
+            s.run("insert_message", {"destination_uuid": destination_id, "topic": topic, "message": message,
+                                     "idempotency_key": idempotency_key, "now": now_ms})
+            return Delivery.QUEUED
+
     def send_messages(self, messages: Sequence[OutgoingMessage], now_ms: int, *,
                       sender: tuple[str, OperationRow] | None = None,
                       send_to_forks: bool = False) -> list[tuple[str, str]]:
@@ -346,7 +367,12 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
             if row is None:
                 if also is not None:  # the deadline is recorded before the wait, in the same transaction
                     s.run("insert_operation", op_params(workflow_id, also))
-                return None
+                    return None
+                # Nothing queued: the recv may have been recorded meanwhile (a sender's hand-off, or this
+                # take's own earlier try), and then that is what it returns.
+                done = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
+                got = done.fetchone()
+                return bytes(got[2]) if got is not None and got[6] is not None and got[2] is not None else None
             message = bytes(row[1])
             s.run("delete_message", {"message_id": row[0]})
             op.output = message
@@ -378,13 +404,14 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
 
     # -- events ----------------------------------------------------------------------------------------
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
+                  op: OperationRow | None = None, history_fid: int | None = None) -> bool:
         with self._tx() as s:
             if op is not None and s.run("insert_operation", op_params(workflow_id, op)).rowcount != 1:
-                return
+                return False
             # One statement: a trigger keeps the new version (PostgreSQL does it all in one statement too).
             s.run("upsert_event", {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
                                    "function_id": history_fid})
+            return True
 
     def get_event(self, workflow_id: str, key: str) -> bytes | None:
         with self._auto() as s:

@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
-from tether.storage.base import Listener, OperationRow, StepWrite, step_write_params
+from tether.storage.base import Delivery, Listener, OperationRow, StepWrite, step_write_params
 from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool, connect_error
 from tether.storage.session import Cursor, ForeignKeyViolation
 from tether.storage.sql import load_migrations, load_queries
@@ -182,6 +182,23 @@ class PostgresStore(SqlStore):
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(destination_id) from exc
 
+    def hand_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, receiver: OperationRow,
+                     *, idempotency_key: str | None = None,
+                     sender: tuple[str, OperationRow] | None = None) -> Delivery:
+        params = {"destination_uuid": destination_id, "topic": topic, "message": message, "now": now_ms,
+                  "idempotency_key": idempotency_key, "sender_id": sender[0] if sender else None,
+                  "sender_function_id": sender[1].function_id if sender else None,
+                  "receiver_function_id": receiver.function_id, "receiver_function_name": receiver.function_name,
+                  "receiver_started_at": receiver.started_at}
+        try:
+            with self._auto() as s:
+                row = s.run("hand_message", params).fetchone()
+        except ForeignKeyViolation as exc:
+            raise NonExistentWorkflowError(destination_id) from exc
+        if row is not None and row[0]:
+            return Delivery.HANDED
+        return Delivery.QUEUED if row is not None and row[1] else Delivery.SENT_BEFORE
+
     def consume_message(self, workflow_id: str, topic: str, op: OperationRow, *,
                         also: OperationRow | None = None) -> bytes | None:
         params = {"workflow_uuid": workflow_id, "topic": topic, "function_id": op.function_id,
@@ -222,13 +239,13 @@ class PostgresStore(SqlStore):
                             completed_at=op.completed_at)
 
     def set_event(self, workflow_id: str, key: str, value: bytes, now_ms: int,
-                  op: OperationRow | None = None, history_fid: int | None = None) -> None:
+                  op: OperationRow | None = None, history_fid: int | None = None) -> bool:
         params = {"workflow_uuid": workflow_id, "key": key, "value": value, "now": now_ms,
                   "function_id": op.function_id if op else None, "function_name": op.function_name if op else None,
                   "history_fid": history_fid}
         try:
             with self._auto() as s:
-                s.run("set_event_recorded", params)
+                return s.run("set_event_recorded", params).rowcount == 1
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(workflow_id, "target") from exc
 
