@@ -166,6 +166,15 @@ class Runtime:
         except DatabaseUnavailableError as exc:
             return run_sync(self._ride_out(exc, item.alone, (self.store,), None))[0]
 
+    def checkpoint_noting_faults_blocking(self, item: Checkpoint[T]) -> tuple[T, bool]:
+        """:meth:`checkpoint_noting_faults` as :meth:`checkpoint_blocking` does :meth:`checkpoint`."""
+        if self.destroyed:
+            raise NotLaunchedError("DBOS has been destroyed")
+        try:
+            return self.commits.write_blocking(item), False
+        except DatabaseUnavailableError as exc:
+            return run_sync(self._ride_out(exc, item.alone, (self.store,), None))
+
     async def checkpoint_noting_faults(self, item: Checkpoint[T]) -> tuple[T, bool]:
         """:meth:`checkpoint`, also telling whether a try failed on the way (see :meth:`io_noting_faults`)."""
         if self.destroyed:

@@ -37,18 +37,17 @@ from tether.engine.inputs import encode_inputs
 from tether.engine.outcomes import get_outcome, record_result
 from tether.engine.registry import RegisteredWorkflow, method_target
 from tether.engine.runtime import Runtime, logger
+from tether.engine.start_insert import insert_start, insert_start_blocking
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm, start_deadline
 from tether.errors import (
     ConflictingWorkflowError,
     DatabaseUnavailableError,
-    DBOSWorkflowIDInUseError,
-    QueueDeduplicatedError,
     WorkflowCancelledError,
 )
 from tether.serialization import format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
-from tether.storage.checkpoints import CompleteWorkflow, InsertWorkflow, RecordOperation
+from tether.storage.checkpoints import CompleteWorkflow, RecordOperation
 from tether.types import WorkflowStatusString
 
 
@@ -111,14 +110,67 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         InvalidArgumentError, ArgumentTypeError: a bad ID, queue name, deduplication ID, workflow name or
             application version (see :mod:`tether.engine.validation`); nothing is written.
     """
-    opts = opts or StartOptions()
+    planned = _plan_start(rt, reg, args, kwargs, opts or StartOptions(), read_result)
+    if isinstance(planned, Start):
+        return planned
+    created, holder = await insert_start(rt, planned.row, planned.opts.duplication_policy, planned.reject_reuse)
+    if planned.parent is not None:
+        await rt.checkpoint(planned.child_operation(holder or planned.row.workflow_uuid))
+    return _started(rt, planned, created, holder)
+
+
+def prepare_start_blocking(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
+                           *, read_result: bool = False) -> Start:
+    """:func:`prepare_start` of a direct call (no options, so no duplication policy) from synchronous code:
+    without a coroutine where no event loop runs in this thread.
+
+    Raises:
+        The same as :func:`prepare_start`.
+    """
+    if not loop_free():
+        return run_sync(prepare_start(rt, reg, args, kwargs, read_result=read_result))
+    planned = _plan_start(rt, reg, args, kwargs, StartOptions(), read_result)
+    if isinstance(planned, Start):
+        return planned
+    created = insert_start_blocking(rt, planned.row, planned.reject_reuse)
+    if planned.parent is not None:
+        rt.checkpoint_blocking(planned.child_operation(planned.row.workflow_uuid))
+    return _started(rt, planned, created, None)
+
+
+@dataclass
+class _Planned:
+    """A start ready to be written: its row, and for a child its parent's step numbers."""
+
+    reg: RegisteredWorkflow
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    opts: StartOptions
+    row: WorkflowRow
+    reject_reuse: bool
+    parent: WorkflowContext | None
+    function_id: int
+    result_fid: int | None
+
+    def child_operation(self, wfid: str) -> RecordOperation:
+        """The parent's checkpoint of this child's start (``wfid``: the child's ID, or the holder's)."""
+        assert self.parent is not None
+        now = self.row.created_at
+        return RecordOperation(self.parent.workflow_id, OperationRow(
+            function_id=self.function_id, function_name=self.reg.name, child_workflow_id=wfid, started_at=now,
+            completed_at=now))
+
+
+def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
+                opts: StartOptions, read_result: bool) -> _Planned | Start:
+    """The row a start writes (its checks made, nothing written), or the Start of a child already recorded."""
     debounce = current_debounce()
     if debounce is not None:
         opts = dataclasses.replace(opts, deduplication_id=debounce.deduplication_id, debounced=True,
                                    delay_until_epoch_ms=debounce.delay_until_ms,
                                    debounce_deadline_ms=debounce.deadline_ms)
     parent = current_workflow() if current_step() is None else None
-    function_id = None
+    function_id = 0
     assigned = opts.workflow_id or take_assigned_id()
     result_fid = None
     if assigned is not None:
@@ -172,65 +224,19 @@ async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, .
         attributes=opts.attributes if opts.attributes is not None else start_attributes(),
         application_name=rt.settings.name, trace_context=tracing.capture(),
     )
-    created, holder = await _insert(rt, row, opts.duplication_policy,
-                                    opts.reuse_policy == "reject" or rejects_reuse(wfid))
-    if holder is not None:
-        wfid = holder  # return-existing: the caller (and a parent's checkpoint) gets the holder
-    if parent is not None and function_id is not None:
-        await rt.checkpoint(RecordOperation(parent.workflow_id, OperationRow(
-            function_id=function_id, function_name=reg.name, child_workflow_id=wfid,
-            started_at=now, completed_at=now)))
-    if holder is not None:
-        return Start(wfid, False, reg, args, kwargs, result_fid=result_fid)
+    return _Planned(reg, args, kwargs, opts, row, opts.reuse_policy == "reject" or rejects_reuse(wfid), parent,
+                    function_id, result_fid)
+
+
+def _started(rt: Runtime, planned: _Planned, created: bool, holder: str | None) -> Start:
+    row = planned.row
+    if holder is not None:  # return-existing: the caller (and a parent's checkpoint) gets the holder
+        return Start(holder, False, planned.reg, planned.args, planned.kwargs, result_fid=planned.result_fid)
     if created:
-        rt.notify("wf", wfid, status)
-    return Start(wfid, created and status == _PENDING, reg, args, kwargs, {}, deadline,
-                 result_fid=result_fid, trace_context=row.trace_context, authenticated_user=row.authenticated_user)
-
-
-async def _insert(rt: Runtime, row: WorkflowRow, duplication_policy: str | None, reject_reuse: bool = False
-                  ) -> tuple[bool, str | None]:
-    """Insert a new workflow's row. Returns (created, None), or under ``return-existing`` (False, holder) when
-    an active workflow holds the deduplication ID.
-
-    Raises:
-        QueueDeduplicatedError: the deduplication ID is held (under the default policy, ``reject``).
-        ConflictingWorkflowError: the ID exists and runs another function.
-        DBOSWorkflowIDInUseError: the ID exists and ``reject_reuse`` is set.
-    """
-    for _ in range(_DEDUP_ATTEMPTS):
-        try:
-            (created, existing), faulted = await rt.checkpoint_noting_faults(InsertWorkflow(row))
-        except QueueDeduplicatedError:
-            if duplication_policy != "return-existing" or row.queue_name is None or row.deduplication_id is None:
-                raise
-            holder = await rt.io(rt.store.deduplicated_workflow, row.queue_name, row.deduplication_id)
-            if holder is not None:
-                return False, holder
-            continue  # the holder ended in between: try to take the ID again
-        if not created and faulted and _is_row_we_wrote(existing, row):
-            created = True  # our first try committed, but the connection was lost before it could say so
-        if created and row.status == _PENDING and not rt.own_start(
-                row.workflow_uuid, row.created_at):
-            created = False  # another start of this ID here took this row for its own (both met a fault)
-        if not created and reject_reuse:
-            raise DBOSWorkflowIDInUseError(row.workflow_uuid, existing.status, existing.name)
-        if not created:
-            _check_same_workflow(existing, row)
-        return created, None
-    raise QueueDeduplicatedError(row.workflow_uuid, row.queue_name or "", row.deduplication_id or "")
-
-
-_DEDUP_ATTEMPTS = 20
-"""How often a ``return-existing`` enqueue retries when the holder ends between its insert and its look-up."""
-
-
-def _check_same_workflow(existing: WorkflowRow, row: WorkflowRow) -> None:
-    for what, old, new in (("function", existing.name, row.name), ("class", existing.class_name, row.class_name),
-                           ("config", existing.config_name, row.config_name)):
-        if old != new:
-            raise ConflictingWorkflowError(row.workflow_uuid, f"Workflow already exists with a different {what} "
-                                                              f"name: {old}, but the provided {what} name is: {new}")
+        rt.notify("wf", row.workflow_uuid, row.status)
+    return Start(row.workflow_uuid, created and row.status == _PENDING, planned.reg, planned.args, planned.kwargs,
+                 {}, row.workflow_deadline_epoch_ms, result_fid=planned.result_fid, trace_context=row.trace_context,
+                 authenticated_user=row.authenticated_user)
 
 
 def _validated(start: Start) -> tuple[tuple[Any, ...], dict[str, Any]]:
@@ -242,11 +248,6 @@ def _validated(start: Start) -> tuple[tuple[Any, ...], dict[str, Any]]:
     bound = start.args[:1] if method_target(start.reg, start.args)[0] is not None else ()
     args, kwargs = check(start.args[len(bound):], start.kwargs)
     return (*bound, *args), kwargs
-
-
-def _is_row_we_wrote(existing: WorkflowRow, row: WorkflowRow) -> bool:
-    return (existing.created_at, existing.executor_id, existing.name, existing.status) == (
-        row.created_at, row.executor_id, row.name, row.status)
 
 
 def _context(rt: Runtime, start: Start) -> WorkflowContext:
@@ -457,7 +458,7 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
     """Call a synchronous workflow function directly: start it durably and run it in this thread (or wait
     for the existing one). Called from a workflow, the child's start and the read of its result are two
     operations of the parent, as in DBOS."""
-    start = run_sync(prepare_start(rt, reg, args, kwargs, read_result=True))
+    start = prepare_start_blocking(rt, reg, args, kwargs, read_result=True)
     ctx = workflow_for_operation("getResult")
     if ctx is None:
         if not start.created:
