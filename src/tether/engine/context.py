@@ -49,7 +49,7 @@ class Preempted(WorkflowCancelledError):
     untouched; whoever runs it records its outcome."""
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False, slots=True)  # never changed once made; not frozen, whose __init__ costs 3x (one per step)
 class StepContext:
     """One attempt of one step call. ``stream_writes`` counts this attempt's writes of each value per stream
     key: the n-th write of one value, in every attempt (and every re-run after a crash), stands for the same

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from tether.engine.bridge import inline_io
 from tether.errors import DatabaseUnavailableError, StorageError
 from tether.storage.base import Store
-from tether.storage.checkpoints import Checkpoint, Outcome
+from tether.storage.checkpoints import Checkpoint, Outcome, write_alone
 
 R = TypeVar("R")
 
@@ -168,7 +168,7 @@ class GroupCommit:
                 raise waiting.error
             return waiting.value  # type: ignore[no-any-return]
         try:
-            value, error = self._store.write_checkpoints((item,))[0]
+            value, error = write_alone(self._store, item)  # what write_checkpoints does with one
         finally:
             self._hand_on()
         if error is not None:

@@ -56,7 +56,9 @@ class Runtime:
         self.cancelled: set[str] = set()
         self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._outcomes: collections.OrderedDict[str, WorkflowRow] = collections.OrderedDict()
+        # workflow id -> (status, name, output, error): made into a WorkflowRow only when read
+        self._outcomes: collections.OrderedDict[str, tuple[str, str, bytes | None, bytes | None]] = \
+            collections.OrderedDict()
         self._live_errors: dict[str, BaseException] = {}  # the exception objects of kept ERROR outcomes
         self._outcomes_lock = threading.Lock()
         self._starts: collections.OrderedDict[tuple[str, int], None] = collections.OrderedDict()
@@ -281,14 +283,15 @@ class Runtime:
                 self._starts.popitem(last=False)
             return True
 
-    def remember_outcome(self, row: WorkflowRow, live_error: BaseException | None = None) -> None:
+    def remember_outcome(self, workflow_id: str, status: str, name: str, output: bytes | None,
+                         error: bytes | None, live_error: BaseException | None = None) -> None:
         """Keep the outcome of a workflow that just ended here, so a local ``get_result`` needs no query
         (and, for an error, the exception object itself: see :meth:`live_error`). Bounded: the oldest are
         forgotten (and then read from the database as usual)."""
         with self._outcomes_lock:
-            self._outcomes[row.workflow_uuid] = row
+            self._outcomes[workflow_id] = (status, name, output, error)
             if live_error is not None:
-                self._live_errors[row.workflow_uuid] = live_error
+                self._live_errors[workflow_id] = live_error
             if len(self._outcomes) > _RECENT_OUTCOMES:
                 old, _ = self._outcomes.popitem(last=False)
                 self._live_errors.pop(old, None)
@@ -306,7 +309,11 @@ class Runtime:
 
     def recent_outcome(self, workflow_id: str) -> WorkflowRow | None:
         with self._outcomes_lock:
-            return self._outcomes.get(workflow_id)
+            kept = self._outcomes.get(workflow_id)
+        if kept is None:
+            return None
+        status, name, output, error = kept
+        return WorkflowRow(workflow_uuid=workflow_id, status=status, name=name, output=output, error=error)
 
     def notify(self, kind: str, workflow_id: str, key: str) -> None:
         """Wake this process's waiters after a write it made itself (no need to wait for the listener)."""

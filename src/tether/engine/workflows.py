@@ -316,8 +316,7 @@ def _finished(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool,
               error: BaseException | None) -> Any:
     wfid = start.workflow_id
     if recorded:
-        rt.remember_outcome(WorkflowRow(workflow_uuid=wfid, status=item.status, name=start.reg.name,
-                                        output=item.output, error=item.error), live_error=error)
+        rt.remember_outcome(wfid, item.status, start.reg.name, item.output, item.error, live_error=error)
     rt.cancelled.discard(wfid)
     rt.notify("wf", wfid, item.status)
     if error is not None:
