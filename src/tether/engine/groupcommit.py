@@ -178,6 +178,10 @@ class GroupCommit:
     def _hand_on(self) -> None:
         """After a workflow's thread wrote its own checkpoint: the slot goes on with the queue, so that thread
         never writes other workflows' checkpoints (an I/O thread takes them), or is freed."""
+        with self._lock:
+            if not self._queue:  # the common case, without a call to _next_batch
+                self._busy -= 1
+                return
         nxt = self._next_batch()
         if nxt is not None:
             try:

@@ -102,12 +102,11 @@ def _encode(params: Iterable[Any]) -> tuple[list[bytes | None], list[int] | None
             add(p.encode())
         elif kind is int:
             add(b"%d" % p)
-        elif kind is bytes:
-            binary = _mark_binary(binary, len(values))
-            add(p)
         elif isinstance(p, (bytes, bytearray, memoryview)):
-            binary = _mark_binary(binary, len(values))
-            add(bytes(p))
+            if binary is None:
+                binary = []
+            binary.append(len(values))
+            add(p if type(p) is bytes else bytes(p))
         elif isinstance(p, bool):
             add(b"t" if p else b"f")
         else:
@@ -118,13 +117,6 @@ def _encode(params: Iterable[Any]) -> tuple[list[bytes | None], list[int] | None
     for i in binary:
         formats[i] = 1
     return values, formats
-
-
-def _mark_binary(binary: list[int] | None, index: int) -> list[int]:
-    if binary is None:
-        return [index]
-    binary.append(index)
-    return binary
 
 
 _INT = {20: struct.Struct("!q"), 21: struct.Struct("!h"), 23: struct.Struct("!i"), 26: struct.Struct("!I")}
@@ -339,7 +331,7 @@ class WireConnection:
     def looks_alive(self) -> bool:
         """An idle connection has nothing to read; if its socket is readable, the server has sent an error or
         closed it (a restart, an idle timeout, a terminated backend). A cheap check before handing it out."""
-        if self.broken:
+        if self.pgconn.status != _CONNECTION_OK:  # broken (written out: this runs before every statement)
             return False
         try:
             if self.poller is None:
@@ -458,6 +450,14 @@ class WirePool:
 
     def give(self, wire: WireConnection) -> None:
         """Check a connection back in (closed instead if it broke, or if the pool was closed meanwhile)."""
+        if wire.pgconn.status == _CONNECTION_OK:  # not broken: _release(wire) written out, it runs after every
+            with self._lock:                      # statement
+                if not self._closed:
+                    self._idle.append(wire)
+                    self._in_use -= 1
+                    if self._waiting:
+                        self._freed.notify()
+                    return
         if wire.broken or self._closed:
             try:
                 self._discard(wire)
