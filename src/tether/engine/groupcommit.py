@@ -156,7 +156,10 @@ class GroupCommit:
         with self._lock:
             if self._busy < self._writers:
                 self._busy += 1
-                self._counted(1)  # as _write counts a batch: as its write begins
+                self.batches += 1  # _counted(1) written out: as _write counts a batch, as its write begins
+                self.checkpoints += 1
+                if self.largest < 1:
+                    self.largest = 1
                 waiting = None
             else:
                 waiting = _Waiting(item, None, None)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from tether.config import Settings
 from tether.engine.bridge import close_thread_loop, inline_io, run_sync
-from tether.engine.clock import Clock
+from tether.engine.clock import Clock, SystemClock
 from tether.engine.context import current_workflow
 from tether.engine.groupcommit import GroupCommit, commit_writers
 from tether.engine.handoff import EventBoard, Handoffs
@@ -49,7 +49,7 @@ RECHECK_PAUSE_SECONDS = 0.02
 class Runtime:
     def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
         self.settings = settings
-        self.clock = clock or Clock()
+        self.clock = clock or SystemClock()
         self.hub = WakeupHub()
         self.handoffs = Handoffs()  # recvs parked here, to which a send hands its message directly
         self.event_board = EventBoard()  # get_event readers parked here, handed the values set here

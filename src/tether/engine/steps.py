@@ -146,7 +146,10 @@ def run_step_sync(policy: StepPolicy, func: Callable[..., T], args: tuple[Any, .
         return func(*args, **kwargs)
     if plan.recorded is not None:
         return replay(plan.recorded)  # type: ignore[no-any-return]
-    with tracing.step_span(policy.name, plan.ctx.workflow_id, plan.function_id):
+    span = tracing.step_span(policy.name, plan.ctx.workflow_id, plan.function_id)
+    if span is tracing.NO_SPAN:  # tracing off: no with-block around a no-op
+        return _attempts_sync(plan, policy, func, args, kwargs)
+    with span:
         return _attempts_sync(plan, policy, func, args, kwargs)
 
 

@@ -40,11 +40,7 @@ from tether.engine.runtime import Runtime, logger
 from tether.engine.start_insert import insert_start, insert_start_blocking
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm, start_deadline
-from tether.errors import (
-    ConflictingWorkflowError,
-    DatabaseUnavailableError,
-    WorkflowCancelledError,
-)
+from tether.errors import ConflictingWorkflowError, DatabaseUnavailableError, WorkflowCancelledError
 from tether.serialization import format_name, serialize, serialize_error
 from tether.storage.base import OperationRow, WorkflowRow
 from tether.storage.checkpoints import CompleteWorkflow, RecordOperation
@@ -177,7 +173,8 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
         validation.workflow_id(assigned)
     validation.text(reg.name, "workflow_name")
     for argument in ("queue_name", "deduplication_id", "app_version", "authenticated_user", "queue_partition_key"):
-        validation.optional_text(getattr(opts, argument), argument)
+        if (value := getattr(opts, argument)) is not None:  # a direct call's are all None
+            validation.optional_text(value, argument)
     if parent is not None:
         function_id = parent.next_function_id()
         if read_result:
@@ -326,8 +323,11 @@ def _finished(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool,
 
 def execute_sync(rt: Runtime, start: Start) -> Any:
     """Run a synchronous workflow function in the calling thread."""
-    with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
-                               start.authenticated_user):
+    span = tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
+                                 start.authenticated_user)
+    if span is tracing.NO_SPAN:  # tracing off: no with-block around a no-op
+        return _execute_sync(rt, start)
+    with span:
         return _execute_sync(rt, start)
 
 
