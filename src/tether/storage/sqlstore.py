@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from typing import Any
@@ -60,12 +60,17 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
     @abc.abstractmethod
     def _auto(self) -> AbstractContextManager[Session]: ...
 
+    def _run_count(self, name: str, params: Mapping[str, Any]) -> int:
+        """One named autocommit statement; the rows it changed. (A backend may do it with less around it: a
+        checkpoint is one of these.)"""
+        with self._auto() as s:
+            return s.run(name, params).rowcount
+
     # -- workflows -------------------------------------------------------------------------------------
     def insert_workflow(self, row: WorkflowRow) -> tuple[bool, WorkflowRow]:
         params = self._insert_params(row)
         try:
-            with self._auto() as s:
-                created = s.run("insert_workflow", params).rowcount == 1
+            created = self._run_count("insert_workflow", params) == 1
         except UniqueViolation as exc:
             raise QueueDeduplicatedError(
                 row.workflow_uuid, row.queue_name or "", row.deduplication_id or ""
@@ -88,11 +93,9 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
 
     def complete_workflow(self, workflow_id: str, status: str, output: bytes | None,
                           error: bytes | None, now_ms: int, now_us: int | None = None) -> bool:
-        with self._auto() as s:
-            cur = s.run("complete_workflow", {"workflow_uuid": workflow_id, "status": status,
-                                              "output": output, "error": error, "now": now_ms,
-                                              "now_us": now_us})
-            return cur.rowcount == 1
+        return self._run_count("complete_workflow", {"workflow_uuid": workflow_id, "status": status,
+                                                     "output": output, "error": error, "now": now_ms,
+                                                     "now_us": now_us}) == 1
 
     _CHUNK = 500  # ids per statement, keeping IN lists (and SQLite's variable limit) small
 
@@ -247,9 +250,9 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
 
     # -- operations ------------------------------------------------------------------------------------
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:
-        with self._auto() as s:
-            if s.run("insert_operation", op_params(workflow_id, op)).rowcount == 1:
-                return None
+        if self._run_count("insert_operation", op_params(workflow_id, op)) == 1:
+            return None
+        with self._auto() as s:  # recorded already: the row that wins
             got = s.run("get_operation", {"workflow_uuid": workflow_id, "function_id": op.function_id})
             row = got.fetchone()
         return op_row(row) if row is not None else None

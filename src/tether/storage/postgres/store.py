@@ -138,6 +138,14 @@ class PostgresStore(SqlStore):
     def _auto(self) -> _AutoSession:
         return _AutoSession(self._pool)
 
+    def _run_count(self, name: str, params: Mapping[str, Any]) -> int:
+        pool = self._pool
+        wire = pool.take()
+        try:
+            return wire.run(_QUERIES[name], params).rowcount
+        finally:
+            pool.give(wire)
+
     def _control(self) -> WirePool:
         """One connection of its own for the process statements (opened on first use: clients never need it),
         so a heartbeat never waits for the workload's pool."""
