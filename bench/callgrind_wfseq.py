@@ -26,7 +26,9 @@ COUNTS = {"statements": 0, "round_trips": 0}
 
 
 def _counting(name: str, statements: object) -> None:
-    original = getattr(wire.WireConnection, name)
+    original = getattr(wire.WireConnection, name, None)
+    if original is None:  # an older tree (run_count is newer)
+        return
 
     def counted(self: object, *args: object) -> object:
         COUNTS["statements"] += statements(*args) if callable(statements) else 1  # type: ignore[operator]
@@ -36,7 +38,7 @@ def _counting(name: str, statements: object) -> None:
     setattr(wire.WireConnection, name, counted)
 
 
-for _name in ("run", "run_sql", "simple"):
+for _name in ("run", "run_count", "run_sql", "simple"):
     _counting(_name, 1)
 _counting("pipeline", lambda calls: len(calls))
 

@@ -155,26 +155,31 @@ def set_default_serializer(serializer: Serializer | None) -> None:
     _custom = serializer
 
 
+# Read once: a member looked up on its Enum class goes through EnumType.__getattr__ (several per checkpoint).
+_DEFAULT = WorkflowSerializationFormat.DEFAULT
+_PORTABLE = WorkflowSerializationFormat.PORTABLE
+
+
 def _effective(fmt: WorkflowSerializationFormat | str | None) -> WorkflowSerializationFormat:
     if fmt is None:
-        chosen = WorkflowSerializationFormat.DEFAULT
+        chosen = _DEFAULT
     elif type(fmt) is WorkflowSerializationFormat:  # most calls: no Enum lookup by value (a slow call)
         chosen = fmt
     else:
         chosen = WorkflowSerializationFormat(fmt)
     # _custom first: isinstance against an ABC (Serializer's subclass) is a slow call even for None
-    if (chosen is WorkflowSerializationFormat.DEFAULT and _custom is not None
+    if (chosen is _DEFAULT and _custom is not None
             and isinstance(_custom, DBOSPortableJSONSerializer)):
-        return WorkflowSerializationFormat.PORTABLE
+        return _PORTABLE
     return chosen
 
 
 def format_name(fmt: WorkflowSerializationFormat | str | None) -> str:
     """The name of the serializer that writes values in ``fmt`` here (stored on each workflow)."""
     chosen = _effective(fmt)
-    if chosen is WorkflowSerializationFormat.PORTABLE:
+    if chosen is _PORTABLE:
         return "portable_json"
-    if chosen is WorkflowSerializationFormat.DEFAULT and _custom is not None:
+    if chosen is _DEFAULT and _custom is not None:
         return _custom.name()
     return "py_pickle"
 
@@ -186,12 +191,12 @@ def serialize(value: Any, fmt: WorkflowSerializationFormat | str | None = None) 
         SerializationError: the value cannot be encoded in that format.
     """
     chosen = _effective(fmt)
-    if chosen is WorkflowSerializationFormat.PORTABLE:
+    if chosen is _PORTABLE:
         try:
             return _JSON + json.dumps(portable(value), separators=(",", ":"), allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"Value of type {type(value).__name__} is not JSON-serializable: {exc}") from exc
-    if chosen is WorkflowSerializationFormat.DEFAULT and _custom is not None:
+    if chosen is _DEFAULT and _custom is not None:
         try:
             return _CUSTOM + f"{_custom.name()}\n{_custom.serialize(value)}".encode()
         except Exception as exc:  # whatever the application's serializer raises

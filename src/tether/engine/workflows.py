@@ -91,6 +91,7 @@ class Start:
 
 _PENDING = WorkflowStatusString.PENDING.value  # read once: an enum member's .value is a property call
 _SUCCESS = WorkflowStatusString.SUCCESS.value
+_NO_OPTIONS = StartOptions()  # a direct call's, shared: options are never changed once handed to a start
 
 
 async def prepare_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
@@ -125,7 +126,7 @@ def prepare_start_blocking(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any
     """
     if not loop_free():
         return run_sync(prepare_start(rt, reg, args, kwargs, read_result=read_result))
-    planned = _plan_start(rt, reg, args, kwargs, StartOptions(), read_result)
+    planned = _plan_start(rt, reg, args, kwargs, _NO_OPTIONS, read_result)
     if isinstance(planned, Start):
         return planned
     created = insert_start_blocking(rt, planned.row, planned.reject_reuse)

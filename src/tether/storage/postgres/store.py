@@ -142,7 +142,7 @@ class PostgresStore(SqlStore):
         pool = self._pool
         wire = pool.take()
         try:
-            return wire.run(_QUERIES[name], params).rowcount
+            return wire.run_count(_QUERIES[name], params)
         finally:
             pool.give(wire)
 

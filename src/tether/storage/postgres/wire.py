@@ -207,6 +207,20 @@ class WireConnection:
             raise self._lost(exc) from exc
         return WireCursor(self._check(res))
 
+    def run_count(self, query: PreparedQuery, params: Mapping[str, Any]) -> int:
+        """:meth:`run` for a statement that returns no rows: the rows it changed, without a cursor."""
+        values, formats = _encode(map(params.get, query.names))
+        try:
+            if query.statement not in self.prepared:
+                self._check(self.pgconn.prepare(query.statement, query.sql))
+                self.prepared.add(query.statement)
+            res = self.pgconn.exec_prepared(query.statement, values, formats,  # type: ignore[arg-type]  # NULLs are None
+                                            result_format=1)
+        except psycopg.Error as exc:
+            raise self._lost(exc) from exc
+        tuples = self._check(res).command_tuples
+        return tuples if tuples is not None and tuples >= 0 else 0
+
     def run_sql(self, sql: str, params: Sequence[Any] | None) -> WireCursor:
         values, formats = _encode(params or ())
         try:
