@@ -18,7 +18,9 @@ FLOORS: dict[tuple[str, str], dict[str, tuple[str, list[str]]]] = {
     # The sender's commit with its wake-up delivered, then the receiver's commit (recv records what it took)
     # on a connection of its own that sat idle as long as the sender's did (another process's, in general):
     # "commit after idle". ("commit right after", the same commit on the sender's warm connection at once, is
-    # reported too; it would make this floor lower by their difference.)
+    # reported too; it would make this floor lower by their difference.) This is the floor of a message that
+    # is queued and then taken; Tether's hand-off (engine/handoff.py: the receiver parked in the sender's
+    # process, as in this scenario) does both in the sender's one commit, and so can go below it.
     ("send_recv_latency", "send->recv"): {
         "postgres": ("2 commits + 1 NOTIFY", ["commit+NOTIFY delivered after idle", "commit after idle"]),
         "sqlite": ("2 commits + 1 thread wake-up", ["commit+wake-up after idle", "commit after idle"]),
