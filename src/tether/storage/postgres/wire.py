@@ -11,6 +11,7 @@ uses. psycopg still opens the connections, runs migrations and listens for notif
 
 from __future__ import annotations
 
+import operator
 import re
 import select
 import struct
@@ -61,7 +62,7 @@ def connect_error(exc: psycopg.Error) -> StorageError:
 class PreparedQuery:
     """A named statement rewritten from ``:name`` to ``$n``, with the order its parameters go in."""
 
-    __slots__ = ("names", "sql", "statement")
+    __slots__ = ("_pick", "names", "sql", "statement")
 
     def __init__(self, statement: str, sql: str) -> None:
         order: list[str] = []
@@ -74,6 +75,17 @@ class PreparedQuery:
         self.sql = _NAMED.sub(number, sql).encode()
         self.names = tuple(order)
         self.statement = statement.encode()
+        # all of a statement's parameters from a mapping in one C call (map(params.get, names) was 3x that)
+        self._pick = operator.itemgetter(*order) if len(order) > 1 else None
+
+    def ordered(self, params: Mapping[str, Any]) -> Iterable[Any]:
+        """The values of ``params`` in the statement's order; a parameter left out is NULL."""
+        if self._pick is not None:
+            try:
+                return self._pick(params)  # type: ignore[no-any-return]
+            except KeyError:
+                pass
+        return map(params.get, self.names)
 
 
 def _positional(sql: str) -> bytes:
@@ -196,7 +208,7 @@ class WireConnection:
         return DatabaseUnavailableError(message) if self.broken else StorageError(message)
 
     def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
-        values, formats = _encode(map(params.get, query.names))
+        values, formats = _encode(query.ordered(params))
         try:
             if query.statement not in self.prepared:
                 self._check(self.pgconn.prepare(query.statement, query.sql))
@@ -209,7 +221,7 @@ class WireConnection:
 
     def run_count(self, query: PreparedQuery, params: Mapping[str, Any]) -> int:
         """:meth:`run` for a statement that returns no rows: the rows it changed, without a cursor."""
-        values, formats = _encode(map(params.get, query.names))
+        values, formats = _encode(query.ordered(params))
         try:
             if query.statement not in self.prepared:
                 self._check(self.pgconn.prepare(query.statement, query.sql))
@@ -265,7 +277,7 @@ class WireConnection:
                     pg.send_prepare(query.statement, query.sql)
                     preparing.add(query.statement)
                     sent.append(query.statement)
-                values, formats = _encode(map(params.get, query.names))
+                values, formats = _encode(query.ordered(params))
                 pg.send_query_prepared(query.statement, values, formats, result_format=1)
                 sent.append(None)
             pg.pipeline_sync()
