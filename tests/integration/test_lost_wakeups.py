@@ -135,6 +135,42 @@ def test_lost_event_and_stream_wakeups_wake_only_the_waiters_whose_mark_is_reach
     asyncio.run(main())
 
 
+def test_a_lost_wakeup_reaches_an_event_watcher_only_for_a_version_it_has_not_seen(deaf: Store) -> None:
+    rt = DBOS._rt()
+
+    async def main() -> None:
+        target = await DBOS.start_workflow_async(waits_for_go)
+        await _parked("msg", 1)
+        seen: list[tuple[int, Any]] = []
+
+        async def follow() -> None:
+            async for version in DBOS.watch_event_async(target.workflow_id, "progress"):
+                seen.append((version.version, version.value))
+
+        watcher = asyncio.ensure_future(follow())
+        await _parked("event", 1)
+        deaf.set_event(target.workflow_id, "progress", serialize("half"), _now())
+        assert rt.hub.count("event", parked=True) == 1  # nothing told it
+        assert (await recheck_waiters(rt)).woken == 1
+        while not seen:
+            await asyncio.sleep(0.01)
+        assert seen == [(1, "half")]
+        await _parked("event", 1)
+        # Version 1 is still there, but the watcher has seen it: the pass leaves it parked.
+        assert (await recheck_waiters(rt)).woken == 0
+        deaf.set_event(target.workflow_id, "progress", serialize("done"), _now())
+        assert (await recheck_waiters(rt)).woken == 1
+        while len(seen) < 2:
+            await asyncio.sleep(0.01)
+        assert seen == [(1, "half"), (2, "done")]
+
+        await DBOS.send_async(target.workflow_id, "bye", "go")  # its end, notified here, ends the watch
+        assert await target.get_result() == "bye"
+        await asyncio.wait_for(watcher, 30)
+
+    asyncio.run(main())
+
+
 def test_a_cancellation_whose_wake_up_was_lost_stops_the_wait(deaf: Store) -> None:
     rt = DBOS._rt()
 
@@ -206,9 +242,9 @@ def test_a_waiter_left_on_a_closed_event_loop_stops_no_other_wake_up(deaf: Store
 
 def test_after_a_reconnect_a_failed_batched_read_still_wakes_the_waiters_that_read_for_themselves(
         deaf: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A listener reconnect re-checks two kinds of waiters: those of the batched pass, and those that read for
-    themselves (``watch_event``'s follower has no timer at all). The second must be woken even when the
-    batched read fails."""
+    """A listener reconnect re-checks every waiter: those of the batched pass (a ``recv``, and
+    ``watch_event``'s follower, which has no timer at all) in one read per kind. When that read fails, each
+    waiter is woken to read for itself, so the follower still sees the version whose wake-up was lost."""
     rt = DBOS._rt()
 
     def fails(*args: Any) -> Any:

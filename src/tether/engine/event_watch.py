@@ -18,7 +18,7 @@ from tether.engine import validation
 from tether.engine.context import current_workflow
 from tether.engine.events import event_key
 from tether.engine.runtime import Runtime
-from tether.engine.waiters import Waiter
+from tether.engine.waiters import WF_ENDED, Waiter
 from tether.errors import NonExistentWorkflowError, WorkflowCancelledError
 from tether.serialization import deserialize
 from tether.types import ACTIVE_STATUSES, EventVersion
@@ -86,11 +86,17 @@ class EventWatcher:
                 if waiter is None or waiter.future.done() or waiter.loop is not asyncio.get_running_loop():
                     self.close()
                     # Registered before reading, so no notification falls between the read and the wait.
-                    waiter = self._waiter = hub.register(self._keys)
+                    # The marks let the batched re-check (engine/recheck.py) wake it if a notification is
+                    # lost: a version at or past the next one, or the workflow's (or the reader's) end.
+                    marks = [self.next_version] + [WF_ENDED] * (len(self._keys) - 1)
+                    waiter = self._waiter = hub.register(self._keys, marks)
                     if self.reader_id is not None and self.reader_id in self.rt.cancelled:
                         raise WorkflowCancelledError(self.reader_id)
                     got = await self.poll()
                     if got:
+                        # It stays registered while the caller handles these: from now on it waits for
+                        # the version after them.
+                        waiter.marks = (self.next_version, *marks[1:])
                         return got
                     if self.ended:
                         break

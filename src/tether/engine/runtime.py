@@ -238,8 +238,9 @@ class Runtime:
 
     def _on_listener_reconnect(self) -> None:
         """The listener is back after losing its connection: notifications sent meanwhile are lost, so every
-        waiter re-checks the database once: those of ``wait_until`` in one batched pass, the others (which
-        read for themselves) a batch at a time rather than all in the same instant."""
+        waiter re-checks the database once: those with marks (``wait_until``, event watchers) in one batched
+        pass, the others (which read for themselves) a batch at a time rather than all in the same instant;
+        if the batched pass fails, every waiter is woken that way."""
         if not self.destroyed:
             asyncio.run_coroutine_threadsafe(self._recheck_all_waiters(), self.loop)
 
@@ -248,9 +249,10 @@ class Runtime:
         waiters = [w for w in self.hub.snapshot() if w not in rechecked]
         try:
             await recheck_waiters(self)
-        except TetherError:  # the waiters that read for themselves are woken all the same
-            logger.exception("Re-checking waiters after the listener reconnected failed; the periodic pass "
-                             "repeats it")
+        except TetherError:  # then every waiter reads for itself, a batch at a time
+            logger.exception("Re-checking waiters after the listener reconnected failed: every waiter "
+                             "re-checks itself")
+            waiters = self.hub.snapshot()
         for start in range(0, len(waiters), RECHECK_BATCH):
             for waiter in waiters[start:start + RECHECK_BATCH]:
                 waiter.wake()

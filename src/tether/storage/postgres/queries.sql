@@ -228,8 +228,10 @@ SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants 
 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = w->>0 AND m.topic = w->>1)
 
 -- name: recheck_events
+-- The mark is the version waited for: 0 (any, a get_event) or the next one a watcher has not seen.
 SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
-WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = w->>0 AND e.key = w->>1)
+WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = w->>0 AND e.key = w->>1
+                                               AND e.version >= CAST(w->>2 AS BIGINT))
 
 -- name: recheck_streams
 SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w

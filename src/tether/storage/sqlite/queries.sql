@@ -160,10 +160,12 @@ WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = json_extract(w
                                          AND m.topic = json_extract(w.value, '$[1]'))
 
 -- name: recheck_events
+-- The mark is the version waited for: 0 (any, a get_event) or the next one a watcher has not seen.
 SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
 FROM json_each(:wants) AS w
 WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_uuid = json_extract(w.value, '$[0]')
-                                                AND e.key = json_extract(w.value, '$[1]'))
+                                                AND e.key = json_extract(w.value, '$[1]')
+                                                AND e.version >= json_extract(w.value, '$[2]'))
 
 -- name: recheck_streams
 SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
