@@ -5,6 +5,7 @@ the get_event readers parked here. Both backends."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
@@ -15,6 +16,7 @@ import pytest
 
 from tether import DBOS, SetWorkflowID
 from tether.config import parse_database_url
+from tether.engine.handoff import CLAIMED
 from tether.errors import NonExistentWorkflowError
 from tether.serialization import serialize
 from tether.storage import open_store
@@ -246,3 +248,51 @@ def test_store_set_event_says_whether_it_wrote(dbos: type[DBOS], store: Store) -
     assert store.set_event(wfid, "k", b"b", 2, op, 400) is False  # a replay: nothing written, nothing handed
     assert store.set_event(wfid, "k", b"c", 3, None, 7) is True   # from a step: always a new version
     assert store.get_event(wfid, "k") == b"c"
+
+
+def _blocked_on_lock(conn: psycopg.Connection[tuple[object, ...]], marker: str) -> bool:
+    row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
+                       (f"%{marker}%",)).fetchone()
+    return row is not None and int(row[0]) > 0
+
+
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
+def test_a_sender_cancelled_mid_hand_over_still_wakes_the_receiver(dbos: type[DBOS], db_url: str) -> None:
+    """A cancelled await does not stop the hand-off's statement in its pool thread: when it commits after the
+    receiver has looked again (and found nothing), the receiver must still be woken, not left parked until its
+    deadline. PostgreSQL only: the statement is held on a row lock while the receiver looks (SQLite's writers
+    queue behind one lock, so the order of the two would be chance)."""
+    wfid = _start(count=1, timeout=600)
+    _wait_parked(wfid)
+    rt = DBOS._rt()
+    first = rt.handoffs._slots[(wfid, "t")]
+    with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql")) as blocker, \
+            psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as watcher:
+        blocker.execute("SELECT 1 FROM tether.workflow_status WHERE workflow_uuid = %s FOR UPDATE", (wfid,))
+
+        async def send_then_cancel() -> None:
+            task = asyncio.create_task(DBOS.send_async(wfid, "m", "t"))
+            deadline = time.monotonic() + 10
+            while not _blocked_on_lock(watcher, "handed AS"):  # the hand-off waits on the locked row
+                assert time.monotonic() < deadline, "the hand-off never reached the database"
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(send_then_cancel())
+        deadline = time.monotonic() + 10
+        while True:  # the receiver looked again and parked anew, or still waits on the claimed slot
+            now = rt.handoffs._slots.get((wfid, "t"))
+            if first.state == CLAIMED or (now is not None and now is not first):
+                break
+            assert time.monotonic() < deadline, "the receiver never settled"
+            time.sleep(0.005)
+        blocker.commit()  # the hand-off commits now: the recv is recorded with "m"
+    done = threading.Event()
+    results: list[object] = []
+    threading.Thread(target=lambda: (results.append(DBOS.retrieve_workflow(wfid).get_result()), done.set()),
+                     daemon=True).start()
+    assert done.wait(30), "the receiver was left parked until its deadline (600 s)"
+    assert results == [["m"]]
+    assert DBOS.list_pending_messages(wfid) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tether.engine import tracing, validation
@@ -88,15 +89,33 @@ async def _hand(rt: Runtime, slot: Slot, destination_id: str, key: str, payload:
                 idempotency_key: str | None, sender: tuple[str, OperationRow] | None) -> None:
     """Send to a claimed slot: the message becomes the recv's output (or is queued, as the store decides),
     then the receiver is woken to take it. The slot is settled whatever happens, so the receiver never waits
-    on a sender that failed."""
+    on a sender that failed.
+
+    It is settled by the statement's own thread as each try ends, not by this coroutine: a cancelled sender
+    does not stop a statement already running in the pool, and had the receiver been woken at the cancel, it
+    would look again before that statement commits and then wait, unwoken, until its deadline. A call still
+    queued when the sender is cancelled never runs, so the cancel settles too (a second settle of a slot is
+    harmless: the database decides, and the receiver only looks once more)."""
     receiver = OperationRow(function_id=slot.function_id, function_name="DBOS.recv", started_at=slot.started_at)
-    delivery = None
-    try:
-        delivery = await rt.io(rt.store.hand_message, destination_id, key, payload, rt.clock.now_ms(), receiver,
-                               idempotency_key=idempotency_key, sender=sender)
-    finally:
+    now = rt.clock.now_ms()
+
+    def settle(delivery: Delivery | None) -> None:
         rt.handoffs.settle(slot, payload if delivery is Delivery.HANDED else None)
         rt.notify("msg", destination_id, key)
+
+    def hand() -> None:
+        delivery = None
+        try:
+            delivery = rt.store.hand_message(destination_id, key, payload, now, receiver,
+                                             idempotency_key=idempotency_key, sender=sender)
+        finally:
+            settle(delivery)
+
+    try:
+        await rt.io(hand)
+    except asyncio.CancelledError:
+        settle(None)
+        raise
 
 
 async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
