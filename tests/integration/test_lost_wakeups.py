@@ -22,6 +22,7 @@ from tether.engine.recheck import recheck_waiters
 from tether.errors import AwaitedWorkflowCancelledError, StorageError
 from tether.serialization import serialize
 from tether.storage import Store, open_store
+from tether.storage.base import Delivery, OperationRow
 
 WAITERS = 60
 
@@ -167,6 +168,27 @@ def test_a_lost_wakeup_reaches_an_event_watcher_only_for_a_version_it_has_not_se
         await DBOS.send_async(target.workflow_id, "bye", "go")  # its end, notified here, ends the watch
         assert await target.get_result() == "bye"
         await asyncio.wait_for(watcher, 30)
+
+    asyncio.run(main())
+
+
+def test_a_hand_off_that_notified_nobody_is_repaired_by_the_recheck(deaf: Store) -> None:
+    """A hand-off records the recv itself and sends no notification (engine/handoff.py); one made from
+    elsewhere (a process that lost the workflow but still had the receiver's slot) wakes nobody here. The
+    recv's mark, its function_id, lets the batched pass find it recorded."""
+    rt = DBOS._rt()
+
+    async def main() -> None:
+        target = await DBOS.start_workflow_async(waits_for_go)
+        await _parked("msg", 1)
+        steps = await DBOS.list_workflow_steps_async(target.workflow_id)
+        recv_fid = next(s["function_id"] for s in steps if s["function_name"] == "DBOS.sleep") - 1
+        op = OperationRow(function_id=recv_fid, function_name="DBOS.recv", started_at=_now())
+        assert deaf.hand_message(target.workflow_id, "go", serialize("handed"), _now(), op) is Delivery.HANDED
+        assert rt.hub.count("msg", parked=True) == 1  # nothing told it
+        assert (await recheck_waiters(rt)).woken == 1
+        assert await target.get_result() == "handed"
+        assert await DBOS.list_pending_messages_async(target.workflow_id) == []
 
     asyncio.run(main())
 

@@ -86,7 +86,8 @@ class Handoffs:
         output, None when it queued it, wrote nothing, or failed. The caller then wakes the receiver."""
         with self._lock:
             if payload is None:
-                slot.state = WAITING
+                if slot.state == CLAIMED:  # (a second settle of a handed slot changes nothing)
+                    slot.state = WAITING
                 return
             slot.payload = payload
             slot.state = HANDED

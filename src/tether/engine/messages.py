@@ -174,7 +174,10 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     # The first take is made with the waiter registered already: a message sent between it and the wait
     # wakes it, and a recv that has to wait costs one statement before it parks.
     try:
-        got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline)
+        # The mark (the recv's function_id) lets the batched re-check also wake it when a hand-off recorded
+        # the recv without a notification reaching it (one from a process that lost the workflow meanwhile).
+        got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline,
+                                  marks={("msg", wfid, key): fid})
     finally:
         if slot is not None:
             rt.handoffs.abandon(slot)

@@ -8,7 +8,8 @@ changes; the key is ignored).
 
 A waiter registered with *marks* (one per key) also takes part in the safety net against a lost wake-up
 (``Runtime.recheck_waiters``): one batched query per kind asks which of the parked waiters' keys hold what they
-wait for, and wakes only those. A mark says what that is: for ``msg`` nothing (a message is queued), for
+wait for, and wakes only those. A mark says what that is: for ``msg`` a message queued (and, with a
+mark > 0, the recv of that function_id recorded by a hand-off, ``engine/handoff.py``), for
 ``event`` the version waited for (0: any, the event is set; a watcher's next version), for ``stream`` the
 offset waited for (a value at or past it), for ``wf`` :data:`WF_EXISTS` or :data:`WF_ENDED`.
 """

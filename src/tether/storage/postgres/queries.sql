@@ -222,10 +222,14 @@ WHERE workflow_uuid = :workflow_uuid GROUP BY key ORDER BY key
 -- name: recheck_messages
 -- The safety net against a lost wake-up (engine/runtime.py::recheck_waiters), one statement for many parked
 -- waiters: of :wants, a JSON array of [workflow, key, mark], the entries whose workflow has a message queued
--- on that topic. The same for the three statements below: an event set; a stream value at offset >= mark;
--- the workflow existing (mark 0) or ended (mark 1).
+-- on that topic, or (mark > 0: a recv's function_id) whose recv was recorded by a hand-off that notified
+-- nobody (engine/handoff.py). The same for the three statements below: an event set (at version >= mark); a
+-- stream value at offset >= mark; the workflow existing (mark 0) or ended (mark 1).
 SELECT w->>0, w->>1, CAST(w->>2 AS BIGINT) FROM json_array_elements(CAST(:wants AS JSON)) AS w
 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = w->>0 AND m.topic = w->>1)
+   OR (CAST(w->>2 AS BIGINT) > 0
+       AND EXISTS (SELECT 1 FROM operation_outputs o WHERE o.workflow_uuid = w->>0
+                   AND o.function_id = CAST(w->>2 AS INTEGER) AND o.completed_at IS NOT NULL))
 
 -- name: recheck_events
 -- The mark is the version waited for: 0 (any, a get_event) or the next one a watcher has not seen.

@@ -151,13 +151,17 @@ WHERE workflow_uuid = :workflow_uuid GROUP BY key ORDER BY key
 -- name: recheck_messages
 -- The safety net against a lost wake-up (engine/runtime.py::recheck_waiters), one statement for many parked
 -- waiters: of :wants, a JSON array of [workflow, key, mark], the entries whose workflow has a message queued
--- on that topic. The same for the three statements below: an event set; a stream value at offset >= mark;
--- the workflow existing (mark 0) or ended (mark 1). json_extract rather than ->>, which SQLite has only
+-- on that topic, or (mark > 0: a recv's function_id) whose recv was recorded by a hand-off that notified
+-- nobody (engine/handoff.py). The same for the three statements below: an event set (at version >= mark); a
+-- stream value at offset >= mark; the workflow existing (mark 0) or ended (mark 1). json_extract rather than ->>, which SQLite has only
 -- since 3.38 (Ubuntu 22.04's Python has 3.37: there every pass failed, and no lost wake-up was repaired).
 SELECT json_extract(w.value, '$[0]'), json_extract(w.value, '$[1]'), json_extract(w.value, '$[2]')
 FROM json_each(:wants) AS w
 WHERE EXISTS (SELECT 1 FROM messages m WHERE m.destination_uuid = json_extract(w.value, '$[0]')
                                          AND m.topic = json_extract(w.value, '$[1]'))
+   OR (json_extract(w.value, '$[2]') > 0
+       AND EXISTS (SELECT 1 FROM operation_outputs o WHERE o.workflow_uuid = json_extract(w.value, '$[0]')
+                   AND o.function_id = json_extract(w.value, '$[2]') AND o.completed_at IS NOT NULL))
 
 -- name: recheck_events
 -- The mark is the version waited for: 0 (any, a get_event) or the next one a watcher has not seen.
