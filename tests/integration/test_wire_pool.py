@@ -94,7 +94,7 @@ def test_a_statement_the_server_cannot_bind_is_an_error_not_an_outage(pg_databas
     class) is a bug in the statement -- as a ``:name`` inside a comment once made one: it raises StorageError,
     not the DatabaseUnavailableError that callers retry forever."""
     from tether.errors import DatabaseUnavailableError
-    from tether.storage.postgres.wire import PreparedQuery
+    from tether.storage.postgres.codec import PreparedQuery
 
     pool = WirePool(pg_database, 1, SETUP)
     try:
@@ -114,7 +114,7 @@ def test_every_parameter_type_reaches_postgresql_as_given(pg_database: str) -> N
     mixed in one statement, in every position, through a prepared statement, a pipeline and dynamic SQL."""
     import enum
 
-    from tether.storage.postgres.wire import PreparedQuery
+    from tether.storage.postgres.codec import PreparedQuery
 
     class Small(enum.IntEnum):
         TWO = 2

@@ -19,7 +19,8 @@ import psycopg
 
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
 from tether.storage.base import Delivery, Listener, OperationRow, StepWrite, step_write_params
-from tether.storage.postgres.wire import PreparedQuery, WireConnection, WirePool, connect_error
+from tether.storage.postgres.codec import PreparedQuery
+from tether.storage.postgres.wire import WireConnection, WirePool, connect_error
 from tether.storage.session import Cursor, ForeignKeyViolation
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlstore import SqlStore

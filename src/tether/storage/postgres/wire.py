@@ -6,27 +6,23 @@ bound by the WAL flush (≈250 µs) the wall-time difference is small, but CPU i
 workflows. A checkpoint is exactly such a statement, so the store talks to libpq itself: named statements are prepared
 once per connection and run with ``PQexecPrepared`` (the GIL is released while libpq waits), parameters go
 as text (binary for ``bytes``), results come back in binary and are decoded for the few types the schema
-uses. psycopg still opens the connections, runs migrations and listens for notifications.
+uses (``codec.py``). psycopg still opens the connections, runs migrations and listens for notifications.
 """
 
 from __future__ import annotations
 
-import operator
-import re
 import select
-import struct
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
 from psycopg import pq
 
 from tether.errors import DatabaseUnavailableError, StorageError
+from tether.storage.postgres.codec import PreparedQuery, decoder, encode, positional
 from tether.storage.session import ForeignKeyViolation, UniqueViolation
-
-_NAMED = re.compile(r"(?<![:\w]):(\w+)")
 
 # SQLSTATEs of faults that pass: the connection or server went away (class 08, 57P0x shutdowns), the server
 # ran out of something (class 53: disk full, memory, connections), an I/O error (class 58), the database is
@@ -59,96 +55,6 @@ def connect_error(exc: psycopg.Error) -> StorageError:
     return DatabaseUnavailableError(f"Cannot connect to PostgreSQL: {exc}")
 
 
-class PreparedQuery:
-    """A named statement rewritten from ``:name`` to ``$n``, with the order its parameters go in."""
-
-    __slots__ = ("_pick", "names", "sql", "statement")
-
-    def __init__(self, statement: str, sql: str) -> None:
-        order: list[str] = []
-
-        def number(m: re.Match[str]) -> str:
-            if m.group(1) not in order:
-                order.append(m.group(1))
-            return f"${order.index(m.group(1)) + 1}"
-
-        self.sql = _NAMED.sub(number, sql).encode()
-        self.names = tuple(order)
-        self.statement = statement.encode()
-        # all of a statement's parameters from a mapping in one C call (map(params.get, names) was 3x that)
-        self._pick = operator.itemgetter(*order) if len(order) > 1 else None
-
-    def ordered(self, params: Mapping[str, Any]) -> Iterable[Any]:
-        """The values of ``params`` in the statement's order; a parameter left out is NULL."""
-        if self._pick is not None:
-            try:
-                return self._pick(params)  # type: ignore[no-any-return]
-            except KeyError:
-                pass
-        return map(params.get, self.names)
-
-
-def _positional(sql: str) -> bytes:
-    """``?`` placeholders (dynamic SQL from the shared store logic) to ``$n``."""
-    n = 0
-
-    def number(_: re.Match[str]) -> str:
-        nonlocal n
-        n += 1
-        return f"${n}"
-
-    return re.sub(r"\?", number, sql).encode()
-
-
-def _encode(params: Iterable[Any]) -> tuple[list[bytes | None], list[int] | None]:
-    """Parameters as libpq takes them: text, except ``bytes`` (binary). The formats are None when every
-    parameter is text (libpq's default), which spares building a second list per statement."""
-    values: list[bytes | None] = []
-    add = values.append
-    binary: list[int] | None = None
-    for p in params:
-        kind = type(p)
-        if p is None:
-            add(None)
-        elif kind is str:
-            add(p.encode())
-        elif kind is int:
-            add(b"%d" % p)
-        elif isinstance(p, (bytes, bytearray, memoryview)):
-            if binary is None:
-                binary = []
-            binary.append(len(values))
-            add(p if type(p) is bytes else bytes(p))
-        elif isinstance(p, bool):
-            add(b"t" if p else b"f")
-        else:
-            add(str(p).encode())
-    if binary is None:
-        return values, None
-    formats = [0] * len(values)
-    for i in binary:
-        formats[i] = 1
-    return values, formats
-
-
-_INT = {20: struct.Struct("!q"), 21: struct.Struct("!h"), 23: struct.Struct("!i"), 26: struct.Struct("!I")}
-_FLOAT = {700: struct.Struct("!f"), 701: struct.Struct("!d")}
-
-
-def _decoder(oid: int) -> Any:
-    if oid in _INT:
-        unpack = _INT[oid].unpack
-        return lambda b: unpack(b)[0]
-    if oid in _FLOAT:
-        unpackf = _FLOAT[oid].unpack
-        return lambda b: unpackf(b)[0]
-    if oid == 16:
-        return lambda b: b == b"\x01"
-    if oid == 17:
-        return bytes
-    return lambda b: bytes(b).decode()
-
-
 class WireCursor:
     """The part of the DB-API cursor the store uses: rows decoded, and the affected-row count."""
 
@@ -161,7 +67,7 @@ class WireCursor:
         if nfields == 0:
             self._rows: list[tuple[Any, ...]] = []
             return
-        decoders = [_decoder(res.ftype(i)) for i in range(nfields)]
+        decoders = [decoder(res.ftype(i)) for i in range(nfields)]
         rows = []
         for r in range(res.ntuples):
             row = []
@@ -208,7 +114,7 @@ class WireConnection:
         return DatabaseUnavailableError(message) if self.broken else StorageError(message)
 
     def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
-        values, formats = _encode(query.ordered(params))
+        values, formats = encode(query.ordered(params))
         try:
             if query.statement not in self.prepared:
                 self._check(self.pgconn.prepare(query.statement, query.sql))
@@ -221,7 +127,7 @@ class WireConnection:
 
     def run_count(self, query: PreparedQuery, params: Mapping[str, Any]) -> int:
         """:meth:`run` for a statement that returns no rows: the rows it changed, without a cursor."""
-        values, formats = _encode(query.ordered(params))
+        values, formats = encode(query.ordered(params))
         try:
             if query.statement not in self.prepared:
                 self._check(self.pgconn.prepare(query.statement, query.sql))
@@ -234,9 +140,9 @@ class WireConnection:
         return tuples if tuples is not None and tuples >= 0 else 0
 
     def run_sql(self, sql: str, params: Sequence[Any] | None) -> WireCursor:
-        values, formats = _encode(params or ())
+        values, formats = encode(params or ())
         try:
-            res = self.pgconn.exec_params(_positional(sql), values, param_formats=formats,
+            res = self.pgconn.exec_params(positional(sql), values, param_formats=formats,
                                           result_format=1)
         except psycopg.Error as exc:
             raise self._lost(exc) from exc
@@ -277,7 +183,7 @@ class WireConnection:
                     pg.send_prepare(query.statement, query.sql)
                     preparing.add(query.statement)
                     sent.append(query.statement)
-                values, formats = _encode(query.ordered(params))
+                values, formats = encode(query.ordered(params))
                 pg.send_query_prepared(query.statement, values, formats, result_format=1)
                 sent.append(None)
             pg.pipeline_sync()
