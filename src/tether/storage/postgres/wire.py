@@ -113,7 +113,7 @@ class WireConnection:
         message = f"PostgreSQL connection lost: {exc}"
         return DatabaseUnavailableError(message) if self.broken else StorageError(message)
 
-    def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
+    def _exec(self, query: PreparedQuery, params: Mapping[str, Any]) -> pq.abc.PGresult:
         values, formats = encode(query.ordered(params))
         try:
             if query.statement not in self.prepared:
@@ -123,20 +123,14 @@ class WireConnection:
                                             result_format=1)
         except psycopg.Error as exc:
             raise self._lost(exc) from exc
-        return WireCursor(self._check(res))
+        return self._check(res)
+
+    def run(self, query: PreparedQuery, params: Mapping[str, Any]) -> WireCursor:
+        return WireCursor(self._exec(query, params))
 
     def run_count(self, query: PreparedQuery, params: Mapping[str, Any]) -> int:
         """:meth:`run` for a statement that returns no rows: the rows it changed, without a cursor."""
-        values, formats = encode(query.ordered(params))
-        try:
-            if query.statement not in self.prepared:
-                self._check(self.pgconn.prepare(query.statement, query.sql))
-                self.prepared.add(query.statement)
-            res = self.pgconn.exec_prepared(query.statement, values, formats,  # type: ignore[arg-type]  # NULLs are None
-                                            result_format=1)
-        except psycopg.Error as exc:
-            raise self._lost(exc) from exc
-        tuples = self._check(res).command_tuples
+        tuples = self._exec(query, params).command_tuples
         return tuples if tuples is not None and tuples >= 0 else 0
 
     def run_sql(self, sql: str, params: Sequence[Any] | None) -> WireCursor:
