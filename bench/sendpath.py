@@ -83,7 +83,7 @@ OPS: dict[str, Callable[[str, int], None]] = {
 def _statements(prof: cProfile.Profile) -> int:
     st = pstats.Stats(prof)
     return sum(v[1] for k, v in st.stats.items()  # type: ignore[attr-defined]
-               if (k[0].endswith("postgres/wire.py") and k[2] in ("run", "run_sql", "simple"))
+               if (k[0].endswith("postgres/wire.py") and k[2] in ("_exec", "run_sql", "simple"))
                or (k[0] == "~" and "sqlite3.Connection" in k[2] and "execute" in k[2]))
 
 
