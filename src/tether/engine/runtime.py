@@ -216,12 +216,19 @@ class Runtime:
                 self.membership.poke()
             return
         if kind == "wf" and key == "CANCELLED" and workflow_id in self.active:
-            # Trust only the status stored now: a late echo of a cancel must not stop a run resumed since.
+            # Trust only the status stored now: a late echo of a cancel must not stop a run resumed since
+            # (PENDING, owned here). But when the workflow was resumed after the cancel and is queued again,
+            # or is another process's, or has ended, the run here is the one the cancel stopped: it stops, as
+            # a preemption, leaving the status to whoever runs the workflow now.
             try:
-                row = self.store.get_workflow(workflow_id, load_input=False, load_output=False)
+                state = self.store.run_state(workflow_id)
             except TetherError:
-                row = None
-            if row is None or row.status != "CANCELLED":
+                state = None
+            if state is None or state[0] != "CANCELLED":
+                mine = self.store.owner_process is None or state is None or state[1] == self.store.owner_process
+                if state is not None and not (state[0] == "PENDING" and mine):
+                    self.preempt(workflow_id)
+                    return
                 self._wake(kind, workflow_id, key)
                 return
         self._on_wakeup(kind, workflow_id, key)

@@ -155,6 +155,11 @@ class Store(abc.ABC):
         """IDs of the PENDING workflows a process owns."""
 
     @abc.abstractmethod
+    def run_state(self, workflow_id: str) -> tuple[str, str | None] | None:
+        """A workflow's status and the process that owns it (None when no process does), or None when there
+        is no such workflow."""
+
+    @abc.abstractmethod
     def load_operations_many(self, workflow_ids: Sequence[str]) -> dict[str, list[OperationRow]]:
         """The checkpoints of several workflows at once, each list ordered by function_id."""
 

@@ -63,3 +63,8 @@ class ProcessStore(abc.ABC):
     def owned_pending(self, process_id: str) -> list[str]:
         with self._control_auto() as s:
             return [r[0] for r in s.run("owned_pending", {"process_id": process_id}).fetchall()]
+
+    def run_state(self, workflow_id: str) -> tuple[str, str | None] | None:
+        with self._auto() as s:
+            row = s.run("run_state", {"workflow_uuid": workflow_id}).fetchone()
+        return None if row is None else (str(row[0]), row[1])

@@ -738,6 +738,9 @@ RETURNING workflow_uuid
 -- name: owned_pending
 SELECT workflow_uuid FROM workflow_status WHERE owner_process = :process_id AND status = 'PENDING'
 
+-- name: run_state
+SELECT status, owner_process FROM workflow_status WHERE workflow_uuid = :workflow_uuid
+
 -- name: import_unread_at_end
 -- tether import-dbos: how many messages a workflow that had ended in DBOS left unread (as complete_workflow sets it).
 UPDATE workflow_status SET unread_messages_at_end = :unread WHERE workflow_uuid = :workflow_uuid
