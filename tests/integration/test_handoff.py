@@ -188,8 +188,11 @@ def test_a_take_racing_a_hand_over_that_commits_first_leaves_its_message(dbos: t
         taker = threading.Thread(target=lambda: took.append(store.consume_message(
             wfid, "t", OperationRow(function_id=300, function_name="DBOS.recv", started_at=1, completed_at=3))))
         taker.start()
-        time.sleep(0.3)  # the take now waits on the hand-off's uncommitted row
-        assert taker.is_alive()
+        deadline = time.monotonic() + 30
+        with psycopg.connect(db_url.replace("postgresql+psycopg", "postgresql"), autocommit=True) as watch:
+            while not _blocked_on_lock(watch, "WITH picked AS"):  # the take waits on the hand-off's row
+                assert time.monotonic() < deadline and taker.is_alive(), "the take never waited on the row"
+                time.sleep(0.01)
         conn.commit()
         taker.join(10)
     assert took == [None]  # it recorded nothing, so it took nothing
@@ -251,8 +254,8 @@ def test_store_set_event_says_whether_it_wrote(dbos: type[DBOS], store: Store) -
 
 
 def _blocked_on_lock(conn: psycopg.Connection[tuple[object, ...]], marker: str) -> bool:
-    row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s",
-                       (f"%{marker}%",)).fetchone()
+    row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE %s "
+                       "AND datname = current_database()", (f"%{marker}%",)).fetchone()
     return row is not None and int(row[0]) > 0
 
 
