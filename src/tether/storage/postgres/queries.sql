@@ -315,35 +315,10 @@ WHERE workflow_uuid = :workflow_uuid AND status = 'DELAYED'
 
 -- name: send_message
 -- One statement (one round trip): the sender's checkpoint, the idempotency key and the message go in together
--- or not at all. A missing destination fails the foreign key and rolls everything back.
-WITH sender AS (
-    INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
-    SELECT CAST(:sender_id AS TEXT), CAST(:sender_function_id AS INTEGER), 'DBOS.send',
-           CAST(:now AS BIGINT), CAST(:now AS BIGINT)
-    WHERE CAST(:sender_id AS TEXT) IS NOT NULL
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-), keyed AS (
-    INSERT INTO message_keys (destination_uuid, idempotency_key)
-    SELECT CAST(:destination_uuid AS TEXT), CAST(:idempotency_key AS TEXT)
-    WHERE CAST(:idempotency_key AS TEXT) IS NOT NULL
-      AND (CAST(:sender_id AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sender))
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-INSERT INTO messages (destination_uuid, topic, message, idempotency_key, created_at)
-SELECT CAST(:destination_uuid AS TEXT), CAST(:topic AS TEXT), CAST(:message AS BYTEA),
-       CAST(:idempotency_key AS TEXT), CAST(:now AS BIGINT)
-WHERE (CAST(:sender_id AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM sender))
-  AND (CAST(:idempotency_key AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM keyed))
-RETURNING 1
-
--- name: hand_message
--- One statement: a send to a recv parked in this process (engine/handoff.py). When no older message waits on
--- the topic, the message is recorded straight as the recv's output (the receiver then takes it without a
--- statement of its own, and nothing is queued or notified); otherwise, or when the recv's operation was
--- recorded meanwhile, it is queued as send_message queues it. The sender's checkpoint and the idempotency key
--- go in with it or not at all. Returns (handed, queued) counts.
+-- or not at all; a missing destination fails the foreign key and rolls everything back. With a receiver (a
+-- recv parked in this process, engine/handoff.py) and no older message waiting on the topic, the message is
+-- recorded straight as that recv's output (nothing is queued or notified); otherwise, or when the recv's
+-- operation was recorded meanwhile, it is queued. Returns (handed, queued) counts.
 WITH sender AS (
     INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, started_at, completed_at)
     SELECT CAST(:sender_id AS TEXT), CAST(:sender_function_id AS INTEGER), 'DBOS.send',
@@ -368,7 +343,8 @@ WITH sender AS (
            CAST(:receiver_function_name AS TEXT), CAST(:message AS BYTEA), CAST(:receiver_started_at AS BIGINT),
            CAST(:now AS BIGINT)
     FROM go
-    WHERE NOT EXISTS (SELECT 1 FROM messages
+    WHERE CAST(:receiver_function_id AS INTEGER) IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM messages
                       WHERE destination_uuid = :destination_uuid AND topic = :topic)
     ON CONFLICT (workflow_uuid, function_id) DO UPDATE SET
         output = excluded.output, completed_at = excluded.completed_at
@@ -389,7 +365,7 @@ SELECT (SELECT count(*) FROM handed), (SELECT count(*) FROM queued)
 -- when an earlier run already completed this operation; its recorded output is returned instead (so a call
 -- retried after its connection was lost mid-commit still gets the message the first try took). The message
 -- is deleted only when this statement recorded it: a sender handing a message straight to the recv
--- (hand_message) that commits first wins, and the message picked here stays queued.
+-- (send_message with a receiver) that commits first wins, and the message picked here stays queued.
 WITH picked AS (
     SELECT message_id, message FROM messages
     WHERE destination_uuid = :workflow_uuid AND topic = :topic

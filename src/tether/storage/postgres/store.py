@@ -182,26 +182,25 @@ class PostgresStore(SqlStore):
     def send_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, *,
                      idempotency_key: str | None = None,
                      sender: tuple[str, OperationRow] | None = None) -> bool:
-        params = {"destination_uuid": destination_id, "topic": topic, "message": message, "now": now_ms,
-                  "idempotency_key": idempotency_key, "sender_id": sender[0] if sender else None,
-                  "sender_function_id": sender[1].function_id if sender else None}
-        try:
-            with self._auto() as s:
-                return s.run("send_message", params).rowcount == 1
-        except ForeignKeyViolation as exc:
-            raise NonExistentWorkflowError(destination_id) from exc
+        return self._send(destination_id, topic, message, now_ms, None, idempotency_key, sender) is Delivery.QUEUED
 
     def hand_message(self, destination_id: str, topic: str, message: bytes, now_ms: int, receiver: OperationRow,
                      *, idempotency_key: str | None = None,
                      sender: tuple[str, OperationRow] | None = None) -> Delivery:
+        return self._send(destination_id, topic, message, now_ms, receiver, idempotency_key, sender)
+
+    def _send(self, destination_id: str, topic: str, message: bytes, now_ms: int, receiver: OperationRow | None,
+              idempotency_key: str | None, sender: tuple[str, OperationRow] | None) -> Delivery:
+        """The one send statement, with or without a parked receiver to hand the message to."""
         params = {"destination_uuid": destination_id, "topic": topic, "message": message, "now": now_ms,
                   "idempotency_key": idempotency_key, "sender_id": sender[0] if sender else None,
                   "sender_function_id": sender[1].function_id if sender else None,
-                  "receiver_function_id": receiver.function_id, "receiver_function_name": receiver.function_name,
-                  "receiver_started_at": receiver.started_at}
+                  "receiver_function_id": receiver.function_id if receiver else None,
+                  "receiver_function_name": receiver.function_name if receiver else None,
+                  "receiver_started_at": receiver.started_at if receiver else None}
         try:
             with self._auto() as s:
-                row = s.run("hand_message", params).fetchone()
+                row = s.run("send_message", params).fetchone()
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(destination_id) from exc
         if row is not None and row[0]:
