@@ -20,6 +20,7 @@ import inspect
 import signal
 import threading
 import types
+import weakref
 from collections.abc import Callable, Coroutine, Generator
 from typing import Any, ParamSpec, TypeVar
 
@@ -33,13 +34,17 @@ _local = threading.local()
 
 class _OwnedLoop:
     """A thread's private loop, closed when the thread's locals are dropped (the thread ended), so no loop is
-    left for the garbage collector to find unclosed (``ResourceWarning``, or worse at interpreter exit)."""
+    left for the garbage collector to find unclosed (``ResourceWarning``, or worse at interpreter exit).
 
-    __slots__ = ("loop",)
+    It keeps the tasks made on it, so :func:`may_park` can tell when the calling coroutine is its only work."""
+
+    __slots__ = ("loop", "tasks")
 
     def __init__(self) -> None:
+        self.tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()  # as weak as asyncio's own
         self.loop = asyncio.new_event_loop()
         self.loop.set_exception_handler(_report)
+        self.loop.set_task_factory(_kept_in(self.tasks))  # not a bound method: no cycle back to self
 
     def __del__(self) -> None:
         if hasattr(self, "loop"):  # not when Ctrl-C cut ``__init__`` short
@@ -50,6 +55,15 @@ class _OwnedLoop:
         with a warning; such a loop is left as it is, the process is about to end."""
         if not self.loop.is_closed() and not self.loop.is_running() and not asyncio.all_tasks(self.loop):
             self.loop.close()
+
+
+def _kept_in(tasks: weakref.WeakSet[asyncio.Task[Any]]) -> Callable[..., asyncio.Task[Any]]:
+    def make(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        task: asyncio.Task[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        return task
+    return make
 
 
 def _report(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
@@ -224,6 +238,20 @@ def loop_free() -> bool:
     """True when no event loop runs in this thread: synchronous code here may block on storage itself, as
     :func:`run_sync` would have it do (on this thread's private loop, storage calls run inline)."""
     return asyncio_events._get_running_loop() is None
+
+
+def may_park() -> bool:
+    """True when the running coroutine may block its thread to wait: it runs on this thread's private bridge
+    loop and is that loop's only work (no other task is pending there), so nothing else would be held up.
+    A wake-up then costs one thread wake-up instead of a self-pipe write and two loop iterations
+    (engine/waiters.py)."""
+    owned: _OwnedLoop | None = getattr(_local, "owned", None)
+    if owned is None or asyncio_events._get_running_loop() is not owned.loop:
+        return False
+    if not owned.tasks:
+        return True
+    current = asyncio.current_task(owned.loop)
+    return all(task is current or task.done() for task in owned.tasks)
 
 
 def inline_io() -> bool:

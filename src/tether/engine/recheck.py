@@ -66,7 +66,7 @@ async def recheck_waiters(rt: Runtime) -> RecheckPass:
                 if kind == "wf" and want[0] in rt.active:
                     await _ended_here(rt, want[0])
                 for waiter in by_want.get(want, ()):
-                    if not waiter.future.done():
+                    if not waiter.woken:
                         woken.add(id(waiter))
                     waiter.wake()
     logger.debug("Re-checked %d waiting calls in %d reads (%.3f s): %d woken", len(waiters), reads,

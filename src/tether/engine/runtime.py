@@ -340,7 +340,7 @@ class Runtime:
         """
         key_marks = [default_mark(k[0]) if marks is None else marks.get(k, default_mark(k[0])) for k in keys]
         while True:
-            waiter = self.hub.register(keys, key_marks)
+            waiter = self.hub.register(keys, key_marks, parks=True)
             try:
                 got = await check()
                 if got is not None:

@@ -41,7 +41,7 @@ async def wait_first(rt: Runtime, workflow_ids: Sequence[str], polling_interval_
     started = rt.clock.now_ms()
     flt = WorkflowFilter(workflow_ids=ids, status=sorted(TERMINAL_STATUSES), load_input=False, load_output=False)
     while True:
-        waiter = rt.hub.register([("wf", wfid, "") for wfid in ids])
+        waiter = rt.hub.register([("wf", wfid, "") for wfid in ids], parks=True)
         try:
             done = await rt.io(rt.store.list_workflows, flt)
             if done:
