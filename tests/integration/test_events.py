@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 import uuid
 from enum import Enum
+
+import pytest
 
 from tether import DBOS, SetWorkflowID
 
@@ -103,3 +106,21 @@ def test_async_events(dbos: type[DBOS]) -> None:
         return value, await DBOS.get_all_events_async(handle.workflow_id)
 
     assert asyncio.run(main()) == ({"ok": True}, {"k": {"ok": True}})
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in Python 3.11")
+def test_an_asyncio_timeout_around_get_event_in_an_async_step_run_from_sync_code_fires(dbos: type[DBOS]) -> None:
+    """The step runs on the calling thread's bridge loop, where the timeout's timer is: the wait must keep
+    running that loop rather than park the thread, or the timeout fires only when the event wait ends."""
+    async def step() -> str:
+        await asyncio.sleep(0)  # now a task of the bridge loop, as asyncio.timeout needs
+        try:
+            async with asyncio.timeout(0.2):  # type: ignore[attr-defined,unused-ignore]
+                await DBOS.get_event_async(f"nobody-{uuid.uuid4()}", "never", timeout_seconds=10)
+        except TimeoutError:
+            return "timed out"
+        return "waited to the end"
+
+    started = time.monotonic()
+    assert DBOS.run_step(None, step) == "timed out"
+    assert time.monotonic() - started < 5

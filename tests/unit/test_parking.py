@@ -127,3 +127,51 @@ def test_waiters_on_a_shared_loop_never_park() -> None:
         return woke, waiter.future.done()
 
     assert asyncio.run(wait()) == (True, True)
+
+
+def test_a_timer_of_the_waiters_own_loop_still_wakes_it() -> None:
+    """A timer on the bridge loop (``call_later``, ``asyncio.timeout``) is that loop's work too: a thread
+    parked on its waiter would never run it, and the wait would last its whole timeout instead."""
+    hub = WakeupHub()
+
+    async def wait() -> bool:
+        waiter = hub.register([KEY], parks=True)
+        asyncio.get_running_loop().call_later(0.02, hub.notify, *KEY)
+        try:
+            return await hub.wait(waiter, 5)
+        finally:
+            hub.unregister(waiter)
+
+    began = time.monotonic()
+    assert run_sync(wait()) is True
+    assert time.monotonic() - began < 4
+
+
+def test_a_callback_ready_on_the_waiters_loop_keeps_the_wait_on_the_loop() -> None:
+    hub = WakeupHub()
+
+    async def wait() -> bool:
+        waiter = hub.register([KEY], parks=True)
+        asyncio.get_running_loop().call_soon(hub.notify, *KEY)
+        try:
+            return await hub.wait(waiter, 5)
+        finally:
+            hub.unregister(waiter)
+
+    began = time.monotonic()
+    assert run_sync(wait()) is True
+    assert time.monotonic() - began < 4
+
+
+def test_a_cancelled_timer_left_on_the_loop_does_not_keep_a_wait_from_parking() -> None:
+    hub = WakeupHub()
+
+    async def wait() -> tuple[bool, bool]:
+        asyncio.get_running_loop().call_later(60, hub.notify, *KEY).cancel()
+        waiter = hub.register([KEY], parks=True)
+        try:
+            return may_park(), await hub.wait(waiter, 0.01)
+        finally:
+            hub.unregister(waiter)
+
+    assert run_sync(wait()) == (True, False)

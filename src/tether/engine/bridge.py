@@ -242,12 +242,20 @@ def loop_free() -> bool:
 
 def may_park() -> bool:
     """True when the running coroutine may block its thread to wait: it runs on this thread's private bridge
-    loop and is that loop's only work (no other task is pending there), so nothing else would be held up.
+    loop and is that loop's only work (no other task is pending there, no callback is ready to run and no
+    timer is set, such as an ``asyncio.timeout`` around the wait), so nothing else would be held up.
     A wake-up then costs one thread wake-up instead of a self-pipe write and two loop iterations
-    (engine/waiters.py)."""
+    (engine/waiters.py). Work the loop will only be handed later (a future settled from another thread,
+    whose callback then wakes the waiter) cannot be seen here: a coroutine that waits on such a thing
+    through a parking waiter must keep a task of its own pending."""
     owned: _OwnedLoop | None = getattr(_local, "owned", None)
     if owned is None or asyncio_events._get_running_loop() is not owned.loop:
         return False
+    loop = owned.loop
+    if not isinstance(loop, asyncio.BaseEventLoop):  # another loop (uvloop's): its callbacks cannot be seen
+        return False
+    if loop._ready or len(loop._scheduled) > loop._timer_cancelled_count:  # type: ignore[attr-defined]
+        return False  # a live timer: cancelled ones stay in ``_scheduled`` until the loop pops them
     if not owned.tasks:
         return True
     current = asyncio.current_task(owned.loop)
