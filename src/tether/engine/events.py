@@ -41,6 +41,7 @@ async def set_event(rt: Runtime, key: str, value: Any,
     k = event_key(key)
     payload = serialize(value, serialization_type or ctx.serialization)
     op = None
+    now = 0
     step = current_step()
     history_fid = step.function_id if step is not None else None
     if workflow_for_operation("set_event") is not None:
@@ -51,11 +52,12 @@ async def set_event(rt: Runtime, key: str, value: Any,
         now = rt.clock.now_ms()
         op = OperationRow(function_id=fid, function_name="DBOS.setEvent", started_at=now, completed_at=now)
         history_fid = fid
-    written = await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, rt.clock.now_ms(), op, history_fid)
-    tracing.event("DBOS.setEvent", history_fid, key=k)
+    written = await rt.io(rt.store.set_event, ctx.workflow_id, k, payload, now if op else rt.clock.now_ms(), op,
+                          history_fid)
     if written:  # readers waiting here take the value without reading it back (engine/handoff.py)
         rt.event_board.publish(ctx.workflow_id, k, payload)
-    rt.notify("event", ctx.workflow_id, k)
+    rt.notify("event", ctx.workflow_id, k)  # first: the readers' wake-up is what the latency waits on
+    tracing.event("DBOS.setEvent", history_fid, key=k)
 
 
 async def get_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds: float) -> Any:

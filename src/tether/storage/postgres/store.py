@@ -252,8 +252,7 @@ class PostgresStore(SqlStore):
                   "function_id": op.function_id if op else None, "function_name": op.function_name if op else None,
                   "history_fid": history_fid}
         try:
-            with self._auto() as s:
-                return s.run("set_event_recorded", params).rowcount == 1
+            return self._run_count("set_event_recorded", params) == 1
         except ForeignKeyViolation as exc:
             raise NonExistentWorkflowError(workflow_id, "target") from exc
 
