@@ -7,6 +7,9 @@ import asyncio
 import threading
 import time
 
+import pytest
+
+from tether.engine import bridge
 from tether.engine.bridge import may_park, run_sync
 from tether.engine.waiters import Waiter, WakeupHub
 
@@ -175,3 +178,22 @@ def test_a_cancelled_timer_left_on_the_loop_does_not_keep_a_wait_from_parking() 
             hub.unregister(waiter)
 
     assert run_sync(wait()) == (True, False)
+
+
+def test_the_main_thread_does_not_park_where_a_lock_wait_would_not_hear_ctrl_c(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Windows before Python 3.14 cannot interrupt a lock acquire with Ctrl-C: there the main thread waits on
+    its loop, as before parking existed; its other threads still park."""
+    monkeypatch.setattr(bridge, "_LOCK_WAITS_IGNORE_CTRL_C", True)
+
+    async def could_park() -> bool:
+        return may_park()
+
+    assert run_sync(could_park()) is False
+    on_thread: list[bool] = []
+    thread = threading.Thread(target=lambda: on_thread.append(run_sync(could_park())))
+    thread.start()
+    thread.join()
+    assert on_thread == [True]
+    monkeypatch.setattr(bridge, "_LOCK_WAITS_IGNORE_CTRL_C", False)
+    assert run_sync(could_park()) is True

@@ -18,6 +18,7 @@ import concurrent.futures
 import contextvars
 import inspect
 import signal
+import sys
 import threading
 import types
 import weakref
@@ -240,6 +241,10 @@ def loop_free() -> bool:
     return asyncio_events._get_running_loop() is None
 
 
+# On Windows, Ctrl-C interrupts a lock acquire only from Python 3.14 on (gh-125541; on POSIX since 3.2).
+_LOCK_WAITS_IGNORE_CTRL_C = sys.platform == "win32" and sys.version_info < (3, 14)
+
+
 def may_park() -> bool:
     """True when the running coroutine may block its thread to wait: it runs on this thread's private bridge
     loop and is that loop's only work (no other task is pending there, no callback is ready to run and no
@@ -251,6 +256,8 @@ def may_park() -> bool:
     owned: _OwnedLoop | None = getattr(_local, "owned", None)
     if owned is None or asyncio_events._get_running_loop() is not owned.loop:
         return False
+    if _LOCK_WAITS_IGNORE_CTRL_C and threading.current_thread() is threading.main_thread():
+        return False  # Ctrl-C must still reach a wait there: the loop's wait hears it, a lock's would not
     loop = owned.loop
     if not isinstance(loop, asyncio.BaseEventLoop):  # another loop (uvloop's): its callbacks cannot be seen
         return False
