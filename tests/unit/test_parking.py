@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -132,30 +133,19 @@ def test_waiters_on_a_shared_loop_never_park() -> None:
     assert asyncio.run(wait()) == (True, True)
 
 
-def test_a_timer_of_the_waiters_own_loop_still_wakes_it() -> None:
-    """A timer on the bridge loop (``call_later``, ``asyncio.timeout``) is that loop's work too: a thread
-    parked on its waiter would never run it, and the wait would last its whole timeout instead."""
+@pytest.mark.parametrize("schedule", [
+    lambda loop, notify: loop.call_later(0.02, notify, *KEY),  # a timer (call_later, asyncio.timeout)
+    lambda loop, notify: loop.call_soon(notify, *KEY),  # a callback ready to run
+], ids=["timer", "ready-callback"])
+def test_work_scheduled_on_the_waiters_own_loop_still_wakes_it(
+        schedule: Callable[[asyncio.AbstractEventLoop, Callable[..., None]], object]) -> None:
+    """A timer or a ready callback on the bridge loop is that loop's work too: a thread parked on its waiter
+    would never run it, and the wait would last its whole timeout instead; such a wait stays on the loop."""
     hub = WakeupHub()
 
     async def wait() -> bool:
         waiter = hub.register([KEY], parks=True)
-        asyncio.get_running_loop().call_later(0.02, hub.notify, *KEY)
-        try:
-            return await hub.wait(waiter, 5)
-        finally:
-            hub.unregister(waiter)
-
-    began = time.monotonic()
-    assert run_sync(wait()) is True
-    assert time.monotonic() - began < 4
-
-
-def test_a_callback_ready_on_the_waiters_loop_keeps_the_wait_on_the_loop() -> None:
-    hub = WakeupHub()
-
-    async def wait() -> bool:
-        waiter = hub.register([KEY], parks=True)
-        asyncio.get_running_loop().call_soon(hub.notify, *KEY)
+        schedule(asyncio.get_running_loop(), hub.notify)
         try:
             return await hub.wait(waiter, 5)
         finally:
