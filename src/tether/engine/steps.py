@@ -213,7 +213,7 @@ async def _attempts_async(plan: StepPlan, policy: StepPolicy, func: Callable[...
             else:  # _call written out: one coroutine less per step
                 result = func(*args, **kwargs)
                 if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                    result = await _awaited(result)
+                    result = await result
             error = None
             break
         except WorkflowCancelledError:
@@ -243,17 +243,8 @@ def _retrying(policy: StepPolicy, attempt: int, exc: Exception) -> None:
 async def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value = func(*args, **kwargs)
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        value = await _awaited(value)
+        value = await value
     return value
-
-
-async def _awaited(value: Awaitable[T]) -> T:
-    """The outcome of an async body. A synchronous caller's bridge steps the engine's coroutines by hand,
-    outside any task (engine/bridge.py), and a body may need one from its first line (``asyncio.timeout``,
-    ``asyncio.current_task``): there it runs as a task of the caller's loop."""
-    if asyncio.iscoroutine(value) and asyncio.current_task() is None:
-        return await asyncio.ensure_future(value)
-    return await value
 
 
 async def _supervised(ctx: WorkflowContext, policy: StepPolicy, func: Callable[..., Any],
