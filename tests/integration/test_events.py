@@ -113,8 +113,7 @@ def test_an_asyncio_timeout_around_get_event_in_an_async_step_run_from_sync_code
     """The step runs on the calling thread's bridge loop, where the timeout's timer is: the wait must keep
     running that loop rather than park the thread, or the timeout fires only when the event wait ends."""
     async def step() -> str:
-        await asyncio.sleep(0)  # now a task of the bridge loop, as asyncio.timeout needs
-        try:
+        try:  # from its first line: the step runs as a task of the bridge loop, as asyncio.timeout needs
             async with asyncio.timeout(0.2):  # type: ignore[attr-defined,unused-ignore]
                 await DBOS.get_event_async(f"nobody-{uuid.uuid4()}", "never", timeout_seconds=10)
         except TimeoutError:

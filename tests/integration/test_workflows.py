@@ -266,6 +266,29 @@ def test_run_step_and_run_step_async(dbos: type[DBOS]) -> None:
     assert dbos.run_step(None, lambda: 5) == 5  # outside a workflow: a plain call
 
 
+def test_an_async_step_that_waits_leaves_a_sync_workflow_outside_the_step(dbos: type[DBOS]) -> None:
+    """A sync workflow runs an async step on its thread's bridge loop; the step suspends, so the rest of it
+    runs in a task. After it, the workflow must be out of the step again: its send and set_event are its own
+    recorded operations (not a step's unrecorded calls, which recovery would send again)."""
+    async def napping() -> str:
+        await asyncio.sleep(0.01)
+        return "rested"
+
+    @DBOS.workflow()
+    def wf() -> tuple[str, int | None]:
+        out = DBOS.run_step(None, napping)
+        step_after = DBOS.step_id
+        DBOS.set_event("after", out)
+        DBOS.send(DBOS.workflow_id or "", "note", "t")
+        return out, step_after
+
+    wfid = f"nap-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        assert wf() == ("rested", None)
+    names = [s["function_name"] for s in DBOS.list_workflow_steps(wfid)]
+    assert names[0].endswith("napping") and names[1:] == ["DBOS.setEvent", "DBOS.send"]
+
+
 def test_child_workflow_records_parent_and_is_not_restarted(dbos: type[DBOS]) -> None:
     child_runs: list[int] = []
 

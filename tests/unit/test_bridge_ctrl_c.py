@@ -73,7 +73,7 @@ def test_a_pending_bridge_call_closed_after_its_coroutine_closes_quietly() -> No
         await suspend()
 
     inner = waits()
-    wrapper = _finish(inner, inner.send(None))
+    wrapper = _finish(inner, inner.send(None), [])
     wrapper.send(None)  # the wrapper is pending now, as inside its Task
     inner.close()
     wrapper.close()

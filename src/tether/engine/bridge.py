@@ -22,7 +22,7 @@ import sys
 import threading
 import types
 import weakref
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, ParamSpec, TypeVar
 
 from tether.engine.threads import WorkerThreads
@@ -185,7 +185,8 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
     finally:
         asyncio_events._set_running_loop(None)
     # Interrupted mid-call (Ctrl-C), the task stays pending on purpose: see _report for its warning.
-    finish = _finish(coro, yielded)
+    left: list[contextvars.Context] = []
+    finish = _finish(coro, yielded, left)
     try:
         task = loop.create_task(finish)
     except BaseException:  # Ctrl-C inside Task(): no task drives ``finish``
@@ -197,10 +198,60 @@ def _drive(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, T]) -> T:
         if task.done() and not task.cancelled():
             task.exception()  # a Ctrl-C raised inside the task is re-raised here: not "never retrieved"
         raise
+    finally:
+        if left:
+            adopt(left[0])
 
 
-async def _finish(coro: Coroutine[Any, Any, T], yielded: Any) -> T:
-    return await _forward(coro, yielded)
+async def _finish(coro: Coroutine[Any, Any, T], yielded: Any, left: list[contextvars.Context]) -> T:
+    """Drive ``coro`` from its first suspension to its end, in the task's copy of the caller's context; what
+    that context holds at the end goes to ``left``, for the caller to :func:`adopt`."""
+    try:
+        return await _forward(coro, yielded)
+    finally:
+        left.append(contextvars.copy_context())
+
+
+def adopt(ended: contextvars.Context) -> None:
+    """Give the current context every value that ``ended`` holds differently: a coroutine that ran on in a
+    task (which runs in a copy of the context it was made in) leaves its context as one awaited in place
+    would. Without this, a step entered before the first suspension and left after it stayed entered for the
+    synchronous caller, whose next sends and events were then taken for a step's and went unrecorded."""
+    here = contextvars.copy_context()
+    for var, value in ended.items():
+        if here.get(var, _UNSET) is not value:
+            var.set(value)
+
+
+_UNSET = object()
+
+
+async def in_task(body: Awaitable[T]) -> T:
+    """Await an async body (a step's) so that it runs in a task from its first line. A synchronous caller's
+    coroutine is stepped by hand, outside any task, until it first suspends (:func:`_drive`), and a body may
+    need one at once: ``asyncio.timeout`` and ``asyncio.current_task`` do. There it runs as a task of this
+    loop, and its context is adopted when it ends, as if it had been awaited in place; anywhere else (inside
+    a task already, or not a coroutine) it is simply awaited.
+
+    Raises:
+        Whatever ``body`` raises.
+    """
+    if not asyncio.iscoroutine(body) or asyncio_events._get_running_loop() is None \
+            or asyncio.current_task() is not None:
+        return await body
+    left: list[contextvars.Context] = []
+
+    async def run(awaited: Awaitable[T]) -> T:
+        try:
+            return await awaited
+        finally:
+            left.append(contextvars.copy_context())
+
+    try:
+        return await asyncio.ensure_future(run(body))
+    finally:
+        if left:
+            adopt(left[0])
 
 
 @types.coroutine

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from tether.engine import tracing
-from tether.engine.bridge import loop_free, run_sync
+from tether.engine.bridge import in_task, loop_free, run_sync
 from tether.engine.context import (
     StepContext,
     WorkflowContext,
@@ -213,7 +213,7 @@ async def _attempts_async(plan: StepPlan, policy: StepPolicy, func: Callable[...
             else:  # _call written out: one coroutine less per step
                 result = func(*args, **kwargs)
                 if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
-                    result = await result
+                    result = await in_task(result)
             error = None
             break
         except WorkflowCancelledError:
@@ -243,7 +243,7 @@ def _retrying(policy: StepPolicy, attempt: int, exc: Exception) -> None:
 async def _call(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     value = func(*args, **kwargs)
     if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
-        value = await value
+        value = await in_task(value)
     return value
 
 
