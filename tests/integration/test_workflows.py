@@ -289,6 +289,26 @@ def test_an_async_step_that_waits_leaves_a_sync_workflow_outside_the_step(dbos: 
     assert names[0].endswith("napping") and names[1:] == ["DBOS.setEvent", "DBOS.send"]
 
 
+def test_set_workflow_id_names_one_start_when_the_sync_api_is_called_from_async_code(dbos: type[DBOS]) -> None:
+    """From a running event loop a sync call runs on a helper thread, in a copy of the caller's context. The
+    ID of a SetWorkflowID block is still taken by the first start alone, as it is from sync code."""
+    @DBOS.workflow()
+    def echo(x: int) -> int:
+        return x
+
+    wfid = f"once-{uuid.uuid4()}"
+
+    async def main() -> tuple[str, str, int, int]:
+        with SetWorkflowID(wfid):
+            first = DBOS.start_workflow(echo, 1)
+            second = DBOS.start_workflow(echo, 2)
+        return first.workflow_id, second.workflow_id, first.get_result(), second.get_result()
+
+    first_id, second_id, first_out, second_out = asyncio.run(main())
+    assert first_id == wfid and second_id != wfid
+    assert (first_out, second_out) == (1, 2)
+
+
 def test_child_workflow_records_parent_and_is_not_restarted(dbos: type[DBOS]) -> None:
     child_runs: list[int] = []
 

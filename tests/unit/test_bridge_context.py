@@ -60,3 +60,13 @@ def test_a_body_awaited_with_in_task_has_a_task_from_its_first_line() -> None:
     marker.set("outside")
     assert run_sync(step()) is True
     assert marker.get() == "set in the body"
+
+
+def test_a_sync_call_from_async_code_leaves_its_changes_to_the_caller() -> None:
+    """From a running event loop, run_sync runs the coroutine on a helper thread, in a copy of the context."""
+    async def caller() -> tuple[str, str | None]:
+        marker.set("outside")
+        assert run_sync(enter_then_leave(True)) == "done"
+        return marker.get(), entered.get()
+
+    assert asyncio.run(caller()) == ("set after the suspension", None)

@@ -127,7 +127,11 @@ def run_sync(coro: Coroutine[Any, Any, T]) -> T:
     except BaseException:
         _close_unstarted(coro)
         raise
-    return done.result()
+    try:
+        return done.result()
+    finally:
+        if done.done():  # the helper ran in a copy: what the coroutine changed there is the caller's too
+            adopt(ctx)
 
 
 def run_sync_call(func: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
