@@ -416,3 +416,21 @@ def test_retrieve_workflow_async_waits_for_creation(dbos: type[DBOS]) -> None:
         return await handle.get_result()
 
     assert asyncio.run(main()) == "async here"
+
+
+def test_an_async_workflow_started_with_the_sync_api_from_async_code_runs_while_the_caller_blocks(
+        dbos: type[DBOS]) -> None:
+    """``DBOS.start_workflow`` (the synchronous call) runs an async workflow on the runtime's loop, as DBOS does,
+    not on the caller's: async code that goes on with a synchronous wait blocks its own loop, where the workflow
+    would otherwise never run (the wait below timed out, and ``get_result`` hung)."""
+    @DBOS.workflow()
+    async def tenfold(x: int) -> int:
+        await DBOS.set_event_async("ran", x * 10)
+        return x * 10
+
+    async def main() -> tuple[object, object]:
+        handle = DBOS.start_workflow(tenfold, 4)
+        seen = DBOS.get_event(handle.workflow_id, "ran", timeout_seconds=10)  # blocks this loop while it waits
+        return seen, handle.get_result() if seen is not None else "not run"  # (get_result would hang)
+
+    assert asyncio.run(main()) == (40, 40)

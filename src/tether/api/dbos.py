@@ -320,7 +320,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         rt = cls._rt()
         reg, bound = _registered(func)
         start = run_sync(prepare_start(rt, reg, bound + args, kwargs, start_options(now_ms=rt.clock.now_ms())))
-        _run_started(rt, start)
+        _run_started(rt, start, on_this_loop=False)  # an async workflow runs on the runtime's loop, as in DBOS
         return WorkflowHandle(rt, start.workflow_id, started_here=start.created)
 
     @classmethod
@@ -409,8 +409,8 @@ def _refuse_running_loop(name: str) -> None:
     raise RuntimeError(f"{name}() was called while an event loop is running. Use await {name}_async(...) instead.")
 
 
-def _run_started(rt: Runtime, start: Start) -> None:
+def _run_started(rt: Runtime, start: Start, *, on_this_loop: bool = True) -> None:
     if start.created:
-        launch_in_background(rt, start)
+        launch_in_background(rt, start, on_this_loop=on_this_loop)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tether.engine import tracing, validation
-from tether.engine.bridge import loop_free, run_sync
+from tether.engine.bridge import inline_io, loop_free, run_sync
 from tether.engine.context import (
     Preempted,
     WorkflowContext,
@@ -414,27 +414,29 @@ async def _run_again(rt: Runtime, start: Start) -> None:
         launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded))
 
 
-def launch_in_background(rt: Runtime, start: Start) -> None:
+def launch_in_background(rt: Runtime, start: Start, *, on_this_loop: bool = True) -> None:
     """Run a started workflow without waiting for it: async ones as tasks (on the caller's loop if there is
-    one, else the runtime's), sync ones on a thread of their own."""
+    one and ``on_this_loop``, else the runtime's), sync ones on a thread of their own. The synchronous
+    ``DBOS.start_workflow`` passes False: called from async code, its caller may go on with a synchronous wait
+    (``handle.get_result()``) that blocks its own loop, where the workflow would then never run."""
     start.detached = True
     # Running here from now on, not only once its task or thread has begun (as recovery and dequeueing mark
     # theirs): a get_result right after the start then waits for the end this process announces instead of
     # reading a row that cannot have ended yet, and a cancel in between is caught (Runtime._on_wakeup).
     rt.active[start.workflow_id] = True
     try:
-        _launch(rt, start)
+        _launch(rt, start, on_this_loop)
     except BaseException:
         rt.active.pop(start.workflow_id, None)
         raise
 
 
-def _launch(rt: Runtime, start: Start) -> None:
+def _launch(rt: Runtime, start: Start, on_this_loop: bool) -> None:
     if start.reg.is_async:
-        try:
-            asyncio.get_running_loop()
+        # Not on a sync caller's private bridge loop either: it stops when the call returns.
+        if on_this_loop and not loop_free() and not inline_io():
             rt.spawn(_quiet(execute_async(rt, start)))
-        except RuntimeError:
+        else:
             rt.submit_to_loop(_quiet(execute_async(rt, start)))
         return
 
