@@ -415,10 +415,9 @@ async def _run_again(rt: Runtime, start: Start) -> None:
 
 
 def launch_in_background(rt: Runtime, start: Start, *, on_this_loop: bool = True) -> None:
-    """Run a started workflow without waiting for it: async ones as tasks (on the caller's loop if there is
-    one and ``on_this_loop``, else the runtime's), sync ones on a thread of their own. The synchronous
-    ``DBOS.start_workflow`` passes False: called from async code, its caller may go on with a synchronous wait
-    (``handle.get_result()``) that blocks its own loop, where the workflow would then never run."""
+    """Run a started workflow without waiting for it: sync ones on a thread of their own, async ones as tasks
+    on the caller's loop if there is one and ``on_this_loop`` (False for the sync ``DBOS.start_workflow``,
+    whose caller may block that loop next), else on the runtime's."""
     start.detached = True
     # Running here from now on, not only once its task or thread has begun (as recovery and dequeueing mark
     # theirs): a get_result right after the start then waits for the end this process announces instead of
@@ -433,8 +432,7 @@ def launch_in_background(rt: Runtime, start: Start, *, on_this_loop: bool = True
 
 def _launch(rt: Runtime, start: Start, on_this_loop: bool) -> None:
     if start.reg.is_async:
-        # Not on a sync caller's private bridge loop either: it stops when the call returns.
-        if on_this_loop and not loop_free() and not inline_io():
+        if on_this_loop and not loop_free() and not inline_io():  # not a bridge loop: it stops with its call
             rt.spawn(_quiet(execute_async(rt, start)))
         else:
             rt.submit_to_loop(_quiet(execute_async(rt, start)))
