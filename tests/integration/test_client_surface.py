@@ -185,3 +185,44 @@ def test_send_bulk_takes_dbos_s_send_message_dataclass(client: DBOSClient) -> No
         handle = DBOS.start_workflow(waits_for_message, "t")
     client.send_bulk([SendMessage(wfid, "first", "t"), SendMessage(wfid, "ignored", "other")])
     assert handle.get_result() == "first"
+
+
+@DBOS.workflow()
+def publishes() -> str:
+    DBOS.set_event("e", "value")
+    DBOS.write_stream("s", 1)
+    DBOS.close_stream("s")
+    return "done"
+
+
+@DBOS.workflow()
+def ticks(scheduled_at: Any, context: Any) -> None:
+    pass
+
+
+def test_the_calls_dbos_takes_a_shard_key_in_take_one_and_ignore_it(client: DBOSClient) -> None:
+    # The database is not sharded: DBOS's own unsharded database ignores shard_key the same way.
+    with SetWorkflowID(wfid=f"sharded-{uuid.uuid4()}"):  # SetWorkflowID's parameter is DBOS's `wfid`
+        handle = DBOS.start_workflow(publishes)
+    wfid = handle.get_workflow_id()
+    assert DBOS.get_result(wfid, shard_key="s1") == "done"
+    assert DBOS.get_event(wfid, "e", 5, shard_key="s1") == "value"
+    assert list(DBOS.read_stream(wfid, "s", shard_key="s1")) == [1]
+    assert client.get_event(wfid, "e", 5, shard_key="s1") == "value"
+    assert list(client.read_stream(wfid, "s", shard_key="s1")) == [1]
+    assert client.retrieve_workflow(wfid, shard_key="s1").get_result() == "done"
+
+    async def from_async_code() -> None:
+        assert await DBOS.get_event_async(wfid, "e", 5, shard_key="s1") == "value"
+        assert [v async for v in DBOS.read_stream_async(wfid, "s", shard_key="s1")] == [1]
+        assert await client.get_event_async(wfid, "e", 5, shard_key="s1") == "value"
+        assert [v async for v in client.read_stream_async(wfid, "s", shard_key="s1")] == [1]
+        assert await (await client.retrieve_workflow_async(wfid, shard_key="s1")).get_result() == "done"
+
+    asyncio.run(from_async_code())
+    DBOS.create_schedule(schedule_name=f"a-{uuid.uuid4()}", workflow_fn=ticks, schedule="0 0 1 1 *",
+                         shard_key="s1")
+    client.create_schedule(schedule_name=f"b-{uuid.uuid4()}", workflow_name=ticks.__qualname__,
+                           schedule="0 0 1 1 *", shard_key="s1")
+    names = {s["schedule_name"] for s in DBOS.list_schedules()}
+    assert any(n.startswith("a-") for n in names) and any(n.startswith("b-") for n in names)

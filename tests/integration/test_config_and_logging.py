@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tether import DBOS, ConfigError, NotInWorkflowError, SetWorkflowID, StepStatus
+from tether import DBOS, ArgumentTypeError, ConfigError, NotInWorkflowError, SetWorkflowID, StepStatus
 from tether.config import IGNORED_KEYS, VALID_KEYS
 
 from ..conftest import make_config
@@ -71,6 +71,31 @@ def test_dbos_keys_are_accepted_and_launch(db_url: str) -> None:
         assert any("dbos_system_schema" in r.getMessage() for r in handler.records)
     finally:
         DBOS.logger.removeHandler(handler)
+
+
+def test_conductor_arguments_are_accepted_and_have_no_effect(db_url: str) -> None:
+    # DBOS(config=..., conductor_key=os.environ.get("DBOS_CONDUCTOR_KEY")) is how DBOS apps are written
+    handler = _Records()
+    DBOS.logger.addHandler(handler)
+    try:
+        DBOS(config=make_config(db_url), conductor_url=None, conductor_key="from-the-environment")
+        DBOS.launch()
+
+        @DBOS.workflow()
+        def runs() -> int:
+            return 7
+
+        assert runs() == 7
+        assert any("conductor_key" in r.getMessage() and "no effect" in r.getMessage() for r in handler.records)
+        assert not any("conductor_url" in r.getMessage() for r in handler.records)  # None asks for nothing
+    finally:
+        DBOS.logger.removeHandler(handler)
+
+
+def test_a_conductor_key_that_is_not_text_is_refused_before_anything_is_created(tmp_path: Any) -> None:
+    with pytest.raises(ArgumentTypeError, match="conductor_key"):
+        DBOS(config=make_config(f"sqlite:///{tmp_path}/x.sqlite"), conductor_key=123)  # type: ignore[arg-type]
+    assert not list(tmp_path.iterdir())
 
 
 def test_enable_patching_pins_the_application_version(db_url: str) -> None:

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import tether
+from tests.unit.dbos34_parameters import DBOS_PARAMETERS
 from tether.config import IGNORED_KEYS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "compatibility.md"
@@ -146,3 +147,34 @@ def test_config_keys_without_effect_are_documented() -> None:
     text = DOC.read_text()
     for key in IGNORED_KEYS:
         assert f"| `{key}` | no effect: " in text, key
+
+
+def _signature(name: str) -> inspect.Signature | None:
+    owner, _, attr = name.partition(".")
+    obj = getattr(tether, owner, None)
+    if obj is not None and attr:
+        try:
+            obj = inspect.getattr_static(obj, attr)
+        except AttributeError:
+            return None
+        obj = getattr(obj, "__func__", getattr(obj, "func", obj))  # classmethod, staticmethod, api.binding._either
+    return inspect.signature(obj) if callable(obj) else None
+
+
+def test_every_parameter_dbos_takes_is_taken_unless_the_row_says_it_differs() -> None:
+    # A DBOS 3.4 call that passes a parameter by name works unchanged, or the row of docs/compatibility.md
+    # names the parameter in a "differs" or "not supported" verdict.
+    rows = _rows()
+    missing = []
+    for name, params in DBOS_PARAMETERS.items():
+        sig = _signature(name)
+        if sig is None:
+            continue  # not offered: test_not_supported_exactly_where_tether_lacks_the_name covers it
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+            continue
+        row = rows.get(name, rows.get(name.partition(".")[0], ""))
+        for param in params.split():
+            explained = not row.startswith("same") and f"`{param}`" in row
+            if param not in sig.parameters and not explained:
+                missing.append(f"{name}({param}=)")
+    assert not missing, f"DBOS 3.4 takes these, Tether does not, and docs/compatibility.md does not say so: {missing}"

@@ -124,11 +124,13 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
                             serialization_type=serialization_type, send_to_forks=send_to_forks)
 
     # -- events ----------------------------------------------------------------------------------------
-    def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+    def get_event(self, workflow_id: str, key: str, timeout_seconds: float = 60, *,
+                  shard_key: str | None = None) -> Any:
         """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then)."""
         return run_sync(self.get_event_async(workflow_id, key, timeout_seconds))
 
-    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+    async def get_event_async(self, workflow_id: str, key: str, timeout_seconds: float = 60, *,
+                              shard_key: str | None = None) -> Any:
         return await events.get_event(self._rt, workflow_id, key, timeout_seconds)
 
     def get_all_events(self, workflow_id: str) -> dict[str, Any]:
@@ -138,7 +140,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
         return await events.get_all_events(self._rt, workflow_id)
 
     # -- workflows -------------------------------------------------------------------------------------
-    def retrieve_workflow(self, workflow_id: str, existing_workflow: bool = True) -> WorkflowHandle[Any]:
+    def retrieve_workflow(self, workflow_id: str, existing_workflow: bool = True, *,
+                          shard_key: str | None = None) -> WorkflowHandle[Any]:
         """A handle on a workflow; with ``existing_workflow=False`` wait for it to be created.
 
         Raises:
@@ -147,8 +150,8 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
         run_sync(self._find(workflow_id, existing_workflow))
         return WorkflowHandle(self._rt, workflow_id)
 
-    async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True
-                                      ) -> WorkflowHandleAsync[Any]:
+    async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True, *,
+                                      shard_key: str | None = None) -> WorkflowHandleAsync[Any]:
         await self._find(workflow_id, existing_workflow)
         return WorkflowHandleAsync(self._rt, workflow_id)
 

@@ -74,12 +74,15 @@ class Communication:
         await events.set_event(cls._rt(), key, value, serialization_type)
 
     @classmethod
-    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
-        """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then)."""
+    def get_event(cls, workflow_id: str, key: str, timeout_seconds: float = 60, *,
+                  shard_key: str | None = None) -> Any:
+        """The latest value of an event, waiting up to ``timeout_seconds`` for it (None then). ``shard_key`` is
+        accepted and ignored (the database is not sharded)."""
         return run_sync_call(events.get_event, cls._rt(), workflow_id, key, timeout_seconds)
 
     @classmethod
-    async def get_event_async(cls, workflow_id: str, key: str, timeout_seconds: float = 60) -> Any:
+    async def get_event_async(cls, workflow_id: str, key: str, timeout_seconds: float = 60, *,
+                              shard_key: str | None = None) -> Any:
         return await events.get_event(cls._rt(), workflow_id, key, timeout_seconds)
 
     @classmethod

@@ -23,7 +23,8 @@ from tether.errors import InvalidArgumentError, QueueConfigurationError
 
 
 class SetWorkflowID:
-    """Give the next workflow started (or message sent from plain code) in this block the ID ``workflow_id``.
+    """Give the next workflow started (or message sent from plain code) in this block the ID ``wfid`` (the
+    parameter's name is DBOS's).
 
     Starting a workflow under an ID that already exists does not run it again: the caller gets the existing
     workflow's handle or result (``workflow_id_reuse_policy="return-existing"``, the default). With
@@ -36,14 +37,14 @@ class SetWorkflowID:
         QueueConfigurationError: an unknown reuse policy.
     """
 
-    def __init__(self, workflow_id: str, *,
+    def __init__(self, wfid: str, *,
                  workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
-        if isinstance(workflow_id, str) and not workflow_id.strip():  # DBOS's text: "... workflow ID ..."
+        if isinstance(wfid, str) and not wfid.strip():  # DBOS's text: "... workflow ID ..."
             raise InvalidArgumentError("workflow_id", "SetWorkflowID needs a workflow ID that is a non-empty "
                                                       "string (not only spaces)")
-        validation.workflow_id(workflow_id)
+        validation.workflow_id(wfid)
         check_reuse_policy(workflow_id_reuse_policy)
-        self.workflow_id = workflow_id
+        self.workflow_id = wfid
         self.workflow_id_reuse_policy = workflow_id_reuse_policy
         self._token: contextvars.Token[str | None] | None = None
         self._reject_token: contextvars.Token[str | None] | None = None

@@ -38,6 +38,7 @@ from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import as_operation, run_step_async, run_step_sync
+from tether.engine.validation import optional_text
 from tether.engine.validation import workflow_id as valid_workflow_id
 from tether.engine.workflows import Start, call_async, call_sync, launch_in_background, prepare_start
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
@@ -96,9 +97,12 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
     _runtime: Runtime | None = None
     logger: logging.Logger = logs.logger
 
-    def __new__(cls, *, config: DBOSConfig, clock: Clock | None = None) -> DBOS:
+    def __new__(cls, *, config: DBOSConfig, conductor_url: str | None = None, conductor_key: str | None = None,
+                clock: Clock | None = None) -> DBOS:
         """Create the application (one per process). Once launched, ``DBOS(config=...)`` on the same database
-        returns the running application, as in DBOS.
+        returns the running application, as in DBOS. ``conductor_url`` and ``conductor_key`` are accepted as
+        DBOS takes them and have no effect (DBOS Conductor is a DBOS service; launch logs a warning when one
+        is given), like the config keys of the same names.
 
         Raises:
             ConfigError: the config is invalid (or asks for OpenTelemetry that is not installed), or names
@@ -106,6 +110,9 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
                 (call ``DBOS.destroy()`` first).
         """
         settings = settings_from_config(config)
+        conductor = {name: value for name, value in (("conductor_url", conductor_url),
+                                                     ("conductor_key", conductor_key))
+                     if optional_text(value, name, empty=True) is not None}
         tracing.check(settings)
         running = cls._instance
         if cls._runtime is not None and running is not None:
@@ -118,12 +125,13 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         inst = super().__new__(cls)
         inst._settings = settings  # type: ignore[attr-defined]
         inst._clock = clock  # type: ignore[attr-defined]
-        inst._ignored = ignored_settings(config)  # type: ignore[attr-defined]
+        inst._ignored = ignored_settings({**config, **conductor})  # type: ignore[attr-defined,typeddict-item]
         cls._instance = inst
         cls._listen = None
         return inst
 
-    def __init__(self, *, config: DBOSConfig, clock: Clock | None = None) -> None:
+    def __init__(self, *, config: DBOSConfig, conductor_url: str | None = None, conductor_key: str | None = None,
+                 clock: Clock | None = None) -> None:
         pass
 
     # -- lifecycle -------------------------------------------------------------------------------------

@@ -243,7 +243,8 @@ class ScheduleAPI(ScheduleManagement):
     @classmethod
     async def create_schedule_async(cls, *, schedule_name: str, workflow_fn: ScheduledWorkflow, schedule: str,
                                     context: Any = None, automatic_backfill: bool = False,
-                                    cron_timezone: str | None = None, queue_name: str | None = None) -> None:
+                                    cron_timezone: str | None = None, queue_name: str | None = None,
+                                    shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`create_schedule`."""
         rt = _runtime_of(cls)
         name, class_name = _workflow_of(workflow_fn)
@@ -256,10 +257,11 @@ class ScheduleAPI(ScheduleManagement):
     @classmethod
     def create_schedule(cls, *, schedule_name: str, workflow_fn: ScheduledWorkflow, schedule: str,
                         context: Any = None, automatic_backfill: bool = False, cron_timezone: str | None = None,
-                        queue_name: str | None = None) -> None:
+                        queue_name: str | None = None, shard_key: str | None = None) -> None:
         """Run ``workflow_fn(scheduled_at, context)`` on the cron ``schedule`` (five fields, or six with
         seconds first), in ``cron_timezone`` (IANA name; default UTC), on ``queue_name`` (default: the
         internal queue). With ``automatic_backfill``, a launch starts the ticks missed while no process ran.
+        ``shard_key`` is accepted and ignored (the database is not sharded).
 
         Raises:
             InvalidScheduleError: a bad cron expression or time zone, an undeclared queue, a function that
@@ -326,7 +328,7 @@ class ClientSchedules(ScheduleManagement):
     async def create_schedule_async(self, *, schedule_name: str, workflow_name: str, schedule: str,
                                     context: Any = None, automatic_backfill: bool = False,
                                     cron_timezone: str | None = None, queue_name: str | None = None,
-                                    workflow_class_name: str | None = None) -> None:
+                                    workflow_class_name: str | None = None, shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`create_schedule`."""
         rt = _runtime_of(self)
         row = _definition(schedule_name=schedule_name, workflow_name=workflow_name,
@@ -337,7 +339,8 @@ class ClientSchedules(ScheduleManagement):
 
     def create_schedule(self, *, schedule_name: str, workflow_name: str, schedule: str, context: Any = None,
                         automatic_backfill: bool = False, cron_timezone: str | None = None,
-                        queue_name: str | None = None, workflow_class_name: str | None = None) -> None:
+                        queue_name: str | None = None, workflow_class_name: str | None = None,
+                        shard_key: str | None = None) -> None:
         """Create a schedule of the workflow registered as ``workflow_name`` (see ``DBOS.create_schedule``);
         application processes that register it fire it.
 

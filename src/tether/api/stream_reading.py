@@ -1,7 +1,8 @@
 """Reading streams, on ``DBOS`` and ``DBOSClient`` alike (one definition; see ``api/management.py::_either``).
 
 Readers wait for values by wake-up; ``polling_interval_sec`` is accepted for DBOS compatibility and only
-bounds the wait for a wake-up that went missing.
+bounds the wait for a wake-up that went missing. ``shard_key`` is accepted and ignored (the database is not
+sharded).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class StreamReading:
 
     @_either
     def read_stream(self, workflow_id: str, key: str, *, offset: int = 0, polling_interval_sec: float | None = None,
-                    timeout_seconds: float | None = None) -> Generator[Any, Any, None]:
+                    timeout_seconds: float | None = None, shard_key: str | None = None) -> Generator[Any, Any, None]:
         """Yield every value of a stream in order, from ``offset``, until it is closed or its workflow ends.
 
         Raises:
@@ -31,8 +32,8 @@ class StreamReading:
 
     @_either
     async def read_stream_async(self, workflow_id: str, key: str, *, offset: int = 0,
-                                polling_interval_sec: float | None = None, timeout_seconds: float | None = None
-                                ) -> AsyncGenerator[Any, None]:
+                                polling_interval_sec: float | None = None, timeout_seconds: float | None = None,
+                                shard_key: str | None = None) -> AsyncGenerator[Any, None]:
         """Async form of :meth:`read_stream`; waiting holds no thread."""
         async for value in streams.follow_async(_runtime_of(self), workflow_id, key, offset, timeout_seconds):
             yield value
