@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from tether.engine import tracing, validation
@@ -14,6 +15,7 @@ from tether.engine.context import (
     workflow_for_operation,
 )
 from tether.engine.handoff import CLAIMED, HANDED, Slot
+from tether.engine.inflight import CancelShield
 from tether.engine.runtime import Runtime
 from tether.errors import WorkflowCancelledError
 from tether.serialization import deserialize, serialize
@@ -151,6 +153,7 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         completed_at=started)
 
     slot: Slot | None = None
+    shield = CancelShield(rt)  # a cancel mid-take does not lose the message taken (engine/inflight.py)
 
     async def take() -> bytes | None:
         nonlocal sleep_row, slot
@@ -165,9 +168,10 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
             slot = None
         op = OperationRow(function_id=fid, function_name="DBOS.recv", started_at=started,
                           completed_at=rt.clock.now_ms())
-        got = await rt.io(rt.store.consume_message, wfid, key, op, also=sleep_row)
+        got = await shield.io(functools.partial(rt.store.consume_message, wfid, key, op, also=sleep_row))
         sleep_row = None  # the deadline is recorded now, with the message or before the wait
         if got is None:
+            shield.check()
             slot = rt.handoffs.open(wfid, key, fid, started)
         return got
 
@@ -178,9 +182,15 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
         # the recv without a notification reaching it (one from a process that lost the workflow meanwhile).
         got = await rt.wait_until([("msg", wfid, key), ("wf", wfid, "")], take, deadline,
                                   marks={("msg", wfid, key): fid})
+    except asyncio.CancelledError:
+        got = None if slot is None or rt.destroyed else await _handed_anyway(rt, slot)
+        if got is None:
+            raise
+        shield.cancelled = True
     finally:
         if slot is not None:
             rt.handoffs.abandon(slot)
+    shield.withdraw()
     tracing.event("DBOS.recv", fid, topic=topic)
     if got is None:
         prior = await rt.checkpoint(RecordOperation(wfid, OperationRow(
@@ -188,3 +198,19 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
             completed_at=rt.clock.now_ms())))
         return deserialize(prior.output) if prior is not None else None
     return deserialize(got)
+
+
+async def _handed_anyway(rt: Runtime, slot: Slot) -> bytes | None:
+    """A recv cancelled while parked: the message a sender's hand-off recorded into it anyway (waiting for a
+    hand-off still in flight to settle), or None. Only the sender can tell: its statement runs on after the
+    recv leaves, and records the message as the recv's output when nothing else was recorded for it.
+
+    Raises:
+        CancelledError: another cancel while waiting for the hand-off.
+    """
+    if rt.handoffs.close(slot) == CLAIMED:  # the sender settles the slot when its statement ends, then wakes us
+        async def settled() -> bool | None:
+            return True if slot.state != CLAIMED else None
+        wfid, key = slot.key
+        await rt.wait_until([("msg", wfid, key)], settled, None)
+    return slot.payload if slot.state == HANDED else None

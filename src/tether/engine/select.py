@@ -20,6 +20,7 @@ topics alone costs one statement per look, as ``recv`` does.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from typing import Any
 from tether.engine import tracing, validation
 from tether.engine.context import Preempted, require_workflow
 from tether.engine.events import event_key
+from tether.engine.inflight import CancelShield
 from tether.engine.messages import topic_key
 from tether.engine.outcomes import outcome_of
 from tether.engine.runtime import Runtime
@@ -147,6 +149,8 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
         return OperationRow(function_id=fid, function_name=SELECT_NAME, started_at=started,
                             completed_at=rt.clock.now_ms(), output=output)
 
+    shield = CancelShield(rt)  # a cancel mid-statement does not lose what it took (engine/inflight.py)
+
     async def look() -> Selected | OperationRow | None:
         """The winner now (taken and recorded), the outcome an earlier execution recorded, or None."""
         if wfid in rt.cancelled:
@@ -162,17 +166,19 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
         if ahead:
             topics, headers = (p.topics, p.headers) if ahead == len(p.topics) else \
                 (p.topics[:ahead], p.headers[:ahead])
-            taken = await rt.io(rt.store.take_selected_message, wfid, topics, headers, outcome(), also=sleep_row)
+            taken = await shield.io(functools.partial(rt.store.take_selected_message, wfid, topics, headers,
+                                                      outcome(), also=sleep_row))
             if isinstance(taken, tuple):
                 index = p.topic_index[taken[0]]
                 return Selected(index=index, source=p.sources[index], value=deserialize(taken[1]))
             if taken is not None:
                 return taken
+        shield.check()  # a cancel that arrived during the take stands: nothing was taken
         if won is None:
             return None
         header = _header(won.index, p.described[won.index], won.status, won.error)
-        prior = await rt.io(rt.store.record_selection, wfid, outcome(selection_output(header, won.value)),
-                            also=sleep_row)
+        prior = await shield.io(functools.partial(rt.store.record_selection, wfid,
+                                                  outcome(selection_output(header, won.value)), also=sleep_row))
         if prior is not None:
             return prior
         return Selected(index=won.index, source=p.sources[won.index], value=deserialize(won.value),
@@ -190,6 +196,7 @@ async def select(rt: Runtime, sources: Sequence[Source], timeout_seconds: float)
         result = _selected(p, wfid, fid, prior) if prior is not None else None
     else:
         result = got if isinstance(got, Selected) else _selected(p, wfid, fid, got)
+    shield.withdraw()
     tracing.event(SELECT_NAME, fid, sources=len(p.sources))
     return result
 
