@@ -203,15 +203,17 @@ def test_following_reads_only_when_its_own_key_changes(dbos: type[DBOS], monkeyp
     reader.start()
     while watcher.reads == 0 or rt.hub.count("event") == 0:  # the follower has read once and is parked
         time.sleep(0.001)
-    assert watcher.reads == 1
-    own_before = notified["own"]
+    reads_before, own_before = watcher.reads, notified["own"]
+    # the first read, and at most one per notification of its own (on SQLite the wake-up log may echo the
+    # workflow's own start late, after that first read)
+    assert reads_before <= 1 + own_before
     for i in range(200):
         DBOS.send(w, {"op": "event", "key": "noise", "value": i}, CMD)
     DBOS.send(w, {"op": "event", "key": "ack", "value": "noise done"}, CMD)
     assert DBOS.get_event(w, "ack", timeout_seconds=60) == "noise done"
     assert notified["noise"] >= 200
     # not one read for 200 writes to another key (a late echo of the workflow's own start may wake it once)
-    assert watcher.reads - 1 <= notified["own"] - own_before <= 1
+    assert watcher.reads - reads_before <= notified["own"] - own_before <= 1
     DBOS.send(w, {"op": "event", "key": "watched", "value": "v1"}, CMD)
     finish(w)
     reader.join(timeout=60)
