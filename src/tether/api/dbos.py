@@ -108,6 +108,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
             ConfigError: the config is invalid (or asks for OpenTelemetry that is not installed), or names
                 another database than the launched application's
                 (call ``DBOS.destroy()`` first).
+            ArgumentTypeError: ``conductor_url`` or ``conductor_key`` is neither None nor a string.
         """
         settings = settings_from_config(config)
         conductor = {name: value for name, value in (("conductor_url", conductor_url),
