@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import make_config
 from tether import DBOS, DBOSClient, Debouncer, Queue, SetWorkflowID, WorkflowStatus
-from tether.api.management import parse_time, parse_time_us, upper_bound_us, workflow_filter
+from tether.api.filters import parse_time, parse_time_us, upper_bound_us, workflow_filter
 from tether.engine.clock import Clock
 from tether.storage.base import WorkflowRow
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import PG_ADMIN_URL, _pg_url, make_config
 from tether import DBOS, WorkflowSerializationFormat
-from tether.api.management import workflow_filter
+from tether.api.filters import workflow_filter
 from tether.serialization import serialize
 from tether.storage.base import Store
 

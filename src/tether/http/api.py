@@ -7,7 +7,7 @@ The gateway is handed either the launched ``DBOS`` class (mounted inside an appl
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tether.types import (
     EventVersion,
@@ -18,6 +18,11 @@ from tether.types import (
     WorkflowSerializationFormat,
     WorkflowStatus,
 )
+
+if TYPE_CHECKING:  # annotations only
+    from typing_extensions import Unpack
+
+    from tether.api.filters import WorkflowFilters
 
 
 class Handle(Protocol):
@@ -54,7 +59,7 @@ class WorkflowAPI(Protocol):
 
     async def retrieve_workflow_async(self, workflow_id: str, existing_workflow: bool = True) -> Handle: ...
 
-    async def list_workflows_async(self, /, **filters: Any) -> list[WorkflowStatus]: ...
+    async def list_workflows_async(self, /, **filters: Unpack[WorkflowFilters]) -> list[WorkflowStatus]: ...
 
     async def list_workflow_steps_async(self, workflow_id: str, *, limit: int | None = None,
                                         offset: int | None = None) -> list[StepInfo]: ...
