@@ -49,20 +49,17 @@ class _Flight(Generic[T]):
             if self._abandoned:
                 raise asyncio.CancelledError
             self._started = True
+        done, got = False, None
         try:
             got = self._call()
-        except BaseException:
-            with self._lock:  # it failed: nothing is known to be recorded (a retry after an outage starts afresh)
-                self._started = False
+            done = True
+            return got
+        finally:
+            with self._lock:  # a failure records nothing known (a retry after an outage starts afresh)
+                self._got, self._done, self._started = got, done, done
                 wake = self._waiting
             if wake is not None:
                 self._loop.call_soon_threadsafe(_resolve, wake)
-            raise
-        with self._lock:
-            self._got, self._done, wake = got, True, self._waiting
-        if wake is not None:
-            self._loop.call_soon_threadsafe(_resolve, wake)
-        return got
 
     async def abandon(self) -> tuple[bool, T | None]:
         """(ran to its end, what it returned): waits for a statement still running; (False, None) when it
