@@ -54,7 +54,7 @@ class Runtime:
         self.handoffs = Handoffs()  # recvs parked here, to which a send hands its message directly
         self.event_board = EventBoard()  # get_event readers parked here, handed the values set here
         self.cancelled: set[str] = set()
-        self.active: dict[str, Any] = {}  # workflow id -> asyncio.Task or threading.Thread running it here
+        self.active: dict[str, Any] = {}  # IDs of the workflows running (or about to run) here -> True
         self._tasks: set[asyncio.Task[Any]] = set()
         # workflow id -> (status, name, output, error): made into a WorkflowRow only when read
         self._outcomes: collections.OrderedDict[str, tuple[str, str, bytes | None, bytes | None]] = \
