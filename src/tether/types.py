@@ -136,7 +136,8 @@ class WorkflowStatus:
 class WorkflowSchedule(TypedDict):
     """A durable schedule, as ``list_schedules`` and ``get_schedule`` return it. ``status`` is ``ACTIVE`` or
     ``PAUSED``; ``last_fired_at`` is the last tick's ISO 8601 time in the schedule's zone (None before the
-    first); ``cron_timezone`` None means UTC; ``queue_name`` None means Tether's internal queue."""
+    first); ``cron_timezone`` None means UTC; ``queue_name`` None means Tether's internal queue;
+    ``application_name`` is the owning application (None: unclaimed, fired by every application)."""
 
     schedule_id: str
     schedule_name: str
@@ -149,6 +150,8 @@ class WorkflowSchedule(TypedDict):
     automatic_backfill: bool
     cron_timezone: str | None
     queue_name: str | None
+    application_name: str | None
+    shard_key: str | None  # always None: the database is not sharded
 
 
 class StepInfo(TypedDict):

@@ -45,3 +45,15 @@ def _as_list(value: StrOrList) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def _application_of(target: Any) -> str | None:
+    """The application ``DBOS`` (its config's ``name``) or a ``DBOSClient`` (its ``application_name``, None
+    when it acts for no application) acts for: what it owns by default, and what it lists by default.
+
+    Raises:
+        NotLaunchedError: DBOS is not launched.
+    """
+    if "_application_name" in getattr(target, "__dict__", {}):  # a DBOSClient
+        return cast(str | None, target._application_name)
+    return _runtime_of(target).settings.name

@@ -40,15 +40,21 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
                  application_name: str | None = None, lazy: bool = False, retry_connection_errors: bool = True,
                  observability_query_timeout_sec: float | None = None,
                  sys_db_idle_transaction_timeout_sec: float | None = None, sharding: bool = False,
-                 name: str = "tether-client") -> None:
+                 name: str | None = None) -> None:
         """Connect to a system database (``system_database_url``, else ``DBOS_SYSTEM_DATABASE_URL``).
 
         The options are DBOS's. ``lazy`` connects on first use instead of now; ``serializer`` decodes and
         encodes values as the application's ``serializer`` config key does. The SQLAlchemy, schema, polling
         and sharding options are accepted and have no effect (see docs/compatibility.md); a custom engine or
-        sharding is refused, because it would silently be ignored.
+        sharding is refused, because it would silently be ignored. ``application_name`` is the application the
+        client acts for: the workflows it starts, and the schedules and queues it creates, belong to it, and
+        ``list_schedules`` and ``list_queues`` list that application's (and the unclaimed ones) by default; a
+        client of no application creates unclaimed schedules and queues and lists everything. ``name`` (Tether's
+        own) names the client's connections and the workflows it starts when it has no application.
 
         Raises:
+            ArgumentTypeError: ``application_name`` is neither None nor a string.
+            InvalidArgumentError: ``application_name`` is empty or not acceptable text.
             ConfigError: no URL, an unsupported URL, or an option Tether cannot honour.
             DBOSException: ``lazy`` together with ``use_listen_notify`` (the listener connects at once).
         """
@@ -63,7 +69,11 @@ class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReadin
         url = system_database_url or os.environ.get("DBOS_SYSTEM_DATABASE_URL")
         if not url:
             raise ConfigError("DBOSClient needs system_database_url (or DBOS_SYSTEM_DATABASE_URL)")
-        config: DBOSConfig = {"name": name, "system_database_url": url, "executor_id": "client",
+        # The application it acts for: the workflows, schedules and queues it creates belong to it, and it lists
+        # those (with unclaimed ones) by default. None: it acts for no application, and lists every one's.
+        self._application_name = validation.optional_text(application_name, "application_name")
+        config: DBOSConfig = {"name": name or self._application_name or "tether-client",
+                              "system_database_url": url, "executor_id": "client",
                               "db_pool_size": system_database_pool_size or 4, "serializer": serializer}
         self._settings = settings_from_config(config)
         if serializer is not None:

@@ -166,6 +166,7 @@ class ClientQueueAPI:
     """Mixin of ``DBOSClient``: the queue registry, from outside the application."""
 
     _rt: Runtime
+    _application_name: str | None
 
     def _stored(self, policy: QueuePolicy) -> Queue:
         return Queue._stored(policy, lambda: self._rt, client=True)
@@ -177,7 +178,8 @@ class ClientQueueAPI:
                        on_conflict: QueueConflictResolution = "always_update",
                        application_name: str | None = None, concurrency: int | None = None) -> Queue:
         """Register a queue in the database, as ``DBOS.register_queue`` does; the queue belongs to
-        ``application_name`` (None: to no application, so every application sharing the database serves it).
+        ``application_name`` (default: the client's own; neither: no application, so every application sharing
+        the database serves it).
 
         Raises:
             QueueConfigurationError: as ``DBOS.register_queue``.
@@ -201,7 +203,8 @@ class ClientQueueAPI:
             name, concurrency=concurrency, global_concurrency=global_concurrency,
             worker_concurrency=worker_concurrency, limiter=limiter, partition_concurrency=partition_concurrency,
             partition_worker_concurrency=partition_worker_concurrency, partition_limiter=partition_limiter,
-            polling_interval_sec=polling_interval_sec, application_name=application_name)
+            polling_interval_sec=polling_interval_sec,
+            application_name=application_name if application_name is not None else self._application_name)
         _, stored = await queue_settings.register(self._rt, policy, on_conflict)
         return self._stored(stored)
 
@@ -213,12 +216,13 @@ class ClientQueueAPI:
         return None if got is None else self._stored(got)
 
     def list_queues(self, *, application_name: str | list[str] | None = None) -> list[Queue]:
-        """Queues registered in the database (only those of ``application_name`` and of no application, if
-        given)."""
+        """Queues registered in the database: those of ``application_name`` (default: the client's own) and of
+        no application; every queue when neither is given."""
         return run_sync(self.list_queues_async(application_name=application_name))
 
     async def list_queues_async(self, *, application_name: str | list[str] | None = None) -> list[Queue]:
-        return [self._stored(p) for p in await queue_settings.list_stored(self._rt, application_name, None)]
+        return [self._stored(p) for p in await queue_settings.list_stored(self._rt, application_name,
+                                                                             self._application_name)]
 
     def delete_queue(self, name: str) -> None:
         run_sync(self.delete_queue_async(name))

@@ -20,9 +20,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypedDict, TypeVar
 
+from tether.api.binding import _application_of
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.management import _as_list, _either, _runtime_of
-from tether.engine import cron, queue_settings
+from tether.engine import cron, queue_settings, validation
 from tether.engine import schedules as ops
 from tether.engine.bridge import run_sync
 from tether.engine.context import current_workflow
@@ -57,7 +58,8 @@ class ScheduleInput(TypedDict, total=False):
 
 class ClientScheduleInput(TypedDict, total=False):
     """One schedule for ``DBOSClient.apply_schedules``: the workflow is named (``workflow_name``, and
-    ``workflow_class_name`` for a class method) instead of passed."""
+    ``workflow_class_name`` for a class method) instead of passed; ``application_name`` owns it (default:
+    the client's own application; None: no application)."""
 
     schedule_name: str
     workflow_name: str
@@ -67,21 +69,25 @@ class ClientScheduleInput(TypedDict, total=False):
     automatic_backfill: bool
     cron_timezone: str | None
     queue_name: str | None
+    application_name: str | None
 
 
 def _definition(*, schedule_name: Any, workflow_name: str, workflow_class_name: str | None, schedule: Any,
                 context: Any, automatic_backfill: bool, cron_timezone: str | None, queue_name: str | None,
-                check_queue: bool, now_ms: int) -> ScheduleRow:
-    """A checked schedule row; nothing is written before every check passed.
+                check_queue: bool, now_ms: int, owner: str | None) -> ScheduleRow:
+    """A checked schedule row, owned by application ``owner`` (None: unclaimed); nothing is written before
+    every check passed.
 
     Raises:
         InvalidScheduleError: a bad name, cron expression, time zone or (in an application) queue.
+        ArgumentTypeError, InvalidArgumentError: ``owner`` is not acceptable text.
         SerializationError: the context cannot be stored.
     """
     if not isinstance(schedule_name, str) or not schedule_name:
         raise InvalidScheduleError("A schedule needs a non-empty schedule_name")
     cron.check_cron(schedule)
     cron.zone(cron_timezone)
+    validation.optional_text(owner, "application_name")
     if check_queue and queue_name is not None and registered_queue(queue_name) is None \
             and not queue_settings.is_known(queue_name):
         raise InvalidScheduleError(
@@ -89,7 +95,7 @@ def _definition(*, schedule_name: Any, workflow_name: str, workflow_class_name: 
     return ScheduleRow(schedule_id=str(uuid.uuid4()), schedule_name=schedule_name, workflow_name=workflow_name,
                        workflow_class_name=workflow_class_name, schedule=schedule, context=serialize(context),
                        automatic_backfill=int(bool(automatic_backfill)), cron_timezone=cron_timezone,
-                       queue_name=queue_name, updated_at=now_ms)
+                       queue_name=queue_name, updated_at=now_ms, application_name=owner)
 
 
 def _workflow_of(func: Any) -> tuple[str, str | None]:
@@ -127,24 +133,33 @@ class ScheduleManagement:
 
     @_either
     async def list_schedules_async(self, *, status: StrOrList = None, workflow_name: StrOrList = None,
-                                   schedule_name_prefix: StrOrList = None) -> list[WorkflowSchedule]:
+                                   schedule_name_prefix: StrOrList = None, application_name: StrOrList = None
+                                   ) -> list[WorkflowSchedule]:
         """Coroutine form of :meth:`list_schedules`."""
         rt = _runtime_of(self)
+        owners = _as_list(application_name)
+        if owners is None:
+            own = _application_of(self)
+            owners = [own] if own is not None else None
         return await _as_step("DBOS.listSchedules", lambda: ops.list_schedules(
             rt, status=_as_list(status), workflow_name=_as_list(workflow_name),
-            name_prefix=_as_list(schedule_name_prefix)))
+            name_prefix=_as_list(schedule_name_prefix), owners=owners))
 
     @_either
     def list_schedules(self, *, status: StrOrList = None, workflow_name: StrOrList = None,
-                       schedule_name_prefix: StrOrList = None) -> list[WorkflowSchedule]:
-        """Every schedule, by name; filtered by status (``ACTIVE``/``PAUSED``), workflow name and name
-        prefix (each a value or a list of values).
+                       schedule_name_prefix: StrOrList = None, application_name: StrOrList = None
+                       ) -> list[WorkflowSchedule]:
+        """The schedules, by name; filtered by status (``ACTIVE``/``PAUSED``), workflow name and name
+        prefix (each a value or a list of values). Only those of ``application_name`` (one or a list) and
+        the unclaimed ones are listed; by default this application's (a ``DBOSClient``'s: its
+        ``application_name``'s, or every application's when it has none).
 
         Raises:
             NotLaunchedError: DBOS is not launched.
         """
         return run_sync(self.list_schedules_async(status=status, workflow_name=workflow_name,
-                                                  schedule_name_prefix=schedule_name_prefix))
+                                                  schedule_name_prefix=schedule_name_prefix,
+                                                  application_name=application_name))
 
     @_either
     async def get_schedule_async(self, name: str) -> WorkflowSchedule | None:
@@ -197,7 +212,7 @@ class ScheduleManagement:
         """Coroutine form of :meth:`trigger_schedule`."""
         _outside_workflow("trigger_schedule")
         rt = _runtime_of(self)
-        return WorkflowHandleAsync(rt, await ops.trigger(rt, schedule_name))
+        return WorkflowHandleAsync(rt, await ops.trigger(rt, schedule_name, _application_of(self)))
 
     @_either
     def trigger_schedule(self, schedule_name: str) -> WorkflowHandle[None]:
@@ -209,7 +224,7 @@ class ScheduleManagement:
         """
         _outside_workflow("trigger_schedule")
         rt = _runtime_of(self)
-        return WorkflowHandle(rt, run_sync(ops.trigger(rt, schedule_name)))
+        return WorkflowHandle(rt, run_sync(ops.trigger(rt, schedule_name, _application_of(self))))
 
     @_either
     async def backfill_schedule_async(self, schedule_name: str, start: datetime, end: datetime
@@ -217,7 +232,8 @@ class ScheduleManagement:
         """Coroutine form of :meth:`backfill_schedule`."""
         _outside_workflow("backfill_schedule")
         rt = _runtime_of(self)
-        return [WorkflowHandleAsync(rt, i) for i in await ops.backfill(rt, schedule_name, start, end)]
+        return [WorkflowHandleAsync(rt, i)
+                for i in await ops.backfill(rt, schedule_name, start, end, _application_of(self))]
 
     @_either
     def backfill_schedule(self, schedule_name: str, start: datetime, end: datetime) -> list[WorkflowHandle[None]]:
@@ -230,7 +246,8 @@ class ScheduleManagement:
         """
         _outside_workflow("backfill_schedule")
         rt = _runtime_of(self)
-        return [WorkflowHandle(rt, i) for i in run_sync(ops.backfill(rt, schedule_name, start, end))]
+        return [WorkflowHandle(rt, i)
+                for i in run_sync(ops.backfill(rt, schedule_name, start, end, _application_of(self)))]
 
 
 async def _create(rt: Runtime, row: ScheduleRow) -> None:
@@ -251,7 +268,7 @@ class ScheduleAPI(ScheduleManagement):
         row = _definition(schedule_name=schedule_name, workflow_name=name, workflow_class_name=class_name,
                           schedule=schedule, context=context, automatic_backfill=automatic_backfill,
                           cron_timezone=cron_timezone, queue_name=queue_name, check_queue=True,
-                          now_ms=rt.clock.now_ms())
+                          now_ms=rt.clock.now_ms(), owner=rt.settings.name)
         await _create(rt, row)
 
     @classmethod
@@ -289,7 +306,7 @@ class ScheduleAPI(ScheduleManagement):
                 schedule=entry["schedule"], context=entry.get("context"),
                 automatic_backfill=entry.get("automatic_backfill", False),
                 cron_timezone=entry.get("cron_timezone"), queue_name=entry.get("queue_name"), check_queue=True,
-                now_ms=rt.clock.now_ms()))
+                now_ms=rt.clock.now_ms(), owner=rt.settings.name))
         await ops.put(rt, rows, replace=True)
 
     @classmethod
@@ -328,30 +345,35 @@ class ClientSchedules(ScheduleManagement):
     async def create_schedule_async(self, *, schedule_name: str, workflow_name: str, schedule: str,
                                     context: Any = None, automatic_backfill: bool = False,
                                     cron_timezone: str | None = None, queue_name: str | None = None,
-                                    workflow_class_name: str | None = None, shard_key: str | None = None) -> None:
+                                    workflow_class_name: str | None = None, application_name: str | None = None,
+                                    shard_key: str | None = None) -> None:
         """Coroutine form of :meth:`create_schedule`."""
         rt = _runtime_of(self)
         row = _definition(schedule_name=schedule_name, workflow_name=workflow_name,
                           workflow_class_name=workflow_class_name, schedule=schedule, context=context,
                           automatic_backfill=automatic_backfill, cron_timezone=cron_timezone,
-                          queue_name=queue_name, check_queue=False, now_ms=rt.clock.now_ms())
+                          queue_name=queue_name, check_queue=False, now_ms=rt.clock.now_ms(),
+                          owner=application_name if application_name is not None else _application_of(self))
         await ops.put(rt, [row], replace=False)
 
     def create_schedule(self, *, schedule_name: str, workflow_name: str, schedule: str, context: Any = None,
                         automatic_backfill: bool = False, cron_timezone: str | None = None,
                         queue_name: str | None = None, workflow_class_name: str | None = None,
-                        shard_key: str | None = None) -> None:
-        """Create a schedule of the workflow registered as ``workflow_name`` (see ``DBOS.create_schedule``);
-        application processes that register it fire it.
+                        application_name: str | None = None, shard_key: str | None = None) -> None:
+        """Create a schedule of the workflow registered as ``workflow_name`` (see ``DBOS.create_schedule``),
+        owned by ``application_name`` (default: the client's own); the processes of that application that
+        register the workflow fire it. A schedule of no application (neither given) is fired by every
+        application that registers the workflow.
 
         Raises:
             InvalidScheduleError: a bad cron expression or time zone.
+            ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text.
             ScheduleExistsError: a schedule of this name exists.
         """
         run_sync(self.create_schedule_async(
             schedule_name=schedule_name, workflow_name=workflow_name, schedule=schedule, context=context,
             automatic_backfill=automatic_backfill, cron_timezone=cron_timezone, queue_name=queue_name,
-            workflow_class_name=workflow_class_name))
+            workflow_class_name=workflow_class_name, application_name=application_name))
 
     async def apply_schedules_async(self, schedules: list[ClientScheduleInput]) -> None:
         """Coroutine form of :meth:`apply_schedules`."""
@@ -366,7 +388,7 @@ class ClientSchedules(ScheduleManagement):
                 workflow_class_name=entry.get("workflow_class_name"), schedule=entry["schedule"],
                 context=entry.get("context"), automatic_backfill=entry.get("automatic_backfill", False),
                 cron_timezone=entry.get("cron_timezone"), queue_name=entry.get("queue_name"), check_queue=False,
-                now_ms=rt.clock.now_ms()))
+                now_ms=rt.clock.now_ms(), owner=entry.get("application_name", _application_of(self))))
         await ops.put(rt, rows, replace=True)
 
     def apply_schedules(self, schedules: list[ClientScheduleInput]) -> None:

@@ -16,7 +16,10 @@ one. Ticks that pass while a process runs late (a busy loop) are still fired; ti
 process ran are skipped unless ``automatic_backfill`` is set.
 
 A process fires only the schedules whose workflow it has registered: another process that has it will fire
-them (the tick IDs make that safe), and a process without the function never takes ticks it cannot run.
+them (the tick IDs make that safe), and a process without the function never takes ticks it cannot run. When
+several applications share one system database, a process fires only its own application's schedules and the
+unclaimed ones (``application_name`` None), as DBOS 3.4 does; a tick's workflow belongs to the schedule's owner
+(to the firing application for an unclaimed schedule).
 """
 
 from __future__ import annotations
@@ -64,17 +67,18 @@ class Plan:
     last_fired_ms: int | None = None
     classic: bool = False  # @DBOS.scheduled: arguments (scheduled time, actual time), no context
     class_name: str | None = None  # a class method's class, as registered with @DBOS.dbos_class()
+    owner: str | None = None  # the owning application (None: unclaimed)
 
     @property
     def signature(self) -> tuple[Any, ...]:
         return (self.workflow_name, self.expression, str(self.tz), self.context, self.queue_name, self.classic,
-                self.class_name)
+                self.class_name, self.owner)
 
     @staticmethod
     def of(row: ScheduleRow) -> Plan:
         return Plan(row.schedule_name, row.workflow_name, row.schedule, cron.zone(row.cron_timezone), row.context,
                     row.queue_name, bool(row.automatic_backfill), row.last_fired_ms,
-                    class_name=row.workflow_class_name)
+                    class_name=row.workflow_class_name, owner=row.application_name)
 
 
 # -- the schedules of @DBOS.scheduled: defined in code, so every process has them ---------------------------
@@ -111,7 +115,8 @@ def to_schedule(row: ScheduleRow) -> WorkflowSchedule:
         schedule_id=row.schedule_id, schedule_name=row.schedule_name, workflow_name=row.workflow_name,
         workflow_class_name=row.workflow_class_name, schedule=row.schedule, status=row.status, context=context,
         last_fired_at=row.last_fired_at, automatic_backfill=bool(row.automatic_backfill),
-        cron_timezone=row.cron_timezone, queue_name=row.queue_name)
+        cron_timezone=row.cron_timezone, queue_name=row.queue_name, application_name=row.application_name,
+        shard_key=None)
 
 
 # -- operations (each one coroutine; the API's sync forms run them through the bridge) --------------------
@@ -126,10 +131,11 @@ async def put(rt: Runtime, rows: Sequence[ScheduleRow], *, replace: bool) -> Non
 
 
 async def list_schedules(rt: Runtime, *, status: Sequence[str] | None = None,
-                         workflow_name: Sequence[str] | None = None,
-                         name_prefix: Sequence[str] | None = None) -> list[WorkflowSchedule]:
+                         workflow_name: Sequence[str] | None = None, name_prefix: Sequence[str] | None = None,
+                         owners: Sequence[str] | None = None) -> list[WorkflowSchedule]:
+    """Schedules by name; ``owners``: only those of these applications, and the unclaimed ones."""
     rows = await rt.io(rt.store.list_schedules, status=status, workflow_name=workflow_name,
-                       name_prefix=name_prefix)
+                       name_prefix=name_prefix, owners=owners)
     return [to_schedule(r) for r in rows]
 
 
@@ -164,8 +170,9 @@ async def _existing(rt: Runtime, name: str) -> Plan:
     return Plan.of(row)
 
 
-async def trigger(rt: Runtime, name: str) -> str:
-    """Start one run of a schedule now, whatever its cron expression says. Returns the workflow ID.
+async def trigger(rt: Runtime, name: str, app: str | None) -> str:
+    """Start one run of a schedule now, whatever its cron expression says, for application ``app`` if the
+    schedule is unclaimed. Returns the workflow ID.
 
     Raises:
         ScheduleNotFoundError: no schedule has this name.
@@ -173,13 +180,14 @@ async def trigger(rt: Runtime, name: str) -> str:
     plan = await _existing(rt, name)
     now = datetime.fromtimestamp(rt.clock.now(), tz=timezone.utc)
     wfid = cron.trigger_workflow_id(name, now)
-    await fire(rt, plan, now, wfid)
+    await fire(rt, plan, now, wfid, app)
     return wfid
 
 
-async def backfill(rt: Runtime, name: str, start: datetime, end: datetime) -> list[str]:
+async def backfill(rt: Runtime, name: str, start: datetime, end: datetime, app: str | None) -> list[str]:
     """Start the runs of every tick strictly between ``start`` and ``end`` (naive times are UTC), under the
     same IDs the timer uses: ticks that already ran are not run again. Returns their workflow IDs in order.
+    ``app``: the application the runs of an unclaimed schedule belong to.
 
     Raises:
         ScheduleNotFoundError: no schedule has this name.
@@ -188,14 +196,15 @@ async def backfill(rt: Runtime, name: str, start: datetime, end: datetime) -> li
     ids = []
     for at in cron.ticks_between(plan.expression, plan.tz, start, end):
         wfid = cron.tick_workflow_id(name, at)
-        await fire(rt, plan, at, wfid)
+        await fire(rt, plan, at, wfid, app)
         ids.append(wfid)
     return ids
 
 
-async def fire(rt: Runtime, plan: Plan, at: datetime, workflow_id: str) -> bool:
-    """Insert the run of one tick, ENQUEUED on the schedule's queue (the internal queue by default). Returns
-    False when a workflow with this ID already exists (another process fired the tick first)."""
+async def fire(rt: Runtime, plan: Plan, at: datetime, workflow_id: str, app: str | None) -> bool:
+    """Insert the run of one tick, ENQUEUED on the schedule's queue (the internal queue by default), owned by
+    the schedule's application (``app``, the firing one, for an unclaimed schedule). Returns False when a
+    workflow with this ID already exists (another process fired the tick first)."""
     reg = lookup_workflow(plan.workflow_name)
     fmt = reg.serialization if reg is not None else WorkflowSerializationFormat.DEFAULT
     if plan.classic:
@@ -211,7 +220,8 @@ async def fire(rt: Runtime, plan: Plan, at: datetime, workflow_id: str) -> bool:
                       inputs=encode_inputs(args, {}, fmt), application_version=rt.application_version or None,
                       created_at=now, created_at_us=now_us, updated_at=now,
                       queue_name=plan.queue_name or INTERNAL_QUEUE,
-                      serialization=fmt.value, schedule_name=plan.name, class_name=plan.class_name)
+                      serialization=fmt.value, schedule_name=plan.name, class_name=plan.class_name,
+                      application_name=plan.owner if plan.owner is not None else app)
     created, _ = await rt.io(rt.store.insert_workflow, row)
     if created:
         rt.notify("wf", workflow_id, status)
@@ -230,7 +240,7 @@ async def _arm(rt: Runtime, armed: dict[str, _Armed]) -> dict[str, _Armed]:
     (backfilling those that ask for it), drop paused and deleted ones."""
     now = datetime.fromtimestamp(rt.clock.now(), tz=timezone.utc)
     plans = [p for p in _classic.values() if lookup_workflow(p.workflow_name) is not None]
-    for row in await rt.io(rt.store.list_schedules, status=[ScheduleStatus.ACTIVE]):
+    for row in await rt.io(rt.store.list_schedules, status=[ScheduleStatus.ACTIVE], owners=[rt.settings.name]):
         if lookup_workflow(row.workflow_name) is None:
             continue
         try:
@@ -258,7 +268,7 @@ async def _arm(rt: Runtime, armed: dict[str, _Armed]) -> dict[str, _Armed]:
 
 async def _fire_tick(rt: Runtime, plan: Plan, at: datetime) -> None:
     wfid = cron.tick_workflow_id(plan.name, at)
-    await fire(rt, plan, at, wfid)
+    await fire(rt, plan, at, wfid, rt.settings.name)
     if not plan.classic:
         await rt.io(rt.store.record_tick, plan.name, at.isoformat(), int(at.timestamp() * 1000))
 

@@ -128,12 +128,18 @@ class InvalidScheduleError(TetherError, ValueError):
 
 
 class ScheduleExistsError(TetherError, ValueError):
-    """``create_schedule`` with a name another schedule already has (``apply_schedules`` replaces it)."""
+    """``create_schedule`` with a name another schedule already has (``apply_schedules`` replaces it), or
+    ``apply_schedules`` redefining a schedule that another application owns (``owner``)."""
 
-    def __init__(self, name: str) -> None:
-        super().__init__(f"Schedule '{name}' already exists")
+    def __init__(self, name: str, owner: str | None = None) -> None:
+        if owner is None:
+            super().__init__(f"Schedule '{name}' already exists")
+        else:
+            super().__init__(f"Schedule '{name}' belongs to application '{owner}'; give this application's "
+                             f"schedule a different name")
         self.schedule_name = name
-        self._ctor_args = (name,)
+        self.owner = owner
+        self._ctor_args = (name, owner)
 
 
 class ScheduleNotFoundError(TetherError, LookupError):

@@ -274,16 +274,17 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def put_schedules(self, rows: Sequence[ScheduleRow], *, replace: bool) -> None:
         """Create schedules in one transaction. With ``replace`` an existing schedule of the same name takes
-        the new definition (keeping its ID, status and last tick); without, it is an error.
+        the new definition (keeping its ID, status, last tick and owner); without, it is an error.
 
         Raises:
-            ScheduleExistsError: a schedule of that name exists (and ``replace`` is False).
+            ScheduleExistsError: a schedule of that name exists (and ``replace`` is False), or belongs to
+                another application than the new definition names.
         """
 
     @abc.abstractmethod
     def list_schedules(self, *, status: Sequence[str] | None = None, workflow_name: Sequence[str] | None = None,
-                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None
-                       ) -> list[ScheduleRow]: ...
+                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None,
+                       owners: Sequence[str] | None = None) -> list[ScheduleRow]: ...
 
     @abc.abstractmethod
     def set_schedule_status(self, name: str, status: str, now_ms: int) -> bool:

@@ -265,6 +265,7 @@ class ScheduleRow:
     cron_timezone: str | None = None
     queue_name: str | None = None
     updated_at: int = 0
+    application_name: str | None = None  # the owning application; None: unclaimed, fired by every application
 
 
 SCHEDULE_COLUMNS: tuple[str, ...] = tuple(ScheduleRow.__dataclass_fields__)

@@ -31,16 +31,23 @@ class ScheduleStore(abc.ABC):
         with self._tx() as s:
             for row in rows:
                 params = {c: getattr(row, c) for c in SCHEDULE_COLUMNS}
-                if s.run(statement, params).rowcount != 1 and not replace:
-                    raise ScheduleExistsError(row.schedule_name)
+                if s.run(statement, params).rowcount != 1:  # taken; replaced unless another application owns it
+                    owner = s.run("schedule_owner", {"schedule_name": row.schedule_name}).fetchone()
+                    raise ScheduleExistsError(row.schedule_name, owner[0] if replace and owner else None)
             s.run("notify_schedules")
 
     def list_schedules(self, *, status: Sequence[str] | None = None, workflow_name: Sequence[str] | None = None,
-                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None
-                       ) -> list[ScheduleRow]:
+                       name_prefix: Sequence[str] | None = None, names: Sequence[str] | None = None,
+                       owners: Sequence[str] | None = None) -> list[ScheduleRow]:
+        """Schedules by name, filtered by each given criterion; ``owners``: those of these applications and
+        the unclaimed ones."""
         ph = self.placeholder
         where: list[str] = []
         params: list[Any] = []
+        if owners is not None:
+            where.append(f"(application_name IS NULL OR application_name IN ({', '.join([ph] * len(owners))}))"
+                         if owners else "application_name IS NULL")
+            params.extend(owners)
         for column, wanted in (("status", status), ("workflow_name", workflow_name), ("schedule_name", names)):
             if wanted is not None:
                 where.append(f"{column} IN ({', '.join([ph] * len(wanted))})" if wanted else "1 = 0")

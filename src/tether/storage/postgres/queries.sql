@@ -480,23 +480,31 @@ SELECT seq FROM appended UNION ALL SELECT seq FROM prior
 -- name: insert_schedule
 INSERT INTO workflow_schedules (
     schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, status, context, last_fired_at,
-    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at)
+    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at, application_name)
 VALUES (
     :schedule_id, :schedule_name, :workflow_name, :workflow_class_name, :schedule, :status, :context, :last_fired_at,
-    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at)
+    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at, :application_name)
 ON CONFLICT (schedule_name) DO NOTHING
 
 -- name: replace_schedule
 INSERT INTO workflow_schedules (
     schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, status, context, last_fired_at,
-    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at)
+    last_fired_ms, automatic_backfill, cron_timezone, queue_name, updated_at, application_name)
 VALUES (
     :schedule_id, :schedule_name, :workflow_name, :workflow_class_name, :schedule, :status, :context, :last_fired_at,
-    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at)
+    :last_fired_ms, :automatic_backfill, :cron_timezone, :queue_name, :updated_at, :application_name)
 ON CONFLICT (schedule_name) DO UPDATE SET
     workflow_name = excluded.workflow_name, workflow_class_name = excluded.workflow_class_name,
     schedule = excluded.schedule, context = excluded.context, automatic_backfill = excluded.automatic_backfill,
-    cron_timezone = excluded.cron_timezone, queue_name = excluded.queue_name, updated_at = excluded.updated_at
+    cron_timezone = excluded.cron_timezone, queue_name = excluded.queue_name, updated_at = excluded.updated_at,
+    application_name = COALESCE(workflow_schedules.application_name, excluded.application_name)
+-- A writer that names no application keeps the owner; one that names another application than the owner is
+-- refused (no row changes), as DBOS 3.4 refuses it.
+WHERE workflow_schedules.application_name IS NULL OR excluded.application_name IS NULL
+   OR workflow_schedules.application_name = excluded.application_name
+
+-- name: schedule_owner
+SELECT application_name FROM workflow_schedules WHERE schedule_name = :schedule_name
 
 -- name: set_schedule_status
 UPDATE workflow_schedules SET status = :status, updated_at = :now WHERE schedule_name = :schedule_name
