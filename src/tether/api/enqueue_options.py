@@ -185,7 +185,8 @@ class _EnqueueRequired(TypedDict):
 
 class EnqueueOptions(_EnqueueRequired, total=False):
     """How to enqueue a workflow by its registered name (``DBOSClient.enqueue``,
-    ``DBOS.enqueue_workflow_with_options``): the queue and the name are required, the rest optional."""
+    ``DBOS.enqueue_workflow_with_options``): the queue and the name are required, the rest optional.
+    ``application_name``: the application the workflow belongs to (default: the enqueuer's)."""
 
     workflow_id: str
     workflow_id_reuse_policy: WorkflowIDReusePolicy
@@ -231,6 +232,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         QueueDeduplicatedError: the deduplication ID is held (policy ``reject``).
         ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function.
         DBOSWorkflowIDInUseError: ``workflow_id`` exists and ``workflow_id_reuse_policy`` is ``reject``.
+        ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text.
         SerializationError: the arguments cannot be stored.
     """
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
@@ -257,6 +259,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         reuse_policy=options.get("workflow_id_reuse_policy"),
         attributes=encode_attributes(options.get("attributes")),
         timeout_ms=_timeout_ms(options.get("workflow_timeout")),
+        application_name=validation.optional_text(options.get("application_name"), "application_name"),
     )
     start = await prepare_start(rt, reg, args, kwargs, opts)
     return start.workflow_id

@@ -68,6 +68,7 @@ class StartOptions:
     # "reject": a start whose ID already exists raises DBOSWorkflowIDInUseError instead of returning it.
     reuse_policy: str | None = None
     attributes: str | None = None  # JSON text; None: those of the enclosing SetWorkflowAttributes block
+    application_name: str | None = None  # the application it belongs to; None: the starting process's
 
 
 @dataclass
@@ -220,7 +221,7 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
         is_debounced=int(opts.debounced), debounce_deadline_epoch_ms=opts.debounce_deadline_ms,
         queue_partition_key=opts.queue_partition_key,
         attributes=opts.attributes if opts.attributes is not None else start_attributes(),
-        application_name=rt.settings.name, trace_context=tracing.capture(),
+        application_name=opts.application_name or rt.settings.name, trace_context=tracing.capture(),
     )
     return _Planned(reg, args, kwargs, opts, row, opts.reuse_policy == "reject" or rejects_reuse(wfid), parent,
                     function_id, result_fid)

@@ -1,7 +1,8 @@
-"""Schedules owned by an application (DBOS 3.4's ``application_name``), on both backends: when several
+"""What belongs to an application (DBOS 3.4's ``application_name``), on both backends: when several
 applications share one system database, each fires only its own schedules and the unclaimed ones, lists those
-by default, and cannot redefine another application's schedule. The application here is ``tether-test`` (the
-tests' config name); ``billing`` is another application sharing the database, whose process is not running.
+by default, and cannot redefine another application's schedule; a client acting for an application creates
+schedules, queues and workflows that belong to it. The application here is ``tether-test`` (the tests' config
+name); ``billing`` is another application sharing the database, whose process is not running.
 """
 
 from __future__ import annotations
@@ -162,3 +163,27 @@ def test_an_application_name_that_is_not_text_is_refused_before_anything_is_writ
     assert client.get_schedule(name) is None
     with pytest.raises(ArgumentTypeError, match="application_name"):
         DBOSClient(db_url, application_name=["billing"])  # type: ignore[arg-type]
+
+
+def test_a_workflow_belongs_to_the_application_its_enqueuer_names(dbos: type[DBOS], client: DBOSClient,
+                                                                  db_url: str) -> None:
+    DBOS.register_queue("owners-q")
+    ten_years = 10 * 365 * 86400.0  # enqueued, never run here: only the record is looked at
+    named = client.enqueue({"queue_name": "owners-q", "workflow_name": "owners.tick", "application_name": OTHER,
+                            "delay_seconds": ten_years}, None, None)
+    assert named.get_status().application_name == OTHER
+    billing = DBOSClient(db_url, application_name=OTHER)
+    try:
+        own = billing.enqueue({"queue_name": "owners-q", "workflow_name": "owners.tick",
+                               "delay_seconds": ten_years}, None, None)
+        assert own.get_status().application_name == OTHER  # a client of an application: that application's
+    finally:
+        billing.destroy()
+    mine = DBOS.enqueue_workflow_with_options({"queue_name": "owners-q", "workflow_name": "owners.tick",
+                                               "delay_seconds": ten_years}, None, None)
+    assert mine.get_status().application_name == ME
+    refused = f"refused-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ArgumentTypeError, match="application_name"):
+        client.enqueue({"queue_name": "owners-q", "workflow_name": "owners.tick", "workflow_id": refused,
+                        "application_name": 3}, None, None)  # type: ignore[typeddict-item]
+    assert client.get_workflow_status(refused) is None  # nothing was written
