@@ -90,10 +90,12 @@ def make_config(db_url: str, **extra: Any) -> Any:
 
 @pytest.fixture
 def dbos(db_url: str) -> Iterator[type[DBOS]]:
-    """A launched DBOS on each backend, destroyed after the test."""
+    """A launched DBOS on each backend, destroyed after the test. Its version is the application's latest
+    (tests that launch other versions share the PostgreSQL database, and its registry of versions)."""
     DBOS(config=make_config(db_url))
     try:  # a launch that fails is destroyed too: nothing of it is left for the next test to trip on
         DBOS.launch()
+        DBOS.set_latest_application_version(DBOS.application_version)
         yield DBOS
     finally:
         DBOS.destroy()

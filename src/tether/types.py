@@ -154,6 +154,18 @@ class WorkflowSchedule(TypedDict):
     shard_key: str | None  # always None: the database is not sharded
 
 
+class VersionInfo(TypedDict):
+    """A registered application version, as ``list_application_versions`` returns it: times in epoch
+    milliseconds; the latest version is the one with the newest ``version_timestamp``; ``application_name``
+    is the owning application (None: unclaimed, every application's)."""
+
+    version_id: str
+    version_name: str
+    version_timestamp: int
+    created_at: int
+    application_name: str | None
+
+
 class StepInfo(TypedDict):
     """One recorded operation of a workflow, as returned by ``list_workflow_steps``."""
 

@@ -81,14 +81,15 @@ def test_registration_conflicts_and_validation(dbos: type[DBOS], client: DBOSCli
 
 def test_an_older_version_does_not_undo_a_newer_ones_settings(db_url: str) -> None:
     name = f"ver-{_uid()}"
-    for version, concurrency in (("v1", 1), ("v2", 2), ("v1", 3)):
+    older, newer = f"v1-{name}", f"v2-{name}"  # versions no other test registered: each launch's is new
+    for version, concurrency in ((older, 1), (newer, 2), (older, 3)):
         DBOS(config=make_config(db_url, application_version=version))
         DBOS.launch()
         try:
             DBOS.register_queue(name, global_concurrency=concurrency)
             stored = DBOS.retrieve_queue(name)
             assert stored is not None
-            assert stored.global_concurrency == (2 if version == "v1" and concurrency == 3 else concurrency)
+            assert stored.global_concurrency == (2 if version == older and concurrency == 3 else concurrency)
         finally:
             DBOS.destroy()
     with DBOSClient(db_url) as c:

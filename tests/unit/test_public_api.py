@@ -16,7 +16,7 @@ PUBLIC = {
     "on_message", "on_event", "on_completion", "OnMessage", "OnEvent", "OnCompletion", "Selected",
     # value types
     "WorkflowStatus", "WorkflowStatusString", "StepInfo", "StepOptions", "StepStatus", "StreamRead",
-    "PendingMessage",
+    "PendingMessage", "VersionInfo",
     "WorkflowSerializationFormat",
     "EventVersion",
     # errors (Tether names)

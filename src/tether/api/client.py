@@ -14,6 +14,7 @@ from tether.api.queue_api import ClientQueueAPI
 from tether.api.schedules import ClientSchedules
 from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
+from tether.api.versions import VersionManagement
 from tether.config import DBOSConfig, settings_from_config
 from tether.engine import events, messages, validation, waiting
 from tether.engine.bridge import run_sync
@@ -25,7 +26,7 @@ from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 
 class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading, MailboxReading,
-                 EventWatching):
+                 EventWatching, VersionManagement):
     """A connection to a Tether system database.
 
     Raises:

@@ -25,6 +25,7 @@ from tether.api.status import to_status
 from tether.api.stream_reading import StreamReading
 from tether.api.tracing_api import TracingAPI
 from tether.api.validation import ValidateArgs
+from tether.api.versions import VersionManagement
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
 from tether.engine import logs, tracing
 from tether.engine.bridge import run_sync, run_sync_call
@@ -40,6 +41,7 @@ from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.steps import as_operation, run_step_async, run_step_sync
 from tether.engine.validation import optional_text
 from tether.engine.validation import workflow_id as valid_workflow_id
+from tether.engine.versions import register_at_launch
 from tether.engine.workflows import Start, call_async, call_sync, launch_in_background, prepare_start
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
@@ -87,7 +89,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
 
 
 class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
-           EventWatching, ContextInfo, TracingAPI):
+           EventWatching, ContextInfo, TracingAPI, VersionManagement):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -165,6 +167,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         tracing.configure(settings, rt.application_version)  # before recovery runs anything
         try:
             start_membership(rt, settings.name)  # registers this process, takes back its executor's dead work
+            register_at_launch(rt)
             recover_pending_workflows(rt)
             set_listen(rt, cls._listen)
             start_queue_runner(rt)

@@ -32,6 +32,7 @@ from tether.storage.records import (
     ScheduleRow,
     StepWrite,
     StreamChunk,
+    VersionRow,
     WorkflowFilter,
     WorkflowRow,
     step_write_params,
@@ -58,6 +59,7 @@ __all__ = [
     "StepWrite",
     "Store",
     "StreamChunk",
+    "VersionRow",
     "WakeupCallback",
     "WorkflowFilter",
     "WorkflowRow",
@@ -219,15 +221,25 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def register_queue(self, policy: QueuePolicy, now_ms: int, on_conflict: str) -> tuple[bool, QueuePolicy]:
         """Store a queue's settings. ``on_conflict``: ``always_update``, ``never_update`` or
-        ``update_if_latest_version`` (replace only if ``policy.application_version`` is the newest version of
-        its application to have registered a queue). Returns (created, the settings now stored).
+        ``update_if_latest_version`` (replace only if ``policy.application_version`` is its application's
+        latest registered version). Returns (created, the settings now stored).
 
         Raises:
-            QueueConflictError: the name is registered by another application.
+            QueueConfigurationError: the name is registered by another application.
         """
 
     @abc.abstractmethod
     def get_queue(self, name: str) -> QueuePolicy | None: ...
+
+    # application versions (storage/versionstore.py)
+    @abc.abstractmethod
+    def register_version(self, version_name: str, application_name: str | None, now_ms: int) -> str | None: ...
+
+    @abc.abstractmethod
+    def list_versions(self, application_name: str | None) -> list[VersionRow]: ...
+
+    @abc.abstractmethod
+    def promote_version(self, version_name: str, application_name: str | None, now_ms: int) -> None: ...
 
     @abc.abstractmethod
     def list_queues(self) -> list[QueuePolicy]: ...

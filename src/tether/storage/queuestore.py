@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.errors import QueueConfigurationError
 from tether.storage.base import PartitionLoad, QueuePolicy, WorkflowFilter, WorkflowRow
+from tether.storage.versionstore import insert_version, latest_version
 
 if TYPE_CHECKING:
     from tether.storage.session import Session
@@ -134,8 +135,7 @@ class QueueStore(abc.ABC):
         params = _params(policy, now_ms)
         with self._tx() as s:
             if policy.application_name is not None and policy.application_version:
-                s.run("queue_version_seen", {"application_name": policy.application_name,
-                                             "version": policy.application_version, "now": now_ms})
+                insert_version(s, policy.application_version, policy.application_name, now_ms)
             existing = s.run("queue_get", {"name": policy.name}).fetchone()
             if existing is None:
                 s.run("queue_insert", params)
@@ -147,9 +147,8 @@ class QueueStore(abc.ABC):
                     f"Queue {policy.name!r} is already registered by application {stored.application_name!r}")
             update = on_conflict == "always_update"
             if on_conflict == "update_if_latest_version":
-                latest = s.run("queue_latest_version",
-                               {"application_name": policy.application_name}).fetchone()
-                update = latest is None or latest[0] == policy.application_version
+                latest = latest_version(s, policy.application_name)
+                update = latest is None or latest.version_name == policy.application_version
             if not update:
                 return False, stored
             s.run("queue_replace", params)

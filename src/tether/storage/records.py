@@ -271,6 +271,17 @@ class ScheduleRow:
 SCHEDULE_COLUMNS: tuple[str, ...] = tuple(ScheduleRow.__dataclass_fields__)
 
 
+@dataclass(frozen=True)
+class VersionRow:
+    """One registered application version (times in epoch ms; ``application_name`` None: unclaimed)."""
+
+    version_id: str
+    version_name: str
+    version_timestamp: int
+    created_at: int
+    application_name: str | None
+
+
 @dataclass
 class DebounceResult:
     """What a debounce found under its key: the DELAYED workflow it pushed back (``bounced``), or else the

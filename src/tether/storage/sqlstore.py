@@ -42,12 +42,13 @@ from tether.storage.session import (
     op_row,
 )
 from tether.storage.streamstore import StreamStore
+from tether.storage.versionstore import VersionStore
 
 _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "output", "error"))
 
 
 class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, RecheckStore,
-               CheckpointStore, Store):
+               CheckpointStore, VersionStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 

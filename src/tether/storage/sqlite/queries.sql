@@ -378,13 +378,35 @@ WHERE name = :name
 -- name: queue_delete
 DELETE FROM queues WHERE name = :name
 
--- name: queue_version_seen
-INSERT INTO queue_app_versions (application_name, version, first_seen_ms) VALUES (:application_name, :version, :now)
-ON CONFLICT (application_name, version) DO NOTHING
 
--- name: queue_latest_version
-SELECT version FROM queue_app_versions WHERE application_name = :application_name
-ORDER BY first_seen_ms DESC, version DESC LIMIT 1
+-- Application versions (storage/versionstore.py). An application sees its own versions and the unclaimed
+-- ones; a NULL :application_name sees every version.
+-- name: version_insert
+INSERT INTO application_versions (version_id, version_name, version_timestamp, created_at, application_name)
+VALUES (:version_id, :version_name, :now, :now, :application_name)
+ON CONFLICT (version_name) DO NOTHING
+
+-- name: version_claim
+UPDATE application_versions SET application_name = :application_name
+WHERE version_name = :version_name AND application_name IS NULL
+
+-- name: version_get
+SELECT version_id, version_name, version_timestamp, created_at, application_name
+FROM application_versions WHERE version_name = :version_name
+
+-- name: version_list
+SELECT version_id, version_name, version_timestamp, created_at, application_name FROM application_versions
+WHERE CAST(:application_name AS TEXT) IS NULL OR application_name IS NULL
+   OR application_name = CAST(:application_name AS TEXT)
+ORDER BY version_timestamp DESC, version_name DESC
+
+-- name: version_newest_timestamp
+SELECT max(version_timestamp) FROM application_versions
+
+-- name: version_promote
+UPDATE application_versions SET version_timestamp = :now, application_name = :application_name
+WHERE version_name = :version_name
+
 -- name: mark_forked
 UPDATE workflow_status SET was_forked_from = 1 WHERE workflow_uuid = :workflow_uuid
 
