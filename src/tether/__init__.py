@@ -9,6 +9,7 @@ from tether import error
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
+from tether.api.database_admin import run_dbos_database_migrations
 from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
@@ -149,4 +150,5 @@ __all__ = [
     "on_event",
     "on_message",
     "pydantic_args_validator",
+    "run_dbos_database_migrations",
 ]

@@ -34,7 +34,7 @@ PUBLIC = {
     "DBOSQueueDeduplicatedError",
     # DBOS's error module; serializers
     "error", "DBOSPortableJSONSerializer", "PortableWorkflowError", "Serializer",
-    "make_pydantic_args_validator", "pydantic_args_validator",
+    "make_pydantic_args_validator", "pydantic_args_validator", "run_dbos_database_migrations",
 }
 
 

@@ -13,6 +13,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 from tether.api import handles, instances, validation
 from tether.api.communication import Communication
 from tether.api.context_info import ContextInfo, _ClassProperty
+from tether.api.database_admin import DatabaseAdmin
 from tether.api.enqueue_options import start_options
 from tether.api.event_watching import EventWatching
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
@@ -89,7 +90,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
 
 
 class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
-           EventWatching, ContextInfo, TracingAPI, VersionManagement):
+           EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.

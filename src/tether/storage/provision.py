@@ -111,3 +111,95 @@ def create_database(database: DatabaseURL) -> bool:
             f"createdb -h {host} -p {port} -O {user} {name}"
         ) from exc
     return True
+
+
+def reset_database(database: DatabaseURL, *, truncate: bool) -> None:
+    """Remove everything Tether stored in ``database``: with ``truncate`` empty its tables (keeping them), else
+    delete them (the SQLite file, or PostgreSQL's ``tether`` schema; the database itself and anything else in
+    it stay). Nothing must be using the database. A missing database is left missing.
+
+    Raises:
+        StorageError: the database cannot be reached or changed.
+    """
+    if database.backend == "sqlite":
+        _reset_sqlite(database.url, truncate)
+        return
+    if database_state(database) == "missing":
+        return
+    import psycopg
+    from psycopg import sql
+
+    from tether.storage.postgres.store import SCHEMA, _redact
+
+    try:
+        with psycopg.connect(database.url, autocommit=True, connect_timeout=10) as conn:
+            if not truncate:
+                conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
+                return
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename <> 'tether_migrations'",
+                (SCHEMA,)).fetchall()]
+            if tables:
+                conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(SCHEMA, t) for t in tables)))
+    except psycopg.Error as exc:
+        raise StorageError(f"Cannot reset the PostgreSQL database at {_redact(database.url)}: {exc}") from exc
+
+
+def _reset_sqlite(path: str, truncate: bool) -> None:
+    if not os.path.exists(path):
+        return
+    if not truncate:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.remove(path + suffix)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise StorageError(f"Cannot delete the SQLite database {path + suffix}: {exc}") from exc
+        return
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        try:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "AND name <> 'tether_migrations'").fetchall()]
+            conn.execute("BEGIN IMMEDIATE")
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')  # names read from sqlite_master, not from a caller
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"Cannot empty the SQLite database {path}: {exc}") from exc
+
+
+def grant_access(database: DatabaseURL, role: str) -> None:
+    """Let PostgreSQL role ``role`` use every table, sequence and function of Tether's schema, now and after
+    later migrations (run by a privileged user, for an application that connects as ``role``).
+
+    Raises:
+        StorageError: the grants fail (no such role, or this user may not grant).
+    """
+    import psycopg
+    from psycopg import sql
+
+    from tether.storage.postgres.store import SCHEMA, _redact
+
+    schema, who = sql.Identifier(SCHEMA), sql.Identifier(role)
+    statements = [
+        "GRANT USAGE ON SCHEMA {schema} TO {who}",
+        "GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA {schema} TO {who}",
+        "GRANT ALL PRIVILEGES ON ALL SEQUENCES IN SCHEMA {schema} TO {who}",
+        "GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA {schema} TO {who}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON TABLES TO {who}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT ALL ON SEQUENCES TO {who}",
+        "ALTER DEFAULT PRIVILEGES IN SCHEMA {schema} GRANT EXECUTE ON FUNCTIONS TO {who}",
+    ]
+    try:
+        with psycopg.connect(database.url, autocommit=True, connect_timeout=10) as conn:
+            for statement in statements:
+                conn.execute(sql.SQL(statement).format(schema=schema, who=who))
+    except psycopg.Error as exc:
+        raise StorageError(f"Cannot grant {role!r} access to Tether's tables at {_redact(database.url)}: "
+                           f"{exc}") from exc

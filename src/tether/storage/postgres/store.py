@@ -102,6 +102,8 @@ class PostgresStore(SqlStore):
             if row is not None and row[0] == "on":
                 raise StorageError(f"The PostgreSQL database at {_redact(self.url)} is read-only (a standby, or "
                                    "default_transaction_read_only is set); Tether needs to write to it")
+            if _up_to_date(conn):  # nothing to create: no DDL, so a role that may not change the schema opens it
+                return
             conn.execute("SELECT pg_advisory_lock(%s)", (_MIGRATION_LOCK,))
             try:
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
@@ -324,3 +326,13 @@ def _selection_params(workflow_id: str, op: OperationRow, also: OperationRow | N
 
 def _redact(url: str) -> str:
     return re.sub(r"//([^:@/]+):[^@/]*@", r"//\1:***@", url)
+
+
+def _up_to_date(conn: psycopg.Connection[Any]) -> bool:
+    """Whether every migration this code ships is applied already (read without taking the migration lock: a
+    migration in flight is not recorded until it commits, so this errs towards migrating)."""
+    row = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.tether_migrations",)).fetchone()
+    if row is None or row[0] is None:
+        return False
+    done = {r[0] for r in conn.execute(f"SELECT version FROM {SCHEMA}.tether_migrations").fetchall()}
+    return all(version in done for version, _, _ in load_migrations("tether.storage.postgres"))
