@@ -201,3 +201,25 @@ def test_a_debounce_survives_the_process_that_made_it(db_url: str) -> None:
         assert ran == [2]
     finally:
         DBOS.destroy()
+
+
+def test_a_debounced_workflow_belongs_to_the_application_the_debouncer_names(dbos: type[DBOS], db_url: str) -> None:
+    name = f"owned-deb-{_uid()}"
+
+    @DBOS.workflow(name=name)
+    def owned(x: int) -> int:
+        return x
+
+    mine = Debouncer.create(owned).debounce("k", 3600, 1)  # never started here: only its record is looked at
+    theirs = Debouncer.create(owned, application_name="billing").debounce("other", 3600, 2)
+    with DBOSClient(db_url, application_name="billing") as billing:
+        by_client = DebouncerClient(billing, {"workflow_name": name}).debounce("c", 3600, 3)
+        named = DebouncerClient(billing, {"workflow_name": name}, application_name="shop").debounce("d", 3600, 4)
+        with pytest.raises(TypeError):  # not text: refused before anything is written
+            DebouncerClient(billing, {"workflow_name": name}, application_name=5)  # type: ignore[arg-type]
+    owners = {h.workflow_id: DBOS.get_workflow_status(h.workflow_id).application_name  # type: ignore[union-attr]
+              for h in (mine, theirs, by_client, named)}
+    assert owners == {mine.workflow_id: "tether-test", theirs.workflow_id: "billing",
+                      by_client.workflow_id: "billing", named.workflow_id: "shop"}
+    for h in (mine, theirs, by_client, named):
+        DBOS.cancel_workflow(h.workflow_id)

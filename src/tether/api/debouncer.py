@@ -20,7 +20,7 @@ from tether.api.dbos import DBOS, _registered
 from tether.api.enqueue_options import ambient_duplication_policy, refuse_for_debounce
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.queue import Queue
-from tether.engine import debouncer
+from tether.engine import debouncer, validation
 from tether.engine.bridge import run_sync
 from tether.engine.context import DebounceStart, reset_debounce, set_debounce
 from tether.engine.queues import INTERNAL_QUEUE, registered_queue
@@ -49,37 +49,41 @@ class Debouncer(Generic[P, R]):
     """Debounces calls of one workflow function. Make one with :meth:`create`."""
 
     def __init__(self, workflow_name: str, *, debounce_timeout_sec: float | None = None,
-                 queue: Queue | str | None = None) -> None:
+                 queue: Queue | str | None = None, application_name: str | None = None) -> None:
         if debounce_timeout_sec is not None and debounce_timeout_sec < 0:
             raise ValueError("debounce_timeout_sec must be non-negative")
         self.workflow_name = workflow_name
         self.debounce_timeout_sec = debounce_timeout_sec
         self.queue_name = _queue_name(queue)
+        self.application_name = validation.optional_text(application_name, "application_name")
         self._workflow: Callable[..., Any] | None = None  # the @DBOS.workflow() function, when made by create
 
     @staticmethod
     def create(workflow: Callable[P, R], *, debounce_timeout_sec: float | None = None,
-               queue: Queue | str | None = None) -> Debouncer[P, R]:
+               queue: Queue | str | None = None, application_name: str | None = None) -> Debouncer[P, R]:
         """A debouncer of ``workflow`` (a ``@DBOS.workflow()`` function), whose runs start on ``queue``
-        (default: Tether's internal queue) at most ``debounce_timeout_sec`` after a burst's first call.
+        (default: Tether's internal queue) at most ``debounce_timeout_sec`` after a burst's first call, and
+        belong to ``application_name`` (default: this application).
 
         Raises:
             TypeError: ``workflow`` is a bound method or not a workflow function.
             ValueError: a negative timeout.
+            ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text.
         """
         if inspect.ismethod(workflow):
             raise TypeError("Only workflow functions may be debounced, not methods")
         reg, _ = _registered(workflow)
-        made: Debouncer[P, R] = Debouncer(reg.name, debounce_timeout_sec=debounce_timeout_sec, queue=queue)
+        made: Debouncer[P, R] = Debouncer(reg.name, debounce_timeout_sec=debounce_timeout_sec, queue=queue,
+                                          application_name=application_name)
         made._workflow = workflow
         return made
 
     @staticmethod
     def create_async(workflow: Callable[P, Coroutine[Any, Any, R]], *, debounce_timeout_sec: float | None = None,
-                     queue: Queue | str | None = None) -> Debouncer[P, R]:
+                     queue: Queue | str | None = None, application_name: str | None = None) -> Debouncer[P, R]:
         """:meth:`create` for an async workflow function."""
         return Debouncer.create(workflow, debounce_timeout_sec=debounce_timeout_sec,  # type: ignore[arg-type]
-                                queue=queue)
+                                queue=queue, application_name=application_name)
 
     def _queue(self) -> Queue:
         name = self.queue_name or INTERNAL_QUEUE
@@ -100,7 +104,7 @@ class Debouncer(Generic[P, R]):
         if self._workflow is None:
             raise InvalidScheduleError("Make a debouncer with Debouncer.create(workflow)")
         return self._workflow, debouncer.Target(self.workflow_name, queue.name, reg.serialization,
-                                          self.debounce_timeout_sec)
+                                          self.debounce_timeout_sec, self.application_name)
 
     def debounce(self, debounce_key: str, debounce_period_sec: float, *args: P.args,
                  **kwargs: P.kwargs) -> WorkflowHandle[R]:
@@ -149,7 +153,16 @@ class DebouncerClient:
     ``workflow_options`` (``workflow_name`` and ``queue_name``, as for ``DBOSClient.enqueue``)."""
 
     def __init__(self, client: DBOSClient, workflow_options: EnqueueOptions, *,
-                 debounce_timeout_sec: float | None = None, queue: Queue | str | None = None) -> None:
+                 debounce_timeout_sec: float | None = None, queue: Queue | str | None = None,
+                 application_name: str | None = None) -> None:
+        """A debouncer of the workflow ``workflow_options`` names, whose runs belong to ``application_name``
+        (default: the options' ``application_name``, else the client's application).
+
+        Raises:
+            InvalidScheduleError: the options set ``deduplication_id``, ``delay_seconds`` or ``priority``.
+            ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text.
+        """
+        self.application_name = validation.optional_text(application_name, "application_name")
         for option in ("deduplication_id", "delay_seconds", "priority"):
             if workflow_options.get(option) is not None:
                 raise InvalidScheduleError(f"Cannot debounce a workflow with {option} set: the debouncer owns it")
@@ -162,7 +175,7 @@ class DebouncerClient:
         fmt = WorkflowSerializationFormat(self.workflow_options.get("serialization_type",
                                                                     WorkflowSerializationFormat.DEFAULT))
         return debouncer.Target(self.workflow_options["workflow_name"], self.queue_name, fmt,
-                                self.debounce_timeout_sec)
+                                self.debounce_timeout_sec, self.application_name)
 
     async def debounce_async(self, debounce_key: str, debounce_period_sec: float, *args: Any,
                              **kwargs: Any) -> WorkflowHandleAsync[Any]:

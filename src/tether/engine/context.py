@@ -235,6 +235,7 @@ class DebounceStart:
     deduplication_id: str
     delay_until_ms: int
     deadline_ms: int | None
+    application_name: str | None = None  # the application the debounced workflow belongs to (None: the starter's)
 
 
 _debounce_start: contextvars.ContextVar[DebounceStart | None] = contextvars.ContextVar(

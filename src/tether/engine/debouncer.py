@@ -35,12 +35,14 @@ Action = Literal["return", "enqueue", "raise", "retry"]
 
 @dataclass(frozen=True)
 class Target:
-    """What a debouncer starts: the workflow (by registered name), its queue and its argument format."""
+    """What a debouncer starts: the workflow (by registered name), its queue, its argument format, and the
+    application it belongs to (None: the starter's)."""
 
     workflow_name: str
     queue_name: str
     serialization: WorkflowSerializationFormat
     timeout_s: float | None
+    application_name: str | None = None
 
     def key(self, debounce_key: str) -> str:
         """The deduplication ID of a debounce key (the workflow's name keeps two debouncers apart)."""
@@ -111,7 +113,8 @@ async def debounce(rt: Runtime, target: Target, debounce_key: str, period_s: flo
         now = rt.clock.now_ms()
         deadline = cron.debounce_deadline(now, target.timeout_s)
         try:
-            return await enqueue(DebounceStart(dedup, cron.debounce_delay(now, period_s, deadline), deadline))
+            return await enqueue(DebounceStart(dedup, cron.debounce_delay(now, period_s, deadline), deadline,
+                                               target.application_name))
         except Exception as exc:
             if not is_deduplicated(exc):
                 raise

@@ -166,7 +166,8 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
     if debounce is not None:
         opts = dataclasses.replace(opts, deduplication_id=debounce.deduplication_id, debounced=True,
                                    delay_until_epoch_ms=debounce.delay_until_ms,
-                                   debounce_deadline_ms=debounce.deadline_ms)
+                                   debounce_deadline_ms=debounce.deadline_ms,
+                                   application_name=debounce.application_name or opts.application_name)
     parent = current_workflow() if current_step() is None else None
     function_id = 0
     assigned = opts.workflow_id or take_assigned_id()
