@@ -46,7 +46,9 @@ _ACTIVE = ("PENDING", "ENQUEUED", "DELAYED")
 _STATUSES = {s.value for s in WorkflowStatusString} | {"RETRIES_EXCEEDED"}
 
 NOT_CARRIED = (
-    "DBOS's application_versions table (Tether keeps no registry of versions)",
+    "DBOS's application_versions table (its versions name DBOS deployments; Tether registers its own at launch)",
+    "the owning application of DBOS's schedules (imported schedules are unclaimed: every Tether application "
+    "that registers the workflow fires them)",
     "messages DBOS had already delivered (the recv that took each one keeps its value in its checkpoint)",
     "the columns assumed_role, authenticated_roles, owner_xid, creator_xid, rate_limited and the retention "
     "timestamps of workflow_input, workflow_output and operation_outputs",
