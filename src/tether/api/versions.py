@@ -1,8 +1,8 @@
 """The registry of application versions on ``DBOS`` and ``DBOSClient``, with DBOS 3.4's API.
 
 Every launch registers its ``application_version`` for its application. The latest version (the newest
-``version_timestamp``) is the one an application's new scheduled runs and ``update_if_latest_version`` queue
-settings follow; ``set_latest_application_version`` promotes an older one back, as a rollback does::
+``version_timestamp``) is the one an application's ``update_if_latest_version`` queue settings follow;
+``set_latest_application_version`` promotes an older one back, as a rollback does::
 
     DBOS.set_latest_application_version("v41")
     assert DBOS.get_latest_application_version()["version_name"] == "v41"

@@ -1,8 +1,9 @@
 """Application versions: registering this process's version at launch, listing them, and choosing the latest.
 
 The registry lives in the system database (storage/versionstore.py). Recovery and queues run a workflow only
-in processes of its ``application_version``, so which version is the *latest* decides which deployment new
-scheduled runs and ``update_if_latest_version`` queue settings follow, as in DBOS 3.4.
+in processes of its ``application_version``; which version is the *latest* decides whose queue settings
+``update_if_latest_version`` keeps, as in DBOS 3.4 (scheduled runs take the firing process's version, where
+DBOS sends them to the latest).
 """
 
 from __future__ import annotations
