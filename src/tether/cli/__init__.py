@@ -11,6 +11,8 @@
     tether queue list [QUEUE]                    workflows waiting in or running from queues
     tether schedule list [--status S]            durable schedules
     tether schedule pause|resume|trigger|delete NAME
+    tether version list [--app A]                application versions, latest first
+    tether version promote V [--app A]           make V the latest version (a rollback)
     tether send ID '{"approved": true}' --topic notification
     tether event get ID progress --timeout 5     an event's value (waits for it)
     tether event watch ID progress               every version of an event, live, until the workflow ends
@@ -41,6 +43,7 @@ from tether.cli.import_dbos import add_import_command
 from tether.cli.mailboxes import workflow_messages
 from tether.cli.output import Output
 from tether.cli.schedules import add_schedule_commands
+from tether.cli.versions import add_version_commands
 from tether.errors import ConfigError, TetherError, WorkflowNotFoundError
 
 DEFAULT_DATABASE_URL = "sqlite:///tether-demo.sqlite"
@@ -148,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=_positive, default=100, help="at most this many (default 100)")
 
     add_schedule_commands(top, common)
+    add_version_commands(top, common)
 
     add_import_command(top, common)
     command(top, "migrate", commands.migrate, "create the database if needed, and create or upgrade its tables")

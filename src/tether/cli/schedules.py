@@ -17,9 +17,11 @@ def schedule_list(args: argparse.Namespace, out: Output) -> int:
     if out.as_json:
         out.json([schedule_json(s) for s in found])
     elif found:
-        out.line(table(["name", "status", "schedule", "timezone", "workflow", "queue", "last_fired_at"],
+        out.line(table(["name", "status", "schedule", "timezone", "workflow", "queue", "application",
+                        "last_fired_at"],
                        [[s["schedule_name"], s["status"], s["schedule"], s["cron_timezone"] or "UTC",
-                         s["workflow_name"], s["queue_name"], s["last_fired_at"]] for s in found]))
+                         s["workflow_name"], s["queue_name"], s["application_name"] or "-", s["last_fired_at"]]
+                        for s in found]))
     else:
         out.line("no schedules")
     return OK
