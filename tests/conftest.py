@@ -71,6 +71,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of ``db_url``'s backend that no other test uses: for tests of what is shared by
+    everything on a database (migrations, the registry of versions, a reset)."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+        return
+    with temporary_pg_database("tether_fresh") as url:
+        yield url
+
+
+@pytest.fixture
 def backend(db_url: str) -> str:
     return "sqlite" if db_url.startswith("sqlite") else "postgres"
 

@@ -7,18 +7,17 @@ name); ``billing`` is another application sharing the database, whose process is
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from tests.integration.test_schedules import eventually
 from tether import DBOS, DBOSClient, ScheduleExistsError
 from tether.errors import ArgumentTypeError, InvalidArgumentError
 
-T = TypeVar("T")
 ME = "tether-test"
 OTHER = "billing"
 FIRED: list[tuple[str, str | None]] = []  # (schedule name, workflow ID) of every run of the workflow below
@@ -27,16 +26,6 @@ FIRED: list[tuple[str, str | None]] = []  # (schedule name, workflow ID) of ever
 @DBOS.workflow(name="owners.tick")
 def tick(scheduled_at: datetime, context: Any) -> None:
     FIRED.append((str(context), DBOS.workflow_id))
-
-
-def _eventually(check: Callable[[], T | None], what: str) -> T:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _far_daily() -> str:
@@ -68,7 +57,7 @@ def test_each_application_fires_its_own_schedules_and_the_unclaimed_ones(dbos: t
         def fired(name: str) -> int:
             return sum(1 for n, _ in FIRED if n == name)
 
-        _eventually(lambda: fired(mine) >= 2 and fired(shared) >= 2, "two ticks of this application's schedules")
+        eventually(lambda: fired(mine) >= 2 and fired(shared) >= 2, "two ticks of this application's schedules")
         assert fired(theirs) == 0
         assert DBOS.list_workflows(schedule_name=theirs) == []  # not even enqueued for the other application
         # A tick's run belongs to the schedule's owner; an unclaimed schedule's, to the application that fired it.

@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.conftest import make_config, temporary_pg_database
+from tests.conftest import make_config
 from tether import DBOS, DBOSClient, DBOSException, Queue
 from tether.config import parse_database_url
 from tether.errors import ArgumentTypeError, InvalidArgumentError
@@ -26,15 +25,6 @@ def _launch(db_url: str, version: str, name: str = "tether-test") -> None:
     DBOS(config=make_config(db_url, application_version=version, name=name))
     DBOS.launch()
 
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of ``db_url``'s backend: the registry is shared by everything on a database."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'versions.sqlite'}"
-        return
-    with temporary_pg_database("tether_versions") as url:
-        yield url
 
 
 @pytest.fixture

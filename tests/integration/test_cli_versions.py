@@ -4,23 +4,12 @@ a database of their own (the registry of versions is shared by everything on a d
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_config, temporary_pg_database
+from tests.conftest import make_config
 from tether import DBOS, DBOSClient
 from tether.cli import main
-
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'cli-versions.sqlite'}"
-        return
-    with temporary_pg_database("tether_cli_versions") as url:
-        yield url
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -6,7 +6,6 @@ database before launch, and lets an application's own role, which may not change
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,16 +17,6 @@ from tether.config import parse_database_url
 from tether.errors import ConfigError
 from tether.storage import open_store
 from tether.storage.provision import database_state
-
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database of ``db_url``'s backend that nothing else uses (a reset removes everything in it)."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'admin.sqlite'}"
-        return
-    with temporary_pg_database("tether_admin") as url:
-        yield url
 
 
 @DBOS.workflow(name="admin.double")

@@ -5,26 +5,13 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
-import pytest
 
-from tests.conftest import temporary_pg_database
 from tether.config import parse_database_url
 from tether.storage import open_store
 from tether.storage.sql import load_migrations
-
-
-@pytest.fixture
-def fresh_url(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same backend as ``db_url``."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'fresh.sqlite'}"
-        return
-    with temporary_pg_database("tether_fresh") as url:
-        yield url
 
 
 def test_migrations_are_idempotent(fresh_url: str) -> None:
