@@ -66,7 +66,13 @@ def test_gateway_manages_schedules(db_url: str, schedule: str) -> None:
     with DBOSClient(db_url) as client, TestClient(create_gateway(client, insecure=True),
                                                  base_url="http://localhost") as http:
         listed = http.get("/schedules", params={"prefix": schedule}).json()["schedules"]
-        assert [(s["schedule_name"], s["cron_timezone"]) for s in listed] == [(schedule, "Europe/Paris")]
+        assert [(s["schedule_name"], s["cron_timezone"], s["application_name"]) for s in listed] == [
+            (schedule, "Europe/Paris", "tether-test")]
+        # by owner: the application's own and the unclaimed ones
+        assert http.get("/schedules", params={"prefix": schedule, "application_name": "billing"}).json() == {
+            "schedules": []}
+        mine = http.get("/schedules", params={"prefix": schedule, "application_name": ["billing", "tether-test"]})
+        assert [s["schedule_name"] for s in mine.json()["schedules"]] == [schedule]
         assert http.post(f"/schedules/{schedule}/pause").json()["status"] == "PAUSED"
         assert http.get("/schedules", params={"prefix": schedule, "status": "ACTIVE"}).json() == {"schedules": []}
         assert http.post(f"/schedules/{schedule}/resume").json()["status"] == "ACTIVE"

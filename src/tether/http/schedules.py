@@ -20,7 +20,8 @@ class ScheduleAPI(Protocol):
 
     async def list_schedules_async(self, *, status: str | list[str] | None = None,
                                    workflow_name: str | list[str] | None = None,
-                                   schedule_name_prefix: str | list[str] | None = None
+                                   schedule_name_prefix: str | list[str] | None = None,
+                                   application_name: str | list[str] | None = None
                                    ) -> list[WorkflowSchedule]: ...
 
     async def get_schedule_async(self, name: str) -> WorkflowSchedule | None: ...
@@ -49,10 +50,14 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
     @reads.get("/schedules", summary="Durable schedules, by name")
     async def list_schedules(status: list[str] | None = Query(None, description="ACTIVE and/or PAUSED"),
                              workflow_name: list[str] | None = Query(None),
-                             prefix: str | None = Query(None, description="Only names starting with this")
+                             prefix: str | None = Query(None, description="Only names starting with this"),
+                             application_name: list[str] | None = Query(
+                                 None, description="Only these applications' schedules and the unclaimed ones "
+                                                   "(default: the serving application's, or every one's when "
+                                                   "the gateway serves a client of no application)")
                              ) -> dict[str, Any]:
         found = await api.list_schedules_async(status=status, workflow_name=workflow_name,
-                                               schedule_name_prefix=prefix)
+                                               schedule_name_prefix=prefix, application_name=application_name)
         return {"schedules": [schedule_json(s) for s in found]}
 
     @reads.get("/schedules/{name}", summary="One schedule")
