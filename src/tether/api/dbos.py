@@ -39,11 +39,12 @@ from tether.engine.recovery import recover_pending_workflows
 from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy, code_version, register_workflow
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
+from tether.engine.starts import Start, prepare_start
 from tether.engine.steps import as_operation, run_step_async, run_step_sync
 from tether.engine.validation import optional_text
 from tether.engine.validation import workflow_id as valid_workflow_id
 from tether.engine.versions import register_at_launch
-from tether.engine.workflows import Start, call_async, call_sync, launch_in_background, prepare_start
+from tether.engine.workflows import call_async, call_sync, launch_in_background
 from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
 from tether.types import StepOptions, WorkflowSerializationFormat, WorkflowStatus

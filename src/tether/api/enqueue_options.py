@@ -15,7 +15,7 @@ from tether.engine import validation
 from tether.engine.attributes import encode_attributes
 from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import Runtime
-from tether.engine.workflows import StartOptions, prepare_start
+from tether.engine.starts import StartOptions, prepare_start
 from tether.errors import QueueConfigurationError
 from tether.types import WorkflowSerializationFormat
 

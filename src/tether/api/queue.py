@@ -23,7 +23,7 @@ from tether.engine import queue_settings, validation
 from tether.engine.bridge import run_sync
 from tether.engine.queues import register_queue
 from tether.engine.runtime import Runtime
-from tether.engine.workflows import prepare_start
+from tether.engine.starts import prepare_start
 from tether.errors import QueueConfigurationError
 from tether.storage.base import QueuePolicy
 

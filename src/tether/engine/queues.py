@@ -26,7 +26,8 @@ from tether.engine.inputs import execution_args
 from tether.engine.queue_settings import CHANGED_KEY, directory
 from tether.engine.registry import RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime, logger
-from tether.engine.workflows import Start, launch_in_background
+from tether.engine.starts import Start
+from tether.engine.workflows import launch_in_background
 from tether.errors import TetherError
 from tether.storage.base import QueuePolicy, WorkflowFilter, WorkflowRow
 from tether.types import TERMINAL_STATUSES, WorkflowStatusString

@@ -11,7 +11,8 @@ from tether.engine.inputs import execution_args
 from tether.engine.queues import dispatch
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import Runtime, logger
-from tether.engine.workflows import Start, launch_in_background
+from tether.engine.starts import Start
+from tether.engine.workflows import launch_in_background
 from tether.errors import TetherError
 from tether.storage.base import WorkflowFilter, WorkflowRow
 from tether.types import WorkflowStatusString
