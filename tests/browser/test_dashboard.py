@@ -244,6 +244,7 @@ def test_queues_and_schedules_pages(dbos: type[DBOS], offline_page: OfflinePage,
         page.wait_for_selector(schedule)
         text = page.inner_text(schedule)
         assert "dashboard_test.yearly" in text and "0 0 1 1 *" in text and "ACTIVE" in text, text
+        assert "tether-test" in text, text  # the application that owns it
         settled(offline_page, f"dashboard-queues-{backend}")
     for status in DBOS.list_workflows(queue_name=f"dash-q-{backend}", status=["PENDING", "ENQUEUED"]):
         tell(status.workflow_id, op="close")

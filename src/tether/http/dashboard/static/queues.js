@@ -35,7 +35,7 @@ export async function schedulesPage(main) {
   const problem = h("div", { class: "result error", id: "schedules-error" });
   const body = h("tbody", {});
   clear(main).append(h("h1", {}, "Schedules"), problem, h("table", { id: "schedules" }, h("thead", {}, h("tr", {},
-    ["Schedule", "Workflow", "Cron", "Time zone", "Status", "Last fired", "Queue", "Runs"].map((t) => h("th", {}, t)))),
+    ["Schedule", "Workflow", "Cron", "Time zone", "Status", "Last fired", "Queue", "Application", "Runs"].map((t) => h("th", {}, t)))),
   body));
   try {
     const got = await api("/schedules");
@@ -44,9 +44,10 @@ export async function schedulesPage(main) {
         h("td", { class: "mono" }, s.schedule_name), h("td", { class: "mono" }, s.workflow_name),
         h("td", { class: "mono" }, s.schedule), h("td", {}, s.cron_timezone || "UTC"),
         h("td", {}, statusPill(s.status)), h("td", {}, s.last_fired_at || ""), h("td", { class: "mono" }, s.queue_name || ""),
+        h("td", { class: "mono" }, s.application_name || "any"),
         h("td", {}, h("a", { href: "#/" + query({ name: s.workflow_name }) }, "workflows"))));
     }
-    if (!got.schedules.length) body.append(h("tr", {}, h("td", { colspan: "8", class: "muted" }, "No schedules.")));
+    if (!got.schedules.length) body.append(h("tr", {}, h("td", { colspan: "9", class: "muted" }, "No schedules.")));
     main.dataset.loaded = String(Date.now());
   } catch (err) {
     problem.textContent = String(err.message || err);
