@@ -6,7 +6,8 @@ Only this package talks to database drivers or holds SQL.
 from __future__ import annotations
 
 from tether.config import DatabaseURL
-from tether.storage.base import Listener, Store
+from tether.storage.base import Store
+from tether.storage.wakeups import Listener
 
 
 def open_store(database: DatabaseURL, *, pool_size: int = 10, poll_interval: float = 0.05,

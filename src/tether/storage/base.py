@@ -8,7 +8,7 @@ specific Tether error) inside the backend, so nothing above this layer sees ``sq
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tether.storage.checkpoints import Checkpoint, Outcome, write_alone
@@ -37,6 +37,7 @@ from tether.storage.records import (
     WorkflowRow,
     step_write_params,
 )
+from tether.storage.wakeups import Listener
 
 __all__ = [
     "NULL_TOPIC",
@@ -48,7 +49,6 @@ __all__ = [
     "Delivery",
     "EventVersionChunk",
     "EventVersionRow",
-    "Listener",
     "OperationRow",
     "OutgoingMessage",
     "PartitionLoad",
@@ -60,25 +60,10 @@ __all__ = [
     "Store",
     "StreamChunk",
     "VersionRow",
-    "WakeupCallback",
     "WorkflowFilter",
     "WorkflowRow",
     "step_write_params",
 ]
-
-
-WakeupCallback = Callable[[str, str, str], None]
-"""Called by a listener with (kind, workflow_id, key) for each committed write another process made."""
-
-
-class Listener(abc.ABC):
-    """Delivers wake-ups for writes made by other connections (other processes)."""
-
-    @abc.abstractmethod
-    def start(self, callback: WakeupCallback, on_reconnect: Callable[[], None]) -> None: ...
-
-    @abc.abstractmethod
-    def stop(self) -> None: ...
 
 
 class Store(abc.ABC):

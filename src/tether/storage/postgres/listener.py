@@ -18,7 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from tether.storage.base import Listener, WakeupCallback
+from tether.storage.wakeups import Listener, WakeupCallback
 
 # How often the listening thread looks up from the socket to see whether it should stop (bounds close()).
 _STOP_CHECK_SECONDS = 0.2

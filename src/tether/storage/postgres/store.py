@@ -18,12 +18,13 @@ from typing import Any
 import psycopg
 
 from tether.errors import NonExistentWorkflowError, StorageError, StreamClosedError
-from tether.storage.base import Delivery, Listener, OperationRow, StepWrite, step_write_params
+from tether.storage.base import Delivery, OperationRow, StepWrite, step_write_params
 from tether.storage.postgres.codec import PreparedQuery
 from tether.storage.postgres.wire import WireConnection, WirePool, connect_error
 from tether.storage.session import Cursor, ForeignKeyViolation
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlstore import SqlStore
+from tether.storage.wakeups import Listener
 
 SCHEMA = "tether"
 _MIGRATION_LOCK = 0x7E7E_0001  # advisory lock key serializing concurrent launches

@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from tether.storage.base import Listener, WakeupCallback
 from tether.storage.sql import load_queries
+from tether.storage.wakeups import Listener, WakeupCallback
 
 _QUERIES = load_queries("tether.storage.sqlite")
 _RETAIN_MS = 60_000

@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from tether.errors import ConfigError, DatabaseUnavailableError, StorageError
-from tether.storage.base import Listener
 from tether.storage.session import Cursor, UniqueViolation
 from tether.storage.sql import load_migrations, load_queries
 from tether.storage.sqlite.jsonb import sql_contains
 from tether.storage.sqlstore import SqlStore
+from tether.storage.wakeups import Listener
 
 _QUERIES = load_queries("tether.storage.sqlite")
 
