@@ -17,6 +17,7 @@ from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.history import SendMessage, StepReservation
 from tether.api.instances import DBOSConfiguredInstance
 from tether.api.queue import Queue, QueueRateLimit
+from tether.api.roles import DBOSContextEnsure, DBOSContextSetAuth
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
 from tether.api.tracing_api import PropagateOtelContext
 from tether.api.validation import make_pydantic_args_validator, pydantic_args_validator
@@ -84,6 +85,8 @@ __all__ = [
     "DBOSConfig",
     "DBOSConfiguredInstance",
     "DBOSConflictingWorkflowError",
+    "DBOSContextEnsure",
+    "DBOSContextSetAuth",
     "DBOSException",
     "DBOSMaxStepRetriesExceeded",
     "DBOSNonExistentWorkflowError",

@@ -96,6 +96,7 @@ def portable_wf(name: str, count: int = 1) -> dict[str, Any]:
     return {"name": name, "total": total}
 
 
+@DBOS.required_roles(["admin"])                    # refused if its recorded identity were not imported
 @DBOS.workflow()
 def waiting_wf(n: int) -> list[Any]:
     a = add(n, 1)                                  # ran under DBOS
@@ -177,7 +178,7 @@ def populate(url: str, ready: Path) -> None:
         queue.enqueue(queued_wf, 7)                # DELAYED, then ENQUEUED behind gate-1
     DBOS.create_schedule(schedule_name="yearly", workflow_fn=tick_wf, schedule="0 3 1 1 *",
                          context={"region": "eu"})
-    with lib.SetWorkflowID("wait-1"), lib.SetWorkflowTimeout(3600):
+    with lib.SetWorkflowID("wait-1"), lib.SetWorkflowTimeout(3600), lib.DBOSContextSetAuth("ops", ["admin"]):
         DBOS.start_workflow(waiting_wf, 1)
     _wait_for("wait-1 to wait", lambda: "DBOS.sleep" in _steps("wait-1"))
     with lib.SetWorkflowID("midstep-1"):

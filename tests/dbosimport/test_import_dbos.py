@@ -178,6 +178,8 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         # the workflows DBOS was running when it was killed finish here, from their recorded steps
         DBOS.send("wait-1", "go!", topic="go")
         assert DBOS.retrieve_workflow("wait-1").get_result() == [2, "go!", "payload", 12]  # "payload": pending
+        waited = DBOS.get_workflow_status("wait-1")  # it requires "admin": it ran as the identity DBOS recorded
+        assert waited is not None and (waited.authenticated_user, waited.authenticated_roles) == ("ops", ["admin"])
         assert list(DBOS.read_stream("wait-1", "log")) == ["one", "two", "three"]
         assert DBOS.read_stream_nowait("wait-1", "steplog").values == ["s1", "t1"]
         assert DBOS.get_event("wait-1", "stage") == "done"

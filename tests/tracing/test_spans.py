@@ -17,7 +17,16 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from tether import DBOS, DBOSClient, OnEvent, PropagateOtelContext, Queue, SetWorkflowAttributes, SetWorkflowID
+from tether import (
+    DBOS,
+    DBOSClient,
+    DBOSContextSetAuth,
+    OnEvent,
+    PropagateOtelContext,
+    Queue,
+    SetWorkflowAttributes,
+    SetWorkflowID,
+)
 
 from ..conftest import make_config
 from .support import child_of, finished, memory_exporter, memory_log_exporter, only, records
@@ -126,6 +135,25 @@ def test_workflow_and_step_spans_carry_dbos_names_and_attributes(traced: type[DB
                             "DBOS.writeStream", "DBOS.closeStream"]
     assert events["DBOS.send"] == {"stepID": 2, "destinationID": wfid, "topic": "topic"}
     assert events["DBOS.setEvent"]["key"] == "progress" and events["DBOS.writeStream"]["key"] == "out"
+
+
+@DBOS.required_roles(["user"])
+@DBOS.workflow(name="trace.for_users")
+def for_users() -> str:
+    return DBOS.assumed_role or ""
+
+
+def test_a_workflow_span_names_the_user_its_roles_and_the_role_assumed(traced: type[DBOS],
+                                                                        spans: InMemorySpanExporter) -> None:
+    with DBOSContextSetAuth("user1", ["user", "engineer"]):
+        assert for_users() == "user"
+        DBOS.start_workflow(for_users).get_result()  # checked (and assumed) when it runs, in another thread
+    got = [r for r in records(spans.get_finished_spans()) if r["name"] == "trace.for_users"]
+    assert len(got) == 2
+    for span in got:
+        assert span["attributes"]["authenticatedUser"] == "user1"
+        assert span["attributes"]["authenticatedUserRoles"] == '["user", "engineer"]'  # DBOS's form
+        assert span["attributes"]["authenticatedUserAssumedRole"] == "user"
 
 
 def test_a_failing_workflow_span_has_error_status(traced: type[DBOS], spans: InMemorySpanExporter) -> None:

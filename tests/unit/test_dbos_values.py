@@ -127,7 +127,8 @@ def test_stream_values_written_from_steps_keep_the_steps_identity() -> None:
 
     def wf(wfid: str) -> dict[str, object]:
         return {"workflow_uuid": wfid, "status": "PENDING", "name": "w", "class_name": None, "config_name": None,
-                "authenticated_user": None, "inputs": None, "output": None, "error": None, "executor_id": "local",
+                "authenticated_user": None, "authenticated_roles": None, "assumed_role": None, "inputs": None,
+                "output": None, "error": None, "executor_id": "local",
                 "application_version": "v", "application_id": None, "created_at": 1, "updated_at": 2,
                 "recovery_attempts": 1, "queue_name": None, "deduplication_id": None, "priority": 0,
                 "delay_until_epoch_ms": None, "started_at_epoch_ms": 1, "workflow_timeout_ms": None,
@@ -167,6 +168,7 @@ def test_app_version_goes_to_the_workflows_still_to_run_only() -> None:
     from tether.engine.dbos_import import _Converter, _workflow
 
     base = {"workflow_uuid": "w", "name": "w", "class_name": None, "config_name": None, "authenticated_user": None,
+            "authenticated_roles": '["admin"]', "assumed_role": None,
             "inputs": None, "output": None, "error": None, "executor_id": "local", "application_version": "dbos-hash",
             "application_id": None, "created_at": 1, "updated_at": 2, "recovery_attempts": 1,
             "queue_name": "_dbos_internal_queue", "deduplication_id": None, "priority": 0,

@@ -10,6 +10,8 @@ PUBLIC = {
     "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy", "PropagateOtelContext",
+    # identity and roles
+    "DBOSContextSetAuth", "DBOSContextEnsure",
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # durable select: its sources and its result

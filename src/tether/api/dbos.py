@@ -20,6 +20,7 @@ from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.mailboxes import MailboxReading
 from tether.api.management import ManagementAPI
 from tether.api.queue_api import QueueAPI
+from tether.api.roles import Authorization
 from tether.api.schedules import ScheduleAPI
 from tether.api.select_api import SelectAPI
 from tether.api.status import to_status
@@ -28,9 +29,10 @@ from tether.api.tracing_api import TracingAPI
 from tether.api.validation import ValidateArgs
 from tether.api.versions import VersionManagement
 from tether.config import DBOSConfig, ignored_settings, settings_from_config
-from tether.engine import logs, tracing
+from tether.engine import auth, logs, tracing
 from tether.engine.bridge import run_sync, run_sync_call
 from tether.engine.clock import Clock
+from tether.engine.context import workflow_for_operation
 from tether.engine.heartbeat import start_membership
 from tether.engine.outcomes import drain, read_result, wait_for_workflow
 from tether.engine.queue_settings import set_listen
@@ -91,7 +93,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
 
 
 class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
-           EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin):
+           EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin, Authorization):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -273,9 +275,13 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
                                 backoff_rate, should_retry, preemptible, timeout_seconds)
             if preemptible or timeout_seconds is not None:
                 policy.check(func)
+            guard = auth.guard_of(func)  # the roles it requires, checked when a workflow calls it
             if inspect.iscoroutinefunction(func):
                 @functools.wraps(func)
                 async def run_async(*args: Any, **kwargs: Any) -> Any:
+                    if guard.active and workflow_for_operation("step") is not None:
+                        with auth.assume(auth.check_call(guard, policy.name)):
+                            return await run_step_async(policy, func, args, kwargs)
                     return await run_step_async(policy, func, args, kwargs)
 
                 setattr(run_async, _STEP_ATTR, True)
@@ -283,6 +289,9 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
 
             @functools.wraps(func)
             def run(*args: Any, **kwargs: Any) -> Any:
+                if guard.active and workflow_for_operation("step") is not None:
+                    with auth.assume(auth.check_call(guard, policy.name)):
+                        return run_step_sync(policy, func, args, kwargs)
                 return run_step_sync(policy, func, args, kwargs)
 
             setattr(run, _STEP_ATTR, True)

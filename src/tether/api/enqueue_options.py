@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import Any, Literal, TypedDict
 
 from tether.api.context import check_reuse_policy
-from tether.engine import validation
+from tether.engine import auth, validation
 from tether.engine.attributes import encode_attributes
 from tether.engine.registry import DEFAULT_MAX_RECOVERY_ATTEMPTS, RegisteredWorkflow, lookup_workflow
 from tether.engine.runtime import Runtime
@@ -197,6 +197,7 @@ class EnqueueOptions(_EnqueueRequired, total=False):
     queue_partition_key: str
     delay_seconds: float
     authenticated_user: str
+    authenticated_roles: list[str]
     serialization_type: WorkflowSerializationFormat
     application_name: str | None
     attributes: dict[str, Any] | None
@@ -232,7 +233,8 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         QueueDeduplicatedError: the deduplication ID is held (policy ``reject``).
         ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function.
         DBOSWorkflowIDInUseError: ``workflow_id`` exists and ``workflow_id_reuse_policy`` is ``reject``.
-        ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text.
+        ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text, or
+            ``authenticated_user`` or ``authenticated_roles`` have the wrong type.
         SerializationError: the arguments cannot be stored.
     """
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
@@ -253,8 +255,9 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         workflow_id=options.get("workflow_id"), queue_name=queue_name,
         deduplication_id=options.get("deduplication_id"), priority=options.get("priority") or 0,
         delay_until_epoch_ms=None if delay is None else rt.clock.now_ms() + int(delay * 1000),
-        authenticated_user=options.get("authenticated_user"), app_version=options.get("app_version"),
-        queue_partition_key=options.get("queue_partition_key"),
+        authenticated_user=auth.check_user(options.get("authenticated_user")),
+        authenticated_roles=auth.check_roles(options.get("authenticated_roles")),
+        app_version=options.get("app_version"), queue_partition_key=options.get("queue_partition_key"),
         duplication_policy=options.get("duplication_policy"),
         reuse_policy=options.get("workflow_id_reuse_policy"),
         attributes=encode_attributes(options.get("attributes")),

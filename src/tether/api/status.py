@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tether.engine.auth import decode_roles
 from tether.engine.inputs import decode_inputs
 from tether.serialization import UndecodableValue, decode_error_or_mark, decode_or_mark
 from tether.storage.base import OperationRow, WorkflowRow
@@ -40,7 +41,8 @@ def to_status(row: WorkflowRow) -> WorkflowStatus:
         completed_at=row.completed_at, queue_partition_key=row.queue_partition_key,
         dequeued_at=row.started_at_epoch_ms if row.queue_name is not None else None,
         was_forked_from=bool(row.was_forked_from), application_name=row.application_name,
-        unread_messages_at_end=row.unread_messages_at_end,
+        unread_messages_at_end=row.unread_messages_at_end, assumed_role=row.assumed_role,
+        authenticated_roles=decode_roles(row.authenticated_roles),
     )
 
 

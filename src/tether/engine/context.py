@@ -27,7 +27,9 @@ class WorkflowContext:
     serialization: WorkflowSerializationFormat
     recorded: dict[int, OperationRow] = field(default_factory=dict)
     last_function_id: int = 0
-    authenticated_user: str | None = None
+    authenticated_user: str | None = None  # the identity it runs as (engine/auth.py)
+    authenticated_roles: list[str] | None = None
+    assumed_role: str | None = None
     deadline_ms: int | None = None  # inherited by the children it starts
 
     def next_function_id(self) -> int:

@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from tether.config import DatabaseURL, parse_database_url
+from tether.engine.auth import decode_roles, encode_roles
 from tether.engine.dbos_values import (
     PORTABLE_NAME,
     Converted,
@@ -50,7 +51,7 @@ NOT_CARRIED = (
     "the owning application of DBOS's schedules (imported schedules are unclaimed: every Tether application "
     "that registers the workflow fires them)",
     "messages DBOS had already delivered (the recv that took each one keeps its value in its checkpoint)",
-    "the columns assumed_role, authenticated_roles, owner_xid, creator_xid, rate_limited and the retention "
+    "the columns owner_xid, creator_xid, rate_limited and the retention "
     "timestamps of workflow_input, workflow_output and operation_outputs",
     "which recv consumed each delivered message (notifications.consumed_by_function_id)",
 )
@@ -267,7 +268,8 @@ def _workflow(conv: _Converter, r: dict[str, Any], app_version: str | None) -> W
         schedule_name=r["schedule_name"], is_debounced=int(bool(r["is_debounced"])),
         debounce_deadline_epoch_ms=r["debounce_deadline_epoch_ms"], queue_partition_key=r["queue_partition_key"],
         attributes=None if attributes in (None, "null") else attributes, completed_at=r["completed_at"],
-        was_forked_from=bool(r["was_forked_from"]), application_name=r["application_name"])
+        was_forked_from=bool(r["was_forked_from"]), application_name=r["application_name"],
+        authenticated_roles=encode_roles(decode_roles(r["authenticated_roles"])), assumed_role=r["assumed_role"])
 
 
 def _ms(seconds: float | None) -> int | None:

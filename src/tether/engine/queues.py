@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from tether.engine import tracing
+from tether.engine.auth import decode_roles
 from tether.engine.bridge import inline_io
 from tether.engine.inputs import execution_args
 from tether.engine.queue_settings import CHANGED_KEY, directory
@@ -251,7 +252,8 @@ async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
         return 0
     start = Start(wfid, True, reg, args, kwargs, recorded, row.workflow_deadline_epoch_ms,
                   from_storage=True, trace_context=tracing.stored_context(row.trace_context, row.attributes),
-                  queue_name=row.queue_name, authenticated_user=row.authenticated_user)
+                  queue_name=row.queue_name, authenticated_user=row.authenticated_user,
+                  authenticated_roles=decode_roles(row.authenticated_roles), assumed_role=row.assumed_role)
     main = directory(rt).main_loop
     if reg.is_async and main is not None and main.is_running() and not main.is_closed():
         # DBOS was launched from a running event loop: dequeued async workflows run on that loop, as the

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 
 from tether.engine import tracing
+from tether.engine.auth import decode_roles
 from tether.engine.inputs import execution_args
 from tether.engine.queues import dispatch
 from tether.engine.registry import lookup_workflow
@@ -90,5 +91,6 @@ def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = 
         launch_in_background(rt, Start(row.workflow_uuid, True, reg, args, kwargs, recorded,
                                        row.workflow_deadline_epoch_ms, from_storage=True,
                                        trace_context=tracing.stored_context(row.trace_context, row.attributes),
-                                       queue_name=row.queue_name, authenticated_user=row.authenticated_user))
+                                       queue_name=row.queue_name, authenticated_user=row.authenticated_user,
+                  authenticated_roles=decode_roles(row.authenticated_roles), assumed_role=row.assumed_role))
     return launched + [row.workflow_uuid for row, _ in still_running]

@@ -6,10 +6,11 @@ import hashlib
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tether.engine import validation
+from tether.engine.auth import RoleGuard, guard_of
 from tether.errors import StepOptionsError
 from tether.types import WorkflowSerializationFormat
 
@@ -25,6 +26,7 @@ class RegisteredWorkflow:
     serialization: WorkflowSerializationFormat
     # checks (and converts) arguments decoded from storage before a run; see api/validation.py
     validate_args: Callable[[tuple[Any, ...], dict[str, Any]], tuple[tuple[Any, ...], dict[str, Any]]] | None = None
+    guard: RoleGuard = field(default_factory=RoleGuard)  # the roles it requires (engine/auth.py)
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def register_workflow(func: Callable[..., Any], name: str | None, max_recovery_a
         else max_recovery_attempts,
         serialization=serialization,
         validate_args=validate_args,
+        guard=guard_of(func),
     )
     _workflows[reg.name] = reg  # the last definition wins, as when a module is reloaded
     return reg

@@ -10,7 +10,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from tether.engine import tracing, validation
+from tether.engine import auth, tracing, validation
 from tether.engine.bridge import loop_free, run_sync
 from tether.engine.context import (
     WorkflowContext,
@@ -45,7 +45,8 @@ class StartOptions:
     priority: int = 0
     delay_until_epoch_ms: int | None = None
     timeout_ms: int | None = None
-    authenticated_user: str | None = None
+    authenticated_user: str | None = None  # None: the identity the starting code acts for (engine/auth.py)
+    authenticated_roles: list[str] | None = None
     app_version: str | None = None
     debounced: bool = False  # a debounced start: later debounces of its key push it back (engine/debouncer.py)
     debounce_deadline_ms: int | None = None
@@ -74,8 +75,10 @@ class Start:
     result_fid: int | None = None  # the parent's step number for reading its result (direct calls)
     detached: bool = False  # started in the background: nobody waits for this execution's outcome
     trace_context: str | None = None  # the starter's W3C trace context (engine/tracing.py)
-    queue_name: str | None = None  # these two only name the workflow's span
-    authenticated_user: str | None = None
+    queue_name: str | None = None  # only names the workflow's span
+    authenticated_user: str | None = None  # the identity it runs as (engine/auth.py)
+    authenticated_roles: list[str] | None = None
+    assumed_role: str | None = None
 
 
 _PENDING = WorkflowStatusString.PENDING.value  # read once: an enum member's .value is a property call
@@ -191,6 +194,7 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
     deadline = start_deadline(now, timeout_ms, status != _PENDING,
                               parent.deadline_ms if parent is not None else None,
                               own_block or opts.timeout_ms is not None)
+    identity = auth.current_identity()
     row = WorkflowRow(
         workflow_uuid=wfid, status=status, name=reg.name, inputs=inputs, class_name=class_name,
         config_name=config_name,
@@ -199,7 +203,10 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
         deduplication_id=opts.deduplication_id,
         priority=opts.priority, delay_until_epoch_ms=opts.delay_until_epoch_ms,
         workflow_timeout_ms=timeout_ms, workflow_deadline_epoch_ms=deadline,
-        authenticated_user=opts.authenticated_user or (parent.authenticated_user if parent else None),
+        authenticated_user=opts.authenticated_user or identity.user,
+        authenticated_roles=auth.encode_roles(opts.authenticated_roles if opts.authenticated_roles is not None
+                                              else identity.roles),
+        assumed_role=identity.assumed_role,
         parent_workflow_id=parent.workflow_id if parent is not None else None,
         serialization=format_name(reg.serialization),
         started_at_epoch_ms=now if status == _PENDING else None,
@@ -223,4 +230,5 @@ def _started(rt: Runtime, planned: _Planned, created: bool, holder: str | None) 
         rt.notify("wf", row.workflow_uuid, row.status)
     return Start(row.workflow_uuid, created and row.status == _PENDING, planned.reg, planned.args, planned.kwargs,
                  {}, row.workflow_deadline_epoch_ms, result_fid=planned.result_fid, trace_context=row.trace_context,
-                 authenticated_user=row.authenticated_user)
+                 authenticated_user=row.authenticated_user,
+                 authenticated_roles=auth.decode_roles(row.authenticated_roles), assumed_role=row.assumed_role)

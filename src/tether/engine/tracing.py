@@ -364,12 +364,16 @@ def _detach(token: Any) -> None:
 
 
 def workflow_span(name: str, workflow_id: str, trace_context: str | None, queue_name: str | None = None,
-                  authenticated_user: str | None = None) -> _Span | _NoSpan:
+                  authenticated_user: str | None = None, authenticated_roles: list[str] | None = None,
+                  assumed_role: str | None = None) -> _Span | _NoSpan:
     """The span of one execution of a workflow, parented to its stored trace context (else the current one)."""
     if not _ENABLED:
         return NO_SPAN
     attributes = _named({"operationUUID": workflow_id, "operationType": "workflow", "queueName": queue_name,
-                         "authenticatedUser": authenticated_user})
+                         "authenticatedUser": authenticated_user,
+                         "authenticatedUserRoles": json.dumps(authenticated_roles)
+                         if authenticated_roles is not None else None,
+                         "authenticatedUserAssumedRole": assumed_role})
     attributes.update(_state.common)
     attributes.update(_state.extra)
     return _Span(name, attributes, extract(trace_context))

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from typing import Any
 
-from tether.engine import tracing
+from tether.engine import auth, tracing
 from tether.engine.bridge import inline_io, loop_free, run_sync
 from tether.engine.context import (
     Preempted,
@@ -27,7 +27,7 @@ from tether.engine.runtime import Runtime, logger
 from tether.engine.starts import Start, prepare_start, prepare_start_blocking
 from tether.engine.steps import replay
 from tether.engine.timeouts import arm
-from tether.errors import DatabaseUnavailableError, WorkflowCancelledError
+from tether.errors import DatabaseUnavailableError, DBOSNotAuthorizedError, WorkflowCancelledError
 from tether.serialization import serialize, serialize_error
 from tether.storage.checkpoints import CompleteWorkflow
 from tether.types import WorkflowStatusString
@@ -51,7 +51,19 @@ def _context(rt: Runtime, start: Start) -> WorkflowContext:
         arm(rt, start.workflow_id, start.deadline_ms)
     return WorkflowContext(runtime=rt, workflow_id=start.workflow_id, name=start.reg.name,
                            serialization=start.reg.serialization, recorded=start.recorded or {},
+                           authenticated_user=start.authenticated_user,
+                           authenticated_roles=start.authenticated_roles, assumed_role=start.assumed_role,
                            deadline_ms=start.deadline_ms)
+
+
+def _authorize(start: Start) -> DBOSNotAuthorizedError | None:
+    """Check the roles the workflow requires against the identity recorded with it, before every run: the
+    refusal it runs into (then recorded as its outcome), else None with the granted role assumed."""
+    try:
+        start.assumed_role = auth.granted_role(start.reg.guard, start.reg.name, start.authenticated_roles)
+    except DBOSNotAuthorizedError as exc:
+        return exc
+    return None
 
 
 async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:
@@ -122,19 +134,22 @@ def _finished(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool,
 
 def execute_sync(rt: Runtime, start: Start) -> Any:
     """Run a synchronous workflow function in the calling thread."""
+    refused = _authorize(start) if start.reg.guard.active else None
     span = tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
-                                 start.authenticated_user)
+                                 start.authenticated_user, start.authenticated_roles, start.assumed_role)
     if span is tracing.NO_SPAN:  # tracing off: no with-block around a no-op
-        return _execute_sync(rt, start)
+        return _execute_sync(rt, start, refused)
     with span:
-        return _execute_sync(rt, start)
+        return _execute_sync(rt, start, refused)
 
 
-def _execute_sync(rt: Runtime, start: Start) -> Any:
+def _execute_sync(rt: Runtime, start: Start, refused: DBOSNotAuthorizedError | None) -> Any:
     ctx = _context(rt, start)
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True
     try:
+        if refused is not None:
+            raise refused
         args, kwargs = _validated(start)
         result = start.reg.func(*args, **kwargs)
     except (Exception, WorkflowCancelledError) as exc:
@@ -149,16 +164,19 @@ def _execute_sync(rt: Runtime, start: Start) -> Any:
 
 async def execute_async(rt: Runtime, start: Start) -> Any:
     """Run an async workflow function in the current task."""
+    refused = _authorize(start) if start.reg.guard.active else None
     with tracing.workflow_span(start.reg.name, start.workflow_id, start.trace_context, start.queue_name,
-                               start.authenticated_user):
-        return await _execute_async(rt, start)
+                               start.authenticated_user, start.authenticated_roles, start.assumed_role):
+        return await _execute_async(rt, start, refused)
 
 
-async def _execute_async(rt: Runtime, start: Start) -> Any:
+async def _execute_async(rt: Runtime, start: Start, refused: DBOSNotAuthorizedError | None) -> Any:
     ctx = _context(rt, start)
     tokens = enter_workflow(ctx)
     rt.active[start.workflow_id] = True
     try:
+        if refused is not None:
+            raise refused
         args, kwargs = _validated(start)
         result = await start.reg.func(*args, **kwargs)
     except (Exception, WorkflowCancelledError) as exc:
@@ -255,7 +273,18 @@ async def _quiet(coro: Any) -> None:
 def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     """Call a synchronous workflow function directly: start it durably and run it in this thread (or wait
     for the existing one). Called from a workflow, the child's start and the read of its result are two
-    operations of the parent, as in DBOS."""
+    operations of the parent, as in DBOS.
+
+    Raises:
+        DBOSNotAuthorizedError: the workflow requires roles the caller does not hold; nothing is written.
+    """
+    if reg.guard.active:  # checked before the start: the workflow starts with the granted role assumed
+        with auth.assume(auth.check_call(reg.guard, reg.name)):
+            return _call_sync(rt, reg, args, kwargs)
+    return _call_sync(rt, reg, args, kwargs)
+
+
+def _call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     start = prepare_start_blocking(rt, reg, args, kwargs, read_result=True)
     ctx = workflow_for_operation("getResult")
     if ctx is None:
@@ -276,7 +305,18 @@ def call_sync(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwarg
 
 
 async def call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    """The async form of :func:`call_sync`."""
+    """The async form of :func:`call_sync`.
+
+    Raises:
+        DBOSNotAuthorizedError: the workflow requires roles the caller does not hold; nothing is written.
+    """
+    if reg.guard.active:
+        with auth.assume(auth.check_call(reg.guard, reg.name)):
+            return await _call_async(rt, reg, args, kwargs)
+    return await _call_async(rt, reg, args, kwargs)
+
+
+async def _call_async(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     start = await prepare_start(rt, reg, args, kwargs, read_result=True)
     ctx = workflow_for_operation("getResult")
     if ctx is None:

@@ -16,7 +16,7 @@ SELECT s.workflow_uuid, s.status, s.name, s.class_name, s.config_name, s.authent
        s.delay_until_epoch_ms, s.started_at_epoch_ms, s.workflow_timeout_ms, s.workflow_deadline_epoch_ms,
        s.parent_workflow_id, s.forked_from, s.serialization, s.schedule_name, s.is_debounced,
        s.debounce_deadline_epoch_ms, s.queue_partition_key, CAST(s.attributes AS TEXT) AS attributes,
-       s.completed_at, s.was_forked_from, s.application_name
+       s.completed_at, s.was_forked_from, s.application_name, s.authenticated_roles, s.assumed_role
 FROM workflow_status s
 LEFT JOIN workflow_input i ON i.workflow_uuid = s.workflow_uuid
 LEFT JOIN workflow_output o ON o.workflow_uuid = s.workflow_uuid

@@ -53,6 +53,8 @@ class WorkflowRow:
     application_name: str | None = None
     trace_context: str | None = None  # the starter's W3C trace context, JSON {"traceparent": ..., ...}
     unread_messages_at_end: int | None = None  # messages still queued when it ended; None until it ends
+    authenticated_roles: str | None = None  # the roles granted to authenticated_user, a JSON list (engine/auth.py)
+    assumed_role: str | None = None  # the role it was started with assumed
 
 
 WORKFLOW_COLUMNS: tuple[str, ...] = tuple(WorkflowRow.__dataclass_fields__)

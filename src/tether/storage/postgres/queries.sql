@@ -8,7 +8,8 @@ INSERT INTO workflow_status (
     queue_name, deduplication_id, priority, delay_until_epoch_ms, started_at_epoch_ms, started_at_us,
     workflow_timeout_ms, workflow_deadline_epoch_ms, parent_workflow_id, forked_from, serialization,
     schedule_name, is_debounced, debounce_deadline_epoch_ms, queue_partition_key, attributes, completed_at,
-    completed_at_us, was_forked_from, application_name, owner_process, trace_context)
+    completed_at_us, was_forked_from, application_name, owner_process, trace_context, authenticated_roles,
+    assumed_role)
 VALUES (
     :workflow_uuid, :status, :name, :class_name, :config_name, :authenticated_user, :inputs, :output, :error,
     :executor_id, :application_version, :application_id, :created_at, :created_at_us, :updated_at,
@@ -16,7 +17,7 @@ VALUES (
     :started_at_us, :workflow_timeout_ms, :workflow_deadline_epoch_ms, :parent_workflow_id, :forked_from,
     :serialization, :schedule_name, :is_debounced, :debounce_deadline_epoch_ms, :queue_partition_key,
     :attributes, :completed_at, :completed_at_us, :was_forked_from, :application_name, :owner_process,
-    :trace_context)
+    :trace_context, :authenticated_roles, :assumed_role)
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
