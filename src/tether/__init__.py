@@ -8,7 +8,7 @@ The API mirrors DBOS's Python SDK, so its examples run with only the import chan
 from tether import error
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
-from tether.api.context import SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
+from tether.api.context import SetShardKey, SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
 from tether.api.database_admin import run_dbos_database_migrations
 from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
@@ -125,6 +125,7 @@ __all__ = [
     "SerializationError",
     "Serializer",
     "SetEnqueueOptions",
+    "SetShardKey",
     "SetWorkflowAttributes",
     "SetWorkflowID",
     "SetWorkflowTimeout",

@@ -12,6 +12,8 @@ PUBLIC = {
     "WorkflowIDReusePolicy", "PropagateOtelContext",
     # identity and roles
     "DBOSContextSetAuth", "DBOSContextEnsure",
+    # accepted for DBOS's enterprise features, without effect
+    "SetShardKey",
     # schedules and the debouncer
     "Debouncer", "DebouncerClient", "ScheduleInput", "ClientScheduleInput", "WorkflowSchedule",
     # durable select: its sources and its result

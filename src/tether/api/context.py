@@ -144,3 +144,32 @@ class SetWorkflowTimeout:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         self.__exit__(exc_type, exc, tb)
+
+
+class SetShardKey:
+    """Accepted as DBOS has it, and has no effect: DBOS places the workflows started in the block on the
+    shard ``shard_key`` of a sharded system database (a DBOS enterprise feature); Tether's database is not
+    sharded, as with the ``shard_key`` arguments of ``send``, ``get_event`` and the rest.
+
+    Raises:
+        ValueError: ``shard_key`` is not a non-empty string.
+    """
+
+    def __init__(self, shard_key: str) -> None:
+        if not isinstance(shard_key, str) or not shard_key:
+            raise ValueError("shard_key must be a non-empty string")
+        self.shard_key = shard_key
+
+    def __enter__(self) -> SetShardKey:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        return None
+
+    async def __aenter__(self) -> SetShardKey:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None

@@ -34,6 +34,11 @@ class ContextInfo:
         return ctx.workflow_id if ctx is not None else None
 
     @_ClassProperty
+    def shard_key(cls) -> str | None:
+        """The running workflow's shard key: always None, as DBOS says on a database that is not sharded."""
+        return None
+
+    @_ClassProperty
     def step_id(cls) -> int | None:
         """The operation number of the current step, or None outside a step."""
         step = current_step()

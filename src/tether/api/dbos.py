@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from tether.api import handles, instances, validation
 from tether.api.communication import Communication
+from tether.api.conductor import ConductorHooks
 from tether.api.context_info import ContextInfo, _ClassProperty
 from tether.api.database_admin import DatabaseAdmin
 from tether.api.enqueue_options import start_options
@@ -93,7 +94,8 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
 
 
 class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
-           EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin, Authorization):
+           EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin, Authorization,
+           ConductorHooks):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -199,6 +201,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
             forget_classic()
         rt, cls._runtime = cls._runtime, None
         cls._instance = None
+        cls._alert_handler = None  # it belonged to the destroyed application, as in DBOS
         tracing.shut_down()
         if rt is not None:
             rt.close()
@@ -210,6 +213,10 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         if rt is None:
             raise NotLaunchedError("DBOS is not launched: call DBOS(config=...) and DBOS.launch() first")
         return rt
+
+    @classmethod
+    def _launched(cls) -> bool:
+        return cls._runtime is not None
 
     @_ClassProperty
     def application_version(cls) -> str:
