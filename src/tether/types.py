@@ -36,6 +36,16 @@ class WorkflowStatusString(str, enum.Enum):
         return self.value
 
 
+class ApplicationRowCounts(TypedDict):
+    """What ``DBOSClient.rename_application`` moved to the new name, by kind of row."""
+
+    queues: int
+    schedules: int
+    versions: int
+    workflows: int
+    steps: int  # checkpoints of the moved workflows
+
+
 TERMINAL_STATUSES = frozenset(
     {
         WorkflowStatusString.SUCCESS.value,

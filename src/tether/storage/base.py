@@ -38,6 +38,7 @@ from tether.storage.records import (
     step_write_params,
 )
 from tether.storage.wakeups import Listener
+from tether.types import ApplicationRowCounts
 
 __all__ = [
     "NULL_TOPIC",
@@ -225,6 +226,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def promote_version(self, version_name: str, application_name: str | None, now_ms: int) -> None: ...
+
+    @abc.abstractmethod
+    def rename_application(self, old_name: str | None, new_name: str, adopt_unclaimed: bool,
+                           batch_size: int | None) -> ApplicationRowCounts: ...  # storage/renamestore.py
 
     @abc.abstractmethod
     def list_queues(self) -> list[QueuePolicy]: ...

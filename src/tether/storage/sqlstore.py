@@ -33,6 +33,7 @@ from tether.storage.liststore import workflow_row as _workflow_row
 from tether.storage.processstore import ProcessStore
 from tether.storage.queuestore import QueueStore
 from tether.storage.recheckstore import RecheckStore
+from tether.storage.renamestore import RenameStore
 from tether.storage.schedulestore import ScheduleStore
 from tether.storage.selectstore import SelectStore
 from tether.storage.session import (
@@ -48,7 +49,7 @@ _LIGHT_COLUMNS = tuple(c for c in WORKFLOW_COLUMNS if c not in ("inputs", "outpu
 
 
 class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, StreamStore, ImportStore, RecheckStore,
-               CheckpointStore, VersionStore, Store):
+               CheckpointStore, VersionStore, RenameStore, Store):
     """Shared transaction logic. Subclasses provide ``_tx`` (a write transaction), ``_auto`` (one
     autocommit statement or read), ``placeholder`` for dynamic SQL, and their ``queries``."""
 

@@ -538,3 +538,33 @@ UPDATE workflow_status SET unread_messages_at_end = :unread WHERE workflow_uuid 
 SELECT queue_name, status, count(*) FROM workflow_status
 WHERE status IN ('ENQUEUED', 'PENDING', 'DELAYED') AND queue_name IS NOT NULL
 GROUP BY queue_name, status ORDER BY queue_name, status
+
+-- Renaming an application (DBOSClient.rename_application): rows owned by :old (and, with :adopt, unclaimed
+-- ones) move to :new. Workflows that have not ended move with the registry rows in one transaction; ended
+-- ones after it, :batch at a time.
+-- name: rename_source_steps
+SELECT count(*) FROM operation_outputs o JOIN workflow_status w ON w.workflow_uuid = o.workflow_uuid
+WHERE w.application_name = :old OR (:adopt AND w.application_name IS NULL)
+
+-- name: rename_queues
+UPDATE queues SET application_name = :new
+WHERE application_name = :old OR (:adopt AND application_name IS NULL)
+
+-- name: rename_schedules
+UPDATE workflow_schedules SET application_name = :new
+WHERE application_name = :old OR (:adopt AND application_name IS NULL)
+
+-- name: rename_versions
+UPDATE application_versions SET application_name = :new
+WHERE application_name = :old OR (:adopt AND application_name IS NULL)
+
+-- name: rename_active_workflows
+UPDATE workflow_status SET application_name = :new
+WHERE (application_name = :old OR (:adopt AND application_name IS NULL))
+  AND status IN ('PENDING', 'ENQUEUED', 'DELAYED')
+
+-- name: rename_ended_workflows
+UPDATE workflow_status SET application_name = :new
+WHERE workflow_uuid IN (SELECT workflow_uuid FROM workflow_status
+                        WHERE application_name = :old OR (:adopt AND application_name IS NULL)
+                        LIMIT :batch)
