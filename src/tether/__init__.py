@@ -10,6 +10,7 @@ from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetShardKey, SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
 from tether.api.database_admin import run_dbos_database_migrations
+from tether.api.datasource import SQLAlchemyDatasource
 from tether.api.dbos import DBOS
 from tether.api.debouncer import Debouncer, DebouncerClient
 from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, WorkflowIDReusePolicy
@@ -117,6 +118,7 @@ __all__ = [
     "QueueConfigurationError",
     "QueueDeduplicatedError",
     "QueueRateLimit",
+    "SQLAlchemyDatasource",
     "ScheduleExistsError",
     "ScheduleInput",
     "ScheduleNotFoundError",

@@ -9,7 +9,7 @@ PUBLIC = {
     "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance", "SetWorkflowID", "SetWorkflowAttributes",
     "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
-    "WorkflowIDReusePolicy", "PropagateOtelContext",
+    "WorkflowIDReusePolicy", "PropagateOtelContext", "SQLAlchemyDatasource",
     # identity and roles
     "DBOSContextSetAuth", "DBOSContextEnsure",
     # accepted for DBOS's enterprise features, without effect
