@@ -6,6 +6,7 @@ The API mirrors DBOS's Python SDK, so its examples run with only the import chan
 """
 
 from tether import error
+from tether.api.async_datasource import AsyncSQLAlchemyDatasource
 from tether.api.client import DBOSClient
 from tether.api.client_management import EnqueueOptions
 from tether.api.context import SetShardKey, SetWorkflowAttributes, SetWorkflowID, SetWorkflowTimeout
@@ -77,6 +78,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DBOS",
     "ArgumentTypeError",
+    "AsyncSQLAlchemyDatasource",
     "AwaitedWorkflowCancelledError",
     "ClientScheduleInput",
     "ConfigError",

@@ -13,9 +13,10 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
-from tether import DBOS, SetWorkflowID, SQLAlchemyDatasource
+from tether import DBOS, AsyncSQLAlchemyDatasource, SetWorkflowID, SQLAlchemyDatasource
 
 DS: SQLAlchemyDatasource | None = None
+ADS: AsyncSQLAlchemyDatasource | None = None
 
 
 def open_datasource(app_url: str) -> SQLAlchemyDatasource:
@@ -26,6 +27,26 @@ def open_datasource(app_url: str) -> SQLAlchemyDatasource:
         conn.execute(text(f"CREATE TABLE IF NOT EXISTS items (id {serial}, name TEXT NOT NULL)"))
         conn.execute(text("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)"))
     return DS
+
+
+async def open_async_datasource(app_url: str) -> AsyncSQLAlchemyDatasource:
+    global ADS
+    ADS = await AsyncSQLAlchemyDatasource.create(app_url)
+    return ADS
+
+
+async def place_async(name: str) -> int:
+    assert ADS is not None
+    result = await ADS.sql_session().execute(text("INSERT INTO items (name) VALUES (:n) RETURNING id"), {"n": name})
+    return int(result.scalar_one())
+
+
+@DBOS.workflow(name="ds.order_async")
+async def order_async(name: str) -> list[int]:
+    assert ADS is not None
+    first = await ADS.run_tx_step_async({"name": "place"}, place_async, name)
+    second = await ADS.run_tx_step_async({"name": "place"}, place_async, name + "-2")
+    return [first, second]
 
 
 def place(name: str) -> int:
@@ -54,7 +75,7 @@ def checkpoints(ds: SQLAlchemyDatasource) -> int:
 
 
 def _main() -> None:
-    sys_url, app_url, executor, workdir, wfid = sys.argv[1:6]
+    sys_url, app_url, executor, workdir, wfid, kind = sys.argv[1:7]
     open_datasource(app_url)
 
     def freeze(session: Session) -> None:  # the transaction committed; its step's checkpoint is not written yet
@@ -65,6 +86,15 @@ def _main() -> None:
     DBOS(config={"name": "ds-app", "system_database_url": sys_url, "executor_id": executor,
                  "application_version": "test"})
     DBOS.launch()
+    if kind == "async":
+        import asyncio
+
+        async def run() -> None:
+            await open_async_datasource(app_url)
+            with SetWorkflowID(wfid):
+                await order_async("widget")
+
+        asyncio.run(run())
     with SetWorkflowID(wfid):
         order("widget")
 

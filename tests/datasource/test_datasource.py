@@ -5,6 +5,7 @@ roll back and are the step's outcome; conflicting serializable transactions are 
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -128,12 +129,19 @@ def test_bad_options_are_refused(ds: SQLAlchemyDatasource, app_url: str) -> None
             SQLAlchemyDatasource.create(app_url, schema="nowhere", run_migrations=False)
 
 
+async def _open_without_connections(app_url: str) -> None:
+    """The async datasource, its pool emptied: its connections belong to the loop that opens them, and the
+    recovered workflow runs on Tether's."""
+    await (await app.open_async_datasource(app_url)).engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 def test_a_process_killed_after_the_commit_does_not_commit_twice_when_recovered(
-        db_url: str, app_url: str, tmp_path: Path) -> None:
+        db_url: str, app_url: str, tmp_path: Path, kind: str) -> None:
     executor, wfid = f"ds-{uuid.uuid4().hex[:8]}", f"order-{uuid.uuid4().hex[:8]}"
     worker = subprocess.Popen([sys.executable, "-m", "tests.datasource.app", db_url, app_url, executor,
-                               str(tmp_path), wfid], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+                               str(tmp_path), wfid, kind], cwd=ROOT, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "committed").exists():
@@ -147,12 +155,17 @@ def test_a_process_killed_after_the_commit_does_not_commit_twice_when_recovered(
     try:
         [(first_id, name)] = app.items(ds)  # committed by the killed process, its step not checkpointed
         assert name == "widget" and app.checkpoints(ds) == 1
+        if kind == "async":  # the recovered run's transactions use the async datasource, opened first
+            asyncio.run(_open_without_connections(app_url))
         DBOS(config=make_config(db_url, executor_id=executor))
         DBOS.launch()  # recovers the workflow: the first transaction replays from its row, the second runs
         try:
             result = DBOS.retrieve_workflow(wfid).get_result()
         finally:
             DBOS.destroy()
+            if app.ADS is not None:
+                asyncio.run(app.ADS.engine.dispose())
+                app.ADS = None
         assert result[0] == first_id
         assert [n for _, n in app.items(ds)] == ["widget", "widget-2"]  # the first one once, not twice
         assert app.checkpoints(ds) == 0
@@ -175,3 +188,34 @@ def test_concurrent_callers_outside_workflows_each_commit(ds: SQLAlchemyDatasour
     for t in threads:
         t.join()
     assert errors == [] and len(app.items(ds)) == 4
+
+
+def test_async_transactions_are_steps_plain_outside_workflows_and_roll_back_on_errors(
+        dbos: type[DBOS], ds: SQLAlchemyDatasource, app_url: str) -> None:
+    async def main() -> None:
+        ads = await app.open_async_datasource(app_url)
+        try:
+            handle = await DBOS.start_workflow_async(app.order_async, "kiwi")
+            first, second = await handle.get_result()
+            steps = await DBOS.list_workflow_steps_async(handle.workflow_id)
+            assert [(s["function_name"], s["output"]) for s in steps] == [("place", first), ("place", second)]
+
+            @ads.transaction(name="boom")
+            async def boom() -> None:
+                await app.place_async("ghost")
+                raise Refused("boom")
+
+            with pytest.raises(Refused):
+                await boom()
+            assert await ads.run_tx_step_async(None, app.place_async, "lime") > second
+            with pytest.raises(DBOSException, match="within a async datasource transaction"):
+                ads.sql_session()
+            with pytest.raises(DBOSException, match="coroutine"):
+                ads.transaction(app.place)
+        finally:
+            await ads.engine.dispose()
+            app.ADS = None
+
+    asyncio.run(main())
+    assert [n for _, n in app.items(ds)] == ["kiwi", "kiwi-2", "lime"]
+    assert app.checkpoints(ds) == 0

@@ -10,6 +10,7 @@ PUBLIC = {
     "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
     "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
     "WorkflowIDReusePolicy", "PropagateOtelContext", "SQLAlchemyDatasource",
+    "AsyncSQLAlchemyDatasource",
     # identity and roles
     "DBOSContextSetAuth", "DBOSContextEnsure",
     # accepted for DBOS's enterprise features, without effect

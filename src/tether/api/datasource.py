@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast, overload
 
 from tether.engine.transactions import TransactionRunner, current_session
 from tether.errors import ArgumentTypeError, DBOSException
@@ -38,7 +38,7 @@ class DatasourceOptions(TypedDict, total=False):
     isolation_level: IsolationLevel | None
 
 
-def _sqlalchemy() -> Any:
+def load_sqlalchemy() -> Any:
     try:
         import sqlalchemy
     except ImportError as exc:  # pragma: no cover - SQLAlchemy is installed with tether[datasource]
@@ -46,17 +46,17 @@ def _sqlalchemy() -> Any:
     return sqlalchemy
 
 
-def _sqlite_connection_setup(dbapi_conn: Any, record: Any) -> None:
+def sqlite_connection_setup(dbapi_conn: Any, record: Any) -> None:
     # sqlite3 begins a transaction only before a write, so the reads before it would see a snapshot of their
     # own (a lost update when two transactions read, then write): its transaction handling is turned off, and
-    # every transaction begins with BEGIN IMMEDIATE (_begin_immediate), taking the write lock at once. Writers
+    # every transaction begins with BEGIN IMMEDIATE (begin_immediate), taking the write lock at once. Writers
     # wait for each other (busy_timeout) instead of failing at once with "database is locked".
     dbapi_conn.isolation_level = None
     dbapi_conn.execute("PRAGMA busy_timeout=30000")
     dbapi_conn.execute("PRAGMA foreign_keys=ON")
 
 
-def _begin_immediate(conn: Any) -> None:
+def begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
@@ -66,7 +66,7 @@ class SQLAlchemyDatasource:
     def __init__(self, *, database_url: str, engine_kwargs: dict[str, Any] | None = None,
                  engine: Engine | None = None, schema: str | None = None, serializer: Serializer | None = None,
                  sessionmaker: SessionMaker[Any] | None = None) -> None:
-        sa = _sqlalchemy()
+        sa = load_sqlalchemy()
         from sqlalchemy import orm
 
         if not isinstance(database_url, str) or not database_url:
@@ -82,8 +82,8 @@ class SQLAlchemyDatasource:
             kwargs = dict(engine_kwargs or {})
             if self.is_sqlite:
                 engine = sa.create_engine(database_url, **kwargs)
-                sa.event.listen(engine, "connect", _sqlite_connection_setup)
-                sa.event.listen(engine, "begin", _begin_immediate)
+                sa.event.listen(engine, "connect", sqlite_connection_setup)
+                sa.event.listen(engine, "begin", begin_immediate)
             else:
                 url = sa.make_url(database_url).set(drivername="postgresql+psycopg")
                 engine = sa.create_engine(url, **kwargs)
@@ -150,7 +150,7 @@ class SQLAlchemyDatasource:
         Raises:
             DBOSException: called outside a datasource transaction.
         """
-        return current_session()
+        return cast("Session", current_session())
 
     def run_tx_step(self, ds_options: DatasourceOptions | None, func: Callable[..., R], *args: Any,
                     **kwargs: Any) -> R:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import contextvars
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tether.engine.context import current_step, workflow_for_operation
@@ -30,23 +30,31 @@ from tether.storage.datasource import DatasourceCheckpoints, is_retriable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
-    from sqlalchemy.orm import Session, sessionmaker
+    from sqlalchemy.orm import sessionmaker
 
 _FIRST_PAUSE, _LONGEST_PAUSE = 0.1, 2.0
 
-_session: contextvars.ContextVar[Session | None] = contextvars.ContextVar("tether_ds_session", default=None)
+_session: contextvars.ContextVar[Any] = contextvars.ContextVar("tether_ds_session", default=None)
 
 
-def current_session() -> Session:
-    """The session of the datasource transaction running here.
+def current_session(kind: str = "sync") -> Any:
+    """The session of the datasource transaction running here (a ``Session``, or an ``AsyncSession``).
 
     Raises:
         DBOSException: not called from inside a datasource transaction.
     """
     session = _session.get()
     if session is None:
-        raise DBOSException("sql_session() must be called within a sync datasource transaction")
+        raise DBOSException(f"sql_session() must be called within a {kind} datasource transaction")
     return session
+
+
+def enter_session(session: Any) -> contextvars.Token[Any]:
+    return _session.set(session)
+
+
+def leave_session(token: contextvars.Token[Any]) -> None:
+    _session.reset(token)
 
 
 class TransactionRunner:
@@ -107,12 +115,11 @@ class TransactionRunner:
         if recorded is None:
             try:
                 return self._attempts(isolation_level, func, args, kwargs, where)
-            except _AlreadyRecorded:
+            except AlreadyRecorded:
                 recorded = self._read(where)
                 if recorded is None:
-                    raise DBOSException(f"Transaction step {where[1]} of workflow {where[0]} conflicted with "
-                                        "another execution, but no recorded outcome was found") from None
-        return _outcome(recorded)
+                    raise no_outcome(where) from None
+        return outcome(recorded)
 
     def _forget(self, workflow_id: str, step_id: int) -> None:
         """Delete a step's row once its checkpoint is in the system database (best effort: a failure is logged;
@@ -124,8 +131,7 @@ class TransactionRunner:
             logger.warning("Could not delete the datasource checkpoints of workflow %s", workflow_id, exc_info=True)
 
     def _read(self, where: tuple[str, int]) -> tuple[Any, ...] | None:
-        pause = _FIRST_PAUSE
-        while True:
+        for pause in pauses():
             try:
                 with self.engine.connect() as conn:
                     return self.checkpoints.read(conn, *where)
@@ -133,59 +139,86 @@ class TransactionRunner:
                 if not self.retriable(exc):
                     raise
             time.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE)
+        raise AssertionError("unreachable")
 
     def _attempts(self, isolation_level: str, func: Callable[..., Any], args: tuple[Any, ...],
                   kwargs: dict[str, Any], where: tuple[str, int] | None) -> Any:
-        pause = _FIRST_PAUSE
-        while True:
+        for pause in pauses():
             try:
                 return self._attempt(isolation_level, func, args, kwargs, where)
-            except _AlreadyRecorded:
+            except AlreadyRecorded:
                 raise
             except Exception as exc:
                 if not self.retriable(exc):
                     if where is not None:
                         self._record_error(where, exc)
                     raise
-            logger.info("Transaction rolled back by a serialization failure or a lock; trying again in %.1f s",
-                        pause)
+            note_retry(pause)
             time.sleep(pause)
-            pause = min(pause * 2, _LONGEST_PAUSE)
+        raise AssertionError("unreachable")
 
     def _attempt(self, isolation_level: str, func: Callable[..., Any], args: tuple[Any, ...],
                  kwargs: dict[str, Any], where: tuple[str, int] | None) -> Any:
         with self.sessions(bind=self.engine) as session, session.begin():
             if self.backend == "postgres":  # SQLite's transactions are serializable, and nothing else
                 session.connection(execution_options={"isolation_level": isolation_level})
-            token = _session.set(session)
+            token = enter_session(session)
             try:
                 output = func(*args, **kwargs)
             finally:
-                _session.reset(token)
+                leave_session(token)
             if where is not None:
                 session.flush()  # the checkpoint holds generated keys and defaults, as the caller sees them
-                data = serialize(output)
-                if not self.checkpoints.record(session, *where, base64.b64encode(data).decode(), None,
-                                               format_name(None)):
-                    raise _AlreadyRecorded()
+                record_output(session, self.checkpoints, where, output)
         return output
 
     def _record_error(self, where: tuple[str, int], error: Exception) -> None:
-        data = base64.b64encode(serialize_error(error)).decode()
         try:
             with self.engine.begin() as conn:
-                self.checkpoints.record(conn, *where, None, data, format_name(None))
+                record_error(self.checkpoints, conn, where, error)
         except Exception:  # the step's checkpoint in the system database records the error all the same
             logger.warning("Could not record the error of transaction step %s of workflow %s", where[1], where[0],
                            exc_info=True)
 
 
-class _AlreadyRecorded(Exception):
+class AlreadyRecorded(Exception):
     """Internal: another execution recorded this step's outcome first; this attempt was rolled back."""
 
 
-def _outcome(recorded: tuple[Any, ...]) -> Any:
+def record_output(session: Any, checkpoints: DatasourceCheckpoints, where: tuple[str, int], output: Any) -> None:
+    """Insert a step's result into the transaction of ``session`` (a sync one).
+
+    Raises:
+        AlreadyRecorded: another execution's outcome is recorded (the caller rolls back and replays it).
+    """
+    data = base64.b64encode(serialize(output)).decode()
+    if not checkpoints.record(session, *where, data, None, format_name(None)):
+        raise AlreadyRecorded()
+
+
+def record_error(checkpoints: DatasourceCheckpoints, conn: Any, where: tuple[str, int], error: Exception) -> None:
+    """Insert a step's error (in a transaction of its own, the failed one being rolled back)."""
+    checkpoints.record(conn, *where, None, base64.b64encode(serialize_error(error)).decode(), format_name(None))
+
+
+def no_outcome(where: tuple[str, int]) -> DBOSException:
+    return DBOSException(f"Transaction step {where[1]} of workflow {where[0]} conflicted with another execution, "
+                         "but no recorded outcome was found")
+
+
+def note_retry(pause: float) -> None:
+    logger.info("Transaction rolled back by a serialization failure or a lock; trying again in %.1f s", pause)
+
+
+def pauses() -> Iterator[float]:
+    """The pauses before the attempts after a retriable failure: from 0.1 s, doubling, at most 2 s."""
+    pause = _FIRST_PAUSE
+    while True:
+        yield pause
+        pause = min(pause * 2, _LONGEST_PAUSE)
+
+
+def outcome(recorded: tuple[Any, ...]) -> Any:
     """The result a recorded row stands for (or raise its error).
 
     Raises:
