@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from tether.api.client_management import ClientManagement
+from tether.api.client_transactions import CallerTransactions
 from tether.api.event_watching import EventWatching
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.mailboxes import MailboxReading
@@ -26,7 +27,7 @@ from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 
 class DBOSClient(ClientManagement, ClientSchedules, ClientQueueAPI, StreamReading, MailboxReading,
-                 EventWatching, VersionManagement):
+                 EventWatching, VersionManagement, CallerTransactions):
     """A connection to a Tether system database.
 
     Raises:

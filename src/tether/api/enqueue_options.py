@@ -228,14 +228,24 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
     is recorded as a child of it.
 
     Raises:
+        The errors of :func:`enqueue_request`; QueueDeduplicatedError: the deduplication ID is held (policy
+        ``reject``); ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function;
+        DBOSWorkflowIDInUseError: ``workflow_id`` exists and ``workflow_id_reuse_policy`` is ``reject``;
+        SerializationError: the arguments cannot be stored.
+    """
+    reg, opts = enqueue_request(rt, options)
+    start = await prepare_start(rt, reg, args, kwargs, opts)
+    return start.workflow_id
+
+
+def enqueue_request(rt: Runtime, options: EnqueueOptions) -> tuple[RegisteredWorkflow, StartOptions]:
+    """What ``options`` asks to enqueue (the workflow as registered here, or by name only) and how.
+
+    Raises:
         ValueError: ``queue_name`` or ``workflow_name`` missing, a negative delay, a priority out of range.
         QueueConfigurationError: see :func:`check_enqueue`.
-        QueueDeduplicatedError: the deduplication ID is held (policy ``reject``).
-        ConflictingWorkflowError: ``workflow_id`` is already used by another workflow function.
-        DBOSWorkflowIDInUseError: ``workflow_id`` exists and ``workflow_id_reuse_policy`` is ``reject``.
         ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text, or
             ``authenticated_user`` or ``authenticated_roles`` have the wrong type.
-        SerializationError: the arguments cannot be stored.
     """
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
     if not queue_name or not name:
@@ -251,7 +261,7 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
     reg = local if local is not None and local.serialization is fmt else RegisteredWorkflow(
         name=name, func=_not_here, is_async=False, max_recovery_attempts=DEFAULT_MAX_RECOVERY_ATTEMPTS,
         serialization=fmt)
-    opts = StartOptions(
+    return reg, StartOptions(
         workflow_id=options.get("workflow_id"), queue_name=queue_name,
         deduplication_id=options.get("deduplication_id"), priority=options.get("priority") or 0,
         delay_until_epoch_ms=None if delay is None else rt.clock.now_ms() + int(delay * 1000),
@@ -264,5 +274,3 @@ async def enqueue_by_name(rt: Runtime, options: EnqueueOptions, args: tuple[Any,
         timeout_ms=_timeout_ms(options.get("workflow_timeout")),
         application_name=validation.optional_text(options.get("application_name"), "application_name"),
     )
-    start = await prepare_start(rt, reg, args, kwargs, opts)
-    return start.workflow_id

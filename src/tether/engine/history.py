@@ -32,15 +32,7 @@ async def send_bulk(rt: Runtime, messages: Sequence[dict[str, Any]], *,
         InvalidArgumentError, ArgumentTypeError: a bad destination ID, topic or idempotency key (see
             :mod:`tether.engine.validation`); nothing is sent.
     """
-    outgoing = []
-    for m in messages:
-        dest = m.get("destination_id")
-        if not isinstance(dest, str) or not dest:
-            raise ValueError("every message needs a non-empty destination_id")
-        validation.workflow_id(dest, "destination_id")
-        key = validation.optional_text(m.get("idempotency_key"), "idempotency_key")
-        outgoing.append(OutgoingMessage(dest, topic_key(m.get("topic")), serialize(m.get("message"),
-                                        serialization_type), key))
+    outgoing = outgoing_messages(messages, serialization_type)
     ctx = workflow_for_operation("send_bulk")
     sender = None
     if ctx is not None:
@@ -51,6 +43,25 @@ async def send_bulk(rt: Runtime, messages: Sequence[dict[str, Any]], *,
                             send_to_forks=send_to_forks)
     for dest, topic in delivered:
         rt.notify("msg", dest, topic)
+
+
+def outgoing_messages(messages: Sequence[dict[str, Any]], serialization_type: WorkflowSerializationFormat | None
+                      ) -> list[OutgoingMessage]:
+    """The messages of a bulk send, checked and serialized.
+
+    Raises:
+        ValueError, InvalidArgumentError, ArgumentTypeError, SerializationError: as :func:`send_bulk`.
+    """
+    outgoing = []
+    for m in messages:
+        dest = m.get("destination_id")
+        if not isinstance(dest, str) or not dest:
+            raise ValueError("every message needs a non-empty destination_id")
+        validation.workflow_id(dest, "destination_id")
+        key = validation.optional_text(m.get("idempotency_key"), "idempotency_key")
+        outgoing.append(OutgoingMessage(dest, topic_key(m.get("topic")), serialize(m.get("message"),
+                                        serialization_type), key))
+    return outgoing
 
 
 async def rewind_workflow(rt: Runtime, workflow_id: str, start_step: int = 1, *,

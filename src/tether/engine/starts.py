@@ -149,8 +149,21 @@ class _Planned:
             completed_at=now))
 
 
+def plan_unattached_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
+                          opts: StartOptions) -> WorkflowRow:
+    """The row of a start that no workflow records as its child (one written in a caller's own transaction),
+    with every check of :func:`prepare_start` made and nothing written.
+
+    Raises:
+        The errors of :func:`prepare_start` that come before writing.
+    """
+    planned = _plan_start(rt, reg, args, kwargs, opts, False, as_child=False)
+    assert isinstance(planned, _Planned)
+    return planned.row
+
+
 def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwargs: dict[str, Any],
-                opts: StartOptions, read_result: bool) -> _Planned | Start:
+                opts: StartOptions, read_result: bool, *, as_child: bool = True) -> _Planned | Start:
     """The row a start writes (its checks made, nothing written), or the Start of a child already recorded."""
     debounce = current_debounce()
     if debounce is not None:
@@ -158,7 +171,7 @@ def _plan_start(rt: Runtime, reg: RegisteredWorkflow, args: tuple[Any, ...], kwa
                                    delay_until_epoch_ms=debounce.delay_until_ms,
                                    debounce_deadline_ms=debounce.deadline_ms,
                                    application_name=debounce.application_name or opts.application_name)
-    parent = current_workflow() if current_step() is None else None
+    parent = current_workflow() if as_child and current_step() is None else None
     function_id = 0
     assigned = opts.workflow_id or take_assigned_id()
     result_fid = None

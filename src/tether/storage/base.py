@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from tether.storage.checkpoints import Checkpoint, Outcome, write_alone
+from tether.storage.external import CallerSession
 from tether.storage.importstore import ImportBatch, ImportCounts
 from tether.storage.records import (
     NULL_TOPIC,
@@ -41,29 +43,10 @@ from tether.storage.wakeups import Listener
 from tether.types import ApplicationRowCounts
 
 __all__ = [
-    "NULL_TOPIC",
-    "PROCESS_COLUMNS",
-    "SCHEDULE_COLUMNS",
-    "WORKFLOW_COLUMNS",
-    "Adoption",
-    "DebounceResult",
-    "Delivery",
-    "EventVersionChunk",
-    "EventVersionRow",
-    "OperationRow",
-    "OutgoingMessage",
-    "PartitionLoad",
-    "ProcessRow",
-    "QueuePolicy",
-    "QueuedMessage",
-    "ScheduleRow",
-    "StepWrite",
-    "Store",
-    "StreamChunk",
-    "VersionRow",
-    "WorkflowFilter",
-    "WorkflowRow",
-    "step_write_params",
+    "NULL_TOPIC", "PROCESS_COLUMNS", "SCHEDULE_COLUMNS", "WORKFLOW_COLUMNS", "Adoption", "DebounceResult",
+    "Delivery", "EventVersionChunk", "EventVersionRow", "OperationRow", "OutgoingMessage", "PartitionLoad",
+    "ProcessRow", "QueuePolicy", "QueuedMessage", "ScheduleRow", "StepWrite", "Store", "StreamChunk", "VersionRow",
+    "WorkflowFilter", "WorkflowRow", "step_write_params",
 ]
 
 
@@ -230,6 +213,10 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def rename_application(self, old_name: str | None, new_name: str, adopt_unclaimed: bool,
                            batch_size: int | None) -> ApplicationRowCounts: ...  # storage/renamestore.py
+
+    @abc.abstractmethod
+    def caller_session(self, conn: Any) -> AbstractContextManager[CallerSession]:
+        """Named statements in the caller's own SQLAlchemy transaction (storage/external.py)."""
 
     @abc.abstractmethod
     def list_queues(self) -> list[QueuePolicy]: ...

@@ -27,6 +27,7 @@ from tether.storage.base import (
     WorkflowRow,
 )
 from tether.storage.checkpoints import CheckpointStore, workflow_params
+from tether.storage.external import CallerSession, caller_session, write_messages
 from tether.storage.importstore import ImportStore
 from tether.storage.liststore import ListStore
 from tether.storage.liststore import workflow_row as _workflow_row
@@ -316,24 +317,16 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
     def send_messages(self, messages: Sequence[OutgoingMessage], now_ms: int, *,
                       sender: tuple[str, OperationRow] | None = None,
                       send_to_forks: bool = False) -> list[tuple[str, str]]:
-        delivered: list[tuple[str, str]] = []
         with self._tx() as s:
             if sender is not None and s.run("insert_operation", op_params(*sender)).rowcount != 1:
                 return []
-            for m in messages:
-                if s.run("workflow_exists", {"workflow_uuid": m.destination_id}).fetchone() is None:
-                    raise NonExistentWorkflowError(m.destination_id)
-                targets = [m.destination_id]
-                if send_to_forks:
-                    targets = [r[0] for r in s.run("fork_tree", {"workflow_uuid": m.destination_id}).fetchall()]
-                for dest in targets:
-                    if m.idempotency_key is not None and s.run("claim_message_key", {
-                            "destination_uuid": dest, "idempotency_key": m.idempotency_key}).rowcount != 1:
-                        continue
-                    s.run("insert_message", {"destination_uuid": dest, "topic": m.topic, "message": m.message,
-                                             "idempotency_key": m.idempotency_key, "now": now_ms})
-                    delivered.append((dest, m.topic))
-        return delivered
+            return write_messages(s, messages, now_ms, send_to_forks)
+
+    _named_sql: Mapping[str, str]  # the backend's statements as written (:name parameters)
+    _caller_schema: str | None = None  # where the tables live, for a caller's connection (PostgreSQL)
+
+    def caller_session(self, conn: Any) -> AbstractContextManager[CallerSession]:
+        return caller_session(conn, self._named_sql, self._caller_schema)
 
     def rewind_workflow(self, workflow_id: str, start_step: int, now_ms: int, *,
                         application_version: str | None, queue_name: str) -> None:

@@ -70,6 +70,8 @@ class PostgresStore(SqlStore):
     backend = "postgres"
     queries = _SOURCES
     placeholder = "?"  # rewritten to $n by the wire layer
+    _named_sql = _SOURCES
+    _caller_schema = SCHEMA
     _prefix_column = 'workflow_uuid COLLATE "C"'
     _true, _false = "TRUE", "FALSE"
 

@@ -568,3 +568,6 @@ UPDATE workflow_status SET application_name = :new
 WHERE workflow_uuid IN (SELECT workflow_uuid FROM workflow_status
                         WHERE application_name = :old OR (:adopt AND application_name IS NULL)
                         LIMIT :batch)
+
+-- name: workflow_identity
+SELECT status, name, class_name, config_name FROM workflow_status WHERE workflow_uuid = :workflow_uuid

@@ -70,6 +70,7 @@ class SqliteStore(SqlStore):
     backend = "sqlite"
     queries = _QUERIES
     placeholder = "?"
+    _named_sql = _QUERIES
     _no_limit = "-1"
     _explain = "EXPLAIN QUERY PLAN"
 
