@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import OfflinePage
-from tether import DBOS, Queue, SetWorkflowID
+from tether import DBOS, DBOSContextSetAuth, Queue, SetWorkflowID
 from tether.http import create_gateway
 from tether.http.demo import create_demo_app
 from tether.http.server import ServerThread
@@ -65,9 +65,9 @@ async def driven(tag: str) -> str:
             return "done"
 
 
-def start_driven(prefix: str = "dash") -> str:
+def start_driven(prefix: str = "dash", user: str | None = None, roles: list[str] | None = None) -> str:
     workflow_id = f"{prefix}-{uuid.uuid4().hex[:10]}"
-    with SetWorkflowID(workflow_id):
+    with SetWorkflowID(workflow_id), DBOSContextSetAuth(user, roles):
         DBOS.start_workflow(driven, "tag")
     return workflow_id
 
@@ -148,7 +148,7 @@ def test_list_pages_through_a_filter(dbos: type[DBOS], offline_page: OfflinePage
 def test_workflow_page_shows_steps_events_and_streams_live(dbos: type[DBOS], offline_page: OfflinePage,
                                                            backend: str) -> None:
     page = offline_page.page
-    w = start_driven()
+    w = start_driven(user="dana", roles=["ops", "admin"])
     tell(w, op="step", value="first")
     tell(w, op="child")
     tell(w, op="event", key="progress", value=1)
@@ -163,6 +163,8 @@ def test_workflow_page_shows_steps_events_and_streams_live(dbos: type[DBOS], off
         assert "dashboard_test.step" in page.text_content("#steps")
         assert '"value": "first"' in page.text_content("#steps")
         page.wait_for_selector("#children a")  # the child, linked
+        overview = page.text_content("#overview") or ""
+        assert "dana" in overview and "ops, admin" in overview  # who started it, with their roles
         assert '"args": [\n    "tag"\n  ]' in page.text_content("#input")
         page.evaluate("window.notReloaded = true")
         tell(w, op="event", key="progress", value=2)  # an event changing

@@ -21,6 +21,7 @@ from tether import (
     DBOSConfiguredInstance,
     DBOSContextEnsure,
     DBOSContextSetAuth,
+    InvalidArgumentError,
     Queue,
     SetWorkflowID,
 )
@@ -306,6 +307,9 @@ def test_bad_identities_are_refused_before_anything_is_written(dbos: type[DBOS])
     for user, roles in ((1, None), ("u", "admin"), ("u", ["admin", 2]), ("u", {"admin": 1})):
         with pytest.raises(ArgumentTypeError):
             DBOSContextSetAuth(user, roles)  # type: ignore[arg-type]
+    for user, roles in (("nul\x00user", None), ("u", ["ad\x00min"]), ("\ud800", None), ("u", ["x" * 70000])):
+        with pytest.raises(InvalidArgumentError):  # could not be stored: refused before anything is
+            DBOSContextSetAuth(user, roles)
     with pytest.raises(ArgumentTypeError):
         DBOS.required_roles("admin")  # type: ignore[arg-type]
     with pytest.raises(ArgumentTypeError):

@@ -31,6 +31,7 @@ class DBOSContextSetAuth:
 
     Raises:
         ArgumentTypeError: ``user`` is not a string (or None), or ``roles`` not a list of strings (or None).
+        InvalidArgumentError: the user or a role contains NUL or a lone surrogate, or is too long to store.
     """
 
     def __init__(self, user: str | None, roles: list[str] | None) -> None:

@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from tether.engine import validation
 from tether.engine.context import WorkflowContext, current_workflow
 from tether.errors import ArgumentTypeError, DBOSNotAuthorizedError
 
@@ -110,10 +111,11 @@ def current_identity() -> Identity:
 
 def check_user(user: object) -> str | None:
     """Raises:
-        ArgumentTypeError: ``user`` is neither a string nor None."""
+        ArgumentTypeError: ``user`` is neither a string nor None.
+        InvalidArgumentError: it is too long, or contains NUL or a lone surrogate (it could not be stored)."""
     if user is not None and not isinstance(user, str):
         raise ArgumentTypeError("authenticated_user", f"must be a string or None, not {type(user).__name__}")
-    return user
+    return validation.optional_text(user, "authenticated_user", empty=True)
 
 
 def check_roles(roles: object, what: str = "authenticated_roles") -> list[str] | None:
@@ -121,13 +123,14 @@ def check_roles(roles: object, what: str = "authenticated_roles") -> list[str] |
 
     Raises:
         ArgumentTypeError: ``roles`` is not a list (or tuple) of strings, nor None.
+        InvalidArgumentError: a role is too long, or contains NUL or a lone surrogate.
     """
     if roles is None:
         return None
     if isinstance(roles, str) or not isinstance(roles, Sequence) or \
             not all(isinstance(r, str) for r in roles):
         raise ArgumentTypeError(what, f"must be a list of strings or None, not {roles!r:.80}")
-    return list(roles)
+    return [validation.text(r, what, empty=True) for r in roles]
 
 
 def open_scope(user: str | None, roles: list[str] | None) -> contextvars.Token[_Scope | None]:

@@ -21,6 +21,7 @@ function overview(w) {
     ["Priority", w.priority || ""], ["Deduplication ID", w.deduplication_id], ["Schedule", w.schedule_name],
     ["Timeout", w.workflow_timeout_ms ? fmtDuration(w.workflow_timeout_ms) : ""],
     ["User", w.authenticated_user],
+    ["Roles", (w.authenticated_roles || []).join(", ")], ["Assumed role", w.assumed_role],
   ];
   const dl = h("dl", { class: "grid" });
   for (const [k, v] of rows) if (v !== null && v !== undefined && v !== "") dl.append(h("dt", {}, k), h("dd", {}, String(v)));
