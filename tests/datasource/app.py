@@ -83,7 +83,9 @@ def _main() -> None:
         time.sleep(3600)
 
     event.listen(Session, "after_commit", freeze)
-    DBOS(config={"name": "ds-app", "system_database_url": sys_url, "executor_id": executor,
+    # the tests' application and version (tests/conftest.make_config): the database is shared with other tests,
+    # and a version registered under another application's name would be refused to them
+    DBOS(config={"name": "tether-test", "system_database_url": sys_url, "executor_id": executor,
                  "application_version": "test"})
     DBOS.launch()
     if kind == "async":
