@@ -17,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tether import DBOS
+from tether import DBOS, DBOSClient
 
 PG_ADMIN_URL = os.environ.get("TETHER_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -110,3 +110,11 @@ def dbos(db_url: str) -> Iterator[type[DBOS]]:
         yield DBOS
     finally:
         DBOS.destroy()
+
+
+@pytest.fixture
+def client(dbos: type[DBOS], db_url: str) -> Iterator[DBOSClient]:
+    """A ``DBOSClient`` on the launched application's database, acting for no application (as the CLI and a
+    bare gateway do)."""
+    with DBOSClient(db_url) as c:
+        yield c

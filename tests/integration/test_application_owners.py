@@ -8,7 +8,6 @@ name); ``billing`` is another application sharing the database, whose process is
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -31,16 +30,6 @@ def tick(scheduled_at: datetime, context: Any) -> None:
 def _far_daily() -> str:
     t = datetime.now(timezone.utc) + timedelta(hours=12)
     return f"{t.minute} {t.hour} * * *"
-
-
-@pytest.fixture
-def client(dbos: type[DBOS], db_url: str) -> Iterator[DBOSClient]:
-    """A client acting for no application (as the CLI and a bare gateway do)."""
-    c = DBOSClient(db_url)
-    try:
-        yield c
-    finally:
-        c.destroy()
 
 
 def test_each_application_fires_its_own_schedules_and_the_unclaimed_ones(dbos: type[DBOS],

@@ -54,15 +54,6 @@ def engine(dbos: type[DBOS], db_url: str) -> Iterator[sa.Engine]:
         eng.dispose()
 
 
-@pytest.fixture
-def client(dbos: type[DBOS], db_url: str) -> Iterator[DBOSClient]:
-    c = DBOSClient(db_url)
-    try:
-        yield c
-    finally:
-        c.destroy()
-
-
 def _orders(engine: sa.Engine) -> set[str]:
     with engine.connect() as conn:
         return {r[0] for r in conn.execute(sa.text("SELECT id FROM caller_tx_orders"))}

@@ -8,7 +8,6 @@ import asyncio
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
@@ -36,12 +35,6 @@ def _max_overlap(spans: list[tuple[float, float]]) -> int:
         cur += d
         best = max(best, cur)
     return best
-
-
-@pytest.fixture
-def client(dbos: type[DBOS], db_url: str) -> Iterator[DBOSClient]:
-    with DBOSClient(db_url) as c:
-        yield c
 
 
 def test_register_retrieve_list_delete(dbos: type[DBOS]) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -183,23 +184,30 @@ def _relaunch(config: dict[str, Any]) -> None:
     DBOS.launch()
 
 
-def test_a_recovered_workflow_runs_as_the_identity_recorded_with_it(db_url: str) -> None:
+@pytest.fixture
+def relaunchable(db_url: str) -> Iterator[dict[str, Any]]:
+    """A launched DBOS and its config, for a test that launches again (as a restart would); what blocks is
+    released at the end."""
     config = make_config(db_url)
     DBOS(config=config)
     DBOS.launch()
     started_runs.clear()
     release.clear()
     try:
-        with DBOSContextSetAuth("jack", ["user", "admin"]):
-            handle = DBOS.start_workflow(blocks)
-        _wait_for_a_run()
-        _relaunch(config)  # abandons the first run mid-way, as a crash would
-        release.set()
-        assert DBOS.retrieve_workflow(handle.workflow_id).get_result() == ["jack", ["user", "admin"], None]
-        assert len(started_runs) == 2
+        yield config
     finally:
         release.set()
         DBOS.destroy()
+
+
+def test_a_recovered_workflow_runs_as_the_identity_recorded_with_it(relaunchable: dict[str, Any]) -> None:
+    with DBOSContextSetAuth("jack", ["user", "admin"]):
+        handle = DBOS.start_workflow(blocks)
+    _wait_for_a_run()
+    _relaunch(relaunchable)  # abandons the first run mid-way, as a crash would
+    release.set()
+    assert DBOS.retrieve_workflow(handle.workflow_id).get_result() == ["jack", ["user", "admin"], None]
+    assert len(started_runs) == 2
 
 
 @DBOS.workflow(name="roles.later_gated")
@@ -209,30 +217,21 @@ def later_gated() -> str:
     return "ran"
 
 
-def test_a_recovered_workflow_refused_by_new_code_ends_in_error_not_pending(db_url: str) -> None:
-    config = make_config(db_url)
-    DBOS(config=config)
-    DBOS.launch()
-    started_runs.clear()
-    release.clear()
+def test_a_recovered_workflow_refused_by_new_code_ends_in_error_not_pending(relaunchable: dict[str, Any]) -> None:
     guard_of(later_gated).require([])  # this code requires nothing yet (the other backend's run changed it)
-    try:
-        with DBOSContextSetAuth("kim", ["reader"]):
-            handle = DBOS.start_workflow(later_gated)
-        _wait_for_a_run()
-        DBOS.destroy()
-        DBOS.required_roles(["admin"])(later_gated)  # the next deployment requires a role kim lacks
-        DBOS(config=config)
-        DBOS.launch()
-        release.set()
-        with pytest.raises(DBOSNotAuthorizedError, match=NOT_HELD):
-            DBOS.retrieve_workflow(handle.workflow_id).get_result()
-        status = DBOS.get_workflow_status(handle.workflow_id)
-        assert status is not None and status.status == "ERROR"
-        assert len(started_runs) == 1  # the refused recovery never ran the body
-    finally:
-        release.set()
-        DBOS.destroy()
+    with DBOSContextSetAuth("kim", ["reader"]):
+        handle = DBOS.start_workflow(later_gated)
+    _wait_for_a_run()
+    DBOS.destroy()
+    DBOS.required_roles(["admin"])(later_gated)  # the next deployment requires a role kim lacks
+    DBOS(config=relaunchable)
+    DBOS.launch()
+    release.set()
+    with pytest.raises(DBOSNotAuthorizedError, match=NOT_HELD):
+        DBOS.retrieve_workflow(handle.workflow_id).get_result()
+    status = DBOS.get_workflow_status(handle.workflow_id)
+    assert status is not None and status.status == "ERROR"
+    assert len(started_runs) == 1  # the refused recovery never ran the body
 
 
 @DBOS.default_required_roles(["user"])

@@ -22,12 +22,13 @@ from tether.api.datasource import (
     DatasourceOptions,
     IsolationLevel,
     begin_immediate,
+    check_target,
     load_sqlalchemy,
     sqlite_connection_setup,
 )
 from tether.engine.async_transactions import AsyncTransactionRunner
 from tether.engine.transactions import current_session
-from tether.errors import ArgumentTypeError, DBOSException
+from tether.errors import DBOSException
 from tether.serialization import Serializer
 
 if TYPE_CHECKING:
@@ -46,15 +47,9 @@ class AsyncSQLAlchemyDatasource:
         sa = load_sqlalchemy()
         from sqlalchemy.ext import asyncio as sa_asyncio
 
-        if not isinstance(database_url, str) or not database_url:
-            raise ArgumentTypeError("database_url", "must be a database URL (postgresql://... or sqlite:///...)")
-        if sessionmaker is not None and not isinstance(sessionmaker, sa_asyncio.async_sessionmaker):
-            raise DBOSException("AsyncSQLAlchemyDatasource requires an async_sessionmaker")
-        if sessionmaker is not None and sessionmaker.kw.get("binds"):
-            raise DBOSException("A datasource sessionmaker must not set binds=: every statement of a datasource "
-                                "transaction must use the datasource's engine, to commit with its checkpoint")
-        self.is_sqlite = database_url.startswith("sqlite")
-        self.schema = None if self.is_sqlite else (schema or "dbos")
+        self.is_sqlite, self.schema = check_target(database_url, schema, sessionmaker,
+                                                   sa_asyncio.async_sessionmaker,
+                                                   "AsyncSQLAlchemyDatasource requires an async_sessionmaker")
         if engine is None:
             kwargs = dict(engine_kwargs or {})
             url = sa.make_url(database_url)

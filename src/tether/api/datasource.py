@@ -60,6 +60,25 @@ def begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def check_target(database_url: object, schema: str | None, sessionmaker: Any, sessionmaker_type: type,
+                 needs: str) -> tuple[bool, str | None]:
+    """(on SQLite?, the schema of the checkpoint table) for a datasource's arguments, once checked.
+
+    Raises:
+        ArgumentTypeError: no database URL.
+        DBOSException: ``sessionmaker`` is not a ``sessionmaker_type`` (``needs`` names it), or sets ``binds=``.
+    """
+    if not isinstance(database_url, str) or not database_url:
+        raise ArgumentTypeError("database_url", "must be a database URL (postgresql://... or sqlite:///...)")
+    if sessionmaker is not None and not isinstance(sessionmaker, sessionmaker_type):
+        raise DBOSException(needs)
+    if sessionmaker is not None and getattr(sessionmaker, "kw", {}).get("binds"):
+        raise DBOSException("A datasource sessionmaker must not set binds=: every statement of a datasource "
+                            "transaction must use the datasource's engine, to commit with its checkpoint")
+    is_sqlite = database_url.startswith("sqlite")
+    return is_sqlite, None if is_sqlite else (schema or "dbos")
+
+
 class SQLAlchemyDatasource:
     """A database the application's transactions run on. Make one with :meth:`create`."""
 
@@ -69,15 +88,8 @@ class SQLAlchemyDatasource:
         sa = load_sqlalchemy()
         from sqlalchemy import orm
 
-        if not isinstance(database_url, str) or not database_url:
-            raise ArgumentTypeError("database_url", "must be a database URL (postgresql://... or sqlite:///...)")
-        if sessionmaker is not None and not isinstance(sessionmaker, orm.sessionmaker):
-            raise DBOSException("SQLAlchemyDatasource requires a sqlalchemy.orm.sessionmaker")
-        if sessionmaker is not None and sessionmaker.kw.get("binds"):
-            raise DBOSException("A datasource sessionmaker must not set binds=: every statement of a datasource "
-                                "transaction must use the datasource's engine, to commit with its checkpoint")
-        self.is_sqlite = database_url.startswith("sqlite")
-        self.schema = None if self.is_sqlite else (schema or "dbos")
+        self.is_sqlite, self.schema = check_target(database_url, schema, sessionmaker, orm.sessionmaker,
+                                                   "SQLAlchemyDatasource requires a sqlalchemy.orm.sessionmaker")
         if engine is None:
             kwargs = dict(engine_kwargs or {})
             if self.is_sqlite:
