@@ -126,8 +126,9 @@ class Authorization:
         each time it runs, against the identity recorded with it.
 
         Raises:
-            ArgumentTypeError: ``roles`` is not a list of strings. Calls of the decorated function raise
-                ``DBOSNotAuthorizedError`` when the caller holds none of the roles (or is not authenticated).
+            ArgumentTypeError: ``roles`` is not a list of strings. InvalidArgumentError: a role contains NUL or
+                a lone surrogate, or is too long. Calls of the decorated function raise ``DBOSNotAuthorizedError``
+                when the caller holds none of the roles (or is not authenticated).
         """
         return required_roles(roles)
 
@@ -139,6 +140,7 @@ class Authorization:
 
         Raises:
             ArgumentTypeError: ``roles`` is not a list of strings.
+            InvalidArgumentError: a role contains NUL or a lone surrogate, or is too long.
         """
         return default_required_roles(roles)
 
@@ -165,5 +167,6 @@ class Authorization:
 
         Raises:
             ArgumentTypeError: a user that is not a string, or roles that are not a list of strings.
+            InvalidArgumentError: the user or a role contains NUL or a lone surrogate, or is too long to store.
         """
         auth.set_authentication(authenticated_user, authenticated_roles)

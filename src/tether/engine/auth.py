@@ -151,6 +151,7 @@ def set_authentication(user: str | None, roles: list[str] | None) -> None:
 
     Raises:
         ArgumentTypeError: a user that is not a string, or roles that are not a list of strings.
+        InvalidArgumentError: the user or a role contains NUL or a lone surrogate, or is too long to store.
     """
     user, roles = check_user(user), check_roles(roles)
     wf, wfid = _where()
