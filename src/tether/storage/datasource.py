@@ -26,12 +26,20 @@ TABLE = "datasource_outputs"
 
 def is_retriable(backend: str, exc: BaseException) -> bool:
     """Whether a failed transaction attempt (a SQLAlchemy error) may simply run again: on PostgreSQL a
-    serialization failure, a deadlock or a passing fault of the server or the connection; on SQLite a locked
+    serialization failure, a deadlock, a server shutting down or starting up, or a connection that failed or
+    was cut (the attempt then waits for the database, as Tether's own statements do); on SQLite a locked
     database."""
     if backend == "postgres":
+        import psycopg
+
         from tether.storage.postgres.wire import is_passing_fault
 
-        state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+        if getattr(exc, "connection_invalidated", False):  # SQLAlchemy saw the connection drop
+            return True
+        orig = getattr(exc, "orig", None)
+        state = getattr(orig, "sqlstate", None)
+        if state is None:  # no answer from the server at all: the connection failed or was cut
+            return isinstance(orig, psycopg.OperationalError)
         return isinstance(state, str) and is_passing_fault(state.encode())
     message = str(getattr(exc, "orig", exc)).lower()
     return "database is locked" in message or "database table is locked" in message
