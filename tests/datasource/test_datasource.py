@@ -91,6 +91,29 @@ def test_an_error_rolls_the_transaction_back_and_is_the_steps_outcome(dbos: type
     assert app.items(ds) == []
     [step] = DBOS.list_workflow_steps(handle.workflow_id)
     assert step["function_name"] == "place_then_fail" and isinstance(step["error"], Refused)
+    assert app.checkpoints(ds) == 0  # the error is checkpointed in the system database: its row went
+
+
+def test_a_workflow_rewound_to_a_failed_transaction_runs_it_again(dbos: type[DBOS],
+                                                                  ds: SQLAlchemyDatasource) -> None:
+    stock = {"lamps": 0}
+
+    @ds.transaction(name="sell_lamp")
+    def sell_lamp() -> int:
+        if stock["lamps"] == 0:
+            raise Refused("out of lamps")
+        return app.place("lamp")
+
+    @DBOS.workflow(name="ds.sell")
+    def sell() -> int:
+        return sell_lamp()
+
+    handle = DBOS.start_workflow(sell)
+    with pytest.raises(Refused):
+        handle.get_result()
+    stock["lamps"] = 1  # restocked: the same step, run again, now succeeds
+    DBOS.rewind_workflow(handle.workflow_id, start_step=1)
+    assert DBOS.retrieve_workflow(handle.workflow_id).get_result() == app.items(ds)[0][0]
 
 
 def test_conflicting_serializable_transactions_are_run_again(dbos: type[DBOS], ds: SQLAlchemyDatasource) -> None:

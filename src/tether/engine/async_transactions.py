@@ -22,6 +22,7 @@ from tether.engine.transactions import (
     pauses,
     record_error,
     record_output,
+    settled,
 )
 from tether.errors import DBOSException
 from tether.storage.datasource import DatasourceCheckpoints, is_retriable
@@ -69,7 +70,13 @@ class AsyncTransactionRunner:
         if wf is None:
             return await self._attempts(isolation_level, func, args, kwargs, None)
         ran: list[int] = []
-        result = await run_step_async(StepPolicy(name), self._step, (isolation_level, func, args, kwargs, ran), {})
+        try:
+            result = await run_step_async(StepPolicy(name), self._step, (isolation_level, func, args, kwargs, ran),
+                                          {})
+        except Exception as exc:
+            if ran and settled(exc):
+                await self._forget(wf.workflow_id, ran[0])
+            raise
         if ran:
             await self._forget(wf.workflow_id, ran[0])
         return result

@@ -24,7 +24,7 @@ from tether.engine.context import current_step, workflow_for_operation
 from tether.engine.registry import StepPolicy
 from tether.engine.runtime import logger
 from tether.engine.steps import run_step_sync
-from tether.errors import DBOSException
+from tether.errors import DBOSException, StorageError
 from tether.serialization import deserialize, deserialize_error, format_name, serialize, serialize_error
 from tether.storage.datasource import DatasourceCheckpoints, is_retriable
 
@@ -100,7 +100,12 @@ class TransactionRunner:
         if wf is None:
             return self._attempts(isolation_level, func, args, kwargs, None)
         ran: list[int] = []  # the step number, when the step ran (not replayed from the system database)
-        result = run_step_sync(StepPolicy(name), self._step, (isolation_level, func, args, kwargs, ran), {})
+        try:
+            result = run_step_sync(StepPolicy(name), self._step, (isolation_level, func, args, kwargs, ran), {})
+        except Exception as exc:
+            if ran and settled(exc):
+                self._forget(wf.workflow_id, ran[0])
+            raise
         if ran:
             self._forget(wf.workflow_id, ran[0])  # checkpointed in the system database now
         return result
@@ -179,6 +184,14 @@ class TransactionRunner:
         except Exception:  # the step's checkpoint in the system database records the error all the same
             logger.warning("Could not record the error of transaction step %s of workflow %s", where[1], where[0],
                            exc_info=True)
+
+
+def settled(exc: Exception) -> bool:
+    """Whether a transaction step that raised ``exc`` has its outcome (that error) checkpointed in the system
+    database, so that its row in the application's database may go: every error but the system database's
+    own (then the step's checkpoint may be missing, and the row is what keeps the transaction from running
+    twice). A row kept would make a rewind to that step replay the error instead of running it again."""
+    return not isinstance(exc, StorageError)
 
 
 class AlreadyRecorded(Exception):
