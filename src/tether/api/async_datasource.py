@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from tether.api.datasource import (
     DatasourceOptions,
     IsolationLevel,
-    begin_immediate,
     check_target,
     load_sqlalchemy,
-    sqlite_connection_setup,
 )
 from tether.engine.async_transactions import AsyncTransactionRunner
 from tether.engine.transactions import current_session
 from tether.errors import DBOSException
 from tether.serialization import Serializer
+from tether.storage.datasource import prepare_sqlite_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -55,8 +54,7 @@ class AsyncSQLAlchemyDatasource:
             url = sa.make_url(database_url)
             if self.is_sqlite:
                 engine = sa_asyncio.create_async_engine(url.set(drivername="sqlite+aiosqlite"), **kwargs)
-                sa.event.listen(engine.sync_engine, "connect", sqlite_connection_setup)
-                sa.event.listen(engine.sync_engine, "begin", begin_immediate)
+                prepare_sqlite_engine(engine.sync_engine)
             else:
                 engine = sa_asyncio.create_async_engine(url.set(drivername="postgresql+psycopg"), **kwargs)
             self.created_engine = True

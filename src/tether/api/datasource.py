@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar, cast, overlo
 from tether.engine.transactions import TransactionRunner, current_session
 from tether.errors import ArgumentTypeError, DBOSException
 from tether.serialization import Serializer
+from tether.storage.datasource import prepare_sqlite_engine
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -44,20 +45,6 @@ def load_sqlalchemy() -> Any:
     except ImportError as exc:  # pragma: no cover - SQLAlchemy is installed with tether[datasource]
         raise DBOSException("SQLAlchemyDatasource needs SQLAlchemy 2: pip install 'tether[datasource]'") from exc
     return sqlalchemy
-
-
-def sqlite_connection_setup(dbapi_conn: Any, record: Any) -> None:
-    # sqlite3 begins a transaction only before a write, so the reads before it would see a snapshot of their
-    # own (a lost update when two transactions read, then write): its transaction handling is turned off, and
-    # every transaction begins with BEGIN IMMEDIATE (begin_immediate), taking the write lock at once. Writers
-    # wait for each other (busy_timeout) instead of failing at once with "database is locked".
-    dbapi_conn.isolation_level = None
-    dbapi_conn.execute("PRAGMA busy_timeout=30000")
-    dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-
-def begin_immediate(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def check_target(database_url: object, schema: str | None, sessionmaker: Any, sessionmaker_type: type,
@@ -94,8 +81,7 @@ class SQLAlchemyDatasource:
             kwargs = dict(engine_kwargs or {})
             if self.is_sqlite:
                 engine = sa.create_engine(database_url, **kwargs)
-                sa.event.listen(engine, "connect", sqlite_connection_setup)
-                sa.event.listen(engine, "begin", begin_immediate)
+                prepare_sqlite_engine(engine)
             else:
                 url = sa.make_url(database_url).set(drivername="postgresql+psycopg")
                 engine = sa.create_engine(url, **kwargs)

@@ -49,6 +49,26 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def prepare_sqlite_engine(engine: Any) -> None:
+    """Set up a SQLite (sync) engine that the datasource made: sqlite3 begins a transaction only before a
+    write, so the reads before it would see a snapshot of their own (a lost update when two transactions read,
+    then write). Its transaction handling is turned off and every transaction begins with BEGIN IMMEDIATE,
+    taking the write lock at once; writers wait for each other (busy_timeout) instead of failing at once with
+    "database is locked"."""
+    from sqlalchemy import event
+
+    def connect(dbapi_conn: Any, record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA busy_timeout=30000")
+        dbapi_conn.execute("PRAGMA foreign_keys=ON")
+
+    def begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", connect)
+    event.listen(engine, "begin", begin)
+
+
 class DatasourceCheckpoints:
     """The named statements for one datasource's table (``schema``: PostgreSQL only)."""
 
