@@ -174,6 +174,7 @@ def test_import_then_tether_runs_it(dbos_database: DbosDatabase, capsys: pytest.
         [yearly] = DBOS.list_schedules()
         assert (yearly["schedule_name"], yearly["workflow_name"], yearly["schedule"], yearly["context"]) == (
             "yearly", "tick_wf", "0 3 1 1 *", {"region": "eu"})
+        assert yearly["application_name"] == "import-app"  # still its owner's: fired by that application only
 
         # the workflows DBOS was running when it was killed finish here, from their recorded steps
         DBOS.send("wait-1", "go!", topic="go")

@@ -48,8 +48,6 @@ _STATUSES = {s.value for s in WorkflowStatusString} | {"RETRIES_EXCEEDED"}
 
 NOT_CARRIED = (
     "DBOS's application_versions table (its versions name DBOS deployments; Tether registers its own at launch)",
-    "the owning application of DBOS's schedules (imported schedules are unclaimed: every Tether application "
-    "that registers the workflow fires them)",
     "messages DBOS had already delivered (the recv that took each one keeps its value in its checkpoint)",
     "the columns owner_xid, creator_xid, rate_limited and the retention "
     "timestamps of workflow_input, workflow_output and operation_outputs",
@@ -309,4 +307,4 @@ def _schedule(conv: _Converter, r: dict[str, Any], now_ms: int) -> ScheduleRow:
         schedule=r["schedule"], workflow_class_name=r["workflow_class_name"], status=r["status"] or "ACTIVE",
         context=context, last_fired_at=r["last_fired_at"], last_fired_ms=fired_ms,
         automatic_backfill=int(bool(r["automatic_backfill"])), cron_timezone=r["cron_timezone"],
-        queue_name=queue, updated_at=now_ms)
+        queue_name=queue, updated_at=now_ms, application_name=r["application_name"])

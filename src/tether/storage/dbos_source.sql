@@ -63,7 +63,7 @@ FROM queues ORDER BY name
 
 -- name: schedules
 SELECT schedule_id, schedule_name, workflow_name, workflow_class_name, schedule, status, context,
-       last_fired_at, automatic_backfill, cron_timezone, queue_name
+       last_fired_at, automatic_backfill, cron_timezone, queue_name, application_name
 FROM workflow_schedules ORDER BY schedule_name
 
 -- name: application_versions
