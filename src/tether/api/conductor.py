@@ -5,7 +5,6 @@ the open, see docs/gateway.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from tether.errors import DBOSException
 
@@ -18,14 +17,6 @@ class ConductorHooks:
     _alert_handler: AlertHandler | None = None
 
     @classmethod
-    def _rt(cls) -> Any:  # provided by DBOS
-        raise NotImplementedError
-
-    @classmethod
-    def _launched(cls) -> bool:  # provided by DBOS
-        raise NotImplementedError
-
-    @classmethod
     def alert_handler(cls, func: AlertHandler) -> AlertHandler:
         """Register the function DBOS calls with the alerts DBOS Conductor sends (name, message, metadata).
         Accepted, as one handler declared before launch, and never called: alerts come from Conductor.
@@ -33,7 +24,7 @@ class ConductorHooks:
         Raises:
             DBOSException: DBOS is launched already, or a handler is registered already.
         """
-        if cls._launched():
+        if getattr(cls, "_runtime", None) is not None:  # DBOS's: set by launch, cleared by destroy
             raise DBOSException("alert_handler must be defined before DBOS is launched")
         if cls._alert_handler is not None:
             raise DBOSException("An alert_handler is already defined. You can only declare one alert_handler.")

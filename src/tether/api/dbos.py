@@ -214,10 +214,6 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
             raise NotLaunchedError("DBOS is not launched: call DBOS(config=...) and DBOS.launch() first")
         return rt
 
-    @classmethod
-    def _launched(cls) -> bool:
-        return cls._runtime is not None
-
     @_ClassProperty
     def application_version(cls) -> str:
         return cls._rt().application_version

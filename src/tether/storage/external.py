@@ -16,11 +16,12 @@ from typing import Any
 from tether.errors import NonExistentWorkflowError, QueueDeduplicatedError
 from tether.storage.checkpoints import workflow_params
 from tether.storage.records import OutgoingMessage, WorkflowRow
-from tether.storage.session import Cursor, Session
+from tether.storage.session import Cursor, NamedStatements
 
 
 class CallerSession:
-    """The store's session protocol over the caller's SQLAlchemy connection (or ORM session)."""
+    """The store's named statements over the caller's SQLAlchemy connection (or ORM session); only named
+    statements run there (no dynamic SQL)."""
 
     def __init__(self, conn: Any, queries: Mapping[str, str]) -> None:
         self._conn = conn
@@ -30,9 +31,6 @@ class CallerSession:
         from sqlalchemy import text
 
         return self._conn.execute(text(self._queries[name]), dict(params or {}))  # type: ignore[no-any-return]
-
-    def run_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor:
-        raise NotImplementedError("only named statements run in a caller's transaction")
 
     def savepoint(self) -> Any:
         """A nested transaction (SAVEPOINT) of the caller's, as a context manager."""
@@ -58,7 +56,7 @@ def caller_session(conn: Any, queries: Mapping[str, str], schema: str | None) ->
                 pass
 
 
-def write_messages(s: Session, messages: Sequence[OutgoingMessage], now_ms: int, send_to_forks: bool
+def write_messages(s: NamedStatements, messages: Sequence[OutgoingMessage], now_ms: int, send_to_forks: bool
                    ) -> list[tuple[str, str]]:
     """Queue messages in the transaction of ``s``; returns (destination, topic) of each one written.
 

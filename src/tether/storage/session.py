@@ -28,9 +28,13 @@ class Cursor(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
-class Session(Protocol):
+class NamedStatements(Protocol):
+    """What runs the backend's named statements (a store's session, or a caller's connection)."""
+
     def run(self, name: str, params: Mapping[str, Any] | None = None) -> Cursor: ...
 
+
+class Session(NamedStatements, Protocol):
     def run_sql(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> Cursor: ...
 
 
