@@ -143,7 +143,8 @@ def server_side(url: str, dest: str) -> str:
 
     sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", _SOURCES["send_message"])
     params = {"destination_uuid": dest, "topic": "x", "message": b"P.", "now": 1, "idempotency_key": None,
-              "sender_id": None, "sender_function_id": None}
+              "sender_id": None, "sender_function_id": None, "receiver_function_id": None,
+              "receiver_function_name": None, "receiver_started_at": None}
     out = {}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET search_path TO tether")

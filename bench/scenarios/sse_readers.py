@@ -3,17 +3,18 @@
 Tether only (dbos 3.4.0 has no HTTP gateway). The server -- the gateway plus one writer workflow, on the
 scenario's database -- runs in a subprocess (``bench/sse_readers.py --serve``; ``BENCH_SSE_SERVER=h11`` runs it
 on uvicorn's pure-Python HTTP and asyncio's loop, as without the ``httptools``/``uvloop`` packages); this process
-opens the readers as plain HTTP/1.1 connections, each an ``asyncio.Protocol`` that undoes the chunked coding
-and parses the events in ``data_received`` (no task woken per value: this process reads all the sockets on the
-server's own cores, and an HTTP client library costs more per event than the server does), on uvloop when it
-is installed. Once every reader has its response headers, the workflow is told to write ``values`` values,
-``interval_s`` apart; each carries ``time.time()`` at the call of ``write_stream``. Every reader must receive
-every value, in order, exactly once, then the end of the stream.
+opens the readers as plain HTTP/1.1 connections, each an ``asyncio.Protocol`` that notes in ``data_received``
+what came and when, and undoes the chunked coding and parses the events after the run (no task woken per
+value, and no parsing while reading: this process reads all the sockets on the server's own cores, and an
+HTTP client library costs more per event than the server does), on uvloop when it is installed. Once every
+reader has its response headers, the workflow is told to write ``values`` values, ``interval_s`` apart; each
+carries ``time.time()`` at the call of ``write_stream``. Every reader must receive every value, in order,
+exactly once, then the end of the stream.
 
 Reported: time to connect every reader, write->delivery latency over all (reader, value) pairs (p50 = median
 of the per-value p50s), readers that missed, repeated or reordered a value, time from the first write until
-the last reader saw the end, the server RSS, and the server CPU per delivered value (from the first write
-to the end; steadier under load than the wall-clock latency). The latency includes this client's own
+the last reader saw the end, the server RSS, and the server's and the readers' CPU per delivered value (from the
+first write to the end; steadier under load than the wall-clock latency). The latency includes this client's own
 queueing: a value reaches 10,000 sockets, and this one process reads them all on the same two cores as the
 server.
 """
@@ -35,6 +36,7 @@ from typing import Any
 from bench.common import Metric, median, percentile
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+_END = b"event: end\n"
 
 
 async def _request(host: str, port: int, method: str, path: str, body: Any = None) -> bytes:
@@ -52,9 +54,11 @@ async def _request(host: str, port: int, method: str, path: str, body: Any = Non
 
 
 class _Reader(asyncio.Protocol):
-    """One reader as a protocol (parsed in ``data_received``: no task woken per value, so this process, which
-    reads all the sockets on the server's machine, costs as little per value as it can): the offsets it got,
-    (value index, latency s) per value, and when it saw the end."""
+    """One reader as a protocol. On receipt it only notes the bytes and when they came (and whether the stream's
+    end is among them); the HTTP chunks and the events are parsed after the run (:meth:`parsed`). This one
+    process reads all 10,000 sockets, so whatever it spends per value delays every reader after it in the
+    loop's turn: parsing as it reads would add this client's queueing to the latency of the server's readers,
+    who in practice parse on machines of their own."""
 
     def __init__(self, request: bytes, connected: list[int], done: asyncio.Future[None]) -> None:
         self.request = request
@@ -62,10 +66,9 @@ class _Reader(asyncio.Protocol):
         self.connected = connected
         self.done = done
         self.head_seen = False
-        self.buffer = b""  # raw bytes not parsed yet (HTTP head, chunk sizes)
-        self.events = b""  # SSE text not parsed yet
-        self.offsets: list[int] = []
-        self.latencies: list[tuple[int, float]] = []
+        self.head = b""  # the response's head until it is complete
+        self.pieces: list[tuple[float, bytes]] = []  # (time.time() on receipt, bytes) after the head
+        self.tail = b""  # the last bytes received, for an end marker split between two reads
         self.end = 0.0
         self.transport: asyncio.Transport | None = None
 
@@ -75,11 +78,10 @@ class _Reader(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         now = time.time()
-        buf = self.buffer + data
         if not self.head_seen:
-            head, sep, buf = buf.partition(b"\r\n\r\n")
+            head, sep, data = (self.head + data).partition(b"\r\n\r\n")
             if not sep:
-                self.buffer = head
+                self.head = head
                 return
             if b" 200 " not in head.split(b"\r\n", 1)[0] or b"chunked" not in head.lower():
                 self._fail(RuntimeError(f"unexpected response: {head[:200]!r}"))
@@ -87,39 +89,49 @@ class _Reader(asyncio.Protocol):
             self.head_seen = True
             self.connected.append(1)
             self.headed.set_result(None)
-        events = self.events
-        while True:  # chunked transfer coding
-            line_end = buf.find(b"\r\n")
-            if line_end < 0:
-                break
-            size = int(buf[:line_end].split(b";", 1)[0], 16)
-            if len(buf) < line_end + 2 + size + 2:
-                break
-            events += buf[line_end + 2:line_end + 2 + size]
-            buf = buf[line_end + 4 + size:]
-        self.buffer = buf
-        *blocks, self.events = events.split(b"\n\n")
-        for block in blocks:
-            ident = kind = data_line = None
-            for line in block.split(b"\n"):
-                if line.startswith(b"data: "):
-                    data_line = line[6:]
-                elif line.startswith(b"id: "):
-                    ident = int(line[4:])
-                elif line.startswith(b"event: "):
-                    kind = line[7:]
-            if data_line is None:
-                continue  # retry: or a comment
-            if kind == b"end":
-                self.end = now
-                if not self.done.done():
-                    self.done.set_result(None)
-                if self.transport is not None:
-                    self.transport.close()
-                return
-            value = json.loads(data_line)
-            self.offsets.append(-1 if ident is None else ident)
-            self.latencies.append((value["i"], now - float(value["t"])))
+        self.pieces.append((now, data))
+        seen = self.tail + data
+        if _END in seen:
+            self.end = now
+            if not self.done.done():
+                self.done.set_result(None)
+            if self.transport is not None:
+                self.transport.close()
+        self.tail = seen[-len(_END):]
+
+    def parsed(self) -> tuple[list[int], list[tuple[int, float]]]:
+        """The offsets received, and (value index, latency s) per value: each event is dated by the read that
+        completed it."""
+        offsets: list[int] = []
+        latencies: list[tuple[int, float]] = []
+        buf = events = b""
+        for now, data in self.pieces:
+            buf += data
+            while True:  # chunked transfer coding
+                line_end = buf.find(b"\r\n")
+                if line_end < 0:
+                    break
+                size = int(buf[:line_end].split(b";", 1)[0], 16)
+                if len(buf) < line_end + 2 + size + 2:
+                    break
+                events += buf[line_end + 2:line_end + 2 + size]
+                buf = buf[line_end + 4 + size:]
+            *blocks, events = events.split(b"\n\n")
+            for block in blocks:
+                ident = kind = data_line = None
+                for line in block.split(b"\n"):
+                    if line.startswith(b"data: "):
+                        data_line = line[6:]
+                    elif line.startswith(b"id: "):
+                        ident = int(line[4:])
+                    elif line.startswith(b"event: "):
+                        kind = line[7:]
+                if data_line is None or kind == b"end":
+                    continue  # retry:, a comment, or the end
+                value = json.loads(data_line)
+                offsets.append(-1 if ident is None else ident)
+                latencies.append((value["i"], now - float(value["t"])))
+        return offsets, latencies
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.headed.done():
@@ -137,9 +149,8 @@ class _Reader(asyncio.Protocol):
             self.transport.close()
 
 
-async def _reader(host: str, port: int, path: str, connected: list[int], gate: asyncio.Semaphore
-                  ) -> tuple[list[int], list[tuple[int, float]], float]:
-    """One reader: the offsets it got, (offset, latency s) per value, and when it saw the end."""
+async def _reader(host: str, port: int, path: str, connected: list[int], gate: asyncio.Semaphore) -> _Reader:
+    """One reader, once it saw the end of the stream (or its connection closed)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
     request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: text/event-stream\r\n\r\n".encode()
@@ -147,7 +158,7 @@ async def _reader(host: str, port: int, path: str, connected: list[int], gate: a
         _, protocol = await loop.create_connection(lambda: _Reader(request, connected, done), host, port)
         await protocol.headed
     await done
-    return protocol.offsets, protocol.latencies, protocol.end
+    return protocol
 
 
 async def _bench(host: str, port: int, readers: int, values: int, interval_s: float,
@@ -169,12 +180,15 @@ async def _bench(host: str, port: int, readers: int, values: int, interval_s: fl
     followed = json.loads(await _request(host, port, "GET", "/health"))["streams_followed"]
     cpu_before = json.loads(await _request(host, port, "GET", "/bench/memory"))["cpu_s"]
     t_go = time.time()
+    client_cpu = time.process_time()
     await _request(host, port, "POST", f"/workflows/{workflow_id}/messages", {"message": "go", "topic": "go"})
-    results = await asyncio.gather(*tasks)
+    readers_done = await asyncio.gather(*tasks)
+    client_cpu = time.process_time() - client_cpu
+    results = [(*r.parsed(), r.end) for r in readers_done]  # parsed once every reader is done
     t_done = max(end for _, _, end in results)
     server = json.loads(await _request(host, port, "GET", "/bench/memory"))
     return {"results": results, "connect_s": connect_s, "followed": followed, "t_go": t_go, "t_done": t_done,
-            "memory_mb": server["memory_mb"], "server_cpu_s": server["cpu_s"] - cpu_before}
+            "memory_mb": server["memory_mb"], "server_cpu_s": server["cpu_s"] - cpu_before, "client_cpu_s": client_cpu}
 
 
 def _run_client(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
@@ -228,4 +242,6 @@ def run(url: str, readers: int = 1000, values: int = 20, interval_s: float = 0.2
         Metric(f"server RSS R={readers}", float(r["memory_mb"]), "MB", "lower"),
         Metric("server CPU per delivery", 1e6 * r["server_cpu_s"] / max(1, len(pooled)), "us", "lower",
                {"server_cpu_s": r["server_cpu_s"], "deliveries": len(pooled)}),
+        Metric("readers' CPU per delivery", 1e6 * r["client_cpu_s"] / max(1, len(pooled)), "us", "lower",
+               {"client_cpu_s": r["client_cpu_s"], "deliveries": len(pooled)}),
     ]
