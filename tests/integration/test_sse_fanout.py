@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tether import DBOS
 from tether.http import StreamFanout, create_gateway
@@ -129,3 +130,41 @@ def test_a_reader_that_stops_reading_holds_up_nobody_and_still_gets_everything(s
             stalled.close()
             for r in fast:
                 r.close()
+
+
+class BodyRecorder:
+    """ASGI middleware a user might add to the gateway: it keeps every response body chunk sent through it."""
+
+    def __init__(self, app: ASGIApp, seen: list[bytes]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def recording(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                self.seen.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, recording)
+
+
+def test_middleware_added_to_the_gateway_sees_every_value_a_live_reader_gets(dbos: type[DBOS]) -> None:
+    """A live reader's values skip the gateway's own layers (they look only at a response's start); one that
+    a user adds to the returned app still sees them all."""
+    seen: list[bytes] = []
+    gateway = create_gateway(DBOS, insecure=True)
+    gateway.add_middleware(BodyRecorder, seen=seen)
+    with ServerThread(gateway) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+        w = start_driven()
+        reader = Reader(http, f"/workflows/{w}/streams/s", headers=SSE)
+        try:
+            write(w, 0)
+            assert reader.next().json() == 0  # following live from here on: later values come from the feed
+            for i in range(1, 4):
+                write(w, i)
+            DBOS.send(w, {"op": "close"}, CMD)
+            assert read_to_end(reader) == ([(str(i), i) for i in range(1, 4)], {"next_offset": 4})
+        finally:
+            reader.close()
+    text = b"".join(seen).decode()
+    assert all(f"id: {i}\n" in text for i in range(4)), text

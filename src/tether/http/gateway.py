@@ -51,6 +51,7 @@ from typing import Any, cast
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from tether.engine import tracing
 from tether.engine.validation import MAX_INT
@@ -62,7 +63,7 @@ from tether.http.docs import add_offline_docs, docs_app_options
 from tether.http.encoding import status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
 from tether.http.event_routes import add_event_routes
-from tether.http.guard import DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
+from tether.http.guard import BODY_SEND, DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
 from tether.http.mailboxes import add_mailbox_routes
 from tether.http.management import add_management_routes
 from tether.http.responses import TetherJSONResponse
@@ -120,6 +121,22 @@ async def status_document(api: WorkflowAPI, workflow_id: str) -> dict[str, Any]:
     return status_json(status)
 
 
+class Gateway(FastAPI):
+    """The gateway's app: FastAPI, which also leaves the ``send`` it was given in the scope (``BODY_SEND``) for
+    the body of a stream's events, as long as no middleware but its own is installed (one added to the
+    returned app may want to see every body)."""
+
+    own_middleware = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            if len(self.user_middleware) == self.own_middleware:
+                scope[BODY_SEND] = send
+            else:  # not one left by a gateway this one is mounted in: it would skip the added middleware
+                scope.pop(BODY_SEND, None)
+        await super().__call__(scope, receive, send)
+
+
 def gateway_tokens(token: str | None = None, tokens: Iterable[Token | str] | None = None) -> list[Token]:
     """The tokens a gateway accepts: ``token`` (a bare secret or a spec) and ``tokens`` (specs or
     :class:`~tether.http.auth.Token` objects).
@@ -135,7 +152,7 @@ def gateway_tokens(token: str | None = None, tokens: Iterable[Token | str] | Non
 def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterable[Token | str] | None = None,
                    insecure: bool = False, allowed_hosts: Sequence[str] | None = None,
                    allowed_origins: Sequence[str] = (), max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-                   fanout: StreamFanout | None = None, title: str = "Tether gateway") -> FastAPI:
+                   fanout: StreamFanout | None = None, title: str = "Tether gateway") -> Gateway:
     """An ASGI app serving ``api`` (the launched ``DBOS`` class or a ``DBOSClient``); mount it anywhere.
 
     ``token`` (one secret, full access) and ``tokens`` (scoped tokens, ``NAME:SCOPES[:PREFIX]=SECRET``, see
@@ -155,13 +172,14 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
     if allowed_hosts is None:
         allowed_hosts = ["*"] if accepted else list(LOOPBACK_HOSTS)
     fanout = fanout or StreamFanout()
-    app = FastAPI(title=title, version="1", default_response_class=TetherJSONResponse, **docs_app_options())
+    app = Gateway(title=title, version="1", default_response_class=TetherJSONResponse, **docs_app_options())
     add_offline_docs(app)
     install_error_handlers(app)
     app.add_middleware(Guard, tokens=accepted, allowed_hosts=allowed_hosts, allowed_origins=allowed_origins,
                        max_body_bytes=max_body_bytes)
     if tracing.available():  # outermost: refused requests are traced too
         app.add_middleware(TraceRequests)
+    app.own_middleware = len(app.user_middleware)
     app.state.fanout = fanout
     router = APIRouter(dependencies=[Depends(require_scope("read"))])
     sender = APIRouter(dependencies=[Depends(require_scope("send"))])

@@ -37,11 +37,12 @@ PUBLIC_PREFIXES = ("/docs-assets/", "/ui/assets/")
 send the token the user gives them with each request for data."""
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _QUERY_TOKEN = "tether_access_token"
-GUARDED_SEND = "tether.guarded_send"
-"""Scope key of the ``send`` this guard was given (what sits outside the gateway: its tracing, the server). A
-streaming response sends its body there once its start went through the whole app: the layers inside the
-guard look only at a response's start (and the guard at a body it refused, which is never the case after a
-start), so a value written to many readers skips them (see :mod:`tether.http.sse_response`)."""
+BODY_SEND = "tether.body_send"
+"""Scope key of the ``send`` the gateway app itself was given (what sits outside it: the server, or the app it
+is mounted in); set by :class:`tether.http.gateway.Gateway`. A streaming response sends its body chunks there
+once its start went through the whole gateway: every layer of the gateway (Starlette's error handling, the
+request tracing, this guard) looks only at a response's start, and at a body only to refuse it before any
+start, so a value written to many readers skips them (see :mod:`tether.http.sse_response`)."""
 
 
 def host_name(host_header: str) -> str:
@@ -116,7 +117,6 @@ class Guard:
                               [(b"www-authenticate", b"Bearer")])
                 return
             scope.setdefault("state", {})[STATE_KEY] = token
-        scope[GUARDED_SEND] = send
         await self._call_limited(scope, receive, send)
 
     def _take_query_token(self, scope: Scope) -> str | None:

@@ -2,8 +2,9 @@
 feed (:mod:`tether.http.sse`) while the client keeps up, and by the response itself while it catches up.
 
 A reader at the head of the stream is parked: it does not run when a value is written. The feed calls
-:meth:`_Reader.push`, which runs the response's ASGI ``send`` (middleware and server included) for that reader
-right away, without a task switch. A ``send`` that completes without waiting -- the socket took the bytes, the
+:meth:`_Reader.push`, which runs, for that reader, the ``send`` the gateway itself was given (the server's, or
+that of the app the gateway is mounted in: see :data:`tether.http.guard.BODY_SEND`) right away, without a task
+switch. A ``send`` that completes without waiting -- the socket took the bytes, the
 usual case -- costs one call per reader per value. A ``send`` that would wait (the server's write buffer for
 that client is full: a slow reader) is left half-done: the reader leaves the head and its own coroutine finishes
 that ``send`` (:func:`_drive`), then catches up from the feed's window or the database at its own pace and
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from tether.http.api import WorkflowAPI
-from tether.http.guard import GUARDED_SEND
+from tether.http.guard import BODY_SEND
 from tether.http.sse import (
     KEEPALIVE_FRAME,
     RETRY_MS,
@@ -52,7 +53,7 @@ class StreamEventsResponse(Response):
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         disconnected = asyncio.ensure_future(_disconnect(receive))
         try:
-            await _serve(_Reader(scope.get(GUARDED_SEND, send)), disconnected, *self._follow)
+            await _serve(_Reader(scope.get(BODY_SEND, send)), disconnected, *self._follow)
         finally:
             disconnected.cancel()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
