@@ -23,6 +23,7 @@ import selectors
 import socket
 import statistics
 import time
+from collections.abc import Callable
 
 
 def main() -> None:
@@ -57,8 +58,10 @@ def main() -> None:
                       "wall_us_per_write_p50": round(statistics.median(wall), 2)}))
 
 
-def _in_process(pairs: list[tuple[socket.socket, socket.socket]], data: bytes,
-                rounds: int) -> tuple[list[float], list[float]]:
+def _timed_rounds(pairs: list[tuple[socket.socket, socket.socket]], data: bytes, rounds: int,
+                  after_round: Callable[[], object]) -> tuple[list[float], list[float]]:
+    """CPU and wall time per write (us) of each round of one write to every server end; ``after_round`` runs,
+    untimed, before the next round (the reading)."""
     cpu, wall = [], []
     for _ in range(rounds):
         c0, w0 = time.process_time(), time.perf_counter()
@@ -66,9 +69,17 @@ def _in_process(pairs: list[tuple[socket.socket, socket.socket]], data: bytes,
             server.send(data)
         cpu.append((time.process_time() - c0) / len(pairs) * 1e6)
         wall.append((time.perf_counter() - w0) / len(pairs) * 1e6)
+        after_round()
+    return cpu, wall
+
+
+def _in_process(pairs: list[tuple[socket.socket, socket.socket]], data: bytes,
+                rounds: int) -> tuple[list[float], list[float]]:
+    def read_all() -> None:
         for _, client in pairs:
             client.recv(65536)
-    return cpu, wall
+
+    return _timed_rounds(pairs, data, rounds, read_all)
 
 
 def _with_waiting_reader(pairs: list[tuple[socket.socket, socket.socket]], data: bytes,
@@ -89,16 +100,10 @@ def _with_waiting_reader(pairs: list[tuple[socket.socket, socket.socket]], data:
             got -= per_round
             os.write(done_w, b".")
         os._exit(0)
-    cpu, wall = [], []
-    for _ in range(rounds):
-        c0, w0 = time.process_time(), time.perf_counter()
-        for server, _ in pairs:
-            server.send(data)
-        cpu.append((time.process_time() - c0) / len(pairs) * 1e6)
-        wall.append((time.perf_counter() - w0) / len(pairs) * 1e6)
-        os.read(done_r, 1)
-    os.waitpid(pid, 0)
-    return cpu, wall
+    try:
+        return _timed_rounds(pairs, data, rounds, lambda: os.read(done_r, 1))
+    finally:
+        os.waitpid(pid, 0)
 
 
 if __name__ == "__main__":
