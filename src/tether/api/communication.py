@@ -4,7 +4,8 @@ events (``set_event``/``get_event``) and stream writes. Each method is a shell o
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from tether.engine import events, messages, streams
 from tether.engine.bridge import run_sync, run_sync_call
@@ -15,9 +16,7 @@ from tether.types import WorkflowSerializationFormat
 class Communication:
     """Mixin of ``DBOS``."""
 
-    @classmethod
-    def _rt(cls) -> Runtime:
-        raise NotImplementedError  # provided by DBOS
+    _rt: ClassVar[Callable[[], Runtime]]  # DBOS's: the launched runtime
 
     # -- messages --------------------------------------------------------------------------------------
     @classmethod

@@ -4,10 +4,11 @@ that only a workflow may take."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from tether.engine.bridge import run_sync
 from tether.engine.context import current_step, current_workflow, require_workflow
+from tether.engine.runtime import Runtime
 from tether.engine.steps import durable_sleep
 from tether.types import StepStatus
 
@@ -23,9 +24,7 @@ class _ClassProperty:
 class ContextInfo:
     """Mixin of ``DBOS``."""
 
-    @classmethod
-    def _rt(cls) -> Any:  # provided by DBOS
-        raise NotImplementedError
+    _rt: ClassVar[Callable[[], Runtime]]  # DBOS's: the launched runtime
 
     @_ClassProperty
     def workflow_id(cls) -> str | None:

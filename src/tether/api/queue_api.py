@@ -4,7 +4,7 @@ list and delete queues stored in the database; on ``DBOS`` also ``listen_queues`
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ClassVar, ParamSpec, TypeVar
 
 from tether.api.enqueue_options import EnqueueOptions, enqueue_by_name
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
@@ -25,9 +25,7 @@ class QueueAPI:
 
     _listen: Sequence[str] | None = None
 
-    @classmethod
-    def _rt(cls) -> Runtime:
-        raise NotImplementedError  # provided by DBOS
+    _rt: ClassVar[Callable[[], Runtime]]  # DBOS's: the launched runtime
 
     @classmethod
     def _stored(cls, policy: QueuePolicy) -> Queue:

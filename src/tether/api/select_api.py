@@ -3,7 +3,8 @@ the first of several sources -- messages on some topics, another workflow's even
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 from tether.engine import select as selecting
 from tether.engine.bridge import run_sync
@@ -14,9 +15,7 @@ from tether.selection import Selected, Source
 class SelectAPI:
     """Mixin of ``DBOS``."""
 
-    @classmethod
-    def _rt(cls) -> Runtime:
-        raise NotImplementedError  # provided by DBOS
+    _rt: ClassVar[Callable[[], Runtime]]  # DBOS's: the launched runtime
 
     @classmethod
     def select(cls, sources: Sequence[Source], timeout_seconds: float = 60) -> Selected | None:

@@ -120,10 +120,10 @@ class ListStore(abc.ABC):
     _no_limit = "ALL"
     _true, _false = "1", "0"
 
+    @abc.abstractmethod
     def _attributes_contain(self, ph: str) -> str:
         """The condition "the workflow's attributes contain this JSON object" (PostgreSQL's ``@>``); each
         backend supplies it."""
-        raise NotImplementedError
     # The expression prefix ranges compare; PostgreSQL overrides it to compare bytewise (COLLATE "C").
     _prefix_column = "workflow_uuid"
     _explain = "EXPLAIN"
