@@ -190,3 +190,88 @@ def test_handles_survive_a_relaunch_on_the_same_database(db_url: str) -> None:
     assert handle.get_result() == "kept"
     _relaunch(config)
     assert handle.get_status().status == "SUCCESS" and handle.get_result() == "kept"
+
+
+def test_two_recoveries_at_once_run_a_workflow_once(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Launch's recovery and the heartbeat thread's adoption can look at one PENDING workflow at the same moment;
+    here two recoveries are made to claim it together (each waits, up to 1 s, for the other inside the claim).
+    Only one of them runs it: its step after the checkpoint runs once."""
+    from tether.engine.recovery import recover_workflows
+
+    config = make_config(db_url, application_version="v1")
+    DBOS(config=config)
+    DBOS.launch()
+    wfid = f"twice-{uuid.uuid4()}"
+    with SetWorkflowID(wfid):
+        DBOS.start_workflow(resumable)
+    while "blocking" not in step_runs:
+        threading.Event().wait(0.01)
+    first = DBOS._runtime
+    assert first is not None
+    previous_owner = first.process_id
+    _relaunch({**config, "application_version": "v2"})  # not recovered at launch: another version's
+    rt = DBOS._runtime
+    assert rt is not None
+    assert DBOS.get_workflow_status(wfid).status == "PENDING"  # type: ignore[union-attr]
+    together = threading.Barrier(2)
+    claim = rt.store.begin_recovery_many
+
+    def claim_together(*args: Any, **kwargs: Any) -> Any:
+        rows = claim(*args, **kwargs)
+        try:
+            together.wait(timeout=1.0)
+        except threading.BrokenBarrierError:
+            pass
+        return rows
+
+    monkeypatch.setattr(rt.store, "begin_recovery_many", claim_together)
+    step_runs.clear()
+    threads = [threading.Thread(target=recover_workflows, args=(rt, [wfid]),
+                                kwargs={"previous_owner": previous_owner}) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    release.set()
+    assert DBOS.retrieve_workflow(wfid).get_result() == ["a", "released"]
+    assert step_runs == ["blocking"]
+
+
+body_runs: list[str] = []
+
+
+@DBOS.workflow()
+def quick_body() -> str:
+    body_runs.append("ran")
+    return "ok"
+
+
+def test_a_recovery_while_the_outcome_is_written_does_not_run_the_workflow_again(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workflow's body is done and its outcome is being written (the workflow is still PENDING in the
+    database) when a recovery of this executor looks: it must see the workflow as running here, not as one to
+    run again."""
+    from tether.engine.recovery import recover_pending_workflows
+
+    DBOS(config=make_config(db_url))
+    DBOS.launch()
+    rt = DBOS._runtime
+    assert rt is not None
+    wfid = f"quick-{uuid.uuid4()}"
+    write_outcome = rt.checkpoint_blocking
+    looked: list[list[str]] = []
+
+    def recover_first(item: Any) -> Any:
+        if getattr(item, "workflow_id", None) == wfid and not looked:
+            looker = threading.Thread(target=lambda: looked.append(recover_pending_workflows(rt)))
+            looker.start()
+            looker.join(10)
+        return write_outcome(item)
+
+    monkeypatch.setattr(rt, "checkpoint_blocking", recover_first)
+    body_runs.clear()
+    with SetWorkflowID(wfid):
+        assert quick_body() == "ok"
+    assert looked == [[]]  # the recovery found nothing to run
+    threading.Event().wait(0.3)  # time for a second execution, had one been started, to run its body
+    assert body_runs == ["ran"]

@@ -30,7 +30,8 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
     pending = rt.store.list_workflows(WorkflowFilter(
         status=[WorkflowStatusString.PENDING.value], executor_id=[rt.settings.executor_id],
         app_version=[rt.application_version], load_input=False, load_output=False))
-    return _recover(rt, [row for row in pending if row.workflow_uuid not in rt.active])
+    with rt.recovery_lock:
+        return _recover(rt, [row for row in pending if row.workflow_uuid not in rt.active])
 
 
 def recover_workflows(rt: Runtime, workflow_ids: Sequence[str], *, previous_owner: str | None = None
@@ -40,11 +41,15 @@ def recover_workflows(rt: Runtime, workflow_ids: Sequence[str], *, previous_owne
     inside a step) finishes first. Returns the IDs resumed."""
     if not workflow_ids:
         return []
-    return _recover(rt, rt.store.list_workflows(WorkflowFilter(workflow_ids=list(workflow_ids), load_input=False,
-                                                               load_output=False)), previous_owner)
+    rows = rt.store.list_workflows(WorkflowFilter(workflow_ids=list(workflow_ids), load_input=False,
+                                                  load_output=False))
+    with rt.recovery_lock:
+        return _recover(rt, rows, previous_owner)
 
 
 def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = None) -> list[str]:
+    """Claim ``rows`` and run them here; called holding ``rt.recovery_lock``, so that two recoveries at once
+    (launch's and an adoption's) cannot both find a workflow not yet active here and both start it."""
     known = []
     for row in rows:
         if lookup_workflow(row.name) is None:

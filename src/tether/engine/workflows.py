@@ -69,8 +69,8 @@ def _authorize(start: Start) -> DBOSNotAuthorizedError | None:
 async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:
     """Record the outcome of an execution and wake whoever waits for it. Returns the result or raises."""
     wfid = start.workflow_id
-    rt.active.pop(wfid, None)
     if isinstance(error, WorkflowCancelledError):
+        rt.active.pop(wfid, None)
         rt.cancelled.discard(wfid)
         if isinstance(error, Preempted) or wfid in rt.preempted:
             rt.preempted.discard(wfid)
@@ -88,6 +88,8 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
     except BaseException as exc:
         strand(rt, start, exc)
         raise
+    # Active here until its outcome is recorded: a recovery looking meanwhile finds it PENDING, and must not run it.
+    rt.active.pop(wfid, None)
     return _finished(rt, start, item, recorded, result, error)
 
 
@@ -95,13 +97,13 @@ def finish_blocking(rt: Runtime, start: Start, result: Any, error: BaseException
     """:func:`finish` from a synchronous workflow's thread: without a coroutine in the common case."""
     if isinstance(error, (WorkflowCancelledError, DatabaseUnavailableError)) or not loop_free():
         return run_sync(finish(rt, start, result, error))
-    rt.active.pop(start.workflow_id, None)
     item, error = _completion(rt, start, result, error)
     try:
         recorded = rt.checkpoint_blocking(item)
     except BaseException as exc:
         strand(rt, start, exc)
         raise
+    rt.active.pop(start.workflow_id, None)  # only now: see finish
     return _finished(rt, start, item, recorded, result, error)
 
 
