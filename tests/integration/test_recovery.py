@@ -99,16 +99,26 @@ def test_too_many_recoveries_end_in_max_recovery_attempts_exceeded(db_url: str) 
     assert step_runs.count("first") == 1
 
 
-def test_recovery_skips_other_application_versions(db_url: str) -> None:
+def _left_pending_under_v1(db_url: str, prefix: str) -> tuple[str, str | None]:
+    """A workflow started under application version v1 and abandoned mid-step, then a relaunch as v2 (whose
+    launch does not recover it): its ID, and the process that owned it."""
     config = make_config(db_url, application_version="v1")
     DBOS(config=config)
     DBOS.launch()
-    wfid = f"versioned-{uuid.uuid4()}"
+    wfid = f"{prefix}-{uuid.uuid4()}"
     with SetWorkflowID(wfid):
         DBOS.start_workflow(resumable)
     while "blocking" not in step_runs:
         threading.Event().wait(0.01)
+    first = DBOS._runtime
+    assert first is not None
+    owner = first.process_id
     _relaunch({**config, "application_version": "v2"})
+    return wfid, owner
+
+
+def test_recovery_skips_other_application_versions(db_url: str) -> None:
+    wfid, _ = _left_pending_under_v1(db_url, "versioned")
     status = DBOS.get_workflow_status(wfid)
     assert status is not None and status.status == "PENDING" and status.recovery_attempts == 1
 
@@ -198,18 +208,7 @@ def test_two_recoveries_at_once_run_a_workflow_once(db_url: str, monkeypatch: py
     Only one of them runs it: its step after the checkpoint runs once."""
     from tether.engine.recovery import recover_workflows
 
-    config = make_config(db_url, application_version="v1")
-    DBOS(config=config)
-    DBOS.launch()
-    wfid = f"twice-{uuid.uuid4()}"
-    with SetWorkflowID(wfid):
-        DBOS.start_workflow(resumable)
-    while "blocking" not in step_runs:
-        threading.Event().wait(0.01)
-    first = DBOS._runtime
-    assert first is not None
-    previous_owner = first.process_id
-    _relaunch({**config, "application_version": "v2"})  # not recovered at launch: another version's
+    wfid, previous_owner = _left_pending_under_v1(db_url, "twice")
     rt = DBOS._runtime
     assert rt is not None
     assert DBOS.get_workflow_status(wfid).status == "PENDING"  # type: ignore[union-attr]
