@@ -274,3 +274,63 @@ def test_a_recovery_while_the_outcome_is_written_does_not_run_the_workflow_again
     assert looked == [[]]  # the recovery found nothing to run
     threading.Event().wait(0.3)  # time for a second execution, had one been started, to run its body
     assert body_runs == ["ran"]
+
+
+def test_a_recovery_while_a_stranded_workflow_is_run_again_does_not_run_it_twice(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A workflow whose outcome could not be written (the database was unavailable) is run again by this
+    process. A recovery of this executor is made to claim it at the same moment (each claim waits, up to
+    1 s, for the other), and to take its time between finding it not running here and starting it. Only one
+    of the two may start it, and neither after the other's execution has ended: the body runs twice in all
+    (the first execution and one re-run), not three times."""
+    from tether.engine.recovery import recover_workflows
+    from tether.errors import DatabaseUnavailableError
+
+    DBOS(config=make_config(db_url))
+    DBOS.launch()
+    rt = DBOS._runtime
+    assert rt is not None
+    wfid = f"stranded-{uuid.uuid4()}"
+    write_outcome = rt.checkpoint_blocking
+    failed: list[bool] = []
+
+    def fail_once(item: Any) -> Any:
+        if getattr(item, "workflow_id", None) == wfid and not failed:
+            failed.append(True)
+            raise DatabaseUnavailableError("the database went away as the outcome was written")
+        return write_outcome(item)
+
+    together = threading.Barrier(2)
+    claim = rt.store.begin_recovery_many
+    load_many = rt.store.load_operations_many
+    recovery: list[threading.Thread] = []
+
+    def claim_together(ids: Any, *args: Any, **kwargs: Any) -> Any:
+        if wfid in ids and not recovery:  # the re-run's claim: a recovery looks now too
+            recovery.append(threading.Thread(target=recover_workflows, args=(rt, [wfid]), daemon=True))
+            recovery[0].start()
+        rows = claim(ids, *args, **kwargs)
+        if wfid in ids:
+            try:
+                together.wait(timeout=1.0)
+            except threading.BrokenBarrierError:
+                pass
+        return rows
+
+    def slow_reads(ids: Any) -> Any:  # the recovery has found the workflow not running here
+        if wfid in ids:
+            threading.Event().wait(0.5)
+        return load_many(ids)
+
+    monkeypatch.setattr(rt, "checkpoint_blocking", fail_once)
+    monkeypatch.setattr(rt.store, "begin_recovery_many", claim_together)
+    monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
+    body_runs.clear()
+    with SetWorkflowID(wfid):
+        handle = DBOS.start_workflow(quick_body)
+    assert handle.get_result() == "ok"
+    assert recovery
+    recovery[0].join(10)
+    threading.Event().wait(0.5)  # time for a third execution, had one been started, to run its body
+    assert failed == [True]
+    assert body_runs == ["ran", "ran"]

@@ -207,29 +207,38 @@ def strand(rt: Runtime, start: Start, cause: BaseException) -> None:
 async def _run_again(rt: Runtime, start: Start) -> None:
     wfid = start.workflow_id
     try:
-        await asyncio.sleep(0.05)  # let whatever stopped it settle; the store calls below wait for the database
+        await asyncio.sleep(0.05)  # let whatever stopped it settle
+        await rt.io(_claim_and_launch, rt, start)  # waits for the database, as every store call does
+    except Exception:
+        if not rt.destroyed:
+            logger.exception("Could not run stranded workflow %s again; the next launch recovers it", wfid)
+    finally:
+        rt.stranded.discard(wfid)
+
+
+def _claim_and_launch(rt: Runtime, start: Start) -> None:
+    """Run a stranded workflow again from its checkpoints, if it is still PENDING and not running here. The
+    look, the claim and the start happen under the recovery lock, as a recovery's do (engine/recovery.py): a
+    recovery on another thread (launch's, an adoption's) may be choosing the same workflow, and only one of
+    the two may start it -- nor may either start it after the other's execution has ended it."""
+    wfid = start.workflow_id
+    with rt.recovery_lock:
         if wfid in rt.active:
-            return  # something (a resume, a queue claim) already runs it again here
-        rows = await rt.io(rt.store.begin_recovery_many, [wfid], rt.clock.now_ms())
+            return  # something (a resume, a queue claim, a recovery) already runs it again here
+        rows = rt.store.begin_recovery_many([wfid], rt.clock.now_ms())
         if not rows:
             return  # it ended after all (its outcome was recorded before the connection dropped), or cancelled
         if rows[0].recovery_attempts > start.reg.max_recovery_attempts + 1:  # as recovery counts (start = 1)
             status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
             now_us = rt.clock.now_us()
-            if await rt.io(rt.store.set_status, [wfid], status, now_us // 1000, now_us=now_us,
-                           only_from=[WorkflowStatusString.PENDING.value]):
+            if rt.store.set_status([wfid], status, now_us // 1000, now_us=now_us,
+                                   only_from=[WorkflowStatusString.PENDING.value]):
                 logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
                 rt.notify("wf", wfid, status)
             return
-        recorded = {op.function_id: op for op in await rt.io(rt.store.load_operations, wfid)}
-    except Exception:
-        if not rt.destroyed:
-            logger.exception("Could not run stranded workflow %s again; the next launch recovers it", wfid)
-        return
-    finally:
-        rt.stranded.discard(wfid)
-    if wfid not in rt.active:
-        launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded))
+        recorded = {op.function_id: op for op in rt.store.load_operations(wfid)}
+        rt.stranded.discard(wfid)  # from here a new stop of this execution strands it again
+        launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded), on_this_loop=False)
 
 
 def launch_in_background(rt: Runtime, start: Start, *, on_this_loop: bool = True) -> None:
