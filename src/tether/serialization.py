@@ -83,11 +83,12 @@ class DBOSPortableJSONSerializer(Serializer):
     def name(self) -> str:
         return "portable_json"
 
-    def serialize(self, data: Any) -> str:
-        return json.dumps(portable(data), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # The parameters are named as DBOS names them here (``value``, ``text``), for callers that pass them by name.
+    def serialize(self, value: Any) -> str:
+        return json.dumps(portable(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
-    def deserialize(self, serialized_data: str) -> Any:
-        return None if serialized_data is None else json.loads(serialized_data)
+    def deserialize(self, text: str | None) -> Any:
+        return None if text is None else json.loads(text)
 
 
 class PortableWorkflowError(Exception):

@@ -300,4 +300,8 @@ DBOS_PARAMETERS = {
     "SetWorkflowTimeout": "workflow_timeout_sec",
     "SetEnqueueOptions": "deduplication_id priority app_version queue_partition_key delay_seconds duplication_policy",
     "SetWorkflowAttributes": "attributes",
+    "DBOSPortableJSONSerializer.serialize": "value",
+    "DBOSPortableJSONSerializer.deserialize": "text",
+    "Serializer.serialize": "data",
+    "Serializer.deserialize": "serialized_data",
 }
