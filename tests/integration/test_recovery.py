@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import make_config
 from tether import DBOS, MaxRecoveryAttemptsExceeded, SetWorkflowID
+from tether.engine.runtime import Runtime
 
 release = threading.Event()
 step_runs: list[str] = []
@@ -245,6 +246,15 @@ def quick_body() -> str:
     return "ok"
 
 
+def _launched(db_url: str) -> Runtime:
+    """Launch DBOS on ``db_url`` (destroyed by the autouse fixture) and return its runtime."""
+    DBOS(config=make_config(db_url))
+    DBOS.launch()
+    rt = DBOS._runtime
+    assert rt is not None
+    return rt
+
+
 def test_a_recovery_while_the_outcome_is_written_does_not_run_the_workflow_again(
         db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A workflow's body is done and its outcome is being written (the workflow is still PENDING in the
@@ -252,10 +262,7 @@ def test_a_recovery_while_the_outcome_is_written_does_not_run_the_workflow_again
     run again."""
     from tether.engine.recovery import recover_pending_workflows
 
-    DBOS(config=make_config(db_url))
-    DBOS.launch()
-    rt = DBOS._runtime
-    assert rt is not None
+    rt = _launched(db_url)
     wfid = f"quick-{uuid.uuid4()}"
     write_outcome = rt.checkpoint_blocking
     looked: list[list[str]] = []
@@ -286,10 +293,7 @@ def test_a_recovery_while_a_stranded_workflow_is_run_again_does_not_run_it_twice
     from tether.engine.recovery import recover_workflows
     from tether.errors import DatabaseUnavailableError
 
-    DBOS(config=make_config(db_url))
-    DBOS.launch()
-    rt = DBOS._runtime
-    assert rt is not None
+    rt = _launched(db_url)
     wfid = f"stranded-{uuid.uuid4()}"
     write_outcome = rt.checkpoint_blocking
     failed: list[bool] = []

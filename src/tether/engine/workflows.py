@@ -237,6 +237,8 @@ def _claim_and_launch(rt: Runtime, start: Start) -> None:
                 rt.notify("wf", wfid, status)
             return
         recorded = {op.function_id: op for op in rt.store.load_operations(wfid)}
+        if rt.destroyed:
+            return  # the next launch recovers it
         rt.stranded.discard(wfid)  # from here a new stop of this execution strands it again
         launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded), on_this_loop=False)
 
