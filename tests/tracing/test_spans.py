@@ -148,7 +148,8 @@ def test_a_workflow_span_names_the_user_its_roles_and_the_role_assumed(traced: t
     with DBOSContextSetAuth("user1", ["user", "engineer"]):
         assert for_users() == "user"
         DBOS.start_workflow(for_users).get_result()  # checked (and assumed) when it runs, in another thread
-    got = [r for r in records(spans.get_finished_spans()) if r["name"] == "trace.for_users"]
+    # the started one's span ends after its outcome is visible: wait for it
+    got = [r for r in finished(spans, "trace.for_users", count=2, timeout=10) if r["name"] == "trace.for_users"]
     assert len(got) == 2
     for span in got:
         assert span["attributes"]["authenticatedUser"] == "user1"
