@@ -1,7 +1,7 @@
 """The parameter names of DBOS 3.4's public callables, read once from ``dbos==3.4.0`` with ``inspect.signature``
 (``self``/``cls`` and ``*args``/``**kwargs`` left out): the members listed in ``test_compatibility.py``, the
 constructors of ``DBOS``, ``DBOSClient``, ``Queue``, ``DebouncerClient`` and the context blocks, and
-``Debouncer.create``. Members without parameters are left out.
+``Debouncer.create``, and the methods of the two serializers. Members without parameters are left out.
 """
 
 from __future__ import annotations

@@ -206,28 +206,31 @@ def strand(rt: Runtime, start: Start, cause: BaseException) -> None:
 
 async def _run_again(rt: Runtime, start: Start) -> None:
     wfid = start.workflow_id
+    launched = False
     try:
         await asyncio.sleep(0.05)  # let whatever stopped it settle
-        await rt.io(_claim_and_launch, rt, start)  # waits for the database, as every store call does
+        launched = await rt.io(_claim_and_launch, rt, start)  # waits for the database, as every store call does
     except Exception:
         if not rt.destroyed:
             logger.exception("Could not run stranded workflow %s again; the next launch recovers it", wfid)
     finally:
-        rt.stranded.discard(wfid)
+        if not launched:  # once launched, the mark is the new execution's (it may have stranded already)
+            rt.stranded.discard(wfid)
 
 
-def _claim_and_launch(rt: Runtime, start: Start) -> None:
-    """Run a stranded workflow again from its checkpoints, if it is still PENDING and not running here. The
-    look, the claim and the start happen under the recovery lock, as a recovery's do (engine/recovery.py): a
-    recovery on another thread (launch's, an adoption's) may be choosing the same workflow, and only one of
-    the two may start it -- nor may either start it after the other's execution has ended it."""
+def _claim_and_launch(rt: Runtime, start: Start) -> bool:
+    """Run a stranded workflow again from its checkpoints, if it is still PENDING and not running here; True
+    when this started it. The look, the claim and the start happen under the recovery lock, as a recovery's
+    do (engine/recovery.py): a recovery on another thread (launch's, an adoption's) may be choosing the same
+    workflow, and only one of the two may start it -- nor may either start it after the other's execution
+    has ended it."""
     wfid = start.workflow_id
     with rt.recovery_lock:
         if wfid in rt.active:
-            return  # something (a resume, a queue claim, a recovery) already runs it again here
+            return False  # something (a resume, a queue claim, a recovery) already runs it again here
         rows = rt.store.begin_recovery_many([wfid], rt.clock.now_ms())
         if not rows:
-            return  # it ended after all (its outcome was recorded before the connection dropped), or cancelled
+            return False  # it ended after all (its outcome recorded before the connection dropped), or cancelled
         if rows[0].recovery_attempts > start.reg.max_recovery_attempts + 1:  # as recovery counts (start = 1)
             status = WorkflowStatusString.MAX_RECOVERY_ATTEMPTS_EXCEEDED.value
             now_us = rt.clock.now_us()
@@ -235,12 +238,13 @@ def _claim_and_launch(rt: Runtime, start: Start) -> None:
                                    only_from=[WorkflowStatusString.PENDING.value]):
                 logger.error("Workflow %s exceeded its maximum recovery attempts", wfid)
                 rt.notify("wf", wfid, status)
-            return
+            return False
         recorded = {op.function_id: op for op in rt.store.load_operations(wfid)}
         if rt.destroyed:
-            return  # the next launch recovers it
+            return False  # the next launch recovers it
         rt.stranded.discard(wfid)  # from here a new stop of this execution strands it again
         launch_in_background(rt, dataclasses.replace(start, created=True, recorded=recorded), on_this_loop=False)
+        return True
 
 
 def launch_in_background(rt: Runtime, start: Start, *, on_this_loop: bool = True) -> None:
