@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import make_config
-from tether import DBOS, MaxRecoveryAttemptsExceeded, SetWorkflowID
+from tether import DBOS, MaxRecoveryAttemptsExceeded, Queue, SetWorkflowID
 from tether.engine.runtime import Runtime
 
 release = threading.Event()
@@ -338,3 +338,44 @@ def test_a_recovery_while_a_stranded_workflow_is_run_again_does_not_run_it_twice
     threading.Event().wait(0.5)  # time for a third execution, had one been started, to run its body
     assert failed == [True]
     assert body_runs == ["ran", "ran"]
+
+
+def test_a_recovery_right_after_a_queue_claim_does_not_run_the_workflow_twice(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The queue runner has just claimed a workflow (PENDING, owned here, not started yet) when a recovery of
+    this executor looks at it, as the heartbeat's does after a fenced spell. The recovery is made to look right
+    after the claim and to take its time between finding the workflow not running here and starting it; the
+    runner starts it meanwhile. Only one of the two may start it: the body runs once."""
+    from tether.engine.recovery import recover_workflows
+
+    rt = _launched(db_url)
+    queue = Queue(f"claim-{uuid.uuid4().hex[:8]}")
+    claim = rt.store.claim_queued
+    load_many = rt.store.load_operations_many
+    checked = threading.Event()
+    recovery: list[threading.Thread] = []
+
+    def claim_then_recover(*args: Any, **kwargs: Any) -> Any:
+        rows, cursor = claim(*args, **kwargs)
+        ids = [r.workflow_uuid for r in rows]
+        if ids and not recovery:
+            recovery.append(threading.Thread(target=recover_workflows, args=(rt, ids), daemon=True))
+            recovery[0].start()
+            checked.wait(1.0)  # the recovery has found it not running here (or waits for the lock)
+        return rows, cursor
+
+    def slow_reads(ids: Any) -> Any:
+        if recovery:
+            checked.set()
+            threading.Event().wait(0.5)
+        return load_many(ids)
+
+    monkeypatch.setattr(rt.store, "claim_queued", claim_then_recover)
+    monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
+    body_runs.clear()
+    handle = queue.enqueue(quick_body)
+    assert handle.get_result() == "ok"
+    assert recovery
+    recovery[0].join(10)
+    threading.Event().wait(0.5)  # time for a second execution, had one been started, to run its body
+    assert body_runs == ["ran"]

@@ -43,6 +43,9 @@ process to reach its next operation and stop."""
 MIN_PASS_SECONDS = 0.005
 """Shortest time between two passes of a runner (wake-ups arriving meanwhile are served by the next pass)."""
 
+LOCK_POLL_SECONDS = 0.002
+"""How often a start waiting for a recovery to release the recovery lock looks again."""
+
 INTERNAL_QUEUE = "_tether_internal"
 """Served by every process: where resumed and forked workflows go when this process cannot run them."""
 
@@ -214,26 +217,45 @@ async def dispatch(rt: Runtime, row: WorkflowRow) -> int:
         logger.error("Claimed workflow %s runs %r, which is not registered in this process",
                      row.workflow_uuid, row.name)
         return 0
-    if row.workflow_uuid in rt.active:
-        # An earlier execution here (cancelled, say) has not reached its next operation yet: start this one
-        # once it has, without holding up the caller.
+    if not await _mark_running(rt, row.workflow_uuid):
+        # An earlier execution here (cancelled, say) has not reached its next operation yet, or a recovery has
+        # just started one: start this one once it has stopped (it finds the workflow ended if it ran to the
+        # end), without holding up the caller.
         rt.submit_to_loop(_start_when_stopped(rt, row, reg))
         return 1
     return await _start(rt, row, reg)
 
 
+async def _mark_running(rt: Runtime, wfid: str) -> bool:
+    """Count ``wfid`` as running here, unless something already runs it here (then False). Checked and marked
+    under the recovery lock, which a recovery holds from its claim of a workflow to its mark
+    (engine/recovery.py): otherwise a workflow claimed here could be started both by this process's queue
+    runner (or a resume, a fork) and by a recovery that found it PENDING and not yet running here. The lock
+    is taken without blocking the loop: a recovery holds it through its database reads."""
+    while not rt.recovery_lock.acquire(blocking=False):
+        await asyncio.sleep(LOCK_POLL_SECONDS)
+    try:
+        if wfid in rt.active:
+            return False
+        rt.active[wfid] = True
+        return True
+    finally:
+        rt.recovery_lock.release()
+
+
 async def _start_when_stopped(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> None:
-    if await wait_stopped(rt, row.workflow_uuid):
-        await _start(rt, row, reg)
-    else:
-        logger.error("Workflow %s is still running here; not starting it a second time", row.workflow_uuid)
+    while await wait_stopped(rt, row.workflow_uuid):
+        if await _mark_running(rt, row.workflow_uuid):
+            await _start(rt, row, reg)
+            return
+    logger.error("Workflow %s is still running here; not starting it a second time", row.workflow_uuid)
 
 
 async def _start(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> int:
+    """Start a workflow marked as running here (:func:`_mark_running`) if it is still PENDING."""
     wfid = row.workflow_uuid
-    # Count it as running here before the last look at its status: a cancellation from now on is caught by
+    # Counted as running here before the last look at its status: a cancellation from now on is caught by
     # Runtime._on_wakeup (it only marks workflows active here), one before it by the look.
-    rt.active[wfid] = True
     rt.cancelled.discard(wfid)  # left by an earlier, cancelled execution (the look below sees a newer cancel)
     try:
         now = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)

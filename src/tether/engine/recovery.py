@@ -49,7 +49,8 @@ def recover_workflows(rt: Runtime, workflow_ids: Sequence[str], *, previous_owne
 
 def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = None) -> list[str]:
     """Claim ``rows`` and run them here; called holding ``rt.recovery_lock``, so that two recoveries at once
-    (launch's and an adoption's) cannot both find a workflow not yet active here and both start it."""
+    (launch's and an adoption's), or a recovery and a dispatch of a workflow just claimed here, cannot both
+    find a workflow not yet active here and both start it."""
     known = []
     for row in rows:
         if lookup_workflow(row.name) is None:
