@@ -246,6 +246,13 @@ def quick_body() -> str:
     return "ok"
 
 
+@DBOS.workflow()
+def held_body() -> str:
+    body_runs.append("ran")
+    release.wait(30)
+    return "ok"
+
+
 def _launched(db_url: str) -> Runtime:
     """Launch DBOS on ``db_url`` (destroyed by the autouse fixture) and return its runtime."""
     DBOS(config=make_config(db_url))
@@ -378,4 +385,63 @@ def test_a_recovery_right_after_a_queue_claim_does_not_run_the_workflow_twice(
     assert recovery
     recovery[0].join(10)
     threading.Event().wait(0.5)  # time for a second execution, had one been started, to run its body
+    assert body_runs == ["ran"]
+
+
+@pytest.mark.parametrize("recovery_too", [False, True], ids=["alone", "with-a-recovery"])
+def test_a_queue_claim_whose_connection_is_lost_after_its_commit_runs_the_workflow_once(
+        db_url: str, monkeypatch: pytest.MonkeyPatch, recovery_too: bool) -> None:
+    """The queue runner's claim commits, and then its connection is lost before the runner hears of it: the
+    claim, tried again, finds nothing left to claim, while the workflow is PENDING under this executor and run
+    by nobody. The runner finds it (claimed at this pass's time) and runs it now, not at the next launch. With
+    a recovery too: a recovery of this executor is made to look at the same moment and to take its time
+    between finding it not running here and starting it; the body still runs once."""
+    from tether.engine.recovery import recover_workflows
+    from tether.errors import DatabaseUnavailableError
+
+    rt = _launched(db_url)
+    queue = Queue(f"lost-{uuid.uuid4().hex[:8]}")
+    claim = rt.store.claim_queued
+    load_many = rt.store.load_operations_many
+    checked, faulted = threading.Event(), threading.Event()
+    lost: list[bool] = []
+    recovery: list[threading.Thread] = []
+
+    def claim_then_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
+        rows, cursor = claim(*args, **kwargs)
+        ids = [r.workflow_uuid for r in rows]
+        if ids and not lost:
+            lost.append(True)
+            if recovery_too:
+                recovery.append(threading.Thread(target=recover_workflows, args=(rt, ids), daemon=True))
+                recovery[0].start()
+                checked.wait(1.0)  # the recovery has found it not running here (or waits for the lock)
+            faulted.set()
+            raise DatabaseUnavailableError("the connection was lost after the claim committed")
+        return rows, cursor
+
+    def slow_reads(ids: Any) -> Any:
+        if recovery:
+            checked.set()
+            threading.Event().wait(0.5)
+        return load_many(ids)
+
+    monkeypatch.setattr(rt.store, "claim_queued", claim_then_lose_the_connection)
+    monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
+    body_runs.clear()
+    handle = queue.enqueue(held_body)
+    results: list[str] = []
+    waiter = threading.Thread(target=lambda: results.append(handle.get_result()), daemon=True)
+    waiter.start()
+    assert faulted.wait(10)
+    for thread in recovery:
+        thread.join(10)
+    # The body holds on until released: time for the runner, which found the workflow after the fault, to
+    # start a second execution of it meanwhile, had it done so.
+    threading.Event().wait(1.0)
+    release.set()
+    waiter.join(15)
+    assert results == ["ok"], "the workflow claimed before the fault was not run"
+    assert lost == [True]
+    assert len(recovery) == int(recovery_too)
     assert body_runs == ["ran"]
