@@ -44,7 +44,7 @@ MIN_PASS_SECONDS = 0.005
 """Shortest time between two passes of a runner (wake-ups arriving meanwhile are served by the next pass)."""
 
 LOCK_POLL_SECONDS = 0.002
-"""How often a start waiting for a recovery to release the recovery lock looks again."""
+"""How often a start waiting for a recovery to release the start lock looks again."""
 
 INTERNAL_QUEUE = "_tether_internal"
 """Served by every process: where resumed and forked workflows go when this process cannot run them."""
@@ -228,11 +228,11 @@ async def dispatch(rt: Runtime, row: WorkflowRow) -> int:
 
 async def _mark_running(rt: Runtime, wfid: str) -> bool:
     """Count ``wfid`` as running here, unless something already runs it here (then False). Checked and marked
-    under the recovery lock, which a recovery holds from its claim of a workflow to its mark
+    under the start lock, which a recovery holds from its claim of a workflow to its mark
     (engine/recovery.py): otherwise a workflow claimed here could be started both by this process's queue
     runner (or a resume, a fork) and by a recovery that found it PENDING and not yet running here. The lock
     is taken without blocking the loop: a recovery holds it through its database reads."""
-    while not rt.recovery_lock.acquire(blocking=False):
+    while not rt.start_lock.acquire(blocking=False):
         await asyncio.sleep(LOCK_POLL_SECONDS)
     try:
         if wfid in rt.active:
@@ -240,7 +240,7 @@ async def _mark_running(rt: Runtime, wfid: str) -> bool:
         rt.active[wfid] = True
         return True
     finally:
-        rt.recovery_lock.release()
+        rt.start_lock.release()
 
 
 async def _start_when_stopped(rt: Runtime, row: WorkflowRow, reg: RegisteredWorkflow) -> None:

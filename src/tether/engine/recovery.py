@@ -30,7 +30,7 @@ def recover_pending_workflows(rt: Runtime) -> list[str]:
     pending = rt.store.list_workflows(WorkflowFilter(
         status=[WorkflowStatusString.PENDING.value], executor_id=[rt.settings.executor_id],
         app_version=[rt.application_version], load_input=False, load_output=False))
-    with rt.recovery_lock:
+    with rt.start_lock:
         return _recover(rt, [row for row in pending if row.workflow_uuid not in rt.active])
 
 
@@ -43,12 +43,12 @@ def recover_workflows(rt: Runtime, workflow_ids: Sequence[str], *, previous_owne
         return []
     rows = rt.store.list_workflows(WorkflowFilter(workflow_ids=list(workflow_ids), load_input=False,
                                                   load_output=False))
-    with rt.recovery_lock:
+    with rt.start_lock:
         return _recover(rt, rows, previous_owner)
 
 
 def _recover(rt: Runtime, rows: list[WorkflowRow], previous_owner: str | None = None) -> list[str]:
-    """Claim ``rows`` and run them here; called holding ``rt.recovery_lock``, so that two recoveries at once
+    """Claim ``rows`` and run them here; called holding ``rt.start_lock``, so that two recoveries at once
     (launch's and an adoption's), or a recovery and a dispatch of a workflow just claimed here, cannot both
     find a workflow not yet active here and both start it."""
     known = []

@@ -55,10 +55,11 @@ class Runtime:
         self.event_board = EventBoard()  # get_event readers parked here, handed the values set here
         self.cancelled: set[str] = set()
         self.active: dict[str, Any] = {}  # IDs of the workflows running (or about to run) here -> True
-        # Held while a recovery picks which workflows to run here and marks them active (launch's recovery and
-        # the heartbeat thread's adoptions may look at the same workflow at once), and while a dispatch (a
-        # queue claim, a resume, a fork) marks the one it starts (engine/queues.py ``_mark_running``).
-        self.recovery_lock = threading.Lock()
+        # Held by whatever starts a workflow here while it checks that nothing runs it here yet and marks it
+        # active: a recovery (launch's, and the heartbeat thread's adoptions, may look at the same workflow at
+        # once) from its pick to its mark, a stranded workflow's re-run, and a dispatch (a queue claim, a
+        # resume, a fork: engine/queues.py ``_mark_running``).
+        self.start_lock = threading.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         # workflow id -> (status, name, output, error): made into a WorkflowRow only when read
         self._outcomes: collections.OrderedDict[str, tuple[str, str, bytes | None, bytes | None]] = \

@@ -220,12 +220,12 @@ async def _run_again(rt: Runtime, start: Start) -> None:
 
 def _claim_and_launch(rt: Runtime, start: Start) -> bool:
     """Run a stranded workflow again from its checkpoints, if it is still PENDING and not running here; True
-    when this started it. The look, the claim and the start happen under the recovery lock, as a recovery's
+    when this started it. The look, the claim and the start happen under the start lock, as a recovery's
     do (engine/recovery.py): a recovery on another thread (launch's, an adoption's) may be choosing the same
     workflow, and only one of the two may start it -- nor may either start it after the other's execution
     has ended it."""
     wfid = start.workflow_id
-    with rt.recovery_lock:
+    with rt.start_lock:
         if wfid in rt.active:
             return False  # something (a resume, a queue claim, a recovery) already runs it again here
         rows = rt.store.begin_recovery_many([wfid], rt.clock.now_ms())
