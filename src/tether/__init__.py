@@ -18,6 +18,7 @@ from tether.api.enqueue_options import DuplicationPolicy, SetEnqueueOptions, Wor
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
 from tether.api.history import SendMessage, StepReservation
 from tether.api.instances import DBOSConfiguredInstance
+from tether.api.kafka import KafkaMessage
 from tether.api.queue import Queue, QueueRateLimit
 from tether.api.roles import DBOSContextEnsure, DBOSContextSetAuth
 from tether.api.schedules import ClientScheduleInput, ScheduleInput
@@ -105,6 +106,7 @@ __all__ = [
     "EventVersion",
     "InvalidArgumentError",
     "InvalidScheduleError",
+    "KafkaMessage",
     "MaxRecoveryAttemptsExceeded",
     "MaxStepRetriesExceeded",
     "NonExistentWorkflowError",

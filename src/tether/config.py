@@ -110,7 +110,6 @@ IGNORED_KEYS: dict[str, str] = {
     "notification_coalesce_sec": "notifications are sent when the writing transaction commits",
     "observability_query_timeout_sec": "listing queries have no statement timeout",
     "scheduler_polling_interval_sec": "not used by Tether's scheduler",
-    "kafka_queue_polling_interval_sec": "Kafka consumers are not offered",
 }
 
 VALID_KEYS: frozenset[str] = frozenset(DBOSConfig.__annotations__)
@@ -153,6 +152,7 @@ class Settings:
     heartbeat_interval_sec: float = 2.0
     heartbeat_timeout_sec: float = 10.0
     wakeup_recheck_interval_sec: float = 30.0
+    kafka_queue_polling_interval_sec: float | None = None  # the internal Kafka queues' (engine/kafka.py)
     # executor_id came from the config or DBOS__VMID (not the shared default "local"): a live process already
     # holding it is a mistake, and launch refuses.
     executor_id_explicit: bool = False
@@ -220,6 +220,10 @@ def settings_from_config(config: DBOSConfig) -> Settings:
     recheck = config.get("wakeup_recheck_interval_sec") or 30.0
     if not (isinstance(recheck, (int, float)) and 0 < recheck < math.inf):
         raise ConfigError("wakeup_recheck_interval_sec must be a positive number of seconds")
+    kafka_poll = config.get("kafka_queue_polling_interval_sec")
+    if kafka_poll is not None and not (isinstance(kafka_poll, (int, float)) and not isinstance(kafka_poll, bool)
+                                       and 0 < kafka_poll < math.inf):
+        raise ConfigError("kafka_queue_polling_interval_sec must be a positive number of seconds")
     # as DBOS: an explicit application_version, else enable_patching's pin, else the environment
     version = config.get("application_version") or (
         "PATCHING_ENABLED" if config.get("enable_patching") else os.environ.get("DBOS__APPVERSION") or "")
@@ -239,6 +243,7 @@ def settings_from_config(config: DBOSConfig) -> Settings:
         heartbeat_interval_sec=float(interval),
         heartbeat_timeout_sec=float(timeout),
         wakeup_recheck_interval_sec=float(recheck),
+        kafka_queue_polling_interval_sec=None if kafka_poll is None else float(kafka_poll),
         telemetry=_telemetry(config),
     )
 

@@ -82,10 +82,22 @@ def test_memoized_dbos_module_names_are_repointed_each_time() -> None:
 
 
 def test_a_dbos_class_tether_lacks_is_reported_and_left_as_is() -> None:
-    raw = _named("dbos._kafka_message", "KafkaMessage", ())
+    raw = _named("dbos._context", "DBOSContext", ())
     converted = convert_value(_b64(raw), "py_pickle")
     assert converted.data == b"P" + raw
-    assert converted.unmapped == frozenset({"dbos._kafka_message.KafkaMessage"})
+    assert converted.unmapped == frozenset({"dbos._context.DBOSContext"})
+
+
+def test_a_kafka_message_is_read_as_tethers() -> None:
+    """The argument of a DBOS Kafka consumer's workflow, enqueued but not yet run when the database moved."""
+    from tether import KafkaMessage
+
+    message = KafkaMessage(headers=None, key=b"k", latency=None, leader_epoch=None, offset=7, partition=0,
+                           timestamp=(1, 1700000000000), topic="orders", value=b"v")
+    raw = pickle.dumps(message).replace(b"tether.engine.kafka", b"dbos._kafka_message")
+    converted = convert_value(_b64(raw), "py_pickle")
+    assert converted.unmapped == frozenset()
+    assert deserialize(converted.data) == message
 
 
 def test_portable_values_inputs_and_errors() -> None:

@@ -8,7 +8,7 @@ PUBLIC = {
     # the application, its handles and context managers
     "DBOS", "DBOSClient", "DBOSConfig", "DBOSConfiguredInstance", "SetWorkflowID", "SetWorkflowAttributes",
     "SetWorkflowTimeout", "SendMessage", "StepReservation", "SetEnqueueOptions", "WorkflowHandle",
-    "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy",
+    "WorkflowHandleAsync", "Queue", "QueueRateLimit", "EnqueueOptions", "DuplicationPolicy", "KafkaMessage",
     "WorkflowIDReusePolicy", "PropagateOtelContext", "SQLAlchemyDatasource",
     "AsyncSQLAlchemyDatasource",
     # identity and roles

@@ -18,6 +18,7 @@ from tether.api.database_admin import DatabaseAdmin
 from tether.api.enqueue_options import start_options
 from tether.api.event_watching import EventWatching
 from tether.api.handles import WorkflowHandle, WorkflowHandleAsync
+from tether.api.kafka import KafkaAPI
 from tether.api.mailboxes import MailboxReading
 from tether.api.management import ManagementAPI
 from tether.api.queue_api import QueueAPI
@@ -35,6 +36,7 @@ from tether.engine.bridge import run_sync, run_sync_call
 from tether.engine.clock import Clock
 from tether.engine.context import workflow_for_operation
 from tether.engine.heartbeat import start_membership
+from tether.engine.kafka import start_consumers, stop_consumers
 from tether.engine.outcomes import drain, read_result, wait_for_workflow
 from tether.engine.queue_settings import set_listen
 from tether.engine.queues import start_queue_runner
@@ -95,7 +97,7 @@ def _step_as_workflow(step: Callable[..., Any]) -> RegisteredWorkflow:
 
 class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, StreamReading, MailboxReading,
            EventWatching, ContextInfo, TracingAPI, VersionManagement, DatabaseAdmin, Authorization,
-           ConductorHooks):
+           ConductorHooks, KafkaAPI):
     """The application: configure it with ``DBOS(config=...)``, then ``DBOS.launch()``.
 
     All methods are class-level, so ``DBOS.send(...)`` and ``dbos.send(...)`` are the same call.
@@ -178,6 +180,7 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
             set_listen(rt, cls._listen)
             start_queue_runner(rt)
             start_scheduler(rt)
+            start_consumers(rt)
         except BaseException:
             # Not launched: a later launch() tries again from the start, and DBOS(config=...) for another
             # database is not refused as "already launched"; the runtime's connections are closed.
@@ -191,9 +194,11 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
         """Stop background work and close the database. Workflows still running are recovered next launch.
 
         ``workflow_completion_timeout_sec`` first gives the workflows running here that long to finish.
-        With ``destroy_registry``, the schedules of ``@DBOS.scheduled`` are forgotten too; registered
-        workflow functions are kept (they are the code, not state of the destroyed application).
+        With ``destroy_registry``, the schedules of ``@DBOS.scheduled`` and the consumers of
+        ``@DBOS.kafka_consumer`` are forgotten too; registered workflow functions are kept (they are the code,
+        not state of the destroyed application).
         """
+        stop_consumers(forget=destroy_registry)  # first: no message is enqueued on a closing runtime
         rt = cls._runtime
         if rt is not None and workflow_completion_timeout_sec > 0:
             run_sync(drain(rt, float(workflow_completion_timeout_sec)))

@@ -4,9 +4,9 @@ DBOS stores each value as text with the name of its serializer beside it (a ``se
 
 - ``py_pickle`` (and no name, DBOS's default serializer): base64 of a pickle. Tether keeps the pickle's bytes
   (``P`` + pickle), never unpickling it here: the classes it names belong to the application. A pickle that
-  names one of DBOS's own classes (``dbos._error.DBOSMaxStepRetriesExceeded``, ...) is re-pointed at the class
-  of the same name in :mod:`tether.error` (or :mod:`tether`), so that Tether reads it without DBOS installed
-  and ``except`` clauses written for DBOS's classes still catch it.
+  names one of DBOS's own classes (``dbos._error.DBOSMaxStepRetriesExceeded``, ``dbos.KafkaMessage``, ...)
+  is re-pointed at the class of the same name in :mod:`tether.error` (or where Tether has it), so that
+  Tether reads it without DBOS installed and ``except`` clauses written for DBOS's classes still catch it.
 - ``portable_json``: JSON text, kept as JSON (``J`` + text). Workflow inputs change shape (DBOS's
   ``positionalArgs``/``namedArgs`` become Tether's ``args``/``kwargs``); portable errors keep DBOS's
   ``name``/``message``/``code``/``data`` object, which Tether reads as a ``PortableWorkflowError``.
@@ -119,10 +119,17 @@ def _pickle(text: str) -> Converted:
     return Converted(b"P" + rewritten, unmapped)
 
 
+_ELSEWHERE = {"KafkaMessage": "tether.engine.kafka"}
+"""DBOS's classes of values (not errors) that Tether has under the same name, and where."""
+
+
 def tether_class_module(module: str, name: str) -> str | None:
-    """``tether.error`` when it offers DBOS's class ``module.name`` under the same name, else None."""
+    """The module of Tether's class of DBOS's class ``module.name`` (``tether.error`` for errors), or None
+    when Tether has no class of that name."""
     if module != "dbos" and not module.startswith("dbos."):
         return None
+    if name in _ELSEWHERE:
+        return _ELSEWHERE[name]
     return "tether.error" if isinstance(getattr(dbos_names, name, None), type) else None
 
 
