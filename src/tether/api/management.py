@@ -236,6 +236,8 @@ class WorkflowManagement:
 
         Raises:
             WorkflowNotFoundError: no workflow has ``workflow_id``.
+            ConflictingWorkflowError: the ``SetWorkflowID`` ID belongs to a workflow that is not a fork of
+                ``workflow_id`` (nothing is written; the same fork asked again returns it).
             ValueError: ``start_step`` is negative (0, as 1, reruns every step), or a timeout that is not
                 positive.
         """

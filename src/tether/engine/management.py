@@ -17,7 +17,7 @@ from tether.engine.ids import new_workflow_id
 from tether.engine.queues import INTERNAL_QUEUE, dispatch
 from tether.engine.registry import lookup_workflow
 from tether.engine.runtime import ANY_STATUS_KIND, Runtime
-from tether.errors import WorkflowNotFoundError
+from tether.errors import ConflictingWorkflowError, WorkflowNotFoundError
 from tether.storage.base import OperationRow, WorkflowFilter, WorkflowRow
 from tether.types import WorkflowStatusString
 
@@ -138,10 +138,12 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
     else any process of that version takes it from the internal queue; with ``queue_name`` it is enqueued
     there. ``timeout_seconds`` replaces the original's timeout; ``replacement_children`` maps child IDs
     recorded before ``start_step`` to the IDs the fork should use instead (forks of those children, say).
-    Returns the new ID (``new_id``, the ID a ``SetWorkflowID`` block assigned, or a fresh UUID).
+    Returns the new ID (``new_id``, the ID a ``SetWorkflowID`` block assigned, or a fresh UUID). A ``new_id``
+    that is already a fork of ``workflow_id`` (a retried call) is returned as it is, nothing written.
 
     Raises:
         WorkflowNotFoundError: no workflow has ``workflow_id``.
+        ConflictingWorkflowError: ``new_id`` belongs to another workflow (nothing is written).
         ValueError: a timeout that is not positive.
         InvalidArgumentError, ArgumentTypeError: ``start_step`` is not an int from 0 to 2**63 - 1 (0, as 1,
             reruns every step), or a bad ID.
@@ -178,7 +180,12 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
         application_name=src.application_name, queue_partition_key=queue_partition_key if queue_name else None,
     )
-    await rt.io(rt.store.fork_workflow, row, workflow_id, start_step, replacement_children)
+    if not await rt.io(rt.store.fork_workflow, row, workflow_id, start_step, replacement_children):
+        taken = await rt.io(rt.store.get_workflow, row.workflow_uuid, load_output=False)
+        if taken is not None and taken.forked_from == workflow_id:
+            return row.workflow_uuid  # this fork already made (a retried call): nothing more to write
+        raise ConflictingWorkflowError(row.workflow_uuid, f"a workflow with this ID exists; a fork of "
+                                                          f"{workflow_id} needs an unused ID")
     rt.notify("wf", row.workflow_uuid, row.status)
     if local:
         await dispatch(rt, row)

@@ -254,10 +254,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
-                      replacement_children: dict[str, str] | None = None) -> None:
+                      replacement_children: dict[str, str] | None = None) -> bool:
         """Insert ``row`` and copy ``source_id``'s checkpoints below ``before_function_id`` to it (child IDs
         swapped per ``replacement_children``), with the events as they were then, atomically; mark the source
-        as forked from."""
+        as forked from. False, writing nothing, when a workflow already has ``row``'s ID."""
 
     # -- schedules and debounces ------------------------------------------------------------------------
     @abc.abstractmethod

