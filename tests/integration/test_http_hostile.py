@@ -61,3 +61,29 @@ def test_a_fork_into_an_existing_workflows_id_is_a_409_and_changes_nothing(open_
     assert second.json()["forked_from"] == source
     DBOS.cancel_workflow(again)
     finish(source)
+
+
+def test_numbers_up_to_2_63_minus_1_are_answered_on_both_backends(open_client: TestClient) -> None:
+    """Offsets, versions and step numbers are documented up to 2**63 - 1 on both backends; PostgreSQL's
+    columns are 32-bit, so beyond 2**31 - 1 nothing is there to read (it answered 503)."""
+    w = start_driven()
+    command(open_client, w, op="write", value=1)
+    wait_for_steps(open_client, w, 3)
+    for big in (2**31, 2**63 - 2):
+        snap = open_client.get(f"/workflows/{w}/streams/s", params={"offset": big})
+        assert snap.status_code == 200, snap.text
+        assert (snap.json()["values"], snap.json()["next_offset"]) == ([], big)
+        resumed = open_client.get(f"/workflows/{w}/streams/s", headers={"Last-Event-ID": str(big)})
+        assert resumed.status_code == 200 and resumed.json()["values"] == [], resumed.text
+        versions = open_client.get(f"/workflows/{w}/events/k/versions", params={"from_version": big})
+        assert versions.status_code == 200 and versions.json()["versions"] == [], versions.text
+        after = open_client.get(f"/workflows/{w}/events/k/versions", headers={"Last-Event-ID": str(big)})
+        assert after.status_code == 200 and after.json()["versions"] == [], after.text
+    whole = f"fork-{uuid.uuid4().hex[:8]}"  # a start step past the last reuses every checkpoint
+    r = open_client.post(f"/workflows/{w}/fork", json={"start_step": 2**63 - 1, "workflow_id": whole})
+    assert r.status_code == 201, r.text
+    assert [s["function_id"] for s in steps_of(open_client, whole)][:3] == [
+        s["function_id"] for s in steps_of(open_client, w)][:3]
+    DBOS.cancel_workflow(whole)
+    command(open_client, w, op="close")
+    assert DBOS.retrieve_workflow(w).get_result() == "done"

@@ -51,7 +51,7 @@ INSERT INTO operation_outputs (workflow_uuid, function_id, function_name, output
                                started_at, completed_at, wait_deadline)
 SELECT :target_id, function_id, function_name, output, error, child_workflow_id, started_at, completed_at,
        wait_deadline
-FROM operation_outputs WHERE workflow_uuid = :source_id AND function_id < :before_function_id
+FROM operation_outputs WHERE workflow_uuid = :source_id AND function_id < CAST(:before_function_id AS BIGINT)
 
 -- name: workflow_exists
 SELECT 1 FROM workflow_status WHERE workflow_uuid = :workflow_uuid
@@ -185,7 +185,7 @@ SELECT value, version, updated_at FROM workflow_events WHERE workflow_uuid = :wo
 SELECT w.status, v.version, v.value, v.created_at
 FROM workflow_status w
 LEFT JOIN workflow_event_versions v
-    ON v.workflow_uuid = w.workflow_uuid AND v.key = :key AND v.version >= :from_version
+    ON v.workflow_uuid = w.workflow_uuid AND v.key = :key AND v.version >= CAST(:from_version AS BIGINT)
 WHERE w.workflow_uuid = :workflow_uuid
 ORDER BY v.version LIMIT :limit
 
@@ -213,7 +213,7 @@ WHERE workflow_uuid = :workflow_uuid AND key = :key AND function_id = :step_func
   AND write_digest = :write_digest AND write_index = :write_index
 
 -- name: read_stream
-SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= :from_seq
+SELECT seq, value FROM streams WHERE workflow_uuid = :workflow_uuid AND key = :key AND seq >= CAST(:from_seq AS BIGINT)
 ORDER BY seq LIMIT :limit
 
 -- name: list_streams
@@ -645,7 +645,7 @@ WHERE workflow_uuid = :workflow_uuid AND child_workflow_id = :old
 -- A fork keeps the versions set before its start step, with their numbers.
 INSERT INTO workflow_event_versions (workflow_uuid, key, version, function_id, value, created_at)
 SELECT :target_id, key, version, function_id, value, created_at FROM workflow_event_versions
-WHERE workflow_uuid = :source_id AND function_id < :before_function_id
+WHERE workflow_uuid = :source_id AND function_id < CAST(:before_function_id AS BIGINT)
 
 -- name: restore_events
 -- The events of a fork: each key's last version set before the fork's start step.
@@ -653,7 +653,7 @@ INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
 SELECT :target_id, h.key, h.value, :now, h.version FROM workflow_event_versions h
 WHERE h.workflow_uuid = :source_id AND h.version = (
     SELECT max(h2.version) FROM workflow_event_versions h2
-    WHERE h2.workflow_uuid = :source_id AND h2.key = h.key AND h2.function_id < :before_function_id)
+    WHERE h2.workflow_uuid = :source_id AND h2.key = h.key AND h2.function_id < CAST(:before_function_id AS BIGINT))
 
 -- name: fork_tree
 -- A workflow and every workflow forked from it, directly or not.
@@ -666,16 +666,16 @@ SELECT id FROM tree
 
 -- name: rewind_events
 DELETE FROM workflow_events WHERE workflow_uuid = :workflow_uuid AND key IN (
-    SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+    SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= CAST(:cut AS BIGINT))
 
 -- name: rewind_restore_events
 -- Each key set from the cut on goes back to its last version set before the cut.
 INSERT INTO workflow_events (workflow_uuid, key, value, updated_at, version)
 SELECT h.workflow_uuid, h.key, h.value, :now, h.version FROM workflow_event_versions h
-WHERE h.workflow_uuid = :workflow_uuid AND h.function_id < :cut
-  AND h.key IN (SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut)
+WHERE h.workflow_uuid = :workflow_uuid AND h.function_id < CAST(:cut AS BIGINT)
+  AND h.key IN (SELECT key FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= CAST(:cut AS BIGINT))
   AND h.version = (SELECT max(h2.version) FROM workflow_event_versions h2
-                   WHERE h2.workflow_uuid = :workflow_uuid AND h2.key = h.key AND h2.function_id < :cut)
+                   WHERE h2.workflow_uuid = :workflow_uuid AND h2.key = h.key AND h2.function_id < CAST(:cut AS BIGINT))
 
 -- name: rewind_stream_closes
 DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
@@ -683,13 +683,13 @@ DELETE FROM streams WHERE workflow_uuid = :workflow_uuid AND value IS NULL
 -- name: rewind_stream_steps
 -- Steps from the cut on run again as new calls: their earlier writes stay, but no longer stand for theirs.
 UPDATE streams SET function_id = NULL, write_digest = NULL, write_index = NULL
-WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+WHERE workflow_uuid = :workflow_uuid AND function_id >= CAST(:cut AS BIGINT)
 
 -- name: rewind_operations
-DELETE FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+DELETE FROM operation_outputs WHERE workflow_uuid = :workflow_uuid AND function_id >= CAST(:cut AS BIGINT)
 
 -- name: rewind_event_history
-DELETE FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= :cut
+DELETE FROM workflow_event_versions WHERE workflow_uuid = :workflow_uuid AND function_id >= CAST(:cut AS BIGINT)
 
 -- name: rewind_messages
 DELETE FROM messages WHERE destination_uuid = :workflow_uuid
