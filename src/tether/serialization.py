@@ -195,7 +195,7 @@ def serialize(value: Any, fmt: WorkflowSerializationFormat | str | None = None) 
     if chosen is _PORTABLE:
         try:
             return _JSON + json.dumps(portable(value), separators=(",", ":"), allow_nan=False).encode()
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise SerializationError(f"Value of type {type(value).__name__} is not JSON-serializable: {exc}") from exc
     if chosen is _DEFAULT and _custom is not None:
         try:

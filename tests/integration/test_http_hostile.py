@@ -87,3 +87,20 @@ def test_numbers_up_to_2_63_minus_1_are_answered_on_both_backends(open_client: T
     DBOS.cancel_workflow(whole)
     command(open_client, w, op="close")
     assert DBOS.retrieve_workflow(w).get_result() == "done"
+
+
+def test_values_nested_too_deep_are_a_4xx_and_write_nothing(open_client: TestClient, db_url: str) -> None:
+    from .test_http_gateway import stored_messages
+
+    w = start_driven()
+    for depth in (300, 900):  # 900 still parses, but was too deep to store (500 RecursionError)
+        nested = "[" * depth + "]" * depth
+        r = open_client.post(f"/workflows/{w}/messages", content='{"message": ' + nested + ', "topic": "t"}',
+                             headers={"Content-Type": "application/json"})
+        assert r.status_code == 202 if depth == 300 else 400 <= r.status_code < 500, (depth, r.text)
+    assert len(stored_messages(db_url, w)) == 1
+    deep = '{"a": ' + "[" * 3000 + "]" * 3000 + "}"  # too deep to parse here: was a 500 RecursionError
+    r = open_client.get("/workflows", params={"attributes": deep})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_argument", r.text
+    finish(w)
+

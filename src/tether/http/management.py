@@ -106,7 +106,7 @@ def _attributes(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for this process
         value = None
     if not isinstance(value, dict):
         raise ApiError(400, "invalid_argument", 'attributes must be a JSON object, such as {"tenant": "acme"}')
