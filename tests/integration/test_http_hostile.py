@@ -104,3 +104,13 @@ def test_values_nested_too_deep_are_a_4xx_and_write_nothing(open_client: TestCli
     assert r.status_code == 400 and r.json()["error"] == "invalid_argument", r.text
     finish(w)
 
+
+def test_attribute_filters_json_cannot_hold_are_a_400_on_both_backends(open_client: TestClient) -> None:
+    """NaN is not JSON, and PostgreSQL's JSON holds no NUL and no lone surrogate (it answered 503; SQLite
+    listed nothing): the same 400 on both backends, as for any other bad argument."""
+    for bad in ('{"a": NaN}', '{"a": [Infinity]}', '{"a": "\\ud800"}', '{"\\udc00": 1}', '{"a": "x\\u0000"}',
+                '{"\\u0000": 1}'):
+        r = open_client.get("/workflows", params={"attributes": bad})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_argument", (bad, r.text)
+    fine = open_client.get("/workflows", params={"attributes": '{"a": "\\ud83d\\ude00", "b": 1e300}'})
+    assert fine.status_code == 200 and fine.json()["workflows"] == []
