@@ -114,3 +114,26 @@ def test_attribute_filters_json_cannot_hold_are_a_400_on_both_backends(open_clie
         assert r.status_code == 400 and r.json()["error"] == "invalid_argument", (bad, r.text)
     fine = open_client.get("/workflows", params={"attributes": '{"a": "\\ud83d\\ude00", "b": 1e300}'})
     assert fine.status_code == 200 and fine.json()["workflows"] == []
+
+
+def test_access_token_in_the_query_is_taken_only_on_the_live_routes(dbos: type[DBOS]) -> None:
+    """``?access_token=`` stands for the header on a stream and on an event's versions only, whatever the
+    workflow ID or key is called (a workflow named ``streams`` or an event key ``versions`` used to open
+    every read route of that workflow to it)."""
+    w = f"streams-{uuid.uuid4().hex[:6]}"
+    with SetWorkflowID("streams"):  # a workflow whose ID is the word
+        DBOS.start_workflow(identity, 1).get_result()
+    with SetWorkflowID(w):
+        DBOS.start_workflow(identity, 2).get_result()
+    with TestClient(create_gateway(DBOS, tokens=["ro:read=R"]), base_url="http://localhost") as client:
+        token = {"access_token": "R"}
+        for path in ("/workflows/streams/streams/s", "/workflows/streams/events/k/versions",
+                     f"/workflows/{w}/streams/streams", f"/workflows/{w}/events/versions/versions"):
+            assert client.get(path, params=token).status_code == 200, path
+        for path in ("/workflows/streams/steps", "/workflows/streams", "/workflows/streams/result",
+                     "/queues/streams/workflows", f"/workflows/{w}/events/versions",
+                     "/workflows/streams/events/k/latest"):
+            r = client.get(path, params={**token, "timeout": 0})
+            assert r.status_code == 401 and r.json()["error"] == "unauthorized", (path, r.text)
+            bearer = client.get(path, params={"timeout": 0}, headers={"Authorization": "Bearer R"})
+            assert bearer.status_code == 200, path

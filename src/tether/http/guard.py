@@ -196,8 +196,15 @@ class Guard:
 
 def _follows_live(path: str) -> bool:
     """The routes an EventSource opens (it cannot send headers), where ``?access_token=`` stands for one: a
-    stream, and an event's versions."""
-    return "/streams/" in path or ("/events/" in path and path.endswith("/versions"))
+    stream (``/workflows/{id}/streams/{key}``), and an event's versions (``/workflows/{id}/events/{key}/versions``).
+    Matched segment by segment: a workflow ID or key that is itself ``streams`` or ``versions`` opens no other
+    route to it."""
+    parts = path.split("/")
+    if len(parts) < 5 or parts[0] != "" or parts[1] != "workflows" or not parts[2]:
+        return False
+    if len(parts) == 5:
+        return parts[3] == "streams" and bool(parts[4])
+    return len(parts) == 6 and parts[3] == "events" and bool(parts[4]) and parts[5] == "versions"
 
 
 def _route_path(scope: Scope) -> str:
