@@ -137,3 +137,17 @@ def test_access_token_in_the_query_is_taken_only_on_the_live_routes(dbos: type[D
             assert r.status_code == 401 and r.json()["error"] == "unauthorized", (path, r.text)
             bearer = client.get(path, params={"timeout": 0}, headers={"Authorization": "Bearer R"})
             assert bearer.status_code == 200, path
+
+
+def test_a_body_that_cannot_be_parsed_is_a_documented_400(open_client: TestClient, db_url: str) -> None:
+    from .test_http_gateway import stored_messages
+
+    w = start_driven()
+    bodies = [b'{"message": "\xff\xfe", "topic": "t"}',  # not UTF-8
+              b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # too deep to parse
+              b'{"message": ' + b"9" * 5000 + b"}"]  # an integer longer than Python parses
+    for body in bodies:
+        r = open_client.post(f"/workflows/{w}/messages", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400 and r.json()["error"] == "bad_request", r.text
+    assert stored_messages(db_url, w) == []
+    finish(w)

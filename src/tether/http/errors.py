@@ -12,6 +12,8 @@ Body shape: ``{"error": "<code>", "detail": "<human readable>"}`` (validation er
     request validation (FastAPI)                      422 invalid_request
     InvalidArgumentError / ArgumentTypeError          400 invalid_argument (a NUL in an ID, a key too long...)
     ValueError / TypeError                            400 bad_request
+    a body that cannot be parsed (not UTF-8...)       400 bad_request
+    no such route / method                            404 not_found / 405 method_not_allowed
     no token, or an unknown one                       401 unauthorized
     a token without the scope, or outside its prefix  403 forbidden
     Host not allowed / cross-site Origin              400 host_not_allowed / 403 origin_not_allowed
@@ -109,7 +111,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed"}  # 400: FastAPI's for a body it cannot parse
         code = codes.get(exc.status_code, "http_error")
         return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
 
