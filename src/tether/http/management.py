@@ -25,6 +25,9 @@ from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
 WorkflowId = Path(min_length=1, description="The workflow's ID")
 QueueName = Path(min_length=1, description="The queue's name")
+MAX_FILTER_VALUES = 1000
+"""At most this many values of one list filter of a listing (``?name=a&name=b...``): each is an SQL parameter,
+and PostgreSQL takes at most 65,535 in a statement."""
 
 
 class ResumeRequest(BaseModel):
@@ -119,8 +122,10 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
     @router.get("/workflows", summary="List workflows, newest first (sort_desc=false for oldest first), "
                                       "as the CLI lists them")
     async def list_workflows(request: Request,
-                             status: list[str] | None = Query(None, description="Any of these statuses"),
-                             name: list[str] | None = Query(None), queue_name: list[str] | None = Query(None),
+                             status: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES,
+                                                              description="Any of these statuses"),
+                             name: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES),
+                             queue_name: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES),
                              workflow_id_prefix: str | None = None,
                              start_time: str | None = Query(None, description="RFC 3339, created at or after"),
                              end_time: str | None = Query(None, description="RFC 3339, created at or before"),

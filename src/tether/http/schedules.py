@@ -10,6 +10,7 @@ from tether.api.handles import WorkflowHandleAsync
 from tether.errors import ScheduleNotFoundError
 from tether.http.auth import require_unrestricted
 from tether.http.encoding import schedule_json
+from tether.http.management import MAX_FILTER_VALUES
 from tether.types import WorkflowSchedule
 
 ScheduleName = Path(min_length=1, max_length=512, description="The schedule's name")
@@ -48,13 +49,15 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
         return found
 
     @reads.get("/schedules", summary="Durable schedules, by name")
-    async def list_schedules(status: list[str] | None = Query(None, description="ACTIVE and/or PAUSED"),
-                             workflow_name: list[str] | None = Query(None),
+    async def list_schedules(status: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES,
+                                                              description="ACTIVE and/or PAUSED"),
+                             workflow_name: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES),
                              prefix: str | None = Query(None, description="Only names starting with this"),
                              application_name: list[str] | None = Query(
-                                 None, description="Only these applications' schedules and the unclaimed ones "
-                                                   "(default: the serving application's, or every one's when "
-                                                   "the gateway serves a client of no application)")
+                                 None, max_length=MAX_FILTER_VALUES,
+                                 description="Only these applications' schedules and the unclaimed ones (default: "
+                                             "the serving application's, or every one's when the gateway serves "
+                                             "a client of no application)")
                              ) -> dict[str, Any]:
         found = await api.list_schedules_async(status=status, workflow_name=workflow_name,
                                                schedule_name_prefix=prefix, application_name=application_name)
