@@ -185,3 +185,24 @@ def test_a_listing_filter_with_too_many_values_is_a_422(dbos: type[DBOS]) -> Non
         assert status == 422 and body["error"] == "invalid_request", (path, param, status, body)
     status, body = asgi_get(app, "/workflows", "&".join(f"name=n{i}" for i in range(1000)).encode())
     assert status == 200 and body["workflows"] == [], body
+
+
+def test_a_prefix_lists_every_id_under_it_whatever_follows(dbos: type[DBOS]) -> None:
+    """A prefix listing was the range [prefix, prefix + U+10FFFF): an ID continuing with U+10FFFF itself (a
+    valid character) was left out, of a listing and of a prefix-limited token's view. It is [prefix, the next
+    string after every one starting with prefix)."""
+    prefix = f"pfx-{uuid.uuid4().hex[:6]}-"
+    inside = [prefix, prefix + "a", prefix + "\U0010ffff", prefix + "\U0010ffff\U0010ffffz", prefix + "\ud7ff"]
+    outside = [prefix[:-1], prefix[:-1] + ".", prefix[:-1] + "\U0010ffff"]
+    for wfid in inside + outside:
+        with SetWorkflowID(wfid):
+            DBOS.start_workflow(identity, 1).get_result()
+    listed = {s.workflow_id for s in DBOS.list_workflows(workflow_id_prefix=prefix)}
+    assert listed == set(inside)
+    with TestClient(create_gateway(DBOS, tokens=[f"t:read:{prefix}=T"]), base_url="http://localhost") as client:
+        got = client.get("/workflows", headers={"Authorization": "Bearer T"}).json()["workflows"]
+        assert {s["workflow_id"] for s in got} == set(inside)
+    last = "\U0010ffff" * 2  # a prefix of nothing but the last character: no upper bound at all
+    with SetWorkflowID(last + prefix):
+        DBOS.start_workflow(identity, 1).get_result()
+    assert last + prefix in {s.workflow_id for s in DBOS.list_workflows(workflow_id_prefix=last)}

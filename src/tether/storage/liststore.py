@@ -23,6 +23,18 @@ def workflow_row(cols: Sequence[str], r: Sequence[Any]) -> WorkflowRow:
     return WorkflowRow(**values)
 
 
+def prefix_end(prefix: str) -> str | None:
+    """The first string after every string that starts with ``prefix``, in code point order (the order of
+    UTF-8 bytes, as both backends compare IDs), or None when there is none (``prefix`` is only U+10FFFF).
+    ``[prefix, prefix_end(prefix))`` is exactly the strings starting with ``prefix``; IDs hold no surrogates,
+    so the successor of U+D7FF is U+E000."""
+    stem = prefix.rstrip("\U0010ffff")
+    if not stem:
+        return None
+    after = ord(stem[-1]) + 1
+    return stem[:-1] + chr(0xE000 if 0xD800 <= after <= 0xDFFF else after)
+
+
 class ListStore(abc.ABC):
     """Mixed into ``SqlStore``; backends override the dialect attributes (``_no_limit``, ``_true``, ...)."""
 
@@ -86,8 +98,13 @@ class ListStore(abc.ABC):
             for p in prefixes:
                 # A range on the primary key instead of LIKE, so the index serves it on both backends.
                 col = self._prefix_column
-                conds.append(f"({col} >= {ph} AND {col} < {ph})")
-                params.extend([p, p + "\U0010ffff"])
+                upper = prefix_end(p)
+                if upper is None:
+                    conds.append(f"({col} >= {ph})")
+                    params.append(p)
+                else:
+                    conds.append(f"({col} >= {ph} AND {col} < {ph})")
+                    params.extend([p, upper])
             where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
         if flt.queues_only:
             where.append("queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')")
