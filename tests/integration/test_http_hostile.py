@@ -206,3 +206,59 @@ def test_a_prefix_lists_every_id_under_it_whatever_follows(dbos: type[DBOS]) -> 
     with SetWorkflowID(last + prefix):
         DBOS.start_workflow(identity, 1).get_result()
     assert last + prefix in {s.workflow_id for s in DBOS.list_workflows(workflow_id_prefix=last)}
+
+
+def nested(depth: int) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@DBOS.workflow(name="test_http_hostile.nightly")
+def nightly(scheduled_at: Any, ctx: Any) -> None:
+    pass
+
+
+def test_values_nested_300_deep_are_answered_as_they_are_stored(open_client: TestClient) -> None:
+    """FastAPI's own serialization of a route's dict stops at about 255 levels ('Circular reference detected
+    (depth exceeded)', answered 400 bad_request), though the gateway takes such values and JSON holds them: one
+    workflow input that deep failed GET /workflows for every reader. The routes answer their JSON themselves."""
+    deep = nested(300)
+    w = start_driven()
+    command(open_client, w, op="event", key="k", value=deep)
+    r = open_client.post(f"/workflows/{w}/messages", json={"message": deep, "topic": "parked"})
+    assert r.status_code == 202, r.text
+    wait_for_steps(open_client, w, 3)
+    held = f"deep-{uuid.uuid4().hex[:8]}"
+    with SetWorkflowID(held):
+        DBOS.start_workflow(identity, deep).get_result()
+    schedule = f"deep-{uuid.uuid4().hex[:8]}"
+    DBOS.create_schedule(schedule_name=schedule, workflow_fn=nightly, schedule="0 0 1 1 *", context=deep)
+    try:
+        answers = {
+            "list": open_client.get("/workflows", params={"workflow_id_prefix": held}),
+            "queued": open_client.get("/queues/none-here/workflows"),
+            "events": open_client.get(f"/workflows/{w}/events"),
+            "event": open_client.get(f"/workflows/{w}/events/k", params={"timeout": 0}),
+            "latest": open_client.get(f"/workflows/{w}/events/k/latest", params={"timeout": 0}),
+            "steps": open_client.get(f"/workflows/{w}/steps"),
+            "mailbox": open_client.get(f"/workflows/{w}/messages", params={"topic": "parked", "load_values": True}),
+            "schedules": open_client.get("/schedules", params={"prefix": schedule}),
+            "schedule": open_client.get(f"/schedules/{schedule}"),
+            "pause": open_client.post(f"/schedules/{schedule}/pause"),
+            "resume": open_client.post(f"/schedules/{schedule}/resume"),
+        }
+        for name, r in answers.items():
+            assert r.status_code == 200, (name, r.text[:300])
+        assert answers["list"].json()["workflows"][0]["input"]["args"] == [deep]
+        assert answers["list"].json()["workflows"][0]["output"] == deep
+        assert answers["events"].json()["events"]["k"] == deep
+        assert answers["event"].json()["value"] == deep and answers["latest"].json()["value"] == deep
+        assert answers["steps"].json()["steps"][0]["output"]["value"] == deep
+        assert answers["mailbox"].json()["messages"][0]["value"] == deep
+        assert answers["schedules"].json()["schedules"][0]["context"] == deep
+        assert answers["schedule"].json()["context"] == deep and answers["resume"].json()["context"] == deep
+    finally:
+        DBOS.delete_schedule(schedule)
+    finish(w)

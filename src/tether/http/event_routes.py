@@ -27,7 +27,7 @@ from tether.engine.validation import MAX_INT
 from tether.errors import InvalidArgumentError
 from tether.http.api import WorkflowAPI
 from tether.http.encoding import dumps, to_json_or_marker
-from tether.http.responses import TetherJSONResponse
+from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.http.sse import KEEPALIVE_SECONDS, RETRY_MS, Item, encode_value, format_event
 from tether.types import TERMINAL_STATUSES, EventVersion
 
@@ -101,15 +101,16 @@ def add_event_routes(router: APIRouter, api: WorkflowAPI) -> None:
     """Add the versioned-event routes to ``router`` (the gateway's read-scoped routes)."""
 
     @router.get("/workflows/{workflow_id}/events/{key}/latest",
-                summary="An event's latest value with its version, waiting up to `timeout` seconds for a first one")
+                summary="An event's latest value with its version, waiting up to `timeout` seconds for a first one",
+                response_model=JSONObject)
     async def latest(key: str, workflow_id: str = WorkflowId,
-                     timeout: float = Query(5.0, ge=0, le=MAX_WAIT_SECONDS)) -> dict[str, Any]:
+                     timeout: float = Query(5.0, ge=0, le=MAX_WAIT_SECONDS)) -> Response:
         await api.retrieve_workflow_async(workflow_id)
         got = await api.get_event_with_version_async(workflow_id, key, timeout_seconds=timeout)
         if got is None:
-            return {"workflow_id": workflow_id, "key": key, "found": False, "version": None, "value": None,
-                    "created_at_epoch_ms": None}
-        return {"workflow_id": workflow_id, "key": key, "found": True, **version_json(got)}
+            return TetherJSONResponse({"workflow_id": workflow_id, "key": key, "found": False, "version": None,
+                                       "value": None, "created_at_epoch_ms": None})
+        return TetherJSONResponse({"workflow_id": workflow_id, "key": key, "found": True, **version_json(got)})
 
     @router.get("/workflows/{workflow_id}/events/{key}/versions",
                 summary="An event's versions: JSON, or followed live as Server-Sent Events (id = version) with "

@@ -66,7 +66,7 @@ from tether.http.event_routes import add_event_routes
 from tether.http.guard import BODY_SEND, DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
 from tether.http.mailboxes import add_mailbox_routes
 from tether.http.management import add_management_routes
-from tether.http.responses import TetherJSONResponse
+from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.http.schedules import ScheduleAPI, add_schedule_routes
 from tether.http.sse import StreamFanout, resume_offset
 from tether.http.sse_response import StreamEventsResponse
@@ -213,20 +213,22 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
                              serialization_type=WorkflowSerializationFormat.PORTABLE)
         return {"workflow_id": workflow_id, "topic": body.topic, "idempotency_key": key, "sent": True}
 
-    @router.get("/workflows/{workflow_id}/events", summary="The latest value of every event")
-    async def all_events(workflow_id: str = WorkflowId) -> dict[str, Any]:
+    @router.get("/workflows/{workflow_id}/events", summary="The latest value of every event", response_model=JSONObject)
+    async def all_events(workflow_id: str = WorkflowId) -> Response:
         await api.retrieve_workflow_async(workflow_id)
         events = await api.get_all_events_async(workflow_id)
-        return {"workflow_id": workflow_id, "events": {k: to_json_or_marker(v) for k, v in events.items()}}
+        return TetherJSONResponse({"workflow_id": workflow_id,
+                                   "events": {k: to_json_or_marker(v) for k, v in events.items()}})
 
     @router.get("/workflows/{workflow_id}/events/{key}",
-                summary="An event's value, waiting up to `timeout` seconds for it to be published")
+                summary="An event's value, waiting up to `timeout` seconds for it to be published",
+                response_model=JSONObject)
     async def get_event(key: str, workflow_id: str = WorkflowId,
-                        timeout: float = Query(5.0, ge=0, le=MAX_WAIT_SECONDS)) -> dict[str, Any]:
+                        timeout: float = Query(5.0, ge=0, le=MAX_WAIT_SECONDS)) -> Response:
         await api.retrieve_workflow_async(workflow_id)
         value = await api.get_event_async(workflow_id, key, timeout_seconds=timeout)
         found = value is not None or key in await api.get_all_events_async(workflow_id)
-        return {"workflow_id": workflow_id, "key": key, "found": found, "value": to_json(value)}
+        return TetherJSONResponse({"workflow_id": workflow_id, "key": key, "found": found, "value": to_json(value)})
 
     @router.get("/workflows/{workflow_id}/streams/{key}",
                 summary="A stream: a JSON snapshot, or live Server-Sent Events with `Accept: text/event-stream`",

@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
+from starlette.responses import Response
 
 from tether.api.context import SetWorkflowID
 from tether.engine.validation import MAX_INT
@@ -20,6 +21,7 @@ from tether.http.api import WorkflowAPI
 from tether.http.auth import check_covers, granted
 from tether.http.encoding import status_json, step_json
 from tether.http.errors import ApiError
+from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.http.tokens import Token
 from tether.types import WorkflowSerializationFormat, WorkflowStatus
 
@@ -120,7 +122,7 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
     """Add the management routes for ``api``: reading ones to ``router``, changing ones to ``admin``."""
 
     @router.get("/workflows", summary="List workflows, newest first (sort_desc=false for oldest first), "
-                                      "as the CLI lists them")
+                                      "as the CLI lists them", response_model=JSONObject)
     async def list_workflows(request: Request,
                              status: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES,
                                                               description="Any of these statuses"),
@@ -134,7 +136,7 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
                              parent_workflow_id: str | None = Query(None, description="Children of this workflow"),
                              attributes: str | None = Query(None, description="A JSON object the workflows' "
                                                             "attributes contain")
-                             ) -> dict[str, Any]:
+                             ) -> Response:
         prefix = _prefix_for(granted(request), workflow_id_prefix)
         filters: dict[str, Any] = dict(
             status=status, name=name, queue_name=queue_name, workflow_id_prefix=prefix,
@@ -144,16 +146,16 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
             found = await api.list_workflows_async(**filters, load_input=load_input, load_output=load_output)
         except SerializationError as exc:  # some value cannot be decoded here: list without the values
             found = await api.list_workflows_async(**filters, load_input=False, load_output=False)
-            return {"workflows": [status_json(s, undecoded=str(exc)) for s in found]}
-        return {"workflows": [status_json(s) for s in found]}
+            return TetherJSONResponse({"workflows": [status_json(s, undecoded=str(exc)) for s in found]})
+        return TetherJSONResponse({"workflows": [status_json(s) for s in found]})
 
-    @router.get("/workflows/{workflow_id}/steps", summary="A workflow's recorded steps")
+    @router.get("/workflows/{workflow_id}/steps", summary="A workflow's recorded steps", response_model=JSONObject)
     async def steps(workflow_id: str = WorkflowId, limit: int | None = Query(None, ge=1, le=MAX_INT),
-                    offset: int | None = Query(None, ge=0, le=MAX_INT)) -> dict[str, Any]:
+                    offset: int | None = Query(None, ge=0, le=MAX_INT)) -> Response:
         found = await api.list_workflow_steps_async(workflow_id, limit=limit, offset=offset)
         if not found:
             await _status(api, workflow_id)  # an unknown ID is a 404, not an empty list
-        return {"workflow_id": workflow_id, "steps": [step_json(s) for s in found]}
+        return TetherJSONResponse({"workflow_id": workflow_id, "steps": [step_json(s) for s in found]})
 
     @admin.post("/workflows/{workflow_id}/cancel", summary="Cancel a workflow (it stops at its next step)")
     async def cancel(workflow_id: str = WorkflowId) -> dict[str, Any]:
@@ -179,14 +181,15 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
                                                    application_version=body.application_version)
         return _brief(await _status(api, handle.workflow_id))
 
-    @router.get("/queues/{queue_name}/workflows", summary="Workflows waiting in or running from a queue")
+    @router.get("/queues/{queue_name}/workflows", summary="Workflows waiting in or running from a queue",
+                response_model=JSONObject)
     async def queued(request: Request, queue_name: str = QueueName, limit: int = Query(100, ge=1, le=10_000),
-                     offset: int = Query(0, ge=0, le=MAX_INT)) -> dict[str, Any]:
+                     offset: int = Query(0, ge=0, le=MAX_INT)) -> Response:
         token = granted(request)
         found = await api.list_workflows_async(queue_name=queue_name, queues_only=True, limit=limit,
                                                offset=offset, load_output=False,
                                                workflow_id_prefix=token.prefix if token else None)
-        return {"queue_name": queue_name, "workflows": [status_json(s) for s in found]}
+        return TetherJSONResponse({"queue_name": queue_name, "workflows": [status_json(s) for s in found]})
 
     enqueue_async = getattr(api, "enqueue_async", None)
     if enqueue_async is None:

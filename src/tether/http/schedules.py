@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, Path, Query
+from starlette.responses import Response
 
 from tether.api.handles import WorkflowHandleAsync
 from tether.errors import ScheduleNotFoundError
 from tether.http.auth import require_unrestricted
 from tether.http.encoding import schedule_json
 from tether.http.management import MAX_FILTER_VALUES
+from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.types import WorkflowSchedule
 
 ScheduleName = Path(min_length=1, max_length=512, description="The schedule's name")
@@ -48,7 +50,7 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
             raise ScheduleNotFoundError(name)
         return found
 
-    @reads.get("/schedules", summary="Durable schedules, by name")
+    @reads.get("/schedules", summary="Durable schedules, by name", response_model=JSONObject)
     async def list_schedules(status: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES,
                                                               description="ACTIVE and/or PAUSED"),
                              workflow_name: list[str] | None = Query(None, max_length=MAX_FILTER_VALUES),
@@ -58,26 +60,27 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
                                  description="Only these applications' schedules and the unclaimed ones (default: "
                                              "the serving application's, or every one's when the gateway serves "
                                              "a client of no application)")
-                             ) -> dict[str, Any]:
+                             ) -> Response:
         found = await api.list_schedules_async(status=status, workflow_name=workflow_name,
                                                schedule_name_prefix=prefix, application_name=application_name)
-        return {"schedules": [schedule_json(s) for s in found]}
+        return TetherJSONResponse({"schedules": [schedule_json(s) for s in found]})
 
-    @reads.get("/schedules/{name}", summary="One schedule")
-    async def get_schedule(name: str = ScheduleName) -> dict[str, Any]:
-        return schedule_json(await existing(name))
+    @reads.get("/schedules/{name}", summary="One schedule", response_model=JSONObject)
+    async def get_schedule(name: str = ScheduleName) -> Response:
+        return TetherJSONResponse(schedule_json(await existing(name)))
 
-    @changes.post("/schedules/{name}/pause", summary="Stop a schedule firing, in every process")
-    async def pause(name: str = ScheduleName) -> dict[str, Any]:
+    @changes.post("/schedules/{name}/pause", summary="Stop a schedule firing, in every process",
+                  response_model=JSONObject)
+    async def pause(name: str = ScheduleName) -> Response:
         await existing(name)
         await api.pause_schedule_async(name)
-        return schedule_json(await existing(name))
+        return TetherJSONResponse(schedule_json(await existing(name)))
 
-    @changes.post("/schedules/{name}/resume", summary="Let a paused schedule fire again")
-    async def resume(name: str = ScheduleName) -> dict[str, Any]:
+    @changes.post("/schedules/{name}/resume", summary="Let a paused schedule fire again", response_model=JSONObject)
+    async def resume(name: str = ScheduleName) -> Response:
         await existing(name)
         await api.resume_schedule_async(name)
-        return schedule_json(await existing(name))
+        return TetherJSONResponse(schedule_json(await existing(name)))
 
     @changes.post("/schedules/{name}/trigger", status_code=201, summary="Start one run of a schedule now")
     async def trigger(name: str = ScheduleName) -> dict[str, Any]:
