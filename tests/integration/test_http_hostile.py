@@ -262,3 +262,18 @@ def test_values_nested_300_deep_are_answered_as_they_are_stored(open_client: Tes
     finally:
         DBOS.delete_schedule(schedule)
     finish(w)
+
+
+def test_a_schedule_route_asked_for_an_unknown_status_or_a_name_no_schedule_can_have_is_a_400(
+        open_client: TestClient) -> None:
+    """As GET /workflows does: an unknown status is an error, not an empty list; a name with a NUL (which
+    no schedule can have) is an error, not 'not found'."""
+    r = open_client.get("/schedules", params={"status": ["ACTIVE", "BOGUS"]})
+    assert r.status_code == 400 and r.json()["error"] == "invalid_argument", r.text
+    assert "BOGUS" in r.json()["detail"]
+    assert open_client.get("/schedules", params={"status": ["ACTIVE", "PAUSED"]}).status_code == 200
+    for method, path in (("GET", "/schedules/a%00b"), ("POST", "/schedules/a%00b/pause"),
+                         ("POST", "/schedules/a%00b/resume"), ("POST", "/schedules/a%00b/trigger"),
+                         ("DELETE", "/schedules/a%00b")):
+        r = open_client.request(method, path)
+        assert r.status_code == 400 and r.json()["error"] == "invalid_argument", (method, path, r.text)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Path, Query
 from starlette.responses import Response
 
 from tether.api.handles import WorkflowHandleAsync
-from tether.errors import ScheduleNotFoundError
+from tether.engine import validation
+from tether.errors import InvalidArgumentError, ScheduleNotFoundError
 from tether.http.auth import require_unrestricted
 from tether.http.encoding import schedule_json
 from tether.http.management import MAX_FILTER_VALUES
@@ -16,6 +17,7 @@ from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.types import WorkflowSchedule
 
 ScheduleName = Path(min_length=1, max_length=512, description="The schedule's name")
+STATUSES = ("ACTIVE", "PAUSED")
 
 
 class ScheduleAPI(Protocol):
@@ -45,7 +47,7 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
     changes = APIRouter(dependencies=[Depends(require_unrestricted)])
 
     async def existing(name: str) -> WorkflowSchedule:
-        found = await api.get_schedule_async(name)
+        found = await api.get_schedule_async(validation.text(name, "schedule name"))
         if found is None:
             raise ScheduleNotFoundError(name)
         return found
@@ -61,6 +63,9 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
                                              "the serving application's, or every one's when the gateway serves "
                                              "a client of no application)")
                              ) -> Response:
+        unknown = sorted(set(status or ()) - set(STATUSES))
+        if unknown:  # as GET /workflows answers an unknown status, rather than listing nothing
+            raise InvalidArgumentError("status", f"must be ACTIVE or PAUSED, not {', '.join(map(repr, unknown))}")
         found = await api.list_schedules_async(status=status, workflow_name=workflow_name,
                                                schedule_name_prefix=prefix, application_name=application_name)
         return TetherJSONResponse({"schedules": [schedule_json(s) for s in found]})
@@ -84,7 +89,7 @@ def add_schedule_routes(router: APIRouter, admin: APIRouter, api: ScheduleAPI) -
 
     @changes.post("/schedules/{name}/trigger", status_code=201, summary="Start one run of a schedule now")
     async def trigger(name: str = ScheduleName) -> dict[str, Any]:
-        handle = await api.trigger_schedule_async(name)
+        handle = await api.trigger_schedule_async(validation.text(name, "schedule name"))
         return {"schedule_name": name, "workflow_id": handle.workflow_id}
 
     @changes.delete("/schedules/{name}", summary="Delete a schedule (its past runs stay)")
