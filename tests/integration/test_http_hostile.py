@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tether import DBOS, SetWorkflowID
+from tether import DBOS, DBOSClient, SetWorkflowID
 from tether.http import create_gateway
 
 from .test_http_gateway import command, identity, start_driven
@@ -277,3 +277,35 @@ def test_a_schedule_route_asked_for_an_unknown_status_or_a_name_no_schedule_can_
                          ("DELETE", "/schedules/a%00b")):
         r = open_client.request(method, path)
         assert r.status_code == 400 and r.json()["error"] == "invalid_argument", (method, path, r.text)
+
+
+@pytest.mark.parametrize(("route", "body"), [
+    ("fork", {"start_step": "1"}),
+    ("fork", {"start_step": True}),
+    ("fork", {"start_step": 1.0}),
+    ("fork", {"start_step": 1, "workflow_idd": "typo"}),
+    ("enqueue", {"workflow_name": "identity", "args": ["x"], "delay_second": 60}),
+    ("enqueue", {"workflow_name": "identity", "priority": "3"}),
+    ("enqueue", {"workflow_name": 7}),
+    ("message", {"message": "m", "topic": 5}),
+    ("message", {"message": "m", "idempotency-key": "k"}),
+    ("resume", {"queue_name": ["q"]}),
+], ids=["step-str", "step-bool", "step-float", "fork-typo", "enqueue-typo", "priority-str", "name-int",
+        "topic-int", "message-typo", "queue-list"])
+def test_a_body_field_of_the_wrong_json_type_or_unknown_is_a_422_and_writes_nothing(
+        dbos: type[DBOS], db_url: str, route: str, body: dict[str, Any]) -> None:
+    """``"1"`` or ``true`` is no step number, and a misspelt field is not silently dropped (an enqueue
+    meant to be delayed would start at once). On the gateway over a DBOSClient, which also enqueues."""
+    with SetWorkflowID(f"target-{uuid.uuid4().hex[:8]}"):
+        target = DBOS.start_workflow(identity, "t")
+    target.get_result()
+    before = len(DBOS.list_workflows())
+    path = {"fork": f"/workflows/{target.workflow_id}/fork", "enqueue": "/queues/q-strict/workflows",
+            "message": f"/workflows/{target.workflow_id}/messages",
+            "resume": f"/workflows/{target.workflow_id}/resume"}[route]
+    with DBOSClient(db_url) as tclient, TestClient(create_gateway(tclient, insecure=True),
+                                                   base_url="http://localhost") as remote:
+        r = remote.post(path, json=body)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_request", r.text
+    assert len(DBOS.list_workflows()) == before
+    assert DBOS.list_workflow_steps(target.workflow_id) == []

@@ -1,4 +1,4 @@
-"""Turning Tether values into JSON for HTTP.
+"""Turning Tether values into JSON for HTTP, and the shape of the JSON bodies the gateway takes.
 
 Only JSON crosses HTTP. Values that workflows stored in the default (pickle) format reach the gateway already
 decoded by the public API; here they are re-encoded as JSON. A value JSON cannot represent (a set, a custom
@@ -14,10 +14,20 @@ import dataclasses
 import json
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from tether.serialization import PortableWorkflowError, UndecodableValue
 from tether.types import PendingMessage, StepInfo, WorkflowSchedule, WorkflowStatus
 
 ERROR_MARKER = "$tether_error"
+
+
+class RequestBody(BaseModel):
+    """A JSON body the gateway takes: each field of its own JSON type (``"1"`` or ``true`` is no step number)
+    and no field it does not know (a misspelt ``delay_second`` is an error, not a workflow started at once);
+    either is a 422 ``invalid_request`` before anything is written."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class NotJSONError(ValueError):

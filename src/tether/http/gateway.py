@@ -49,7 +49,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -60,7 +60,7 @@ from tether.http.api import WorkflowAPI
 from tether.http.auth import require_scope
 from tether.http.dashboard import ChangeWatcher, add_dashboard
 from tether.http.docs import add_offline_docs, docs_app_options
-from tether.http.encoding import status_json, to_json, to_json_or_marker
+from tether.http.encoding import RequestBody, status_json, to_json, to_json_or_marker
 from tether.http.errors import install_error_handlers
 from tether.http.event_routes import add_event_routes
 from tether.http.guard import BODY_SEND, DEFAULT_MAX_BODY_BYTES, LOOPBACK_HOSTS, Guard
@@ -78,7 +78,7 @@ MAX_WAIT_SECONDS = 600.0
 WorkflowId = Path(min_length=1, description="The workflow's ID")
 
 
-class SendMessage(BaseModel):
+class SendMessage(RequestBody):
     """A message for a workflow. ``message`` is any JSON value."""
 
     message: Any = Field(description="Any JSON value; stored in the portable (JSON) format")

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import Response
 
 from tether.api.context import SetWorkflowID
@@ -19,7 +19,7 @@ from tether.engine.validation import MAX_INT
 from tether.errors import SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import check_covers, granted
-from tether.http.encoding import status_json, step_json
+from tether.http.encoding import RequestBody, status_json, step_json
 from tether.http.errors import ApiError
 from tether.http.responses import JSONObject, TetherJSONResponse
 from tether.http.tokens import Token
@@ -32,18 +32,18 @@ MAX_FILTER_VALUES = 1000
 and PostgreSQL takes at most 65,535 in a statement."""
 
 
-class ResumeRequest(BaseModel):
+class ResumeRequest(RequestBody):
     queue_name: str | None = Field(default=None, description="Enqueue it here instead of running it at once")
 
 
-class ForkRequest(BaseModel):
+class ForkRequest(RequestBody):
     start_step: int = Field(ge=1, le=MAX_INT,
                             description="Re-run from this step (1-based); earlier checkpoints are reused")
     workflow_id: str | None = Field(default=None, min_length=1, description="The new workflow's ID")
     application_version: str | None = None
 
 
-class EnqueueRequest(BaseModel):
+class EnqueueRequest(RequestBody):
     workflow_name: str = Field(min_length=1, description="The name the workflow is registered under")
     args: list[Any] = Field(default_factory=list, description="Positional arguments (JSON values)")
     kwargs: dict[str, Any] = Field(default_factory=dict, description="Keyword arguments (JSON values)")
