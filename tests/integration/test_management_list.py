@@ -482,3 +482,28 @@ def test_time_bounds_parse_to_the_microsecond(local_zone: Callable[[str], None])
     assert upper_bound_us("1970-01-01T00:00:01.250400Z") == 1_250_400
     with pytest.raises(ValueError):
         parse_time_us("not a time")
+
+
+@DBOS.workflow()
+def waits_for_a_message() -> Any:
+    return DBOS.recv("never", timeout_seconds=60)
+
+
+def test_listing_and_cancelling_by_70000_ids_at_once(dbos: type[DBOS]) -> None:
+    """More IDs than a statement takes parameters (PostgreSQL 65,535; SQLite 32,766 unless built otherwise):
+    a long list goes as one JSON array parameter. Lists of up to 100 are written out as before; both give the
+    same rows."""
+    tag = uuid.uuid4().hex[:8]
+    handles = []
+    for i in range(3):
+        with SetWorkflowID(f"big-{tag}-{i}"):
+            handles.append(DBOS.start_workflow(waits_for_a_message))
+    real = [h.workflow_id for h in handles]
+    many = [f"absent-{tag}-{i}" for i in range(70_000)] + real
+    assert sorted(_ids(DBOS.list_workflows(workflow_ids=many))) == sorted(real)
+    assert sorted(_ids(DBOS.list_workflows(workflow_ids=many[-100:]))) == sorted(real)  # written out
+    assert sorted(_ids(DBOS.list_workflows(workflow_ids=many[-101:]))) == sorted(real)  # as JSON
+    assert _ids(DBOS.list_workflows(workflow_ids=many, status=["SUCCESS"] * 150)) == []
+    DBOS.cancel_workflows(many)
+    for handle in handles:
+        assert handle.get_status().status == "CANCELLED"

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
@@ -35,6 +36,10 @@ def prefix_end(prefix: str) -> str | None:
     return stem[:-1] + chr(0xE000 if 0xD800 <= after <= 0xDFFF else after)
 
 
+MAX_LISTED_VALUES = 100
+"""Up to this many values, a list filter is written out as parameters; longer ones go as one JSON array."""
+
+
 class ListStore(abc.ABC):
     """Mixed into ``SqlStore``; backends override the dialect attributes (``_no_limit``, ``_true``, ...)."""
 
@@ -63,11 +68,7 @@ class ListStore(abc.ABC):
             if values is None:
                 return
             values = list(values)
-            if not values:
-                where.append("1 = 0")
-                return
-            where.append(f"{column} IN ({', '.join([ph] * len(values))})")
-            params.extend(values)
+            where.append(self._one_of(column, values, params) if values else "1 = 0")
 
         any_of("workflow_uuid", flt.workflow_ids)
         any_of("status", flt.status)
@@ -136,6 +137,20 @@ class ListStore(abc.ABC):
 
     _no_limit = "ALL"
     _true, _false = "1", "0"
+    # The strings of a JSON array parameter, as rows (SQLite's; PostgreSQL overrides it).
+    _json_strings = "SELECT value FROM json_each({ph})"
+
+    def _one_of(self, column: str, values: Sequence[str], params: list[Any]) -> str:
+        """The condition "``column`` is one of ``values``" (not empty), its parameters added to ``params``. A
+        long list is one parameter, a JSON array: both backends cap a statement's parameters (PostgreSQL at
+        65,535, SQLite at 32,766 unless built otherwise), and a listing or a bulk change may name more workflows
+        than that."""
+        ph = self.placeholder
+        if len(values) <= MAX_LISTED_VALUES:
+            params.extend(values)
+            return f"{column} IN ({', '.join([ph] * len(values))})"
+        params.append(json.dumps(list(values)))
+        return f"{column} IN ({self._json_strings.format(ph=ph)})"
 
     @abc.abstractmethod
     def _attributes_contain(self, ph: str) -> str:

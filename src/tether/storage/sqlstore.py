@@ -199,12 +199,10 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
             sets.append(f"application_version = CASE WHEN application_version IS NULL OR application_version = "
                         f"'' THEN {ph} ELSE application_version END")
             params.append(app_version)
-        sql = (f"UPDATE workflow_status SET {', '.join(sets)} "
-               f"WHERE workflow_uuid IN ({', '.join([ph] * len(workflow_ids))})")
-        params.extend(workflow_ids)
+        which = self._one_of("workflow_uuid", workflow_ids, params)
+        sql = f"UPDATE workflow_status SET {', '.join(sets)} WHERE {which}"
         if only_from is not None:
-            sql += f" AND status IN ({', '.join([ph] * len(only_from))})"
-            params.extend(only_from)
+            sql += " AND " + (self._one_of("status", only_from, params) if only_from else "1 = 0")
         sql += " RETURNING workflow_uuid"
         try:
             with self._tx() as s:

@@ -74,6 +74,7 @@ class PostgresStore(SqlStore):
     _caller_schema = SCHEMA
     _prefix_column = 'workflow_uuid COLLATE "C"'
     _true, _false = "TRUE", "FALSE"
+    _json_strings = "SELECT jsonb_array_elements_text(CAST({ph} AS JSONB))"
 
     def _attributes_contain(self, ph: str) -> str:
         # The same expression as the GIN index workflow_status_attributes, so the index serves it.
