@@ -126,6 +126,32 @@ def test_fork_with_a_timeout_and_invalid_timeouts(dbos: type[DBOS]) -> None:
     assert fork.get_result(timeout_seconds=WAIT) == 1
     assert fork.get_status().workflow_timeout_ms == 60_000
     with pytest.raises(ValueError, match="Timeouts must be positive"):
-        SetWorkflowTimeout(0)
+        SetWorkflowTimeout(-1)
     with pytest.raises(ValueError, match="Timeouts must be positive"):
         DBOS.fork_workflow(f"loop-{tag}", 1, timeout_seconds=-1)
+
+
+def test_a_zero_timeout_is_no_timeout_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4 takes ``SetWorkflowTimeout(0)`` as ``None``: no timeout, and no inherited deadline either."""
+    tag = _tag()
+
+    @DBOS.workflow(name=f"nap-{tag}")
+    def nap() -> str:
+        DBOS.sleep(0.3)
+        return "rested"
+
+    @DBOS.workflow(name=f"outer-{tag}")
+    def outer() -> str:
+        with SetWorkflowTimeout(0):
+            return DBOS.start_workflow(nap).get_result()
+
+    with SetWorkflowTimeout(0), SetWorkflowID(f"nap-{tag}"):
+        assert nap() == "rested"
+    status = DBOS.get_workflow_status(f"nap-{tag}")
+    assert status is not None
+    assert status.workflow_timeout_ms is None and status.workflow_deadline_epoch_ms is None
+    with SetWorkflowTimeout(30), SetWorkflowID(f"outer-{tag}"):
+        assert outer() == "rested"
+    child = DBOS.get_workflow_status(f"outer-{tag}-1")
+    assert child is not None and child.workflow_deadline_epoch_ms is None
+

@@ -118,18 +118,20 @@ class SetWorkflowTimeout:
     from the dequeue for a queued workflow) the workflow is cancelled, with its children. Children started
     inside such a workflow inherit its deadline unless a block of their own sets another (``None``: none).
 
+    A timeout of 0 is taken as ``None``, as DBOS takes it.
+
     Raises:
-        ValueError: a timeout that is not positive.
+        ValueError: a negative timeout.
     """
 
     def __init__(self, workflow_timeout_sec: float | None) -> None:
-        if workflow_timeout_sec is not None and not workflow_timeout_sec > 0:
+        if workflow_timeout_sec and not workflow_timeout_sec > 0:
             raise ValueError(f"Invalid workflow timeout {workflow_timeout_sec}. Timeouts must be positive.")
         self.workflow_timeout_ms = None if workflow_timeout_sec is None else int(workflow_timeout_sec * 1000)
         self._token: contextvars.Token[tuple[str | None, int | None] | None] | None = None
 
     def __enter__(self) -> SetWorkflowTimeout:
-        self._token = set_start_timeout(self.workflow_timeout_ms)
+        self._token = set_start_timeout(self.workflow_timeout_ms or None)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
