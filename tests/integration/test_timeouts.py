@@ -155,3 +155,68 @@ def test_a_zero_timeout_is_no_timeout_as_in_dbos(dbos: type[DBOS]) -> None:
     child = DBOS.get_workflow_status(f"outer-{tag}-1")
     assert child is not None and child.workflow_deadline_epoch_ms is None
 
+
+def test_a_directly_called_workflow_that_is_cancelled_raises_awaited_cancelled(dbos: type[DBOS]) -> None:
+    """As in DBOS, calling a workflow function that gets cancelled (by a cancel, or its timeout) raises
+    ``DBOSAwaitedWorkflowCancelledError``, an ``Exception`` a calling workflow can catch, not the cancellation
+    itself (a ``BaseException``, which left a calling parent PENDING)."""
+    tag = _tag()
+    started = threading.Event()
+
+    @DBOS.workflow(name=f"spin-{tag}")
+    def spin() -> str:
+        started.set()
+        for _ in range(600):
+            DBOS.sleep(0.05)
+        return "finished"
+
+    @DBOS.workflow(name=f"caller-{tag}")
+    def caller() -> str:
+        try:
+            with SetWorkflowTimeout(0.3):
+                return spin()
+        except Exception as exc:  # what a DBOS application catches
+            return type(exc).__name__
+
+    def cancel_when_started() -> None:
+        if started.wait(WAIT):
+            DBOS.cancel_workflow(f"spin-{tag}")
+
+    canceller = threading.Thread(target=cancel_when_started)
+    canceller.start()
+    with SetWorkflowID(f"spin-{tag}"), pytest.raises(AwaitedWorkflowCancelledError, match="was cancelled"):
+        spin()
+    canceller.join()
+    with SetWorkflowID(f"caller-{tag}"):
+        assert caller() == "AwaitedWorkflowCancelledError"
+    parent = DBOS.get_workflow_status(f"caller-{tag}")
+    child = DBOS.get_workflow_status(f"caller-{tag}-1")
+    assert parent is not None and parent.status == "SUCCESS"
+    assert child is not None and child.status == "CANCELLED"
+
+
+def test_a_direct_call_cancelled_after_its_last_operation_raises_awaited_cancelled(dbos: type[DBOS]) -> None:
+    """A workflow cancelled while it runs plain code, with no operation left to stop it, ends CANCELLED; its
+    direct caller gets ``DBOSAwaitedWorkflowCancelledError`` (the recorded outcome), as in DBOS, rather than
+    the return value that was never recorded."""
+    tag = _tag()
+    started, release = threading.Event(), threading.Event()
+
+    @DBOS.workflow(name=f"plain-{tag}")
+    def plain() -> str:
+        started.set()
+        release.wait(WAIT)
+        return "returned"
+
+    def cancel_then_release() -> None:
+        if started.wait(WAIT):
+            DBOS.cancel_workflow(f"plain-{tag}")
+        release.set()
+
+    canceller = threading.Thread(target=cancel_then_release)
+    canceller.start()
+    with SetWorkflowID(f"plain-{tag}"), pytest.raises(AwaitedWorkflowCancelledError, match="was cancelled"):
+        plain()
+    canceller.join()
+    status = DBOS.get_workflow_status(f"plain-{tag}")
+    assert status is not None and status.status == "CANCELLED"

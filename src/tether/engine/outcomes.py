@@ -69,9 +69,11 @@ async def record_result(ctx: WorkflowContext, fid: int, workflow_id: str, starte
     return value
 
 
-async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None) -> Any:
+async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = None, *,
+                      own_run: bool = False) -> Any:
     """Wait for a workflow to end and return its result (or raise its error). An ID with no workflow yet is
-    waited for, as DBOS does: its creation wakes the wait.
+    waited for, as DBOS does: its creation wakes the wait. ``own_run``: called by a stopped execution of the
+    workflow itself (a direct call's), which gives its caller the recorded outcome.
 
     Raises:
         AwaitedWorkflowCancelledError: the workflow was cancelled.
@@ -84,7 +86,7 @@ async def get_outcome(rt: Runtime, workflow_id: str, timeout_s: float | None = N
     validation.workflow_id(workflow_id)
     timeout_s = validation.optional_timeout(timeout_s)
     ctx = current_workflow()
-    if ctx is not None and ctx.workflow_id == workflow_id:
+    if ctx is not None and ctx.workflow_id == workflow_id and not own_run:
         raise ConflictingWorkflowError(workflow_id, "a workflow cannot wait for its own outcome")
     deadline = None if timeout_s is None else rt.clock.now_ms() + int(timeout_s * 1000)
 

@@ -74,10 +74,10 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
         rt.cancelled.discard(wfid)
         if isinstance(error, Preempted) or wfid in rt.preempted:
             rt.preempted.discard(wfid)
-            if not start.detached:  # the caller gets the outcome from whichever process runs it now
-                return await get_outcome(rt, wfid)
-            raise error
-        rt.hub.notify("wf", wfid, WorkflowStatusString.CANCELLED.value)  # get_result waits for the stop
+        else:
+            rt.hub.notify("wf", wfid, WorkflowStatusString.CANCELLED.value)  # get_result waits for the stop
+        if not start.detached:  # a direct call gets the recorded outcome, as from its handle (as DBOS's does):
+            return await get_outcome(rt, wfid, own_run=True)  # a cancellation's is AwaitedWorkflowCancelledError
         raise error
     if isinstance(error, DatabaseUnavailableError):  # not the workflow's doing: it is not its outcome
         strand(rt, start, error)
@@ -90,6 +90,9 @@ async def finish(rt: Runtime, start: Start, result: Any, error: BaseException | 
         raise
     # Active here until its outcome is recorded: a recovery looking meanwhile finds it PENDING, and must not run it.
     rt.active.pop(wfid, None)
+    if not recorded and not start.detached:
+        _settle(rt, start, item, recorded, error)
+        return await _recorded_outcome(rt, start, result, error)
     return _finished(rt, start, item, recorded, result, error)
 
 
@@ -104,6 +107,9 @@ def finish_blocking(rt: Runtime, start: Start, result: Any, error: BaseException
         strand(rt, start, exc)
         raise
     rt.active.pop(start.workflow_id, None)  # only now: see finish
+    if not recorded and not start.detached:
+        _settle(rt, start, item, recorded, error)
+        return run_sync(_recorded_outcome(rt, start, result, error))
     return _finished(rt, start, item, recorded, result, error)
 
 
@@ -124,11 +130,27 @@ def _completion(rt: Runtime, start: Start, result: Any, error: BaseException | N
 
 def _finished(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool, result: Any,
               error: BaseException | None) -> Any:
+    _settle(rt, start, item, recorded, error)
+    if error is not None:
+        raise error
+    return result
+
+
+def _settle(rt: Runtime, start: Start, item: CompleteWorkflow, recorded: bool, error: BaseException | None) -> None:
     wfid = start.workflow_id
     if recorded:
         rt.remember_outcome(wfid, item.status, start.reg.name, item.output, item.error, live_error=error)
     rt.cancelled.discard(wfid)
     rt.notify("wf", wfid, item.status)
+
+
+async def _recorded_outcome(rt: Runtime, start: Start, result: Any, error: BaseException | None) -> Any:
+    """A direct call whose end was not recorded, because its workflow was no longer PENDING (cancelled after
+    its last operation, or ended by another execution), returns the outcome that was recorded, as DBOS's does
+    (for a cancellation AwaitedWorkflowCancelledError); if the workflow was deleted meanwhile, its own."""
+    row = await rt.io(rt.store.get_workflow, start.workflow_id, load_input=False, load_output=False)
+    if row is not None:
+        return await get_outcome(rt, start.workflow_id, own_run=True)
     if error is not None:
         raise error
     return result
