@@ -275,6 +275,34 @@ def test_queue_listing_shows_running_and_waiting(dbos: type[DBOS]) -> None:
     assert DBOS.list_queued_workflows(queue_name=q.name) == []
 
 
+def test_queue_listing_shows_delayed_and_takes_a_status_filter_as_dbos(dbos: type[DBOS], db_url: str) -> None:
+    """As in DBOS 3.4: ``list_queued_workflows`` lists DELAYED workflows with the ENQUEUED and PENDING ones,
+    and a ``status`` filter replaces those defaults (so a queue's ended workflows can be listed too)."""
+    tag = uuid.uuid4().hex[:8]
+    q = Queue(f"listq-{tag}")
+
+    @DBOS.workflow(name=f"listq-wf-{tag}")
+    def work(i: int) -> int:
+        return i
+
+    with SetWorkflowID(f"{tag}-done"):
+        assert q.enqueue(work, 1).get_result(timeout_seconds=10) == 1
+    with DBOSClient(db_url) as client:
+        client.enqueue({"queue_name": q.name, "workflow_name": f"listq-wf-{tag}", "workflow_id": f"{tag}-later",
+                        "delay_seconds": 3600}, 2)
+        for lister in (DBOS, client):
+            assert [(w.workflow_id, w.status) for w in lister.list_queued_workflows(queue_name=q.name)] == [
+                (f"{tag}-later", "DELAYED")]
+            assert _ids(lister.list_queued_workflows(queue_name=q.name, status="SUCCESS")) == [f"{tag}-done"]
+            assert _ids(lister.list_queued_workflows(queue_name=q.name, status=["DELAYED", "SUCCESS"])) == [
+                f"{tag}-done", f"{tag}-later"]
+            assert _ids(lister.list_workflows(queues_only=True, status="SUCCESS", workflow_id_prefix=tag)) == [
+                f"{tag}-done"]
+        with SetWorkflowID(f"{tag}-plain"):
+            work(3)  # not queued: never listed
+        assert f"{tag}-plain" not in _ids(DBOS.list_queued_workflows(status="SUCCESS", workflow_id_prefix=tag))
+
+
 def test_management_needs_a_launched_dbos() -> None:
     from tether import NotLaunchedError
 

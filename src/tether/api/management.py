@@ -85,7 +85,8 @@ class WorkflowManagement:
 
     @_either
     def list_queued_workflows(self, /, **filters: Unpack[QueuedWorkflowFilters]) -> list[WorkflowStatus]:
-        """Workflows waiting in or running from a queue (ENQUEUED or PENDING with a queue); the filters of
+        """Workflows waiting in or running from a queue (DELAYED, ENQUEUED or PENDING with a queue; with a
+        ``status`` filter, the queued workflows of those statuses, ended ones too, as in DBOS); the filters of
         :meth:`list_workflows` except ``queues_only``.
 
         Raises:

@@ -107,8 +107,10 @@ class ListStore(abc.ABC):
                     conds.append(f"({col} >= {ph} AND {col} < {ph})")
                     params.extend([p, upper])
             where.append("(" + " OR ".join(conds or ["1 = 0"]) + ")")
-        if flt.queues_only:
-            where.append("queue_name IS NOT NULL AND status IN ('ENQUEUED', 'PENDING')")
+        if flt.queues_only:  # as DBOS: a status filter replaces the default statuses of the queued ones
+            where.append("queue_name IS NOT NULL")
+            if flt.status is None:
+                where.append("status IN ('DELAYED', 'ENQUEUED', 'PENDING')")
         if flt.has_parent is not None:
             where.append("parent_workflow_id IS " + ("NOT NULL" if flt.has_parent else "NULL"))
         if flt.was_forked_from is not None:
