@@ -226,3 +226,23 @@ def test_the_calls_dbos_takes_a_shard_key_in_take_one_and_ignore_it(client: DBOS
                            schedule="0 0 1 1 *", shard_key="s1")
     names = {s["schedule_name"] for s in DBOS.list_schedules()}
     assert any(n.startswith("a-") for n in names) and any(n.startswith("b-") for n in names)
+
+
+def test_a_priority_out_of_range_is_a_dbos_exception(client: DBOSClient) -> None:
+    """DBOS 3.4 refuses a priority out of range with ``DBOSException("Invalid priority ...")``: ``except
+    DBOSException`` catches Tether's refusal too (which is also a ``ValueError``), and nothing is enqueued."""
+    from tether import Queue, SetEnqueueOptions
+
+    wfid = f"prio-{uuid.uuid4()}"
+    for priority in (-1, 2**31):
+        with pytest.raises(DBOSException, match="Invalid priority") as info:
+            client.enqueue({"queue_name": "q", "workflow_name": "gated", "workflow_id": wfid,
+                            "priority": priority}, 1)
+        assert isinstance(info.value, ValueError)
+        with pytest.raises(DBOSException, match="Invalid priority"):
+            SetEnqueueOptions(priority=priority)
+        with pytest.raises(DBOSException, match="Invalid priority"):
+            DBOS.enqueue_workflow_with_options({"queue_name": "q", "workflow_name": "gated", "priority": priority})
+    assert client.get_workflow_status(wfid) is None
+    assert Queue(f"prio-{uuid.uuid4().hex[:8]}").enqueue(gated, 3) is not None
+    gate.set()

@@ -55,12 +55,12 @@ def check_enqueue(queue_name: str | None, *, deduplication_id: str | None = None
     Raises:
         QueueConfigurationError: a queue-only option without a queue, deduplication on a partition, or a bad
             duplication policy.
-        ValueError: a priority outside 0..2**31-1.
+        QueueConfigurationError: a priority outside 0..2**31-1 (a DBOSException and a ValueError, as DBOS raises).
         InvalidArgumentError, ArgumentTypeError: a bad queue name, deduplication ID or partition key, or a
             delay that is negative, NaN, infinite or too large (see :mod:`tether.engine.validation`).
     """
     if priority is not None and not 0 <= priority <= MAX_PRIORITY:
-        raise ValueError(f"Invalid priority {priority}: priority must be between 0 and {MAX_PRIORITY}")
+        raise QueueConfigurationError(f"Invalid priority {priority}. Priority must be between 0~{MAX_PRIORITY}.")
     validation.optional_timeout(delay_seconds, "delay_seconds")
     for argument, value in (("queue_name", queue_name), ("deduplication_id", deduplication_id),
                             ("queue_partition_key", queue_partition_key)):
@@ -95,7 +95,7 @@ class SetEnqueueOptions:
     ``QueueConfigurationError`` before anything is written.
 
     Raises:
-        ValueError: a priority outside 0..2**31-1.
+        QueueConfigurationError: a priority outside 0..2**31-1 (a DBOSException and a ValueError, as DBOS raises).
         InvalidArgumentError, ArgumentTypeError: a negative, NaN, infinite or too large delay, or a bad
             deduplication ID, application version or partition key.
     """
@@ -104,7 +104,7 @@ class SetEnqueueOptions:
                  app_version: str | None = None, queue_partition_key: str | None = None,
                  delay_seconds: float | None = None, duplication_policy: DuplicationPolicy | None = None) -> None:
         if priority is not None and not 0 <= priority <= MAX_PRIORITY:
-            raise ValueError(f"priority must be between 0 and {MAX_PRIORITY}")
+            raise QueueConfigurationError(f"Invalid priority {priority}. Priority must be between 0~{MAX_PRIORITY}.")
         validation.optional_timeout(delay_seconds, "delay_seconds")
         for argument, value in (("deduplication_id", deduplication_id), ("app_version", app_version),
                                 ("queue_partition_key", queue_partition_key)):
