@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tether import DBOS, SetWorkflowID, error
+from tether import DBOS, DBOSClient, SetWorkflowID, error
 from tether.errors import (
     AwaitedWorkflowCancelledError,
     MaxRecoveryAttemptsExceeded,
@@ -150,3 +150,20 @@ def test_awaiting_a_dead_lettered_workflow_is_caught_by_either_name() -> None:
 def test_a_blank_workflow_id_is_refused_in_dbos_s_words(blank: str) -> None:
     with pytest.raises(ValueError, match="workflow ID"):
         SetWorkflowID(blank)
+
+
+def test_an_empty_workflow_id_is_refused_with_dbos_s_text(client: DBOSClient) -> None:
+    """DBOS 3.4 refuses a blank (or None) ``SetWorkflowID`` and a blank ``workflow_id`` enqueue option with
+    ``DBOSException("Invalid workflow ID ...")``; Tether's text was its own, and an enqueue option of ``""``
+    was taken for "no ID given" and enqueued a workflow under a new one."""
+    queue = f"blank-{uuid.uuid4().hex[:8]}"
+    for bad in ("", "   ", None):
+        with pytest.raises(error.DBOSException, match="Invalid workflow ID"):
+            SetWorkflowID(bad)  # type: ignore[arg-type]
+    for bad in ("", "   "):
+        with pytest.raises(error.DBOSException, match="Invalid workflow ID"):
+            client.enqueue({"queue_name": queue, "workflow_name": "anything", "workflow_id": bad})
+        with pytest.raises(error.DBOSException, match="Invalid workflow ID"):
+            DBOS.enqueue_workflow_with_options({"queue_name": queue, "workflow_name": "anything",
+                                                "workflow_id": bad})
+    assert client.list_workflows(queue_name=queue) == []

@@ -32,16 +32,17 @@ class SetWorkflowID:
     from plain code in the block uses the ID as its idempotency key.
 
     Raises:
-        ArgumentTypeError: the ID is not a string.
-        InvalidArgumentError: the ID is empty or only spaces, too long, or contains NUL or a lone surrogate.
+        ArgumentTypeError: the ID is not a string (None: InvalidArgumentError, as DBOS's refusal of it).
+        InvalidArgumentError: the ID is None, empty or only spaces, too long, or contains NUL or a lone
+            surrogate.
         QueueConfigurationError: an unknown reuse policy.
     """
 
     def __init__(self, wfid: str, *,
                  workflow_id_reuse_policy: Literal["return-existing", "reject"] | None = None) -> None:
-        if isinstance(wfid, str) and not wfid.strip():  # DBOS's text: "... workflow ID ..."
-            raise InvalidArgumentError("workflow_id", "SetWorkflowID needs a workflow ID that is a non-empty "
-                                                      "string (not only spaces)")
+        if wfid is None or (isinstance(wfid, str) and not wfid.strip()):  # refused in DBOS's words
+            raise InvalidArgumentError("workflow_id", f"Invalid workflow ID {wfid!r}: workflow IDs must be "
+                                                      "non-empty and cannot be only whitespace.")
         validation.workflow_id(wfid)
         check_reuse_policy(workflow_id_reuse_policy)
         self.workflow_id = wfid

@@ -244,7 +244,8 @@ def enqueue_request(rt: Runtime, options: EnqueueOptions) -> tuple[RegisteredWor
     Raises:
         ValueError: ``queue_name`` or ``workflow_name`` missing, a negative delay, a priority out of range.
         QueueConfigurationError: see :func:`check_enqueue`.
-        ArgumentTypeError, InvalidArgumentError: ``application_name`` is not acceptable text, or
+        ArgumentTypeError, InvalidArgumentError: ``workflow_id`` or ``application_name`` is not acceptable text
+            (an empty ``workflow_id`` too, as in DBOS), or
             ``authenticated_user`` or ``authenticated_roles`` have the wrong type.
     """
     queue_name, name = options.get("queue_name"), options.get("workflow_name")
@@ -256,6 +257,8 @@ def enqueue_request(rt: Runtime, options: EnqueueOptions) -> tuple[RegisteredWor
                   queue_partition_key=options.get("queue_partition_key"), delay_seconds=delay,
                   duplication_policy=options.get("duplication_policy"))
     check_reuse_policy(options.get("workflow_id_reuse_policy"))
+    if options.get("workflow_id") is not None:  # an empty one is refused, not taken for "none given"
+        validation.workflow_id(options["workflow_id"])
     fmt = WorkflowSerializationFormat(options.get("serialization_type", WorkflowSerializationFormat.DEFAULT))
     local = lookup_workflow(name)
     reg = local if local is not None and local.serialization is fmt else RegisteredWorkflow(

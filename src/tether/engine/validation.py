@@ -81,7 +81,8 @@ def workflow_id(value: object, argument: str = "workflow_id") -> str:
         InvalidArgumentError: as :func:`text`, or it is empty or only spaces.
     """
     if isinstance(value, str) and (not value or (value[0].isspace() and not value.strip())):
-        raise InvalidArgumentError(argument, "a workflow ID must be a non-empty string (not only spaces)")
+        raise InvalidArgumentError(argument, f"Invalid workflow ID {value!r}: workflow IDs must be non-empty and "
+                                             "cannot be only whitespace.")  # DBOS's words
     return text(value, argument)
 
 
