@@ -149,6 +149,40 @@ def test_cancel_enqueued_leaves_queue_and_resume_on_queue(dbos: type[DBOS]) -> N
     assert victim.get_status().queue_name == q.name
 
 
+def test_a_cancelled_workflow_leaves_its_queue_as_in_dbos(dbos: type[DBOS], db_url: str) -> None:
+    """DBOS 3.4 takes a cancelled workflow off its queue: its status has no ``queue_name``,
+    ``deduplication_id`` or ``dequeued_at`` any more, and listing the queue's workflows leaves it out; it can
+    still be resumed. Tether kept all three."""
+    tag = _tag()
+    q = Queue(f"leave-{tag}", concurrency=1)
+    gate = threading.Event()
+
+    @DBOS.workflow(name=f"leave-wf-{tag}")
+    def work(i: int) -> int:
+        if i == 0:
+            assert gate.wait(WAIT)
+        return i
+
+    try:
+        running = q.enqueue(work, 0)
+        _wait_for(running.workflow_id, lambda r: r.status == "PENDING")
+        with DBOSClient(db_url) as client:
+            waiting = client.enqueue({"queue_name": q.name, "workflow_name": f"leave-wf-{tag}",
+                                      "deduplication_id": f"dedup-{tag}"}, 1)
+            client.cancel_workflow(waiting.workflow_id)
+        DBOS.cancel_workflow(running.workflow_id)
+        for handle in (running, waiting):
+            status = handle.get_status()
+            assert status.status == "CANCELLED"
+            assert (status.queue_name, status.deduplication_id, status.dequeued_at) == (None, None, None)
+        assert DBOS.list_workflows(queue_name=q.name) == []
+    finally:
+        gate.set()
+    with pytest.raises(AwaitedWorkflowCancelledError):
+        running.get_result(timeout_seconds=WAIT)
+    assert DBOS.resume_workflow(waiting.workflow_id).get_result(timeout_seconds=WAIT) == 1
+
+
 def test_resume_starts_an_enqueued_workflow_at_once(dbos: type[DBOS], db_url: str) -> None:
     tag = _tag()
     ran: list[str] = []

@@ -74,8 +74,11 @@ async def cancel_workflows(rt: Runtime, workflow_ids: Sequence[str], *, cancel_c
     if cancel_children:
         ids += await descendants(rt, ids)
     now_us = rt.clock.now_us()
+    # As DBOS, a cancelled workflow leaves its queue: no queue name, dequeue time (its rate-limiter slot) or
+    # deduplication ID.
     changed = await rt.io(rt.store.set_status, ids, _S.CANCELLED.value, now_us // 1000, now_us=now_us,
-                          only_from=list(CANCELLABLE))
+                          only_from=list(CANCELLABLE), queue_name=None, started_at=None,
+                          clear_deduplication_id=True)
     for wfid in changed:
         rt.notify("wf", wfid, _S.CANCELLED.value)  # preempts it here; other processes hear the trigger
     return changed

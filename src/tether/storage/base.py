@@ -142,12 +142,14 @@ class Store(abc.ABC):
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
                    started_at: Any = ..., app_version: str | None = None,
-                   restart_deadline_at: Any = ..., now_us: int | None = None) -> list[str]:
+                   restart_deadline_at: Any = ..., now_us: int | None = None,
+                   clear_deduplication_id: bool = False) -> list[str]:
         """Set the status of workflows (optionally only those currently in ``only_from``); ``queue_name`` and
         ``started_at`` if given replace those columns (an end, or a start at ``now_ms``, is recorded to the
         microsecond too when ``now_us`` is given), ``app_version`` fills an empty version,
         ``restart_deadline_at`` (epoch ms) counts the timeout again from then, or None clears the deadline
-        (a queued workflow gets it at its dequeue). Returns the IDs changed.
+        (a queued workflow gets it at its dequeue), ``clear_deduplication_id`` empties that column. Returns the
+        IDs changed.
 
         Raises:
             QueueDeduplicatedError: the change would make two active workflows share a deduplication ID.

@@ -158,7 +158,8 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
                    only_from: Sequence[str] | None = None, queue_name: Any = ...,
                    reset_recovery: bool = False, executor_id: str | None = None,
                    started_at: Any = ..., app_version: str | None = None,
-                   restart_deadline_at: Any = ..., now_us: int | None = None) -> list[str]:
+                   restart_deadline_at: Any = ..., now_us: int | None = None,
+                   clear_deduplication_id: bool = False) -> list[str]:
         if not workflow_ids:
             return []
         ph = self.placeholder
@@ -175,6 +176,8 @@ class SqlStore(ListStore, QueueStore, ProcessStore, ScheduleStore, SelectStore, 
         if queue_name is not ...:
             sets.append(f"queue_name = {ph}")
             params.append(queue_name)
+        if clear_deduplication_id:
+            sets.append("deduplication_id = NULL")
         if started_at is not ...:
             sets.append(f"started_at_epoch_ms = {ph}, started_at_us = {ph}")  # to the us if it starts now
             params.extend([started_at, now_us if now_us is not None and started_at == now_us // 1000 else None])
