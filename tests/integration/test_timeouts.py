@@ -220,3 +220,25 @@ def test_a_direct_call_cancelled_after_its_last_operation_raises_awaited_cancell
     canceller.join()
     status = DBOS.get_workflow_status(f"plain-{tag}")
     assert status is not None and status.status == "CANCELLED"
+
+
+def test_a_negative_wait_is_no_wait_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4 takes a negative ``DBOS.sleep``, ``recv`` or ``get_event`` timeout as a deadline already past
+    (no wait), as code computing ``deadline - now`` relies on; Tether refused it (the workflow ended in ERROR).
+    NaN and infinite values are still refused."""
+    tag = _tag()
+
+    @DBOS.workflow(name=f"late-{tag}")
+    def late() -> list[object]:
+        DBOS.sleep(-2.5)
+        got = DBOS.recv("t", timeout_seconds=-1)
+        event = DBOS.get_event(DBOS.workflow_id or "", "missing", timeout_seconds=-0.5)
+        return [got, event]
+
+    with SetWorkflowID(f"late-{tag}"):
+        assert late() == [None, None]
+    assert DBOS.get_event(f"late-{tag}", "missing", timeout_seconds=-3) is None
+    steps = [s["function_name"] for s in DBOS.list_workflow_steps(f"late-{tag}")]
+    assert steps[0] == "DBOS.sleep" and "DBOS.recv" in steps and "DBOS.getEvent" in steps
+    with pytest.raises(ValueError):
+        DBOS.get_event(f"late-{tag}", "missing", timeout_seconds=float("-inf"))

@@ -88,7 +88,7 @@ async def _await_event(rt: Runtime, workflow_id: str, key: str, timeout_seconds:
                        versioned: bool) -> Any:
     validation.workflow_id(workflow_id)
     k = event_key(key)
-    timeout_seconds = validation.timeout(timeout_seconds)
+    timeout_seconds = validation.wait_seconds(timeout_seconds)
     ctx = workflow_for_operation("get_event")
     fid = None
     deadline = None

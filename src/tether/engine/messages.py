@@ -133,7 +133,7 @@ async def recv(rt: Runtime, topic: str | None, timeout_seconds: float) -> Any:
     """
     ctx = require_workflow("DBOS.recv")
     key = topic_key(topic)
-    timeout_seconds = validation.timeout(timeout_seconds)
+    timeout_seconds = validation.wait_seconds(timeout_seconds)
     fid = ctx.next_function_id()
     sleep_fid = ctx.next_function_id()
     rec = ctx.recorded.get(fid)

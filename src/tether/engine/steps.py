@@ -303,14 +303,16 @@ async def durable_sleep(seconds: float) -> None:
     """Sleep whose wake-up time is recorded: after a crash only the remaining time is slept.
     Outside a workflow it is a plain sleep. A cancellation of the workflow ends the sleep early.
 
+    A negative ``seconds`` is no sleep, as in DBOS.
+
     Raises:
-        InvalidArgumentError, ArgumentTypeError: ``seconds`` is not a number from 0 to
+        InvalidArgumentError, ArgumentTypeError: ``seconds`` is not a number up to
             :data:`~tether.engine.validation.MAX_TIMEOUT_SECONDS`.
     """
-    from tether.engine.validation import timeout
+    from tether.engine.validation import wait_seconds
     from tether.errors import WorkflowCancelledError
 
-    seconds = timeout(seconds, "seconds")
+    seconds = wait_seconds(seconds, "seconds")
     ctx = workflow_for_operation("sleep")
     if ctx is None:
         await asyncio.sleep(seconds)

@@ -105,6 +105,18 @@ def timeout(value: object, argument: str = "timeout_seconds") -> float:
     return seconds
 
 
+def wait_seconds(value: object, argument: str = "timeout_seconds") -> float:
+    """A :func:`timeout` of the waits DBOS has (``sleep``, ``recv``, ``get_event``), where a negative number
+    counts as 0, as DBOS takes it (a deadline already past: no wait).
+
+    Raises:
+        ArgumentTypeError, InvalidArgumentError: as :func:`timeout`, but for a finite negative number.
+    """
+    if type(value) in (int, float) and -MAX_TIMEOUT_SECONDS <= value < 0:  # type: ignore[operator]
+        return 0.0
+    return timeout(value, argument)
+
+
 def optional_timeout(value: object, argument: str = "timeout_seconds") -> float | None:
     """Like :func:`timeout`, but ``None`` (no limit) passes.
 
