@@ -167,3 +167,22 @@ def test_an_empty_workflow_id_is_refused_with_dbos_s_text(client: DBOSClient) ->
             DBOS.enqueue_workflow_with_options({"queue_name": queue, "workflow_name": "anything",
                                                 "workflow_id": bad})
     assert client.list_workflows(queue_name=queue) == []
+
+
+def test_starting_a_function_that_is_no_workflow_is_dbos_s_error(dbos: type[DBOS]) -> None:
+    """DBOS 3.4 refuses to start or enqueue a plain function with ``DBOSWorkflowFunctionNotFoundError``
+    (error code 4); Tether raised a bare ``TypeError``, which ``except DBOSException`` did not catch. It is
+    still a ``TypeError`` too."""
+    from tether import Queue
+
+    def plain(x: int) -> int:
+        return x
+
+    queue = Queue(f"plain-{uuid.uuid4().hex[:8]}")
+    for attempt in (lambda: DBOS.start_workflow(plain, 1), lambda: queue.enqueue(plain, 1),
+                    lambda: DBOS.enqueue_workflow(queue.name, plain, 1)):
+        with pytest.raises(error.DBOSWorkflowFunctionNotFoundError,
+                           match="plain is not a registered workflow function") as info:
+            attempt()
+        assert isinstance(info.value, TypeError) and info.value.dbos_error_code == 4
+    assert str(pickle.loads(pickle.dumps(info.value))) == str(info.value)

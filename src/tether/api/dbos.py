@@ -50,7 +50,7 @@ from tether.engine.validation import optional_text
 from tether.engine.validation import workflow_id as valid_workflow_id
 from tether.engine.versions import register_at_launch
 from tether.engine.workflows import call_async, call_sync, launch_in_background
-from tether.errors import ConfigError, NotLaunchedError, WorkflowNotFoundError
+from tether.errors import ConfigError, NotAWorkflowError, NotLaunchedError, WorkflowNotFoundError
 from tether.serialization import set_default_serializer
 from tether.types import StepOptions, WorkflowSerializationFormat, WorkflowStatus
 
@@ -73,7 +73,7 @@ def _registered(func: Callable[..., Any]) -> tuple[RegisteredWorkflow, tuple[Any
     if reg is None and getattr(target, _STEP_ATTR, False):
         reg = _step_as_workflow(target)
     if reg is None:
-        raise TypeError(f"{getattr(func, '__qualname__', func)!r} is not a @DBOS.workflow() function")
+        raise NotAWorkflowError("<NONE>", f"{getattr(func, '__name__', func)} is not a registered workflow function")
     return reg, bound
 
 

@@ -11,7 +11,8 @@
     │       └── NonExistentWorkflowError           a send / event / stream addressed to a missing workflow
     ├── ConflictingWorkflowError = DBOSConflictingWorkflowError (ValueError)  one ID, another workflow function
     ├── DBOSWorkflowFunctionNotFoundError          a stored workflow names a function this process lacks
-    │   └── UnregisteredWorkflowError (LookupError)
+    │   ├── UnregisteredWorkflowError (LookupError)
+    │   └── NotAWorkflowError (TypeError)           start or enqueue of a function that is no workflow
     ├── DBOSMaxStepRetriesExceeded                 a step failed on every allowed attempt (``errors``)
     │   └── MaxStepRetriesExceeded                 Tether's name, built from the last error
     ├── MaxRecoveryAttemptsExceeded = MaxRecoveryAttemptsExceededError   crashed more often than allowed
@@ -104,6 +105,7 @@ from tether.errors.workflows import (
     MaxRecoveryAttemptsExceededError,
     MaxStepRetriesExceeded,
     NonExistentWorkflowError,
+    NotAWorkflowError,
     UnregisteredWorkflowError,
     WorkflowCancelledError,
     WorkflowNotFoundError,
@@ -148,6 +150,7 @@ __all__ = [
     "MaxRecoveryAttemptsExceededError",
     "MaxStepRetriesExceeded",
     "NonExistentWorkflowError",
+    "NotAWorkflowError",
     "NotInWorkflowError",
     "NotLaunchedError",
     "QueueConfigurationError",

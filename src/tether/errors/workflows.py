@@ -63,6 +63,11 @@ class UnregisteredWorkflowError(DBOSWorkflowFunctionNotFoundError, LookupError):
     """A stored workflow names a function that is not registered in this process."""
 
 
+class NotAWorkflowError(DBOSWorkflowFunctionNotFoundError, TypeError):
+    """A function that is not a registered workflow (nor a step) was given to start or enqueue, where DBOS
+    raises ``DBOSWorkflowFunctionNotFoundError`` (for the workflow ``<NONE>``); also a ``TypeError``."""
+
+
 class DBOSRecoveryError(TetherError):
     """Recovering a workflow failed."""
 
