@@ -253,6 +253,37 @@ def held_body() -> str:
     return "ok"
 
 
+class _RecoveryAlongside:
+    """A recovery of this executor, started at a chosen moment (:meth:`start`), that takes its time between
+    finding workflows not running here and starting them (its reads of their checkpoints wait 0.5 s)."""
+
+    def __init__(self, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.rt = rt
+        self.threads: list[threading.Thread] = []
+        self._looked = threading.Event()
+        load_many = rt.store.load_operations_many
+
+        def slow_reads(ids: Any) -> Any:
+            if self.threads:
+                self._looked.set()
+                threading.Event().wait(0.5)
+            return load_many(ids)
+
+        monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
+
+    def start(self, ids: list[str]) -> None:
+        """Start it on ``ids``; returns once it has found them not running here (or waits for the lock)."""
+        from tether.engine.recovery import recover_workflows
+
+        self.threads.append(threading.Thread(target=recover_workflows, args=(self.rt, ids), daemon=True))
+        self.threads[-1].start()
+        self._looked.wait(1.0)
+
+    def join(self) -> None:
+        for thread in self.threads:
+            thread.join(10)
+
+
 def _launched(db_url: str) -> Runtime:
     """Launch DBOS on ``db_url`` (destroyed by the autouse fixture) and return its runtime."""
     DBOS(config=make_config(db_url))
@@ -353,37 +384,24 @@ def test_a_recovery_right_after_a_queue_claim_does_not_run_the_workflow_twice(
     this executor looks at it, as the heartbeat's does after a fenced spell. The recovery is made to look right
     after the claim and to take its time between finding the workflow not running here and starting it; the
     runner starts it meanwhile. Only one of the two may start it: the body runs once."""
-    from tether.engine.recovery import recover_workflows
-
     rt = _launched(db_url)
     queue = Queue(f"claim-{uuid.uuid4().hex[:8]}")
     claim = rt.store.claim_queued
-    load_many = rt.store.load_operations_many
-    checked = threading.Event()
-    recovery: list[threading.Thread] = []
+    recovery = _RecoveryAlongside(rt, monkeypatch)
 
     def claim_then_recover(*args: Any, **kwargs: Any) -> Any:
         rows, cursor = claim(*args, **kwargs)
         ids = [r.workflow_uuid for r in rows]
-        if ids and not recovery:
-            recovery.append(threading.Thread(target=recover_workflows, args=(rt, ids), daemon=True))
-            recovery[0].start()
-            checked.wait(1.0)  # the recovery has found it not running here (or waits for the lock)
+        if ids and not recovery.threads:
+            recovery.start(ids)
         return rows, cursor
 
-    def slow_reads(ids: Any) -> Any:
-        if recovery:
-            checked.set()
-            threading.Event().wait(0.5)
-        return load_many(ids)
-
     monkeypatch.setattr(rt.store, "claim_queued", claim_then_recover)
-    monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
     body_runs.clear()
     handle = queue.enqueue(quick_body)
     assert handle.get_result() == "ok"
-    assert recovery
-    recovery[0].join(10)
+    assert recovery.threads
+    recovery.join()
     threading.Event().wait(0.5)  # time for a second execution, had one been started, to run its body
     assert body_runs == ["ran"]
 
@@ -396,16 +414,14 @@ def test_a_queue_claim_whose_connection_is_lost_after_its_commit_runs_the_workfl
     by nobody. The runner finds it (claimed at this pass's time) and runs it now, not at the next launch. With
     a recovery too: a recovery of this executor is made to look at the same moment and to take its time
     between finding it not running here and starting it; the body still runs once."""
-    from tether.engine.recovery import recover_workflows
     from tether.errors import DatabaseUnavailableError
 
     rt = _launched(db_url)
     queue = Queue(f"lost-{uuid.uuid4().hex[:8]}")
     claim = rt.store.claim_queued
-    load_many = rt.store.load_operations_many
-    checked, faulted = threading.Event(), threading.Event()
+    recovery = _RecoveryAlongside(rt, monkeypatch)
+    faulted = threading.Event()
     lost: list[bool] = []
-    recovery: list[threading.Thread] = []
 
     def claim_then_lose_the_connection(*args: Any, **kwargs: Any) -> Any:
         rows, cursor = claim(*args, **kwargs)
@@ -413,29 +429,19 @@ def test_a_queue_claim_whose_connection_is_lost_after_its_commit_runs_the_workfl
         if ids and not lost:
             lost.append(True)
             if recovery_too:
-                recovery.append(threading.Thread(target=recover_workflows, args=(rt, ids), daemon=True))
-                recovery[0].start()
-                checked.wait(1.0)  # the recovery has found it not running here (or waits for the lock)
+                recovery.start(ids)
             faulted.set()
             raise DatabaseUnavailableError("the connection was lost after the claim committed")
         return rows, cursor
 
-    def slow_reads(ids: Any) -> Any:
-        if recovery:
-            checked.set()
-            threading.Event().wait(0.5)
-        return load_many(ids)
-
     monkeypatch.setattr(rt.store, "claim_queued", claim_then_lose_the_connection)
-    monkeypatch.setattr(rt.store, "load_operations_many", slow_reads)
     body_runs.clear()
     handle = queue.enqueue(held_body)
     results: list[str] = []
     waiter = threading.Thread(target=lambda: results.append(handle.get_result()), daemon=True)
     waiter.start()
     assert faulted.wait(10)
-    for thread in recovery:
-        thread.join(10)
+    recovery.join()
     # The body holds on until released: time for the runner, which found the workflow after the fault, to
     # start a second execution of it meanwhile, had it done so.
     threading.Event().wait(1.0)
@@ -443,5 +449,5 @@ def test_a_queue_claim_whose_connection_is_lost_after_its_commit_runs_the_workfl
     waiter.join(15)
     assert results == ["ok"], "the workflow claimed before the fault was not run"
     assert lost == [True]
-    assert len(recovery) == int(recovery_too)
+    assert len(recovery.threads) == int(recovery_too)
     assert body_runs == ["ran"]
