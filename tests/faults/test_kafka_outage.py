@@ -47,6 +47,7 @@ def test_messages_read_while_the_database_is_down_run_once_it_is_back(pg_cluster
         wait_until(lambda: kafka.committed(group, topic) == [8], what="their offsets")
         threading.Event().wait(0.5)  # time for a second run of any of them, had one been started
         assert runs == Counter(range(8))
-        assert {s.status for s in DBOS.list_workflows(name="consume_through_an_outage")} == {"SUCCESS"}
+        wait_until(lambda: {s.status for s in DBOS.list_workflows(name="consume_through_an_outage")} == {"SUCCESS"},
+                   what="every workflow ended")
     finally:
         DBOS.destroy()

@@ -67,8 +67,12 @@ def test_each_message_runs_its_workflow_once_with_the_message(dbos: type[DBOS], 
         (f"key {i}".encode(), f"value {i}".encode(), i, 0) for i in range(3)]
     assert all(m.topic == topic and m.headers == [("origin", b"test")] for m in messages)
     ids = {f"kafka-unique-id-{topic}-0-{group}-{i}" for i in range(3)}
-    statuses = {s.workflow_id: s.status for s in DBOS.list_workflows(workflow_ids=sorted(ids))}
-    assert statuses == dict.fromkeys(ids, "SUCCESS")
+
+    def statuses() -> dict[str, str]:
+        return {s.workflow_id: s.status for s in DBOS.list_workflows(workflow_ids=sorted(ids))}
+
+    # The body has run; its end is recorded right after.
+    wait_until(lambda: statuses() == dict.fromkeys(ids, "SUCCESS"), what="the three workflows' ends")
     wait_until(lambda: kafka.committed(group, topic) == [3], what="the offsets committed")
     assert _count(topic) == 3
 
