@@ -71,6 +71,35 @@ def test_many_readers_each_get_every_value_once_in_order(small_window: ServerThr
                 reader.close()
 
 
+def test_a_first_reader_far_ahead_does_not_leave_later_readers_following_alone(small_window: ServerThread
+                                                                              ) -> None:
+    """The first reader of a stream asks for an offset it has not reached (the shared feed starts there); the
+    readers that come next, from the start, share that one database follower once it has moved back to them,
+    rather than each following alone."""
+    w = start_driven()
+    url = f"/workflows/{w}/streams/s"
+    with httpx.Client(base_url=small_window.url, timeout=30) as http:
+        far = Reader(http, url, params={"offset": 1_000_000}, headers=SSE)
+        readers: list[Reader] = []
+        try:
+            assert http.get("/health").json()["streams_followed"] == 1
+            write(w, 0)
+            sync(http, w)
+            readers = [Reader(http, url, headers=SSE) for _ in range(5)]
+            assert [r.next().json() for r in readers] == [0] * 5
+            for i in range(1, 6):
+                write(w, i)
+            assert http.get("/health").json()["streams_followed"] == 1  # one database follower for them all
+            DBOS.send(w, {"op": "close"}, CMD)
+            expected = [(str(i), i) for i in range(6)]
+            for reader in readers:
+                assert read_to_end(reader) == (expected[1:], {"next_offset": 6})
+            assert read_to_end(far)[0] == []  # nothing that far; it is told the stream ended
+        finally:
+            for reader in [far, *readers]:
+                reader.close()
+
+
 class StalledReader:
     """A raw connection with a small receive buffer that reads only when told to, so the server's writes to
     it back up while it does not."""

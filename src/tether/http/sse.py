@@ -198,6 +198,25 @@ class Feed:
         head are written to without waking)."""
         return self._changed
 
+    def rebase(self, offset: int) -> bool:
+        """Follow from ``offset`` instead, if it comes before where this feed started and the feed has read
+        nothing yet (its first reader asked for an offset the stream has not reached); readers waiting at the
+        old start go on waiting ahead of the head. False, changing nothing, otherwise.
+
+        So a reader asking for a far offset first does not leave every later reader of the stream to follow
+        it alone from the database.
+        """
+        if offset >= self.base or self.frames or self._unsent or self.head != self.base or self.end is not None:
+            return False
+        self.task.cancel()  # it has read nothing: its next step raises CancelledError
+        self.base = self.head = offset
+        live, self.live = self.live, set()
+        for reader in live:  # parked at the old start, now ahead of the head
+            reader.detach()
+        self.task = self._loop.create_task(self._follow())
+        self._changed_now()
+        return True
+
     def stop(self) -> None:
         self._stopped = True
         self._keepalive.cancel()
@@ -218,10 +237,12 @@ class StreamFanout:
         self.window_values = max(1, window_values)
         self.window_bytes = window_bytes
         self._feeds: dict[tuple[int, str, str], Feed] = {}
+        self._private: set[Feed] = set()
 
     def followed(self) -> int:
-        """How many streams are followed right now (for tests and health checks)."""
-        return len(self._feeds)
+        """How many database followers of streams run right now (for tests and health checks): one per stream
+        read live, and one per reader following alone (its stream ends before the shared feed's start)."""
+        return len(self._feeds) + len(self._private)
 
     def acquire(self, api: WorkflowAPI, workflow_id: str, key: str, offset: int) -> Feed:
         """The shared feed of a stream (started at ``offset`` if nobody follows it); release it when done."""
@@ -237,6 +258,7 @@ class StreamFanout:
         """A feed of one reader, never shared (the stream ends before the shared feed's window starts)."""
         feed = Feed(api, workflow_id, key, offset, self)
         feed.readers = 1
+        self._private.add(feed)
         return feed
 
     def release(self, api: WorkflowAPI, feed: Feed) -> None:
@@ -245,6 +267,7 @@ class StreamFanout:
         ident = (id(api), feed.workflow_id, feed.key)
         if feed.readers <= 0:
             feed.stop()
+            self._private.discard(feed)
             if self._feeds.get(ident) is feed:
                 del self._feeds[ident]
 

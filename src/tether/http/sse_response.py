@@ -139,8 +139,8 @@ async def _serve(reader: _Reader, disconnected: asyncio.Future[None], fanout: St
                 elif snap.closed:
                     await reader.write(end_frame(pos))
                     return
-                else:  # the stream ends before the shared feed starts (it started further on): follow alone
-                    fanout.release(api, feed)
+                elif not feed.rebase(pos):  # the shared feed starts further on, where it has read values
+                    fanout.release(api, feed)  # (the stream was rewound): follow alone
                     feed = fanout.private(api, workflow_id, key, pos)
             elif pos < feed.head:  # in the window
                 data, pos = feed.since(pos)
