@@ -139,8 +139,11 @@ async def _serve(reader: _Reader, disconnected: asyncio.Future[None], fanout: St
                 elif snap.closed:
                     await reader.write(end_frame(pos))
                     return
-                elif not feed.rebase(pos):  # the shared feed starts further on, where it has read values
-                    fanout.release(api, feed)  # (the stream was rewound): follow alone
+                # The stream ends before the shared feed starts. Another reader may have moved the feed back
+                # meanwhile (then it starts here now: look again); else move it back, unless it has read values
+                # further on (the stream was rewound): then follow alone.
+                elif pos < feed.base and not feed.rebase(pos):
+                    fanout.release(api, feed)
                     feed = fanout.private(api, workflow_id, key, pos)
             elif pos < feed.head:  # in the window
                 data, pos = feed.since(pos)
