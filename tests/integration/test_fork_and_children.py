@@ -94,6 +94,7 @@ def test_cancel_and_delete_with_children(dbos: type[DBOS]) -> None:
     @DBOS.workflow(name=f"child-{tag}")
     def child() -> None:
         DBOS.start_workflow(grandchild)
+        DBOS.set_event("started", True)  # the grandchild's start is checkpointed here, not only its row written
         while not gate.is_set():
             DBOS.sleep(0.05)
 
@@ -110,6 +111,7 @@ def test_cancel_and_delete_with_children(dbos: type[DBOS]) -> None:
             DBOS.start_workflow(parent)
         for wfid in ids:
             DBOS.retrieve_workflow(wfid, existing_workflow=False)
+        assert DBOS.get_event(ids[1], "started", timeout_seconds=WAIT) is True
         DBOS.cancel_workflow(ids[0], cancel_children=True)
         statuses = {w.workflow_id: w.status for w in DBOS.list_workflows(workflow_ids=ids)}
         assert statuses == dict.fromkeys(ids, "CANCELLED")
