@@ -17,7 +17,7 @@ from tether import DBOS, DBOSClient, SetWorkflowID
 from tether.http import create_gateway
 
 from .test_http_gateway import command, identity, start_driven
-from .test_http_security import finish
+from .test_http_security import finish, stored_messages
 
 
 @pytest.fixture
@@ -309,3 +309,32 @@ def test_a_body_field_of_the_wrong_json_type_or_unknown_is_a_422_and_writes_noth
     assert r.status_code == 422 and r.json()["error"] == "invalid_request", r.text
     assert len(DBOS.list_workflows()) == before
     assert DBOS.list_workflow_steps(target.workflow_id) == []
+
+
+def test_an_idempotency_key_header_that_is_not_ascii_or_disagrees_with_the_body_is_a_400(
+        open_client: TestClient, db_url: str) -> None:
+    """A header is read as Latin-1, so a UTF-8 key there ("\u00e9" arriving as "\u00c3\u00a9") would be another
+    key than the same key in the body, and a second send with it would deliver twice."""
+    w = start_driven()
+    url = f"/workflows/{w}/messages"
+    refused = {
+        "UTF-8 header": open_client.post(url, json={"message": 1, "topic": "notes"},
+                                         headers={"Idempotency-Key": "cl\u00e9".encode()}),
+        "control character": open_client.post(url, json={"message": 1, "topic": "notes"},
+                                              headers={"Idempotency-Key": b"k\x01"}),
+        "two keys": open_client.post(url, json={"message": 1, "topic": "notes", "idempotency_key": "a"},
+                                     headers={"Idempotency-Key": "b"}),
+    }
+    for name, r in refused.items():
+        assert r.status_code == 400 and r.json()["error"] == "invalid_argument", (name, r.text)
+        assert "Idempotency-Key" in r.json()["detail"], name
+    assert stored_messages(db_url, w) == []
+    for attempt in range(2):  # the same key in the body, the header or both delivers once
+        for body_key, header in (("k", {}), (None, {"Idempotency-Key": "k"}), ("k", {"Idempotency-Key": "k"})):
+            body: dict[str, Any] = {"message": attempt, "topic": "notes"}
+            if body_key is not None:
+                body["idempotency_key"] = body_key
+            r = open_client.post(url, json=body, headers=header)
+            assert r.status_code == 202 and r.json()["idempotency_key"] == "k", r.text
+    assert len(stored_messages(db_url, w)) == 1
+    finish(w)

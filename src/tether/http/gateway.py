@@ -55,7 +55,7 @@ from starlette.types import Receive, Scope, Send
 
 from tether.engine import tracing
 from tether.engine.validation import MAX_INT
-from tether.errors import ConfigError, SerializationError, WorkflowNotFoundError
+from tether.errors import ConfigError, InvalidArgumentError, SerializationError, WorkflowNotFoundError
 from tether.http.api import WorkflowAPI
 from tether.http.auth import require_scope
 from tether.http.dashboard import ChangeWatcher, add_dashboard
@@ -207,8 +207,11 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
 
     @sender.post("/workflows/{workflow_id}/messages", status_code=202, summary="Send a message to a workflow")
     async def send(body: SendMessage, workflow_id: str = WorkflowId,
-                   idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> dict[str, Any]:
-        key = body.idempotency_key or idempotency_key
+                   idempotency_key: str | None = Header(
+                       None, alias="Idempotency-Key",
+                       description="The body's idempotency_key as a header: printable ASCII only (a header is read as "
+                                   "Latin-1); if both are given they must agree")) -> dict[str, Any]:
+        key = _idempotency_key(body.idempotency_key, idempotency_key)
         await api.send_async(workflow_id, body.message, body.topic, idempotency_key=key,
                              serialization_type=WorkflowSerializationFormat.PORTABLE)
         return {"workflow_id": workflow_id, "topic": body.topic, "idempotency_key": key, "sent": True}
@@ -256,3 +259,21 @@ def create_gateway(api: WorkflowAPI, *, token: str | None = None, tokens: Iterab
     for part in (router, sender, admin):
         app.include_router(part)
     return app
+
+
+def _idempotency_key(in_body: str | None, in_header: str | None) -> str | None:
+    """The send's idempotency key, from the body or the ``Idempotency-Key`` header.
+
+    A header carries bytes, which the server reads as Latin-1: a UTF-8 key there would become another key than
+    the same key in the body, so a header key must be printable ASCII (as the IETF draft's ``sf-string``).
+
+    Raises:
+        InvalidArgumentError: the header key is not printable ASCII, or the body and the header give two
+            different keys.
+    """
+    if in_header is not None and not (in_header.isascii() and in_header.isprintable()):
+        raise InvalidArgumentError("Idempotency-Key", "a header key must be printable ASCII; give any other key "
+                                   "as the body's idempotency_key")
+    if in_body is not None and in_header is not None and in_body != in_header:
+        raise InvalidArgumentError("Idempotency-Key", "the body and the header give two different keys")
+    return in_body if in_body is not None else in_header
