@@ -220,6 +220,14 @@ def test_scoped_tokens(dbos: type[DBOS], db_url: str) -> None:
         r = client.post("/queues/q/workflows", json={**enqueue, "workflow_id": tenant + "q"},
                         headers={"Authorization": "Bearer P"})
         assert r.status_code == 201 and r.json()["workflow_id"] == tenant + "q"
+        foreign = client.post("/queues/q/workflows", headers={"Authorization": "Bearer P"},  # another tenant's
+                              json={**enqueue, "workflow_id": tenant + "d1", "deduplication_id": "other-once"})
+        assert foreign.status_code == 403 and "deduplication_id" in foreign.json()["detail"], foreign.text
+        assert DBOS.get_workflow_status(tenant + "d1") is None
+        own = {**enqueue, "workflow_id": tenant + "d2", "deduplication_id": tenant + "once"}
+        assert client.post("/queues/q/workflows", json=own, headers={"Authorization": "Bearer P"}
+                           ).status_code == 201
+        DBOS.cancel_workflow(tenant + "d2")
         queued = client.get("/queues/q/workflows", headers={"Authorization": "Bearer P"}).json()["workflows"]
         assert [s["workflow_id"] for s in queued] == [tenant + "q"]
         DBOS.cancel_workflow(tenant + "q")

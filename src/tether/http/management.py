@@ -85,6 +85,18 @@ def _new_id_under(token: Token | None, workflow_id: str | None) -> None:
     check_covers(token, workflow_id)
 
 
+def _deduplication_id_under(token: Token | None, deduplication_id: str | None) -> None:
+    """A token limited to a prefix may only use deduplication IDs under it: they are one namespace per queue,
+    so another tenant's 409 ``deduplicated`` would tell this one that an ID outside its prefix is in use.
+
+    Raises:
+        ApiError: 403, the deduplication ID is outside the token's prefix.
+    """
+    if deduplication_id is not None and token is not None and not token.covers(deduplication_id):
+        raise ApiError(403, "forbidden", f"Token {token.name!r} is limited to {token.prefix!r}: a "
+                                         f"deduplication_id must start with it too")
+
+
 def _prefix_for(token: Token | None, asked: str | None) -> str | None:
     """The ID prefix a listing uses: the one asked for, which must lie inside the token's own prefix.
 
@@ -198,7 +210,9 @@ def add_management_routes(router: APIRouter, admin: APIRouter, api: WorkflowAPI)
     @admin.post("/queues/{queue_name}/workflows", status_code=201,
                 summary="Enqueue a workflow by its registered name; an application serving the queue runs it")
     async def enqueue(request: Request, body: EnqueueRequest, queue_name: str = QueueName) -> dict[str, Any]:
-        _new_id_under(granted(request), body.workflow_id)
+        token = granted(request)
+        _new_id_under(token, body.workflow_id)
+        _deduplication_id_under(token, body.deduplication_id)
         options: dict[str, Any] = {"queue_name": queue_name, "workflow_name": body.workflow_name,
                                    "serialization_type": WorkflowSerializationFormat.PORTABLE}
         for name in ("workflow_id", "deduplication_id", "priority", "delay_seconds", "app_version"):
