@@ -89,10 +89,15 @@ def test_a_message_delivered_again_runs_no_second_workflow(db_url: str, kafka: B
     config = make_config(db_url)
     stored: list[int] = []
     monkeypatch.setattr(engine, "store_offsets", lambda kafka, messages: stored.append(len(messages)))
+    ids = [f"kafka-unique-id-{topic}-0-{group}-{i}" for i in range(3)]
     DBOS(config=config)
     DBOS.launch()
     try:
         wait_until(lambda: _count(topic) >= 3 and stored, what="three messages")
+        # The bodies have run; their ends are recorded right after. One not yet recorded when the process
+        # stops is run again by the next launch's recovery, as any workflow whose end is not recorded.
+        wait_until(lambda: {s.workflow_id: s.status for s in DBOS.list_workflows(workflow_ids=ids)}
+                   == dict.fromkeys(ids, "SUCCESS"), what="the three workflows' ends")
     finally:
         DBOS.destroy()
     assert kafka.committed(group, topic)[0] < 0  # nothing committed: the broker gives them again
