@@ -135,7 +135,36 @@ def test_deduplication_id_is_unique_among_active_workflows(dbos: type[DBOS]) -> 
     with SetEnqueueOptions(deduplication_id="user-1"):
         again = q.enqueue(work, 4)  # the first one ended, so the ID is free again
     assert again.get_result(timeout_seconds=WAIT) == 4
-    assert first.get_status().deduplication_id == "user-1"
+    assert first.get_status().deduplication_id is None  # an ended workflow holds no ID (as in DBOS)
+
+
+def test_an_ended_workflow_gives_up_its_deduplication_id_as_in_dbos(dbos: type[DBOS], db_url: str) -> None:
+    """DBOS 3.4 clears a workflow's ``deduplication_id`` when it ends (success or error), so its status shows
+    None; Tether kept it on the finished workflow (while letting the ID be reused)."""
+    q = Queue(f"dd-end-{_uid()}")
+
+    @DBOS.workflow(name=f"dd-end-wf-{q.name}")
+    def work(x: int) -> int:
+        if x < 0:
+            raise ValueError("negative")
+        return x
+
+    with SetEnqueueOptions(deduplication_id="ok"):
+        ok = q.enqueue(work, 1)
+    with SetEnqueueOptions(deduplication_id="bad"):
+        bad = q.enqueue(work, -1)
+    with DBOSClient(db_url) as client:
+        by_client = client.enqueue({"queue_name": q.name, "workflow_name": f"dd-end-wf-{q.name}",
+                                    "deduplication_id": "client"}, 2)
+    assert ok.get_result(timeout_seconds=WAIT) == 1
+    assert by_client.get_result(timeout_seconds=WAIT) == 2
+    with pytest.raises(ValueError):
+        bad.get_result(timeout_seconds=WAIT)
+    for handle in (ok, bad, by_client):
+        status = handle.get_status()
+        assert status.status in ("SUCCESS", "ERROR") and status.queue_name == q.name
+        assert status.deduplication_id is None
+    assert {w.deduplication_id for w in DBOS.list_workflows(queue_name=q.name)} == {None}
 
 
 def test_priorities_order_the_queue(dbos: type[DBOS]) -> None:

@@ -21,8 +21,9 @@ VALUES (
 ON CONFLICT (workflow_uuid) DO NOTHING
 
 -- name: complete_workflow
+-- As in DBOS, a workflow that ends gives up its deduplication ID (so its status shows none).
 UPDATE workflow_status SET status = :status, output = :output, error = :error, updated_at = :now,
-    completed_at = :now, completed_at_us = :now_us,
+    completed_at = :now, completed_at_us = :now_us, deduplication_id = NULL,
     unread_messages_at_end = (SELECT count(*) FROM messages WHERE destination_uuid = :workflow_uuid)
 WHERE workflow_uuid = :workflow_uuid AND status = 'PENDING'
 
