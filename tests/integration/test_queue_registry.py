@@ -72,6 +72,17 @@ def test_registration_conflicts_and_validation(dbos: type[DBOS], client: DBOSCli
     DBOS.delete_queue(name)
 
 
+def test_dbos_internal_queue_names_are_reserved_as_in_dbos(dbos: type[DBOS], client: DBOSClient) -> None:
+    """DBOS 3.4 refuses to register a queue whose name starts with ``_dbos_`` (its internal queues, the Kafka
+    consumers' among them) with a ``ValueError``; Tether registered it."""
+    for register in (DBOS.register_queue, client.register_queue):
+        with pytest.raises(ValueError, match="reserved") as info:
+            register(f"_dbos_mine_{_uid()}")
+        assert isinstance(info.value, QueueConfigurationError)
+    assert not [q for q in DBOS.list_queues() if q.name.startswith("_dbos_mine_")]
+    assert DBOS.retrieve_queue("_dbos_kafka_queue") is None
+
+
 def test_an_older_version_does_not_undo_a_newer_ones_settings(db_url: str) -> None:
     name = f"ver-{_uid()}"
     older, newer = f"v1-{name}", f"v2-{name}"  # versions no other test registered: each launch's is new

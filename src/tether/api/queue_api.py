@@ -48,8 +48,8 @@ class QueueAPI:
         replaces them, ``"never_update"`` keeps them. Returns the queue with the settings now stored.
 
         Raises:
-            QueueConfigurationError: contradictory or non-positive limits, a reserved name (``_tether_...``),
-                or a name registered by another application.
+            QueueConfigurationError: contradictory or non-positive limits, a reserved name (``_tether_...``,
+                ``_dbos_...``), or a name registered by another application.
         """
         return run_sync(cls.register_queue_async(
             name, worker_concurrency=worker_concurrency, global_concurrency=global_concurrency,

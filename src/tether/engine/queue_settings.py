@@ -25,6 +25,10 @@ QueueConflictResolution = Literal["update_if_latest_version", "always_update", "
 RESERVED_PREFIX = "_tether_"
 """Names of Tether's own queues start with this; applications cannot register one."""
 
+DBOS_RESERVED_PREFIX = "_dbos_"
+"""Names of DBOS's internal queues (the Kafka consumers') start with this; as in DBOS, applications cannot
+register one."""
+
 REFRESH_SECONDS = 5.0
 """How often a runner re-reads the registry without having been told of a change."""
 
@@ -118,10 +122,13 @@ def build(name: str, *, concurrency: int | None = None, global_concurrency: int 
 
 def check_name(name: str) -> None:
     """Raises:
-        QueueConfigurationError: ``name`` is reserved for Tether's own queues."""
+        QueueConfigurationError: ``name`` is reserved for Tether's own queues or DBOS's internal ones."""
     if name.startswith(RESERVED_PREFIX):
         raise QueueConfigurationError(f"Queue name {name!r} is reserved: names starting with "
                                       f"{RESERVED_PREFIX!r} belong to Tether's own queues")
+    if name.startswith(DBOS_RESERVED_PREFIX):
+        raise QueueConfigurationError(f"Queue name {name!r} is reserved: names starting with "
+                                      f"{DBOS_RESERVED_PREFIX!r} belong to DBOS's internal queues")
 
 
 @dataclass
