@@ -17,8 +17,11 @@ from tether import (
     Queue,
     SetWorkflowID,
     SetWorkflowTimeout,
+    error,
 )
 from tether.engine.timeouts import start_deadline
+from tether.serialization import serialize
+from tether.storage.base import OperationRow
 
 WAIT = 30
 
@@ -239,6 +242,68 @@ def test_a_negative_wait_is_no_wait_as_in_dbos(dbos: type[DBOS]) -> None:
         assert late() == [None, None]
     assert DBOS.get_event(f"late-{tag}", "missing", timeout_seconds=-3) is None
     steps = [s["function_name"] for s in DBOS.list_workflow_steps(f"late-{tag}")]
-    assert steps[0] == "DBOS.sleep" and "DBOS.recv" in steps and "DBOS.getEvent" in steps
+    assert steps == ["DBOS.recv", "DBOS.sleep", "DBOS.getEvent", "DBOS.sleep"]  # as DBOS: the sleep left none
     with pytest.raises(ValueError):
         DBOS.get_event(f"late-{tag}", "missing", timeout_seconds=float("-inf"))
+
+
+def test_a_sleep_of_no_time_records_nothing_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4's ``DBOS.sleep(seconds)`` with ``seconds <= 0`` returns at once and records nothing: it takes no
+    step number inside a workflow, and outside one it is no error. Tether recorded a ``DBOS.sleep`` step (so
+    every later step had another number than in DBOS: ``list_workflow_steps``, ``fork_workflow(start_step=)``)
+    and raised outside a workflow."""
+    tag = _tag()
+    ran: list[int] = []
+
+    @DBOS.step(name=f"work-{tag}")
+    def work() -> int:
+        ran.append(DBOS.step_id or 0)
+        return len(ran)
+
+    @DBOS.workflow(name=f"nap-{tag}")
+    def nap() -> int:
+        DBOS.sleep(0)
+        first = work()
+        DBOS.sleep(-1)
+        return first + work()
+
+    with SetWorkflowID(f"nap-{tag}"):
+        assert nap() == 3
+    assert ran == [1, 2]
+    steps = DBOS.list_workflow_steps(f"nap-{tag}")
+    assert [(s["function_id"], s["function_name"]) for s in steps] == [(1, f"work-{tag}"), (2, f"work-{tag}")]
+    assert DBOS.sleep(0) is None and DBOS.sleep(-2) is None  # outside a workflow too
+    with pytest.raises(error.DBOSException, match=r"sleep\(\) must be called from within a workflow"):
+        DBOS.sleep(0.01)
+
+
+def test_a_sleep_of_no_time_recorded_by_an_earlier_tether_is_replayed(dbos: type[DBOS]) -> None:
+    """A workflow recorded when Tether still checkpointed ``DBOS.sleep(0)`` (a ``DBOS.sleep`` row whose wake-up
+    is its start) replays that row as the call, so its later steps keep their numbers."""
+    tag = _tag()
+    ran: list[str] = []
+
+    @DBOS.step(name=f"old-step-{tag}")
+    def step() -> str:
+        ran.append("ran")
+        return "fresh"
+
+    @DBOS.workflow(name=f"old-{tag}")
+    def old() -> str | None:
+        if (DBOS.workflow_id or "").startswith("source-"):
+            return None  # the source records nothing itself: its checkpoints are written below
+        DBOS.sleep(0)
+        return step()
+
+    source = f"source-{tag}"
+    with SetWorkflowID(source):
+        assert old() is None
+    rt = DBOS._runtime
+    assert rt is not None
+    now = rt.clock.now_ms()
+    rt.store.record_operation(source, OperationRow(function_id=1, function_name="DBOS.sleep",
+                                                   output=serialize(now), started_at=now, completed_at=now))
+    rt.store.record_operation(source, OperationRow(function_id=2, function_name=f"old-step-{tag}",
+                                                   output=serialize("recorded"), started_at=now, completed_at=now))
+    assert DBOS.fork_workflow(source, 3).get_result(timeout_seconds=WAIT) == "recorded"
+    assert ran == []

@@ -10,6 +10,7 @@ from tether.engine.bridge import run_sync
 from tether.engine.context import current_step, current_workflow, require_workflow
 from tether.engine.runtime import Runtime
 from tether.engine.steps import durable_sleep
+from tether.engine.validation import no_wait
 from tether.types import StepStatus
 
 
@@ -57,15 +58,19 @@ class ContextInfo:
     def sleep(cls, seconds: float) -> None:
         """Durable sleep: the wake-up time is recorded, so a recovered workflow sleeps only what remains.
 
+        A zero or negative ``seconds`` returns at once and records nothing, anywhere (as in DBOS).
+
         Raises:
             NotInWorkflowError: called outside a workflow (inside a step it is a plain sleep).
         """
         cls._rt()
-        require_workflow("DBOS.sleep", allow_step=True)
+        if not no_wait(seconds):
+            require_workflow("DBOS.sleep", allow_step=True)
         run_sync(durable_sleep(seconds))
 
     @classmethod
     async def sleep_async(cls, seconds: float) -> None:
         cls._rt()
-        require_workflow("DBOS.sleep", allow_step=True)
+        if not no_wait(seconds):
+            require_workflow("DBOS.sleep", allow_step=True)
         await durable_sleep(seconds)

@@ -303,7 +303,7 @@ async def durable_sleep(seconds: float) -> None:
     """Sleep whose wake-up time is recorded: after a crash only the remaining time is slept.
     Outside a workflow it is a plain sleep. A cancellation of the workflow ends the sleep early.
 
-    A negative ``seconds`` is no sleep, as in DBOS.
+    A zero or negative ``seconds`` is no sleep and, as in DBOS, records nothing (it takes no step number).
 
     Raises:
         InvalidArgumentError, ArgumentTypeError: ``seconds`` is not a number up to
@@ -314,6 +314,10 @@ async def durable_sleep(seconds: float) -> None:
 
     seconds = wait_seconds(seconds, "seconds")
     ctx = workflow_for_operation("sleep")
+    if seconds <= 0:
+        if ctx is not None:
+            _replay_recorded_empty_sleep(ctx)
+        return
     if ctx is None:
         await asyncio.sleep(seconds)
         return
@@ -324,7 +328,7 @@ async def durable_sleep(seconds: float) -> None:
         wake_ms = int(deserialize(rec.output))
     else:
         now = rt.clock.now_ms()
-        wake_ms = now + int(seconds * 1000)
+        wake_ms = now + max(1, int(seconds * 1000))  # after its start: not a sleep of no time
         prior = await rt.checkpoint(RecordOperation(ctx.workflow_id, OperationRow(
             function_id=fid, function_name="DBOS.sleep", output=serialize(wake_ms), started_at=now,
             completed_at=wake_ms)))  # as DBOS shows it: the sleep's span is the time slept
@@ -340,6 +344,17 @@ async def durable_sleep(seconds: float) -> None:
         return None
 
     await rt.wait_until([("wf", ctx.workflow_id, "")], never, wake_ms)
+
+
+def _replay_recorded_empty_sleep(ctx: WorkflowContext) -> None:
+    """Earlier Tether versions recorded a sleep of no time as a ``DBOS.sleep`` whose wake-up is its start: a
+    workflow recorded then and recovered now takes that row as this call, so its later operations keep the
+    numbers they were recorded under. Nothing is taken otherwise (a later sleep's row has a wake-up after its
+    start)."""
+    rec = ctx.recorded.get(ctx.last_function_id + 1)
+    if rec is not None and rec.function_name == "DBOS.sleep" and rec.started_at is not None \
+            and rec.completed_at is not None and rec.completed_at <= rec.started_at:
+        ctx.next_function_id()
 
 
 async def as_operation(name: str, fn: Callable[[], Awaitable[T]]) -> T:

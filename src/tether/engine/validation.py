@@ -117,6 +117,11 @@ def wait_seconds(value: object, argument: str = "timeout_seconds") -> float:
     return timeout(value, argument)
 
 
+def no_wait(value: object) -> bool:
+    """Whether ``value`` is a wait of no time, a finite number up to 0 (``DBOS.sleep`` then does nothing)."""
+    return type(value) in (int, float) and -MAX_TIMEOUT_SECONDS <= value <= 0  # type: ignore[operator]
+
+
 def optional_timeout(value: object, argument: str = "timeout_seconds") -> float | None:
     """Like :func:`timeout`, but ``None`` (no limit) passes.
 
