@@ -139,3 +139,24 @@ def test_forks_are_listed_in_the_order_they_were_made(dbos: type[DBOS]) -> None:
     assert listed == forks
     assert [s.workflow_id for s in DBOS.list_workflows(forked_from=original.workflow_id, sort_desc=True)] == \
         forks[::-1]
+
+
+def test_a_fork_counts_its_execution_in_recovery_attempts_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4 counts every execution in ``recovery_attempts``, a fork's first one included: a finished fork
+    shows 1, as the workflow it was forked from does. Tether left a fork run in this process at 0 (one run from
+    a queue was counted at its dequeue)."""
+    tag = _tag()
+
+    @DBOS.workflow(name=f"counted-{tag}")
+    def counted(x: int) -> int:
+        return x * 2
+
+    with SetWorkflowID(f"counted-{tag}"):
+        assert counted(4) == 8
+    q = Queue(f"counted-q-{tag}")
+    here = DBOS.fork_workflow(f"counted-{tag}", 1)
+    queued = DBOS.fork_workflow(f"counted-{tag}", 1, queue_name=q.name)
+    for fork in (here, queued):
+        assert fork.get_result(timeout_seconds=WAIT) == 8
+        assert fork.get_status().recovery_attempts == 1
+    assert DBOS.get_workflow_status(f"counted-{tag}").recovery_attempts == 1  # type: ignore[union-attr]

@@ -178,6 +178,7 @@ async def fork_workflow(rt: Runtime, workflow_id: str, start_step: int, applicat
         created_at=now, created_at_us=now_us, updated_at=now,
         queue_name=None if local else (queue_name or INTERNAL_QUEUE),
         started_at_epoch_ms=now if local else None, started_at_us=now_us if local else None,
+        recovery_attempts=1 if local else 0,  # run here now: this execution counts (a dequeue counts its own)
         workflow_timeout_ms=timeout_ms,
         workflow_deadline_epoch_ms=now + timeout_ms if local and timeout_ms is not None else None,
         forked_from=workflow_id, serialization=src.serialization, attributes=src.attributes,
