@@ -3,10 +3,13 @@ numbers, so ``list_workflow_steps`` and ``fork_workflow(start_step=)`` mean the 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
-from tether import DBOS, SetWorkflowID
+from tether import DBOS, SetWorkflowID, error
+from tether.serialization import serialize
+from tether.storage.base import OperationRow
 
 
 def _tag() -> str:
@@ -132,3 +135,68 @@ def test_list_workflow_steps_can_leave_outputs_out(dbos: type[DBOS]) -> None:
     light = DBOS.list_workflow_steps(wfid, load_output=False)
     assert [(s["function_name"], s["output"], s["error"]) for s in light] == [
         (f"a-{tag}", None, None), (f"b-{tag}", None, None)]
+
+
+def test_retrieve_workflow_inside_a_workflow_is_a_get_status_operation_as_in_dbos(dbos: type[DBOS]) -> None:
+    """In DBOS 3.4 ``retrieve_workflow(id)`` (``existing_workflow=True``, sync or async) called from a workflow
+    looks the workflow up as the recorded operation ``DBOS.getStatus``, which takes a step number; Tether read
+    it unrecorded, so every later operation had another number than in DBOS (``fork_workflow(start_step=)``,
+    a workflow imported from DBOS mid-way). With ``existing_workflow=False`` nothing is recorded."""
+    tag = _tag()
+
+    @DBOS.workflow(name=f"target-{tag}")
+    def target() -> int:
+        return 7
+
+    @DBOS.workflow(name=f"looker-{tag}")
+    async def looker(other: str) -> int:
+        first = DBOS.retrieve_workflow(other)
+        await DBOS.retrieve_workflow_async(other)
+        DBOS.retrieve_workflow(other, existing_workflow=False)
+        try:
+            DBOS.retrieve_workflow(f"missing-{tag}")
+        except error.DBOSNonExistentWorkflowError:
+            pass
+        DBOS.set_event("done", True)
+        return first.get_result()  # type: ignore[no-any-return]
+
+    with SetWorkflowID(f"target-{tag}"):
+        target()
+    with SetWorkflowID(f"looker-{tag}"):
+        assert asyncio.run(looker(f"target-{tag}")) == 7
+    assert _names(f"looker-{tag}") == ["DBOS.getStatus", "DBOS.getStatus", "DBOS.getStatus", "DBOS.setEvent",
+                                       "DBOS.getResult"]
+    steps = DBOS.list_workflow_steps(f"looker-{tag}")
+    assert steps[0]["output"].workflow_id == f"target-{tag}" and steps[2]["output"] is None
+
+
+def test_a_retrieve_workflow_recorded_unrecorded_by_an_earlier_tether_replays(dbos: type[DBOS]) -> None:
+    """A workflow recorded when Tether did not record ``retrieve_workflow``'s look-up keeps its operations'
+    numbers when it runs again: the look-up is then made unrecorded."""
+    tag = _tag()
+    ran: list[str] = []
+
+    @DBOS.step(name=f"after-{tag}")
+    def after() -> str:
+        ran.append("ran")
+        return "fresh"
+
+    @DBOS.workflow(name=f"early-{tag}")
+    def early() -> str | None:
+        if (DBOS.workflow_id or "").startswith("source-"):
+            return None  # the source records nothing itself: its checkpoint is written below
+        DBOS.retrieve_workflow(f"early-{tag}")
+        return after()
+
+    with SetWorkflowID(f"early-{tag}"):
+        assert early() == "fresh"
+    source = f"source-{tag}"
+    with SetWorkflowID(source):
+        assert early() is None
+    rt = DBOS._runtime
+    assert rt is not None
+    now = rt.clock.now_ms()
+    rt.store.record_operation(source, OperationRow(function_id=1, function_name=f"after-{tag}",
+                                                   output=serialize("recorded"), started_at=now, completed_at=now))
+    assert DBOS.fork_workflow(source, 2).get_result(timeout_seconds=30) == "recorded"
+    assert ran == ["ran"]

@@ -45,7 +45,7 @@ from tether.engine.registry import WORKFLOW_ATTR, RegisteredWorkflow, StepPolicy
 from tether.engine.runtime import Runtime, create_database
 from tether.engine.schedules import forget_classic, start_scheduler
 from tether.engine.starts import Start, prepare_start
-from tether.engine.steps import as_operation, run_step_async, run_step_sync
+from tether.engine.steps import as_operation, recorded_under_another_name, run_step_async, run_step_sync
 from tether.engine.validation import optional_text
 from tether.engine.validation import workflow_id as valid_workflow_id
 from tether.engine.versions import register_at_launch
@@ -419,13 +419,18 @@ class DBOS(Communication, ManagementAPI, ScheduleAPI, QueueAPI, SelectAPI, Strea
     @classmethod
     async def _find(cls, workflow_id: str, existing_workflow: bool) -> None:
         rt = cls._rt()
-        if existing_workflow:
-            wfid = valid_workflow_id(workflow_id)
-            row = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False)
-            if row is None:
-                raise WorkflowNotFoundError(workflow_id)
+        wfid = valid_workflow_id(workflow_id)
+        if not existing_workflow:
+            await wait_for_workflow(rt, wfid)  # the seeds' promise: wait for it to be created
+            return
+        if workflow_for_operation("DBOS.getStatus") is not None \
+                and not recorded_under_another_name("DBOS.getStatus"):
+            # As in DBOS, inside a workflow the look-up is the recorded operation DBOS.getStatus.
+            found = await cls.get_workflow_status_async(wfid) is not None
         else:
-            await wait_for_workflow(rt, workflow_id)
+            found = await rt.io(rt.store.get_workflow, wfid, load_input=False, load_output=False) is not None
+        if not found:
+            raise WorkflowNotFoundError(workflow_id)
 
 
 handles.follow_relaunches(lambda: DBOS._runtime)

@@ -357,6 +357,17 @@ def _replay_recorded_empty_sleep(ctx: WorkflowContext) -> None:
         ctx.next_function_id()
 
 
+def recorded_under_another_name(name: str) -> bool:
+    """Whether the calling workflow's next operation was recorded under another name than ``name``. For an
+    operation earlier Tether versions did not record (``DBOS.getStatus`` of ``retrieve_workflow``): a workflow
+    recorded then and recovered now makes the call unrecorded, so its later operations keep their numbers."""
+    ctx = workflow_for_operation(name)
+    if ctx is None:
+        return False
+    rec = ctx.recorded.get(ctx.last_function_id + 1)
+    return rec is not None and rec.function_name != name
+
+
 async def as_operation(name: str, fn: Callable[[], Awaitable[T]]) -> T:
     """Run ``fn`` as the recorded operation ``name`` when called from a workflow (the way DBOS records
     management calls made inside workflows: ``DBOS.listWorkflows``, ``DBOS.cancelWorkflow``, ...): recovery
