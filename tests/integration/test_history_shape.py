@@ -200,3 +200,30 @@ def test_a_retrieve_workflow_recorded_unrecorded_by_an_earlier_tether_replays(db
                                                    output=serialize("recorded"), started_at=now, completed_at=now))
     assert DBOS.fork_workflow(source, 2).get_result(timeout_seconds=30) == "recorded"
     assert ran == ["ran"]
+
+
+def test_fork_workflow_inside_a_workflow_records_the_forks_status_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4's ``fork_workflow`` hands the fork back through ``retrieve_workflow``: from a workflow it takes
+    two step numbers, ``DBOS.forkWorkflow`` then ``DBOS.getStatus`` (of the fork). Tether recorded only the
+    first, so the workflow's later operations had other numbers than in DBOS."""
+    tag = _tag()
+
+    @DBOS.workflow(name=f"forked-{tag}")
+    def forked() -> int:
+        return 3
+
+    @DBOS.workflow(name=f"forker-{tag}")
+    async def forker(source: str) -> int:
+        handle = DBOS.fork_workflow(source, 1)
+        other = await DBOS.fork_workflow_async(source, 1)
+        DBOS.set_event("forked", [handle.workflow_id, other.workflow_id])
+        return handle.get_result() + await other.get_result()  # type: ignore[no-any-return]
+
+    with SetWorkflowID(f"forked-{tag}"):
+        forked()
+    with SetWorkflowID(f"forker-{tag}"):
+        assert asyncio.run(forker(f"forked-{tag}")) == 6
+    assert _names(f"forker-{tag}") == ["DBOS.forkWorkflow", "DBOS.getStatus", "DBOS.forkWorkflow",
+                                       "DBOS.getStatus", "DBOS.setEvent", "DBOS.getResult", "DBOS.getResult"]
+    steps = DBOS.list_workflow_steps(f"forker-{tag}")
+    assert steps[1]["output"].forked_from == f"forked-{tag}"

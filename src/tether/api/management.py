@@ -23,9 +23,9 @@ from tether.engine import attributes as attributes_engine
 from tether.engine import management, patching, waiting
 from tether.engine.attributes import encode_attributes
 from tether.engine.bridge import run_sync
-from tether.engine.context import take_assigned_id
+from tether.engine.context import take_assigned_id, workflow_for_operation
 from tether.engine.runtime import Runtime
-from tether.engine.steps import as_operation
+from tether.engine.steps import as_operation, recorded_under_another_name
 from tether.errors import WorkflowNotFoundError
 from tether.types import StepInfo, WorkflowStatus
 
@@ -265,10 +265,19 @@ class WorkflowManagement:
                     queue_name: str | None, replacement_children: dict[str, str] | None,
                     timeout_seconds: float | None, queue_partition_key: str | None = None) -> str:
         new_id = take_assigned_id()  # a SetWorkflowID block names the fork, not the recorded operation
-        return await as_operation("DBOS.forkWorkflow", lambda: management.fork_workflow(
+        forked = await as_operation("DBOS.forkWorkflow", lambda: management.fork_workflow(
             rt, workflow_id, start_step, application_version, run_here=_runs_here(self), new_id=new_id,
             queue_name=queue_name, timeout_seconds=timeout_seconds, replacement_children=replacement_children,
             queue_partition_key=queue_partition_key))
+        if _runs_here(self) and workflow_for_operation("DBOS.getStatus") is not None \
+                and not recorded_under_another_name("DBOS.getStatus"):
+            # As DBOS, which hands the fork back through retrieve_workflow: from a workflow, the recorded
+            # operation DBOS.getStatus of the fork follows DBOS.forkWorkflow.
+            async def read() -> WorkflowStatus | None:
+                row = await rt.io(rt.store.get_workflow, forked)
+                return to_status(row) if row is not None else None
+            await as_operation("DBOS.getStatus", read)
+        return forked
 
     @_either
     def update_workflow_attributes(self, workflow_id: str, attributes: dict[str, Any] | None, *,
