@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from tether import DBOS, SetWorkflowID, error
+from tether import DBOS, SetEnqueueOptions, SetWorkflowID, error
 from tether.serialization import serialize
 from tether.storage.base import OperationRow
 
@@ -227,3 +227,28 @@ def test_fork_workflow_inside_a_workflow_records_the_forks_status_as_in_dbos(dbo
                                        "DBOS.getStatus", "DBOS.setEvent", "DBOS.getResult", "DBOS.getResult"]
     steps = DBOS.list_workflow_steps(f"forker-{tag}")
     assert steps[1]["output"].forked_from == f"forked-{tag}"
+
+
+def test_set_workflow_delay_inside_a_workflow_is_a_recorded_operation_as_in_dbos(dbos: type[DBOS]) -> None:
+    """DBOS 3.4 runs ``set_workflow_delay`` (sync and async) called from a workflow as the recorded operation
+    ``DBOS.setWorkflowDelay``; Tether ran it unrecorded (so later operations had other numbers, and a
+    recovered workflow moved the delay again)."""
+    tag = _tag()
+    queue = DBOS.register_queue(f"later-{tag}")
+
+    @DBOS.workflow(name=f"delayed-{tag}")
+    def delayed() -> int:
+        return 1
+
+    @DBOS.workflow(name=f"mover-{tag}")
+    async def mover(target: str) -> None:
+        DBOS.set_workflow_delay(target, delay_seconds=3600)
+        await DBOS.set_workflow_delay_async(target, delay_seconds=0)
+        DBOS.set_event("moved", True)
+
+    with SetEnqueueOptions(delay_seconds=3600):
+        handle = queue.enqueue(delayed)
+    with SetWorkflowID(f"mover-{tag}"):
+        asyncio.run(mover(handle.workflow_id))
+    assert handle.get_result(timeout_seconds=30) == 1
+    assert _names(f"mover-{tag}") == ["DBOS.setWorkflowDelay", "DBOS.setWorkflowDelay", "DBOS.setEvent"]

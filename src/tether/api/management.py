@@ -311,16 +311,24 @@ class WorkflowManagement:
             ValueError: neither or both given, or a negative value.
             WorkflowNotFoundError: no workflow has this ID.
         """
-        run_sync(management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
+        run_sync(self.set_workflow_delay_async(workflow_id, delay_seconds=delay_seconds,
                                                delay_until_epoch_ms=delay_until_epoch_ms))
 
     @_either
     async def set_workflow_delay_async(self, workflow_id: str, *, delay_seconds: float | None = None,
                                        delay_until_epoch_ms: int | None = None,
                                        shard_key: str | None = None) -> None:
-        """Coroutine form of :meth:`set_workflow_delay`."""
-        await management.set_workflow_delay(_runtime_of(self), workflow_id, delay_seconds=delay_seconds,
-                                            delay_until_epoch_ms=delay_until_epoch_ms)
+        """Coroutine form of :meth:`set_workflow_delay`. From a workflow it is the recorded operation
+        ``DBOS.setWorkflowDelay``, as in DBOS."""
+        rt = _runtime_of(self)
+
+        async def move() -> bool:
+            return await management.set_workflow_delay(rt, workflow_id, delay_seconds=delay_seconds,
+                                                       delay_until_epoch_ms=delay_until_epoch_ms)
+        if recorded_under_another_name("DBOS.setWorkflowDelay"):
+            await move()  # a workflow recorded by earlier Tether, which did not record this call
+        else:
+            await as_operation("DBOS.setWorkflowDelay", move)
 
 
 def _no_loop(method: str) -> None:
